@@ -1,0 +1,68 @@
+"""aiokit: an async AWS access layer.
+
+A :class:`SessionPool` owns sessions, credentials and clients; identities say who a request
+is made as; every error aiokit raises derives from :class:`AiokitError`.
+"""
+
+from ._exceptions import (
+    AccessDeniedError,
+    AiokitError,
+    AssumeRoleError,
+    AWSError,
+    ConfigurationError,
+    CredentialsError,
+    EndpointError,
+    InvalidParameterError,
+    InvalidRegionError,
+    InvalidRoleError,
+    PaginationError,
+    PoolClosedError,
+    ProfileNotFoundError,
+    ThrottlingError,
+    UnknownOperationError,
+    UnknownServiceError,
+    WaiterError,
+    WaiterFailed,
+    WaiterTimeout,
+)
+from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+from ._pool import PoolStatistics, SessionPool
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AWSError",
+    "AccessDeniedError",
+    "AiokitError",
+    "AssumeRole",
+    "AssumeRoleError",
+    "ConfigurationError",
+    "CredentialsError",
+    "DefaultCredentials",
+    "EndpointError",
+    "Identity",
+    "InvalidParameterError",
+    "InvalidRegionError",
+    "InvalidRoleError",
+    "PaginationError",
+    "PoolClosedError",
+    "PoolStatistics",
+    "Profile",
+    "ProfileNotFoundError",
+    "SessionPool",
+    "StaticKeys",
+    "ThrottlingError",
+    "UnknownOperationError",
+    "UnknownServiceError",
+    "WaiterError",
+    "WaiterFailed",
+    "WaiterTimeout",
+    "__version__",
+]
+
+# Public names say where users import them from.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("aiokit._"):
+        _obj.__module__ = "aiokit"
+del _name, _obj

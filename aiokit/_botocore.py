@@ -1,0 +1,138 @@
+"""The few places where aiokit reaches into botocore / aiobotocore, kept small and pinned.
+
+Each override here has a test in ``tests/test_botocore_pins.py`` that fails when upstream
+changes the thing it relies on.
+
+- One botocore data loader per process: service models are parsed once, not once per session.
+- One SSL context per CA bundle: aiobotocore otherwise loads the CA bundle (~30 ms of CPU)
+  for every client it makes.
+- Per-request signing credentials: one botocore client per (region, service, config) serves
+  every identity; each request is signed with its own identity's credentials through the
+  ``request_credentials`` entry of the request's signing context, which botocore's
+  ``RequestSigner.sign`` honours.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+import threading
+from typing import Any
+
+import aiohttp
+from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
+from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
+from botocore.httpsession import create_urllib3_context, get_cert_path
+from botocore.loaders import Loader, create_loader
+
+from ._exceptions import CredentialsError
+
+__all__ = [
+    "SharedSSLHTTPSession",
+    "UnboundCredentials",
+    "merge_config",
+    "config_key",
+    "shared_loader",
+    "shared_ssl_context",
+    "inject_request_credentials",
+]
+
+_lock = threading.Lock()
+_loader: Loader | None = None
+
+
+def shared_loader() -> Loader:
+    """The process-wide botocore loader; its instance cache holds every parsed model."""
+    global _loader
+    with _lock:
+        if _loader is None:
+            _loader = create_loader()
+        return _loader
+
+
+@functools.lru_cache(maxsize=8)
+def shared_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """One verifying SSL context per CA bundle path, built once (call it off the event loop)."""
+    context: ssl.SSLContext = create_urllib3_context()
+    if ca_bundle:
+        context.load_verify_locations(ca_bundle, None, None)
+    return context
+
+
+class SharedSSLHTTPSession(AIOHTTPSession):  # type: ignore[misc]
+    """aiobotocore's HTTP session, reusing one SSL context instead of loading one per client.
+
+    Only the common case is changed (verification on, no proxy, no client certificate);
+    anything else goes through aiobotocore's own code.
+    """
+
+    def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
+        if proxy_url or self._cert_file or not self._verify:
+            connector: aiohttp.TCPConnector = super()._create_connector(proxy_url)
+            return connector
+        return aiohttp.TCPConnector(
+            limit=self._max_pool_connections,
+            ssl=shared_ssl_context(get_cert_path(self._verify)),
+            **self._connector_args,
+        )
+
+
+def merge_config(base: AioConfig, override: AioConfig | None) -> AioConfig:
+    """``base`` overridden by ``override``, keeping connector args and the HTTP session class.
+
+    ``AioConfig.merge`` drops the other config's ``connector_args`` and ``http_session_cls``.
+    """
+    if override is None:
+        return base
+    options = {**base._user_provided_options, **override._user_provided_options}
+    extra = dict(override.connector_args or {})
+    # AioConfig fills in a default keepalive_timeout; that default must not undo the base's.
+    if extra.get("keepalive_timeout") == DEFAULT_KEEPALIVE_TIMEOUT:
+        del extra["keepalive_timeout"]
+    connector_args = {**(base.connector_args or {}), **extra}
+    session_cls = (
+        override.http_session_cls
+        if override.http_session_cls is not AIOHTTPSession
+        else base.http_session_cls
+    )
+    return AioConfig(connector_args=connector_args, http_session_cls=session_cls, **options)
+
+
+def config_key(config: AioConfig) -> str:
+    """A stable key for a config, so equal configs share one client."""
+    options = sorted((k, repr(v)) for k, v in config._user_provided_options.items())
+    connector = sorted((k, repr(v)) for k, v in (config.connector_args or {}).items())
+    return repr((options, connector, config.http_session_cls.__qualname__))
+
+
+class UnboundCredentials:
+    """The credentials a shared client is built with: using them is a bug, and says so.
+
+    Every request aiokit sends carries its identity's own credentials; a request that reaches
+    the signer without them would otherwise be signed as whoever the client was made for.
+    """
+
+    method = "aiokit-unbound"
+
+    async def get_frozen_credentials(self) -> Any:
+        raise CredentialsError(
+            "a shared aiokit client was used without an identity; get clients from "
+            "SessionPool.client() rather than from another client's internals"
+        )
+
+    def __repr__(self) -> str:
+        return "aiokit.UnboundCredentials()"
+
+
+def inject_request_credentials(request_signer: Any, context: dict[str, Any], **_: Any) -> None:
+    """``before-call`` handler: sign this request with its identity's own credentials.
+
+    The signer passed in is the per-identity copy a bound client carries (see ``_clients``);
+    it holds that identity's credentials. ``before-call`` runs after the endpoint ruleset
+    filled ``context['signing']``, and the signer reads it when the request is created.
+    """
+    credentials = getattr(request_signer, "aiokit_credentials", None)
+    if credentials is not None:
+        context.setdefault("signing", {})["request_credentials"] = credentials
+        context["aiokit_scope"] = request_signer.aiokit_scope

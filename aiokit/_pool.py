@@ -1,0 +1,601 @@
+"""``SessionPool``: owns every session, credential and client aiokit makes.
+
+Design (see ``docs/design.md`` for the measurements behind it): client creation dominates a
+multi-account crawl, so the pool makes one botocore client per (region, service, config,
+endpoint) and hands each identity a cheap bound copy of it (``_clients``). Service models are
+parsed once per process and the SSL context is built once (``_botocore``); both, and every
+other file read, happen in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aioboto3
+import anyio
+import boto3.utils
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession
+from botocore.httpsession import get_cert_path
+
+from ._botocore import (
+    SharedSSLHTTPSession,
+    UnboundCredentials,
+    config_key,
+    inject_request_credentials,
+    merge_config,
+    shared_loader,
+    shared_ssl_context,
+)
+from ._clients import RawClient, Scope, bind, log_attempt
+from ._exceptions import (
+    AssumeRoleError,
+    AWSError,
+    ConfigurationError,
+    CredentialsError,
+    InvalidRegionError,
+    PoolClosedError,
+    UnknownServiceError,
+    translate,
+)
+from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+
+__all__ = ["PoolStatistics", "SessionPool"]
+
+_REGION_FORMAT = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$|^[a-z][a-z0-9-]{1,62}$")
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatistics:
+    """A snapshot of a pool's state.
+
+    Attributes:
+        identities: identities whose credentials the pool holds.
+        clients_open: shared botocore clients open now.
+        clients_created: shared botocore clients made so far.
+        clients_evicted: shared clients closed to keep within ``max_clients``.
+        bound_clients: per-identity clients cached now.
+        credential_refreshes: role credentials fetched or refreshed from STS.
+        in_flight: API calls under way now.
+    """
+
+    identities: int
+    clients_open: int
+    clients_created: int
+    clients_evicted: int
+    bound_clients: int
+    credential_refreshes: int
+    in_flight: int
+
+
+def default_config(concurrency: int) -> AioConfig:
+    """The client config a pool starts from: adaptive retry, timeouts, a sized pool."""
+    return AioConfig(
+        retries={"mode": "adaptive", "total_max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=max(10, concurrency),
+        tcp_keepalive=True,
+        http_session_cls=SharedSSLHTTPSession,
+    )
+
+
+class SessionPool:
+    """An async pool of AWS sessions and clients, closed as one.
+
+    ::
+
+        async with aiokit.SessionPool(profile="mgmt", region="eu-west-1") as pool:
+            ddb = await pool.client("dynamodb")
+            await ddb.list_tables()
+
+    Args:
+        profile: the profile whose credentials the pool uses (shorthand for
+            ``credentials=aiokit.Profile(profile)``); it also supplies the default region.
+        credentials: the pool's own identity; by default botocore's default chain.
+        region: the default region for clients.
+        role: the default role name for ``client(..., account=...)``.
+        endpoint_url: send every request to this URL (moto, LocalStack). The standard
+            ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` variables also work.
+        endpoint_urls: per-service endpoint URLs, e.g. ``{"s3": "http://127.0.0.1:4566"}``.
+        config: an ``AioConfig`` merged over the pool's default client config.
+        concurrency: how many requests the pool expects at once; sizes connection pools.
+        max_clients: how many shared botocore clients stay open; least recently used ones
+            beyond that are closed once no call is using them.
+        refresh_before: refresh role credentials this many seconds before they expire
+            (plus up to 10 % jitter, so many identities do not refresh at once).
+        sts_concurrency: how many STS AssumeRole calls may run at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        credentials: Identity | None = None,
+        region: str | None = None,
+        role: str | None = None,
+        endpoint_url: str | None = None,
+        endpoint_urls: Mapping[str, str] | None = None,
+        config: AioConfig | None = None,
+        concurrency: int = 64,
+        max_clients: int = 256,
+        refresh_before: float = 900.0,
+        sts_concurrency: int = 16,
+    ) -> None:
+        if profile is not None and credentials is not None:
+            raise ConfigurationError("give profile or credentials, not both")
+        if concurrency < 1 or max_clients < 1 or sts_concurrency < 1:
+            raise ConfigurationError("concurrency, max_clients and sts_concurrency must be >= 1")
+        self._profile = profile
+        self._identity: Identity = (
+            Profile(profile) if profile is not None else credentials or DefaultCredentials()
+        )
+        self._region = region
+        self._role = role
+        self._endpoint_url = endpoint_url
+        self._endpoint_urls = dict(endpoint_urls or {})
+        self._concurrency = concurrency
+        self._config = merge_config(default_config(concurrency), config)
+        self._config_key = config_key(self._config)
+        self._max_clients = max_clients
+        self._refresh_before = refresh_before
+        self._state = _State.UNOPENED
+        self._start_lock = anyio.Lock()
+        self._session: Any = None
+        self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
+        self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
+        self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._resources: dict[tuple[Any, ...], Any] = {}
+        self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
+        self._credentials: dict[Identity, Any] = {}
+        self._credential_locks: dict[Identity, anyio.Lock] = {}
+        self._sts_limiter = anyio.Semaphore(sts_concurrency)
+        self._preloaded: set[str] = set()
+        self._clients_created = 0
+        self._clients_evicted = 0
+        self._refreshes = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> SessionPool:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Prepare the pool (read config files, load endpoint data) in a worker thread.
+
+        Called by ``async with`` and by the first request; calling it again does nothing.
+
+        Raises:
+            PoolClosedError: the pool was closed.
+            ProfileNotFoundError: the pool's profile does not exist.
+        """
+        self._check_open()
+        if self._state is _State.OPEN:
+            return
+        async with self._start_lock:
+            if self._state is _State.UNOPENED:
+                self._session = await anyio.to_thread.run_sync(self._prepare)
+                self._state = _State.OPEN
+
+    def _prepare(self) -> Any:
+        loader = shared_loader()
+        core = AioSession(profile=self._profile)
+        core.register_component("data_loader", loader)
+        try:
+            core.get_scoped_config()
+        except Exception as exc:
+            raise translate(exc) from exc
+        session = aioboto3.Session(botocore_session=core)
+        # boto3 adds its own data path on every session; keep the shared loader's list short.
+        paths = loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+        core._get_internal_component("endpoint_resolver")
+        # Data every client creation reads: load it here, in this worker thread.
+        for name in ("sdk-default-configuration", "partitions", "_retry"):
+            loader.load_data(name)
+        if self._region is None:
+            self._region = core.get_config_variable("region")
+        shared_ssl_context(get_cert_path(True))
+        return session
+
+    async def aclose(self) -> None:
+        """Close every client the pool made. Idempotent; runs shielded from cancellation."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        with anyio.CancelScope(shield=True):
+            entries = [*self._raw.values(), *self._retiring]
+            self._raw.clear()
+            self._retiring.clear()
+            self._bound.clear()
+            self._resources.clear()
+            for entry in entries:
+                await entry.close()
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise PoolClosedError("this aiokit.SessionPool is closed; make a new one")
+
+    @property
+    def closed(self) -> bool:
+        """Whether the pool has been closed."""
+        return self._state is _State.CLOSED
+
+    @property
+    def region(self) -> str | None:
+        """The default region (known once the pool is open)."""
+        return self._region
+
+    @property
+    def identity(self) -> Identity:
+        """The pool's own identity."""
+        return self._identity
+
+    def __repr__(self) -> str:
+        return (
+            f"aiokit.SessionPool(state={self._state.value}, identity={self._identity!r}, "
+            f"region={self._region!r}, clients={len(self._raw)})"
+        )
+
+    def statistics(self) -> PoolStatistics:
+        """A frozen snapshot of the pool's counters."""
+        raws = [*self._raw.values(), *self._retiring]
+        return PoolStatistics(
+            identities=len(self._credentials),
+            clients_open=sum(1 for r in raws if not r.closed),
+            clients_created=self._clients_created,
+            clients_evicted=self._clients_evicted,
+            bound_clients=len(self._bound),
+            credential_refreshes=self._refreshes,
+            in_flight=sum(r.in_flight for r in raws),
+        )
+
+    # --- clients -----------------------------------------------------------------------
+
+    def identity_for(
+        self,
+        identity: Identity | None = None,
+        account: str | None = None,
+        role: str | None = None,
+    ) -> Identity:
+        """The identity a request for ``account`` (or with ``identity``) is made as.
+
+        Raises:
+            ConfigurationError: ``account`` is given but no role name is known.
+            InvalidRoleError: the account id or role name is malformed.
+        """
+        if identity is not None:
+            if account is not None:
+                raise ConfigurationError("give identity or account, not both")
+            return identity
+        if account is None:
+            return self._identity
+        role_name = role or self._role
+        if role_name is None:
+            raise ConfigurationError(
+                f"no role to assume in account {account}: pass role=... to the call or "
+                "to SessionPool",
+                account=account,
+            )
+        return AssumeRole(account=account, role_name=role_name)
+
+    async def client(
+        self,
+        service: str,
+        region: str | None = None,
+        *,
+        account: str | None = None,
+        role: str | None = None,
+        identity: Identity | None = None,
+        config: AioConfig | None = None,
+        endpoint_url: str | None = None,
+    ) -> Any:
+        """A ready aiobotocore client owned by the pool: no ``async with`` needed.
+
+        Clients are cached per (identity, region, service, config); concurrent first
+        requests for one key share one client.
+
+        Args:
+            service: the service name as botocore knows it (``"s3"``, ``"dynamodb"``...).
+            region: the region; the pool's default region if omitted.
+            account: act in this account by assuming ``role`` (or the pool's ``role``).
+            role: the role name to assume in ``account``.
+            identity: act as this identity instead (exclusive with ``account``).
+            config: an ``AioConfig`` merged over the pool's config for this client.
+            endpoint_url: send this client's requests to this URL.
+
+        Raises:
+            PoolClosedError: the pool is closed.
+            UnknownServiceError: botocore knows no such service.
+            InvalidRegionError: the region is malformed, unknown, or missing.
+            ProfileNotFoundError / CredentialsError: the identity's credentials are not
+                to be had.
+        """
+        await self.open()
+        ident = self.identity_for(identity, account, role)
+        region = region or self._region
+        await self._preload(service)
+        partition = self._partition(region, service)
+        if config is None:
+            cfg, cfg_key = self._config, self._config_key
+        else:
+            cfg = merge_config(self._config, config)
+            cfg_key = config_key(cfg)
+        url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
+        raw_key = (region, service, cfg_key, url)
+        bound_key = (ident, raw_key)
+        bound = self._bound.get(bound_key)
+        if bound is not None:
+            self._bound.move_to_end(bound_key)
+            return bound
+        credentials = await self._credentials_for(ident)
+        raw = await self._raw_client(raw_key, cfg)
+        bound = self._bound.get(bound_key)  # another task may have bound it meanwhile
+        if bound is None:
+            account_id = ident.account if isinstance(ident, AssumeRole) else None
+            scope = Scope(account_id, region, service, partition)
+            bound = bind(None, raw, credentials, scope, self._refresh_binding)
+            self._bound[bound_key] = bound
+            # Bound clients are cheap and hold no connections: dropping one closes nothing.
+            while len(self._bound) > self._max_clients * 64:
+                self._bound.popitem(last=False)
+        return bound
+
+    async def resource(
+        self,
+        service: str,
+        region: str | None = None,
+        *,
+        account: str | None = None,
+        role: str | None = None,
+        identity: Identity | None = None,
+        config: AioConfig | None = None,
+        endpoint_url: str | None = None,
+    ) -> Any:
+        """An aioboto3 service resource (DynamoDB ``Table``, S3 ``Bucket``...) owned by the pool.
+
+        Takes the same arguments as :meth:`client` and uses the same cached client.
+
+        Raises:
+            UnknownServiceError: the service has no resource interface.
+        """
+        client = await self.client(
+            service,
+            region,
+            account=account,
+            role=role,
+            identity=identity,
+            config=config,
+            endpoint_url=endpoint_url,
+        )
+        key = (id(client), service)
+        cached = self._resources.get(key)
+        if cached is not None and cached.meta.client is client:
+            return cached
+        loader = shared_loader()
+        try:
+            model = await anyio.to_thread.run_sync(
+                loader.load_service_model, service, "resources-1"
+            )
+        except Exception as exc:
+            raise UnknownServiceError(
+                f"{service} has no resource interface; use pool.client({service!r})",
+                service=service,
+            ) from exc
+        api_version = client.meta.service_model.api_version
+        context = boto3.utils.ServiceContext(
+            service_name=service,
+            service_model=client.meta.service_model,
+            resource_json_definitions=model["resources"],
+            service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
+                self._session._session, service, api_version
+            ),
+        )
+        cls = await self._session.resource_factory.load_from_definition(
+            resource_name=service,
+            single_resource_json_definition=model["service"],
+            service_context=context,
+        )
+        resource = cls(client=client)
+        self._resources[key] = resource
+        return resource
+
+    async def _preload(self, service: str) -> None:
+        """Parse the service's models in a worker thread, so the event loop never does."""
+        if service in self._preloaded:
+            return
+        loader = shared_loader()
+
+        def load() -> None:
+            loader.load_service_model(service, "service-2")
+            loader.load_service_model(service, "endpoint-rule-set-1")
+
+        try:
+            await anyio.to_thread.run_sync(load)
+        except Exception as exc:
+            raise translate(exc, service=service) from exc
+        self._preloaded.add(service)
+
+    def _partition(self, region: str | None, service: str) -> str:
+        if region is None:
+            return "aws"
+        if not _REGION_FORMAT.match(region):
+            raise InvalidRegionError(
+                f"invalid region name {region!r} for {service}", service=service, region=region
+            )
+        for partition in shared_loader().load_data("endpoints")["partitions"]:
+            if region in partition["regions"] or re.match(partition["regionRegex"], region):
+                return str(partition["partition"])
+        raise InvalidRegionError(
+            f"{region!r} is not a region of any AWS partition known to botocore",
+            service=service,
+            region=region,
+        )
+
+    async def _raw_client(self, key: tuple[Any, ...], config: AioConfig) -> RawClient:
+        self._check_open()
+        entry = self._raw.get(key)
+        if entry is not None:
+            self._raw.move_to_end(key)
+            return entry
+        lock = self._client_locks.setdefault(key, anyio.Lock())
+        async with lock:
+            entry = self._raw.get(key)
+            if entry is not None:
+                return entry
+            region, service, _, url = key
+            # Shielded: creation does no network I/O, and a client half made when a cancel
+            # arrives would otherwise never be closed.
+            with anyio.CancelScope(shield=True):
+                try:
+                    client = await self._session.client(
+                        service,
+                        region_name=region,
+                        endpoint_url=url,
+                        config=config,
+                        # Placeholders that spare botocore a credential lookup; replaced below.
+                        aws_access_key_id="aiokit-unbound",
+                        aws_secret_access_key="aiokit-unbound",
+                    ).__aenter__()
+                except Exception as exc:
+                    raise translate(exc, service=service, region=region) from exc
+            client._request_signer._credentials = UnboundCredentials()
+            service_id = client.meta.service_model.service_id.hyphenize()
+            client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
+            client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
+            entry = RawClient(key, client)
+            self._raw[key] = entry
+            self._clients_created += 1
+            self._client_locks.pop(key, None)
+        await self._evict()
+        return entry
+
+    async def _evict(self) -> None:
+        """Close least recently used shared clients beyond ``max_clients``, never busy ones."""
+        while len(self._raw) > self._max_clients:
+            key, entry = next(iter(self._raw.items()))
+            del self._raw[key]
+            entry.evicted = True
+            self._clients_evicted += 1
+            stale = [k for k, b in self._bound.items() if b._aiokit.raw is entry]
+            for k in stale:
+                del self._bound[k]
+            if entry.in_flight == 0:
+                await entry.close()
+            else:
+                self._retiring.add(entry)
+
+    async def _refresh_binding(self, bound: Any) -> RawClient:
+        """Called by a bound client before each request: the raw client to use now."""
+        self._check_open()
+        binding = bound._aiokit
+        raw: RawClient = binding.raw
+        if raw.evicted:
+            if raw.closed:
+                self._retiring.discard(raw)
+            fresh = await self._raw_client(raw.key, raw.client.meta.config)
+            bind(bound, fresh, binding.credentials, binding.scope, self._refresh_binding)
+            return fresh
+        if raw.key in self._raw:
+            self._raw.move_to_end(raw.key)
+        return raw
+
+    # --- credentials -------------------------------------------------------------------
+
+    async def _credentials_for(self, identity: Identity) -> Any:
+        credentials = self._credentials.get(identity)
+        if credentials is not None:
+            return credentials
+        lock = self._credential_locks.setdefault(identity, anyio.Lock())
+        async with lock:
+            credentials = self._credentials.get(identity)
+            if credentials is None:
+                credentials = await self._make_credentials(identity)
+                self._credentials[identity] = credentials
+        return credentials
+
+    async def _make_credentials(self, identity: Identity) -> Any:
+        if isinstance(identity, StaticKeys):
+            return AioCredentials(
+                identity.access_key_id, identity.secret_access_key, identity.session_token
+            )
+        if isinstance(identity, AssumeRole):
+            credentials = AioDeferredRefreshableCredentials(
+                refresh_using=lambda: self._assume_role(identity), method="assume-role"
+            )
+            # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; the
+            # jitter spreads refreshes of identities made at the same moment.
+            advisory = self._refresh_before * (1 + random.uniform(0.0, 0.1))
+            credentials._advisory_refresh_timeout = advisory
+            credentials._mandatory_refresh_timeout = self._refresh_before * 2 / 3
+            return credentials
+        if isinstance(identity, Profile):
+            session = AioSession(profile=identity.name)
+            session.register_component("data_loader", shared_loader())
+        else:
+            session = self._session._session
+        try:
+            # Reading config and credentials files is blocking I/O: do it in a thread.
+            await anyio.to_thread.run_sync(session.get_scoped_config)
+            credentials = await session.get_credentials()
+        except Exception as exc:
+            raise translate(exc) from exc
+        if credentials is None:
+            raise CredentialsError(f"no AWS credentials found for {identity!r}")
+        return credentials
+
+    async def _assume_role(self, identity: AssumeRole) -> dict[str, Any]:
+        """Fetch credentials for a role (botocore's refresh callback)."""
+        source = identity.source if identity.source is not None else self._identity
+        region = self._region or "us-east-1"
+        partition = self._partition(region, "sts")
+        arn = identity.arn(partition)
+        sts = await self.client("sts", region, identity=source)
+        params: dict[str, Any] = {
+            "RoleArn": arn,
+            "RoleSessionName": identity.session_name,
+            "DurationSeconds": identity.duration,
+        }
+        if identity.external_id is not None:
+            params["ExternalId"] = identity.external_id
+        # Resolve the source's own credentials (an earlier hop of a chain) before taking an
+        # STS slot, so a chain never waits for a slot while holding one.
+        await sts._aiokit.credentials.get_frozen_credentials()
+        async with self._sts_limiter:
+            try:
+                response = await sts.assume_role(**params)
+            except AWSError as exc:
+                raise AssumeRoleError(
+                    f"could not assume {arn}: {exc.code}: {exc.error_message}",
+                    code=exc.code,
+                    role_arn=arn,
+                    service="sts",
+                    operation="AssumeRole",
+                    region=region,
+                    account=identity.account,
+                ) from exc
+        self._refreshes += 1
+        c = response["Credentials"]
+        return {
+            "access_key": c["AccessKeyId"],
+            "secret_key": c["SecretAccessKey"],
+            "token": c["SessionToken"],
+            "expiry_time": c["Expiration"].isoformat(),
+        }
