@@ -26,6 +26,7 @@ from ._exceptions import (
     WaiterTimeout,
 )
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+from ._paginate import Paginator
 from ._pool import PoolStatistics, SessionPool
 
 __version__ = "0.1.0.dev0"
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidRegionError",
     "InvalidRoleError",
     "PaginationError",
+    "Paginator",
     "PoolClosedError",
     "PoolStatistics",
     "Profile",

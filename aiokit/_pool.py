@@ -9,6 +9,7 @@ other file read, happen in worker threads, never on the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import random
 import re
@@ -23,6 +24,7 @@ import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
+from botocore.exceptions import DataNotFoundError
 from botocore.httpsession import get_cert_path
 
 from ._botocore import (
@@ -46,6 +48,7 @@ from ._exceptions import (
     translate,
 )
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+from ._paginate import Paginator
 
 __all__ = ["PoolStatistics", "SessionPool"]
 
@@ -417,6 +420,56 @@ class SessionPool:
         self._resources[key] = resource
         return resource
 
+    def paginate(
+        self,
+        service: str,
+        operation: str,
+        region: str | None = None,
+        *,
+        account: str | None = None,
+        role: str | None = None,
+        identity: Identity | None = None,
+        page_retries: int = 5,
+        retry_budget: float = 60.0,
+        **params: Any,
+    ) -> Paginator:
+        """Paginate ``operation``: an async iterable of pages, with ``items()`` and ``search()``.
+
+        ::
+
+            pager = pool.paginate("s3", "list_objects_v2", Bucket="logs")
+            async for obj in pager.items():
+                ...
+
+        Args:
+            service: the service name.
+            operation: the operation, ``list_objects_v2`` or ``ListObjectsV2``.
+            region, account, role, identity: as for :meth:`client`.
+            page_retries: how often one page's request is retried by aiokit once botocore's
+                own attempts are spent on a transient failure (throttling, 5xx, resets).
+            retry_budget: seconds of backoff aiokit may spend on one page.
+            **params: the operation's parameters, and boto3's ``PaginationConfig``
+                (``PageSize``, ``MaxItems``, ``StartingToken``).
+
+        Raises:
+            UnknownOperationError: no such operation, or it is not paginated (on iteration,
+                before any request).
+            InvalidParameterError: a parameter is unknown or of the wrong type (likewise).
+        """
+        self._check_open()
+
+        async def get_client() -> Any:
+            return await self.client(service, region, account=account, role=role, identity=identity)
+
+        return Paginator(
+            get_client,
+            service,
+            operation,
+            params,
+            page_retries=page_retries,
+            retry_budget=retry_budget,
+        )
+
     async def _preload(self, service: str) -> None:
         """Parse the service's models in a worker thread, so the event loop never does."""
         if service in self._preloaded:
@@ -426,6 +479,9 @@ class SessionPool:
         def load() -> None:
             loader.load_service_model(service, "service-2")
             loader.load_service_model(service, "endpoint-rule-set-1")
+            for optional in ("paginators-1", "waiters-2"):
+                with contextlib.suppress(DataNotFoundError):
+                    loader.load_service_model(service, optional)
 
         try:
             await anyio.to_thread.run_sync(load)

@@ -7,7 +7,6 @@ The ``aiokit.testing`` plugin (moto server, isolation fixtures) is enabled in py
 from __future__ import annotations
 
 import gc
-import inspect
 from collections.abc import Iterator
 
 import pytest
@@ -27,9 +26,3 @@ def _isolated(aws_isolated_env: None) -> Iterator[None]:
     """
     yield
     gc.collect()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.anyio)

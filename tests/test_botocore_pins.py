@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import aiohttp
+import pytest
 from aiobotocore.client import AioBaseClient
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
@@ -18,6 +19,8 @@ from aiobotocore.signers import AioRequestSigner
 
 import aiokit
 from aiokit._botocore import SharedSSLHTTPSession, merge_config, shared_ssl_context
+
+pytestmark = pytest.mark.anyio
 
 
 def test_signer_honours_per_request_credentials() -> None:

@@ -17,6 +17,7 @@ EXPECTED = {
     "InvalidRegionError",
     "InvalidRoleError",
     "PaginationError",
+    "Paginator",
     "PoolClosedError",
     "PoolStatistics",
     "Profile",

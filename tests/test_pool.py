@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
+pytestmark = pytest.mark.anyio
+
 ROLE = "OrganizationAccountAccessRole"
 
 

@@ -1,0 +1,305 @@
+"""Async paginators: pages, flattened items, JMESPath search, resume tokens, per-page retry.
+
+``Paginator`` drives botocore's own page iterator (``aiobotocore``'s ``AioPageIterator``): the
+paginator model, token handling, ``MaxItems`` truncation and resume-token format are
+botocore's. aiokit adds:
+
+- validation before the first request (operation, paginability, parameter names and types,
+  JMESPath);
+- a resume token after *every* page, in botocore's format, so a run stopped anywhere can be
+  resumed with ``StartingToken`` with no item missed or repeated;
+- per-page retry: when botocore's own attempts for a page are spent on a transient failure
+  (throttling, 5xx, connection trouble), the same page is requested again with backoff
+  inside a time budget. Iteration never restarts from page one.
+
+Nothing is held open between pages (botocore reads each response whole), so abandoning an
+iteration early (``break``, an exception, cancellation) leaks nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import jmespath
+from aiobotocore.paginate import AioPageIterator
+from botocore.exceptions import PaginationError as BotocorePaginationError
+from botocore.paginate import TokenEncoder
+from botocore.validate import validate_parameters
+from jmespath.exceptions import JMESPathError
+
+from ._exceptions import (
+    AiokitError,
+    AWSError,
+    EndpointError,
+    InvalidParameterError,
+    PaginationError,
+    ThrottlingError,
+    UnknownOperationError,
+    describe,
+    translate,
+)
+
+__all__ = ["Paginator", "operation_names", "is_transient"]
+
+logger = logging.getLogger("aiokit")
+
+_PAGINATION_KEYS = frozenset({"MaxItems", "PageSize", "StartingToken"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is worth retrying as is: throttling, a 5xx, or connection trouble."""
+    if isinstance(exc, ThrottlingError | EndpointError):
+        return True
+    return isinstance(exc, AWSError) and (exc.http_status or 0) >= 500
+
+
+def operation_names(client: Any, operation: str) -> tuple[str, str]:
+    """``(snake_case, CamelCase)`` names of an operation, accepting either spelling.
+
+    Raises:
+        UnknownOperationError: the service has no such operation (close names suggested).
+    """
+    mapping: dict[str, str] = client.meta.method_to_api_mapping
+    service = client.meta.service_model.service_name
+    if operation in mapping:
+        return operation, mapping[operation]
+    for snake, camel in mapping.items():
+        if camel == operation:
+            return snake, camel
+    close = difflib.get_close_matches(operation, [*mapping, *mapping.values()], n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownOperationError(
+        f"{service} has no operation {operation!r}{hint}", service=service, operation=operation
+    )
+
+
+class _RetryingPageIterator(AioPageIterator):  # type: ignore[misc]
+    """botocore's page iterator, retrying one page's request when it fails transiently."""
+
+    aiokit_pager: Paginator
+
+    async def _make_request(self, current_kwargs: dict[str, Any]) -> Any:
+        return await self.aiokit_pager._request_page(self._method, current_kwargs)
+
+
+class Paginator:
+    """An async iterable of an operation's pages; see ``SessionPool.paginate``.
+
+    Iterate it for pages, or use :meth:`items` and :meth:`search`. Each iteration starts from
+    ``StartingToken`` (or the beginning). After every page, :attr:`resume_token` is the token
+    to pass as ``PaginationConfig={"StartingToken": ...}`` to continue after that page
+    (``None`` once the last page has been seen).
+
+    Attributes:
+        resume_token: where to resume after the last page yielded.
+        pages: pages fetched by the latest iteration.
+        retries: page requests retried by aiokit (on top of botocore's own attempts).
+    """
+
+    def __init__(
+        self,
+        get_client: Callable[[], Awaitable[Any]],
+        service: str,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        page_retries: int = 5,
+        retry_budget: float = 60.0,
+    ) -> None:
+        params = dict(params)
+        config = dict(params.pop("PaginationConfig", None) or {})
+        unknown = set(config) - _PAGINATION_KEYS
+        if unknown:
+            raise InvalidParameterError(
+                f"{service} {operation}: unknown PaginationConfig keys {sorted(unknown)}; "
+                f"expected {sorted(_PAGINATION_KEYS)}",
+                service=service,
+                operation=operation,
+            )
+        self._get_client = get_client
+        self._service = service
+        self._operation = operation
+        self._params = params
+        self._config = config
+        self._page_retries = page_retries
+        self._retry_budget = retry_budget
+        self._where: tuple[str | None, str | None] = (None, None)  # region, account
+        self.resume_token: str | None = config.get("StartingToken")
+        self.pages = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._pages()
+
+    async def _start(self) -> tuple[Any, AioPageIterator]:
+        client = await self._get_client()
+        snake, camel = operation_names(client, self._operation)
+        self._operation = camel
+        scope = getattr(getattr(client, "_aiokit", None), "scope", None)
+        self._where = (client.meta.region_name, getattr(scope, "account", None))
+        if not client.can_paginate(snake):
+            raise UnknownOperationError(
+                f"{self._describe()} is not paginated; call client.{snake}() directly",
+                service=self._service,
+                operation=camel,
+            )
+        model = client.meta.service_model.operation_model(camel)
+        try:
+            validate_parameters(self._params, model.input_shape)
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        paginator = client.get_paginator(snake)
+        paginator.PAGE_ITERATOR_CLS = _RetryingPageIterator
+        iterator = paginator.paginate(**self._params, PaginationConfig=dict(self._config))
+        iterator.aiokit_pager = self
+        return paginator, iterator
+
+    async def _pages(self) -> AsyncIterator[dict[str, Any]]:
+        _, iterator = await self._start()
+        self.pages = 0
+        max_items = self._config.get("MaxItems")
+        primary = iterator.result_keys[0]
+        seen = 0
+        pages = iterator.__aiter__()
+        try:
+            while True:
+                try:
+                    page = await pages.__anext__()
+                except StopAsyncIteration:
+                    return
+                except (BotocorePaginationError, ValueError) as exc:
+                    if isinstance(exc, AiokitError):
+                        raise
+                    # A token botocore cannot decode, or a service repeating its token.
+                    raise PaginationError(
+                        f"{self._describe()}: {exc}",
+                        service=self._service,
+                        operation=self._operation,
+                        region=self._where[0],
+                        account=self._where[1],
+                    ) from exc
+                self.pages += 1
+                seen += len(primary.search(page) or [])
+                if max_items is not None and seen >= int(max_items):
+                    # The last page: botocore sets its resume token (with any truncation)
+                    # when its generator finishes, which needs no further request.
+                    with contextlib.suppress(StopAsyncIteration):
+                        await pages.__anext__()
+                    self.resume_token = iterator.resume_token
+                    yield page
+                    return
+                token = iterator._get_next_token(page)
+                if all(value is None for value in token.values()):
+                    self.resume_token = None
+                else:
+                    self.resume_token = TokenEncoder().encode(token)
+                yield page
+        finally:
+            await pages.aclose()
+
+    async def items(self, key: str | None = None) -> AsyncIterator[Any]:
+        """Yield the records of every page, flattened.
+
+        Args:
+            key: which result key to flatten, for operations with several (S3
+                ``ListObjectsV2`` has ``Contents`` and ``CommonPrefixes``). By default the
+                operation's first result key in botocore's paginator model.
+
+        Raises:
+            InvalidParameterError: ``key`` is not one of the operation's result keys.
+        """
+        _, iterator = await self._start()
+        names = [k.expression for k in iterator.result_keys]
+        if key is not None and key not in names:
+            raise InvalidParameterError(
+                f"{self._describe()} has result keys {names}, not {key!r}",
+                service=self._service,
+                operation=self._operation,
+            )
+        expression = jmespath.compile(key or names[0])
+        async for page in self:
+            for record in expression.search(page) or ():
+                yield record
+
+    def search(self, expression: str) -> AsyncIterator[Any]:
+        """Yield the JMESPath ``expression``'s matches on each page (lists are flattened).
+
+        Raises:
+            InvalidParameterError: the expression does not parse (raised here, at once).
+        """
+        try:
+            compiled = jmespath.compile(expression)
+        except JMESPathError as exc:
+            raise InvalidParameterError(
+                f"invalid JMESPath expression {expression!r}: {exc}",
+                service=self._service,
+                operation=self._operation,
+            ) from exc
+        return self._search(compiled)
+
+    async def _search(self, compiled: Any) -> AsyncIterator[Any]:
+        async for page in self:
+            found = compiled.search(page)
+            if isinstance(found, list):
+                for value in found:
+                    yield value
+            elif found is not None:
+                yield found
+
+    async def _request_page(self, method: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """One page's request, retried on transient failure without moving the token."""
+        attempt = 0
+        slept = 0.0
+        while True:
+            try:
+                return await method(**kwargs)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = random.uniform(0, min(10.0, 0.25 * 2**attempt))
+                if attempt >= self._page_retries or slept + delay > self._retry_budget:
+                    # The error keeps its type (callers catch ThrottlingError etc.); the note
+                    # says aiokit retried too.
+                    exc.add_note(
+                        f"aiokit retried page {self.pages + 1} {attempt} times over {slept:.1f} s"
+                    )
+                    raise
+                attempt += 1
+                self.retries += 1
+                logger.debug(
+                    "%s: retrying page %d (retry %d) after %s",
+                    self._describe(),
+                    self.pages + 1,
+                    attempt,
+                    type(exc).__name__,
+                    extra={
+                        "service": self._service,
+                        "operation": self._operation,
+                        "region": self._where[0],
+                        "account": self._where[1],
+                        "attempt": attempt,
+                    },
+                )
+                await anyio.sleep(delay)
+                slept += delay
+
+    def _describe(self) -> str:
+        return describe(self._service, self._operation, *self._where)
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        return translate(
+            exc,
+            service=self._service,
+            operation=self._operation,
+            region=self._where[0],
+            account=self._where[1],
+        )
