@@ -4,6 +4,7 @@ A :class:`SessionPool` owns sessions, credentials and clients; identities say wh
 is made as; every error aiokit raises derives from :class:`AiokitError`.
 """
 
+from ._crawl import Crawl, Item, Report
 from ._exceptions import (
     AccessDeniedError,
     AiokitError,
@@ -25,9 +26,12 @@ from ._exceptions import (
     WaiterFailed,
     WaiterTimeout,
 )
+from ._fanout import Context, FanOut, FanOutStatistics, Outcome, Progress, Status
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
 from ._pool import PoolStatistics, SessionPool
+from ._targets import Target
+from ._waiters import WaitResult
 
 __version__ = "0.1.0.dev0"
 
@@ -38,24 +42,35 @@ __all__ = [
     "AssumeRole",
     "AssumeRoleError",
     "ConfigurationError",
+    "Context",
+    "Crawl",
     "CredentialsError",
     "DefaultCredentials",
     "EndpointError",
+    "FanOut",
+    "FanOutStatistics",
     "Identity",
     "InvalidParameterError",
     "InvalidRegionError",
     "InvalidRoleError",
+    "Item",
+    "Outcome",
     "PaginationError",
     "Paginator",
     "PoolClosedError",
     "PoolStatistics",
     "Profile",
     "ProfileNotFoundError",
+    "Progress",
+    "Report",
     "SessionPool",
     "StaticKeys",
+    "Status",
+    "Target",
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
+    "WaitResult",
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",

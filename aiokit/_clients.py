@@ -20,16 +20,48 @@ import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from ._exceptions import translate
+from ._exceptions import THROTTLING_CODES, translate
 
-__all__ = ["Binding", "RawClient", "Scope", "bind", "log_attempt", "logger"]
+__all__ = [
+    "Binding",
+    "CallStats",
+    "RawClient",
+    "Scope",
+    "bind",
+    "call_stats",
+    "log_attempt",
+    "logger",
+]
 
 logger = logging.getLogger("aiokit")
+
+
+@dataclass(slots=True)
+class CallStats:
+    """Counters for the API calls made in one context (one fan-out target, say).
+
+    Set one with ``call_stats.set(CallStats())``; every call and HTTP attempt made in that
+    context (task) is counted into it.
+    """
+
+    calls: int = 0
+    attempts: int = 0
+    throttles: int = 0
+    page_retries: int = 0
+
+    @property
+    def retries(self) -> int:
+        """HTTP attempts beyond the first of each call, plus aiokit's page retries."""
+        return max(0, self.attempts - self.calls) + self.page_retries
+
+
+call_stats: ContextVar[CallStats | None] = ContextVar("aiokit_call_stats", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +118,9 @@ class BoundClientMixin:
         raw = await binding.refresh(self)
         scope = binding.scope
         raw.in_flight += 1
+        stats = call_stats.get()
+        if stats is not None:
+            stats.calls += 1
         start = time.perf_counter()
         try:
             response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
@@ -189,6 +224,14 @@ def _log_call(
     )
 
 
+def _is_throttle(response: Any) -> bool:
+    status = response[0].status_code
+    if status < 400:
+        return False
+    code = response[1].get("Error", {}).get("Code", "")
+    return status == 429 or code in THROTTLING_CODES
+
+
 def log_attempt(
     attempts: int,
     response: Any,
@@ -197,7 +240,12 @@ def log_attempt(
     operation: Any,
     **_: Any,
 ) -> None:
-    """``needs-retry`` handler: one debug record per HTTP attempt, with its outcome."""
+    """``needs-retry`` handler: counts each HTTP attempt; one debug record per attempt."""
+    stats = call_stats.get()
+    if stats is not None:
+        stats.attempts += 1
+        if response is not None and _is_throttle(response):
+            stats.throttles += 1
     if not logger.isEnabledFor(logging.DEBUG):
         return
     scope = request_dict.get("context", {}).get("aiokit_scope")

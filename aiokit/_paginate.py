@@ -33,6 +33,7 @@ from botocore.paginate import TokenEncoder
 from botocore.validate import validate_parameters
 from jmespath.exceptions import JMESPathError
 
+from ._clients import call_stats
 from ._exceptions import (
     AiokitError,
     AWSError,
@@ -275,6 +276,9 @@ class Paginator:
                     raise
                 attempt += 1
                 self.retries += 1
+                stats = call_stats.get()
+                if stats is not None:
+                    stats.page_retries += 1
                 logger.debug(
                     "%s: retrying page %d (retry %d) after %s",
                     self._describe(),

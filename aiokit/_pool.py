@@ -14,9 +14,9 @@ import enum
 import random
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aioboto3
 import anyio
@@ -27,6 +27,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import DataNotFoundError
 from botocore.httpsession import get_cert_path
 
+from . import _waiters
 from ._botocore import (
     SharedSSLHTTPSession,
     UnboundCredentials,
@@ -37,6 +38,7 @@ from ._botocore import (
     shared_ssl_context,
 )
 from ._clients import RawClient, Scope, bind, log_attempt
+from ._crawl import Crawl
 from ._exceptions import (
     AssumeRoleError,
     AWSError,
@@ -47,10 +49,15 @@ from ._exceptions import (
     UnknownServiceError,
     translate,
 )
+from ._fanout import Context, FanOut, Progress
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
+from ._targets import Target
+from ._waiters import Backoff, WaitResult
 
 __all__ = ["PoolStatistics", "SessionPool"]
+
+T = TypeVar("T")
 
 _REGION_FORMAT = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$|^[a-z][a-z0-9-]{1,62}$")
 
@@ -468,6 +475,174 @@ class SessionPool:
             params,
             page_retries=page_retries,
             retry_budget=retry_budget,
+        )
+
+    async def wait(
+        self,
+        service: str,
+        waiter: str,
+        region: str | None = None,
+        *,
+        account: str | None = None,
+        role: str | None = None,
+        identity: Identity | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the waiter's own deadline)
+        delay: float | None = None,
+        max_attempts: int | None = None,
+        backoff: Backoff = "exponential",
+        model: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Wait for a botocore waiter (``"table_exists"``, ``"InstanceRunning"``...).
+
+        Args:
+            service: the service name.
+            waiter: the waiter's name, snake_case or as in the model; or a name in ``model``.
+            region, account, role, identity: as for :meth:`client`.
+            timeout: overall deadline in seconds.
+            delay: seconds between polls (the model's delay by default).
+            max_attempts: polls at most (the model's by default; unlimited with a timeout).
+            backoff: ``"exponential"`` (with jitter) or ``"fixed"`` (botocore's behaviour).
+            model: a custom waiter model in botocore's ``waiters-2`` schema.
+            **params: the polled operation's parameters.
+
+        Returns:
+            The response that matched the success state.
+
+        Raises:
+            WaiterTimeout: the deadline or the attempt limit was reached (also a TimeoutError).
+            WaiterFailed: the resource reached a failure state.
+            UnknownOperationError: no such waiter.
+        """
+        client = await self.client(service, region, account=account, role=role, identity=identity)
+        return await _waiters.wait(
+            client,
+            waiter,
+            timeout=timeout,
+            delay=delay,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            model=model,
+            **params,
+        )
+
+    async def wait_many(
+        self,
+        service: str,
+        waiter: str,
+        param_sets: Iterable[Mapping[str, Any]],
+        region: str | None = None,
+        *,
+        account: str | None = None,
+        role: str | None = None,
+        identity: Identity | None = None,
+        concurrency: int = 32,
+        timeout: float | None = None,  # noqa: ASYNC109
+        **kwargs: Any,
+    ) -> list[WaitResult]:
+        """Run one waiter for many resources at once; one :class:`WaitResult` each, in order.
+
+        A waiter error for one resource is that resource's result; the others go on.
+        """
+        client = await self.client(service, region, account=account, role=role, identity=identity)
+        return await _waiters.wait_many(
+            client, waiter, param_sets, concurrency=concurrency, timeout=timeout, **kwargs
+        )
+
+    def fan_out(
+        self,
+        fn: Callable[[Context], Awaitable[T]],
+        targets: Iterable[Target] | AsyncIterable[Target],
+        *,
+        concurrency: int = 64,
+        per_account: int | None = None,
+        per_region: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> FanOut[T]:
+        """Run ``async def fn(ctx)`` for every target, at most ``concurrency`` at once.
+
+        ::
+
+            async with pool.fan_out(fn, targets, concurrency=64) as outcomes:
+                async for outcome in outcomes:
+                    ...
+
+        Outcomes stream as targets finish; memory stays bounded by ``concurrency``.
+
+        Args:
+            fn: the work for one target; gets a :class:`Context` (``ctx.client(...)``,
+                ``ctx.paginate(...)``, ``ctx.wait(...)``, ``ctx.target``).
+            targets: targets, or an async iterator of them.
+            concurrency: targets in progress at once.
+            per_account: targets of one account in progress at once.
+            per_region: targets of one region in progress at once.
+            timeout: seconds one target may take (then it fails with reason ``timeout``).
+            deadline: seconds the whole fan-out may take; then it stops, keeping what it has.
+            progress: called after each target with a :class:`Progress`.
+        """
+        self._check_open()
+        return FanOut(
+            self,
+            fn,
+            targets,
+            concurrency=concurrency,
+            per_account=per_account,
+            per_region=per_region,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+        )
+
+    def crawl(
+        self,
+        service: str,
+        operation: str,
+        targets: Iterable[Target] | AsyncIterable[Target] | None = None,
+        *,
+        key: str | None = None,
+        concurrency: int = 64,
+        per_account: int | None = None,
+        per_region: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        **params: Any,
+    ) -> Crawl:
+        """Paginate ``operation`` in every target; items tagged with account and region.
+
+        ::
+
+            async with pool.crawl("sqs", "list_queues", targets) as crawl:
+                async for item in crawl:
+                    print(item.account, item.region, item.data)
+            print(crawl.report)
+
+        Args:
+            service, operation: what to paginate.
+            targets: where; by default the pool's own identity in its default region.
+            key: which result key to flatten (see :meth:`Paginator.items`).
+            concurrency, per_account, per_region, timeout, deadline, progress: as for
+                :meth:`fan_out`.
+            **params: the operation's parameters.
+        """
+        self._check_open()
+        if targets is None:
+            targets = [Target(None, self._region)]
+        return Crawl(
+            self,
+            service,
+            operation,
+            targets,
+            params,
+            key=key,
+            concurrency=concurrency,
+            per_account=per_account,
+            per_region=per_region,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
         )
 
     async def _preload(self, service: str) -> None:

@@ -6,7 +6,7 @@ acceptor matching from ``botocore.waiter`` unchanged, and replaces only the poll
 because aiobotocore's ``AIOWaiter.wait`` sleeps a fixed delay and knows no deadline:
 
 - ``timeout`` is one deadline for the whole wait. No sleep runs past it, and the request in
-  flight when it passes is cancelled, so :class:`~aiokit.WaiterTimeout` is raised at the
+  flight when it passes is cancelled, so :class:`~aiokit.WaiterTimeout` is raised by the
   deadline, not one request timeout later. With a ``timeout`` the deadline governs alone:
   the model's ``maxAttempts`` applies only when neither ``timeout`` nor ``max_attempts`` is
   given (botocore's behaviour).

@@ -1,0 +1,216 @@
+"""``crawl``: the built-in fan-out of one paginated operation, and its ``Report``.
+
+::
+
+    async with pool.crawl("sqs", "list_queues", targets) as crawl:
+        async for item in crawl:
+            print(item.account, item.region, item.data)
+    print(crawl.report)
+
+Each target's pages are flattened into :class:`Item` records tagged with the target, streamed
+through a bounded buffer (a slow consumer slows the crawl; memory stays bounded). The
+:class:`Report` counts outcomes by status and keeps the skipped and failed ones, not the ok
+ones, so it stays small however many targets there are.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._fanout import Context, FanOut, Outcome, Progress, Status, exit_task_group
+from ._targets import Target
+
+if TYPE_CHECKING:
+    from ._pool import SessionPool
+
+__all__ = ["Crawl", "Item", "Report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One record of a crawl, tagged with where it came from."""
+
+    target: Target
+    data: Any
+
+    @property
+    def account(self) -> str | None:
+        """The target's account."""
+        return self.target.account
+
+    @property
+    def region(self) -> str | None:
+        """The target's region."""
+        return self.target.region
+
+
+@dataclass(slots=True)
+class Report:
+    """The outcomes of a fan-out: counts by status and reason, and the non-ok outcomes.
+
+    Attributes:
+        counts: outcomes by status (``{"ok": 10, "skipped": 2, "failed": 0}``).
+        reasons: skipped and failed outcomes by reason.
+        problems: the skipped and failed outcomes themselves.
+        items: items the crawl yielded.
+    """
+
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    problems: list[Outcome[Any]] = field(default_factory=list)
+    items: int = 0
+
+    def add(self, outcome: Outcome[Any]) -> None:
+        """Count one outcome."""
+        self.counts[outcome.status.value] += 1
+        if outcome.status is not Status.OK:
+            self.reasons[outcome.reason or "unknown"] += 1
+            self.problems.append(outcome)
+
+    @property
+    def targets(self) -> int:
+        """Outcomes counted."""
+        return sum(self.counts.values())
+
+    @property
+    def failed(self) -> list[Outcome[Any]]:
+        """The failed outcomes (not the skipped ones)."""
+        return [o for o in self.problems if o.status is Status.FAILED]
+
+    def errors(self) -> list[dict[str, Any]]:
+        """One row per skipped or failed target: account, region, status, reason, error."""
+        return [
+            {
+                "account": o.target.account,
+                "region": o.target.region,
+                "status": o.status.value,
+                "reason": o.reason,
+                "error": str(o.error) if o.error is not None else None,
+            }
+            for o in self.problems
+        ]
+
+    def to_pandas(self) -> Any:
+        """The :meth:`errors` table as a pandas DataFrame (needs ``pandas``)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            self.errors(), columns=["account", "region", "status", "reason", "error"]
+        )
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={self.counts.get(k, 0)}" for k in ("ok", "skipped", "failed"))
+        return f"aiokit.Report(targets={self.targets}, {counts}, items={self.items})"
+
+
+class Crawl:
+    """A running crawl; see ``SessionPool.crawl``. Use as ``async with ... as crawl``."""
+
+    def __init__(
+        self,
+        pool: SessionPool,
+        service: str,
+        operation: str,
+        targets: Iterable[Target] | AsyncIterable[Target],
+        params: dict[str, Any],
+        *,
+        key: str | None = None,
+        concurrency: int = 64,
+        per_account: int | None = None,
+        per_region: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        on_outcome: Callable[[Outcome[int]], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._service = service
+        self._operation = operation
+        self._params = params
+        self._key = key
+        self._on_outcome = on_outcome
+        self.report = Report()
+        self._fan_out: FanOut[int] = FanOut(
+            pool,
+            self._work,
+            targets,
+            concurrency=concurrency,
+            per_account=per_account,
+            per_region=per_region,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+            count_items=int,
+        )
+        self._send: MemoryObjectSendStream[Item] | None = None
+        self._receive: MemoryObjectReceiveStream[Item] | None = None
+        self._tg: TaskGroup | None = None
+        self._concurrency = concurrency
+
+    async def _work(self, ctx: Context) -> int:
+        assert self._send is not None
+        pager = ctx.paginate(self._service, self._operation, **self._params)
+        n = 0
+        async for record in pager.items(self._key):
+            await self._send.send(Item(ctx.target, record))
+            n += 1
+        return n
+
+    async def _drive(self) -> None:
+        assert self._send is not None
+        async with self._send, self._fan_out as outcomes:
+            async for outcome in outcomes:
+                self.report.add(outcome)
+                if outcome.ok and outcome.value is not None:
+                    self.report.items += outcome.value
+                if self._on_outcome is not None:
+                    self._on_outcome(outcome)
+
+    async def __aenter__(self) -> Crawl:
+        send, receive = anyio.create_memory_object_stream[Item](self._concurrency * 16)
+        self._send, self._receive = send, receive
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._drive)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._tg is not None and self._receive is not None
+        try:
+            return await exit_task_group(self._tg, exc_info)
+        finally:
+            self._receive.close()
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        if self._receive is None:
+            raise RuntimeError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
+        return self._receive.__aiter__()
+
+    def statistics(self) -> Any:
+        """The underlying fan-out's :class:`FanOutStatistics`."""
+        return self._fan_out.statistics()
+
+    async def collect(self) -> tuple[list[Item], Report]:
+        """Run to the end; every item (all in memory) and the report."""
+        async with self:
+            items = [item async for item in self]
+        return items, self.report
+
+    async def to_pandas(self) -> Any:
+        """Run to the end; one DataFrame row per item, with ``account`` and ``region``."""
+        import pandas as pd
+
+        items, _ = await self.collect()
+        rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]
+        return pd.DataFrame(rows)
+
+
+def _as_row(data: Any) -> dict[str, Any]:
+    return dict(data) if isinstance(data, dict) else {"value": data}

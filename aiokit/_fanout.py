@@ -1,0 +1,461 @@
+"""The fan-out executor: one async function over many targets, bounded, streamed, isolated.
+
+::
+
+    async with pool.fan_out(list_instances, targets, concurrency=64) as outcomes:
+        async for outcome in outcomes:
+            ...
+
+Shape (anyio only, structured): a producer walks the targets and takes a slot of the global
+``CapacityLimiter`` *before* starting each target's task, so no more than ``concurrency``
+targets exist at once however many are given (an async iterator of 100,000 is fine). Each
+task also holds its account's and region's limiter, if bounded, runs ``fn(ctx)`` and sends
+an :class:`Outcome` into a memory object stream whose buffer is ``concurrency``: a slow
+consumer stops the producer, so memory is bounded by the concurrency, not the target count.
+
+A target's failure is an outcome (``skipped`` or ``failed``); an exception that is not an
+AWS/aiokit error (a ``TypeError`` in ``fn``, say) is a bug: it stops the fan-out and is
+raised as itself, not hidden in thousands of outcomes.
+
+The executor is an async context manager, not a bare async generator, because its task group
+must be exited by the task that entered it, whatever the consumer does (``break``, raise,
+cancel). Leaving the ``async with`` cancels what is still running and closes everything.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+from ._clients import CallStats, call_stats
+from ._exceptions import AiokitError, AssumeRoleError, AWSError, ThrottlingError
+from ._targets import Target
+
+if TYPE_CHECKING:
+    from ._paginate import Paginator
+    from ._pool import SessionPool
+
+__all__ = [
+    "Context",
+    "FanOut",
+    "exit_task_group",
+    "FanOutStatistics",
+    "Outcome",
+    "Progress",
+    "Status",
+    "classify",
+]
+
+T = TypeVar("T")
+
+
+class Status(enum.Enum):
+    """How one target ended."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+# What AWS answers when a target cannot be visited by design: skip it, with the reason.
+_SKIP_REASONS: dict[str, str] = {
+    "AccessDenied": "access denied",
+    "AccessDeniedException": "access denied",
+    "UnauthorizedOperation": "access denied",
+    "AuthorizationError": "access denied",
+    "AuthFailure": "region disabled",
+    "UnrecognizedClientException": "region disabled",
+    "InvalidClientTokenId": "region disabled",
+    "OptInRequired": "opt-in required",
+    "SubscriptionRequiredException": "subscription required",
+}
+
+
+def classify(exc: BaseException) -> tuple[Status, str] | None:
+    """The (status, reason) of a target that raised ``exc``; ``None`` if ``exc`` is a bug.
+
+    Skipped: the role cannot be assumed, access is denied, the region is not enabled for the
+    account or needs opt-in, the service needs a subscription. Failed: throttled past the
+    retry budget, timed out, any other AWS or connection error.
+    """
+    if isinstance(exc, AssumeRoleError):
+        return Status.SKIPPED, "role not assumable"
+    if isinstance(exc, ThrottlingError):
+        return Status.FAILED, "throttled"
+    if isinstance(exc, AWSError):
+        reason = _SKIP_REASONS.get(exc.code)
+        if reason is not None:
+            return Status.SKIPPED, reason
+        return Status.FAILED, f"error: {exc.code}"
+    if isinstance(exc, TimeoutError) or isinstance(
+        exc.__cause__, ConnectTimeoutError | ReadTimeoutError
+    ):
+        return Status.FAILED, "timeout"
+    if isinstance(exc, AiokitError | ClientError | BotoCoreError):
+        return Status.FAILED, f"error: {type(exc).__name__}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    """What one target gave.
+
+    Attributes:
+        target: the target.
+        status: ``ok``, ``skipped`` or ``failed``.
+        value: ``fn``'s return value when ok.
+        error: the exception when skipped or failed.
+        reason: why it was skipped or failed (``"access denied"``, ``"timeout"``...).
+        duration: seconds from start to end of this target's work.
+        calls: API calls made.
+        retries: HTTP attempts retried (botocore's and aiokit's page retries).
+        throttles: throttled HTTP responses seen.
+    """
+
+    target: Target
+    status: Status
+    value: T | None = None
+    error: BaseException | None = field(default=None, repr=False)
+    reason: str | None = None
+    duration: float = 0.0
+    calls: int = 0
+    retries: int = 0
+    throttles: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the target succeeded."""
+        return self.status is Status.OK
+
+    def __repr__(self) -> str:
+        why = f" ({self.reason})" if self.reason else ""
+        return f"aiokit.Outcome({self.target!r} {self.status.value}{why} {self.duration:.2f}s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a fan-out stands, as given to a progress hook."""
+
+    done: int
+    in_flight: int
+    ok: int
+    skipped: int
+    failed: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class FanOutStatistics:
+    """A snapshot of a fan-out's counters."""
+
+    started: int
+    done: int
+    in_flight: int
+    ok: int
+    skipped: int
+    failed: int
+    items: int
+    calls: int
+    retries: int
+    throttles: int
+    deadline_reached: bool
+
+
+class Context:
+    """What ``fn`` gets: the pool's calls, bound to one target's identity and region."""
+
+    def __init__(self, pool: SessionPool, target: Target) -> None:
+        self.pool = pool
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"aiokit.Context({self.target!r})"
+
+    async def client(self, service: str) -> Any:
+        """The pool's client for ``service`` as this target's identity, in its region."""
+        return await self.pool.client(service, self.target.region, identity=self.target.identity)
+
+    def paginate(self, service: str, operation: str, **params: Any) -> Paginator:
+        """``SessionPool.paginate`` for this target."""
+        return self.pool.paginate(
+            service,
+            operation,
+            self.target.region,
+            identity=self.target.identity,
+            **params,
+        )
+
+    async def wait(self, service: str, waiter: str, **kwargs: Any) -> Any:
+        """``SessionPool.wait`` for this target."""
+        return await self.pool.wait(
+            service,
+            waiter,
+            self.target.region,
+            identity=self.target.identity,
+            **kwargs,
+        )
+
+
+def _sized(value: Any) -> int:
+    return len(value) if isinstance(value, list | tuple | dict | set) else 0
+
+
+class FanOut(Generic[T]):
+    """A running fan-out; see ``SessionPool.fan_out``. Use as ``async with ... as outcomes``."""
+
+    def __init__(
+        self,
+        pool: SessionPool,
+        fn: Callable[[Context], Awaitable[T]],
+        targets: Iterable[Target] | AsyncIterable[Target],
+        *,
+        concurrency: int = 64,
+        per_account: int | None = None,
+        per_region: int | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        count_items: Callable[[T], int] = _sized,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._pool = pool
+        self._fn = fn
+        self._targets = targets
+        self._concurrency = concurrency
+        self._per_account = per_account
+        self._per_region = per_region
+        self._timeout = timeout
+        self._deadline = deadline
+        self._progress = progress
+        self._count_items = count_items
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._account_limiters: dict[str | None, anyio.CapacityLimiter] = {}
+        self._region_limiters: dict[str | None, anyio.CapacityLimiter] = {}
+        self._tg: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[Outcome[T]] | None = None
+        self._started = self._done = self._ok = self._skipped = self._failed = 0
+        self._items = self._calls = self._retries = self._throttles = 0
+        self._deadline_reached = False
+        self._entered = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> FanOut[T]:
+        if self._entered:
+            raise RuntimeError("a FanOut runs once; make a new one")
+        self._entered = True
+        send, receive = anyio.create_memory_object_stream[Outcome[T]](self._concurrency)
+        self._receive = receive
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._produce, send)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._tg is not None and self._receive is not None
+        try:
+            return await exit_task_group(self._tg, exc_info)
+        finally:
+            self._receive.close()
+
+    def __aiter__(self) -> AsyncIterator[Outcome[T]]:
+        if self._receive is None:
+            raise RuntimeError(
+                "use `async with pool.fan_out(...) as outcomes: async for o in outcomes`"
+            )
+        return self._receive.__aiter__()
+
+    async def collect(self) -> list[Outcome[T]]:
+        """Run to the end and return every outcome (all in memory: for modest runs)."""
+        async with self:
+            return [outcome async for outcome in self]
+
+    # --- work --------------------------------------------------------------------------
+
+    async def _produce(self, send: MemoryObjectSendStream[Outcome[T]]) -> None:
+        async with send:
+            with anyio.CancelScope() as scope:
+                if self._deadline is not None:
+                    scope.deadline = anyio.current_time() + self._deadline
+                async with anyio.create_task_group() as workers:
+                    async for target in _aiter(self._targets):
+                        # The slot is taken here, before the task exists, and given back by
+                        # the task: a token per target, since another task releases it.
+                        slot = object()
+                        await self._limiter.acquire_on_behalf_of(slot)
+                        self._started += 1
+                        workers.start_soon(self._run_one, target, slot, send.clone())
+            if scope.cancelled_caught:
+                self._deadline_reached = True
+
+    async def _run_one(
+        self, target: Target, slot: object, send: MemoryObjectSendStream[Outcome[T]]
+    ) -> None:
+        async with send:
+            try:
+                outcome = await self._bounded(target)
+                self._record(outcome)
+                # The slot is held until the consumer takes the outcome: a slow consumer
+                # then stops the producer, which is what keeps memory bounded.
+                await send.send(outcome)
+            finally:
+                self._limiter.release_on_behalf_of(slot)
+
+    async def _bounded(self, target: Target) -> Outcome[T]:
+        account = _limiter(self._account_limiters, target.account, self._per_account)
+        region = _limiter(self._region_limiters, target.region, self._per_region)
+        if account is not None:
+            await account.acquire()
+        try:
+            if region is not None:
+                await region.acquire()
+            try:
+                return await self._call(target)
+            finally:
+                if region is not None:
+                    region.release()
+        finally:
+            if account is not None:
+                account.release()
+
+    async def _call(self, target: Target) -> Outcome[T]:
+        stats = CallStats()
+        token = call_stats.set(stats)
+        start = time.perf_counter()
+        try:
+            try:
+                with anyio.fail_after(self._timeout):
+                    value = await self._fn(Context(self._pool, target))
+            except Exception as exc:
+                verdict = classify(exc)
+                if verdict is None:
+                    raise  # a bug in fn: surface it, stop the fan-out
+                status, reason = verdict
+                return Outcome(
+                    target,
+                    status,
+                    error=exc,
+                    reason=reason,
+                    duration=time.perf_counter() - start,
+                    calls=stats.calls,
+                    retries=stats.retries,
+                    throttles=stats.throttles,
+                )
+            return Outcome(
+                target,
+                Status.OK,
+                value=value,
+                duration=time.perf_counter() - start,
+                calls=stats.calls,
+                retries=stats.retries,
+                throttles=stats.throttles,
+            )
+        finally:
+            call_stats.reset(token)
+
+    def _record(self, outcome: Outcome[T]) -> None:
+        self._done += 1
+        if outcome.status is Status.OK:
+            self._ok += 1
+            if outcome.value is not None:
+                self._items += self._count_items(outcome.value)
+        elif outcome.status is Status.SKIPPED:
+            self._skipped += 1
+        else:
+            self._failed += 1
+        self._calls += outcome.calls
+        self._retries += outcome.retries
+        self._throttles += outcome.throttles
+        if self._progress is not None:
+            self._progress(
+                Progress(
+                    self._done,
+                    self._started - self._done,
+                    self._ok,
+                    self._skipped,
+                    self._failed,
+                    self._items,
+                )
+            )
+
+    def add_items(self, n: int) -> None:
+        """Count ``n`` more items (for work that streams items rather than returning them)."""
+        self._items += n
+
+    def statistics(self) -> FanOutStatistics:
+        """A frozen snapshot of the counters."""
+        return FanOutStatistics(
+            started=self._started,
+            done=self._done,
+            in_flight=self._started - self._done,
+            ok=self._ok,
+            skipped=self._skipped,
+            failed=self._failed,
+            items=self._items,
+            calls=self._calls,
+            retries=self._retries,
+            throttles=self._throttles,
+            deadline_reached=self._deadline_reached,
+        )
+
+
+async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
+    """Leave a task group entered by hand: cancel what still runs, raise a bug as itself.
+
+    Leaving means the consumer wants no more (it finished, broke out, or failed), so the work
+    is cancelled. A bug in user code reaches the caller as its own exception, not wrapped in
+    an exception group.
+    """
+    tg.cancel_scope.cancel()
+    try:
+        return await tg.__aexit__(*exc_info)
+    except BaseExceptionGroup as group:
+        cancelled = anyio.get_cancelled_exc_class()
+        bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
+        if len(bugs) == 1:
+            raise bugs[0] from group
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found += _leaves(exc)
+        else:
+            found.append(exc)
+    return found
+
+
+def _limiter(
+    table: dict[str | None, anyio.CapacityLimiter], key: str | None, bound: int | None
+) -> anyio.CapacityLimiter | None:
+    if bound is None:
+        return None
+    limiter = table.get(key)
+    if limiter is None:
+        limiter = table[key] = anyio.CapacityLimiter(bound)
+    return limiter
+
+
+async def _aiter(targets: Iterable[Target] | AsyncIterable[Target]) -> AsyncIterator[Target]:
+    if isinstance(targets, AsyncIterable):
+        async for target in targets:
+            yield target
+    else:
+        for target in targets:
+            yield target

@@ -1,0 +1,57 @@
+"""``Target``: one (account, region, partition) cell of a crawl, and who to act as there."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ._identity import AssumeRole, Identity
+
+__all__ = ["Target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One cell of a fan-out: an account in a region.
+
+    Targets compare and hash by ``(account, region, partition)`` only; the rest is what is
+    known about the account, carried along for reports and filters.
+
+    Args:
+        account: the 12-digit account id (``None``: whatever account the identity is in).
+        region: the region (``None`` for a global service visited once per account).
+        partition: ``aws``, ``aws-cn``, ``aws-us-gov``...
+        identity: who to act as; ``None`` means the pool's own identity.
+        name: the account's name, when known.
+        ou_path: the account's OU path in the organization, e.g. ``"Root/prod/web"``.
+        tags: the account's tags.
+    """
+
+    account: str | None
+    region: str | None
+    partition: str = "aws"
+    identity: Identity | None = field(default=None, compare=False, repr=False)
+    name: str | None = field(default=None, compare=False)
+    ou_path: str | None = field(default=None, compare=False, repr=False)
+    tags: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        # Read-only, so a Target shared across tasks cannot be changed under them.
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+    @classmethod
+    def assume(
+        cls, account: str, region: str | None, role: str, *, partition: str = "aws", **kw: Any
+    ) -> Target:
+        """A target reached by assuming ``role`` in ``account``."""
+        identity = AssumeRole(account=account, role_name=role)
+        return cls(account, region, partition, identity=identity, **kw)
+
+    def __repr__(self) -> str:
+        where = self.region or "global"
+        label = f" {self.name!r}" if self.name else ""
+        return f"aiokit.Target({self.account or 'self'}{label} {where})"

@@ -1,0 +1,306 @@
+"""Fan-out and crawl: exact multi-account totals on moto, isolation, bounds, classification."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from aiobotocore.config import AioConfig
+from aiohttp import web
+
+import aiokit
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+
+pytestmark = pytest.mark.anyio
+
+ROLE = "OrganizationAccountAccessRole"
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def _expected(i: int, j: int) -> int:
+    return (i + j) % 4 + 1
+
+
+@pytest.fixture
+async def seeded(fake_organization: FakeOrganization) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """6 accounts x 3 regions, each holding a known number of SQS queues."""
+    async with aiokit.SessionPool(
+        endpoint_url=fake_organization.endpoint_url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        role=ROLE,
+    ) as pool:
+        for i, account in enumerate(fake_organization.account_ids):
+            for j, region in enumerate(REGIONS):
+                sqs = await pool.client("sqs", region, account=account)
+                for q in range(_expected(i, j)):
+                    await sqs.create_queue(QueueName=f"q-{i}-{j}-{q}")
+        targets = [
+            aiokit.Target.assume(account, region, ROLE)
+            for region in REGIONS
+            for account in fake_organization.account_ids
+        ]
+        yield pool, targets
+
+
+async def test_crawl_gives_exact_totals_per_account_and_region(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]], fake_organization: FakeOrganization
+) -> None:
+    pool, targets = seeded
+    seen: list[aiokit.Progress] = []
+    async with pool.crawl(
+        "sqs",
+        "list_queues",
+        targets,
+        concurrency=5,
+        progress=seen.append,
+        PaginationConfig={"PageSize": 2},
+    ) as crawl:
+        per_cell = Counter([(item.account, item.region) async for item in crawl])
+    expected = {
+        (account, region): _expected(i, j)
+        for i, account in enumerate(fake_organization.account_ids)
+        for j, region in enumerate(REGIONS)
+    }
+    assert dict(per_cell) == expected
+    report = crawl.report
+    assert report.counts == {"ok": 18}
+    assert report.items == sum(expected.values())
+    assert seen[-1].done == 18 and seen[-1].items == report.items
+    assert crawl.statistics().calls >= 18
+
+
+async def test_fan_out_isolates_a_failing_target(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+    broken = targets[4]
+
+    async def count(ctx: aiokit.Context) -> int:
+        sqs = await ctx.client("sqs")
+        if ctx.target == broken:
+            await sqs.get_queue_url(QueueName="does-not-exist")
+        return len((await sqs.list_queues()).get("QueueUrls", []))
+
+    outcomes = await pool.fan_out(count, targets, concurrency=4).collect()
+    assert len(outcomes) == 18
+    failed = [o for o in outcomes if not o.ok]
+    assert [o.target for o in failed] == [broken]
+    assert failed[0].status is aiokit.Status.FAILED
+    assert failed[0].reason is not None and "NonExistentQueue" in failed[0].reason
+    assert isinstance(failed[0].error, aiokit.AWSError)
+    assert all(o.calls >= 1 for o in outcomes)
+
+
+async def test_a_bug_in_fn_surfaces_as_itself(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+
+    async def buggy(ctx: aiokit.Context) -> int:
+        await ctx.client("sqs")
+        if ctx.target == targets[2]:
+            return len(None)  # type: ignore[arg-type]
+        return 1
+
+    with pytest.raises(TypeError):
+        async with pool.fan_out(buggy, targets, concurrency=3) as outcomes:
+            async for _ in outcomes:
+                pass
+
+
+async def test_per_account_and_global_bounds_hold(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+    running: Counter[str | None] = Counter()
+    peak: Counter[str | None] = Counter()
+    total = {"now": 0, "peak": 0}
+
+    async def work(ctx: aiokit.Context) -> None:
+        account = ctx.target.account
+        running[account] += 1
+        total["now"] += 1
+        peak[account] = max(peak[account], running[account])
+        total["peak"] = max(total["peak"], total["now"])
+        await anyio.sleep(0.01)
+        running[account] -= 1
+        total["now"] -= 1
+
+    outcomes = await pool.fan_out(work, targets, concurrency=5, per_account=1).collect()
+    assert all(o.ok for o in outcomes)
+    assert max(peak.values()) == 1
+    assert total["peak"] <= 5
+
+
+async def test_memory_is_bounded_by_concurrency_not_targets() -> None:
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        produced = 0
+        consumed = 0
+        lead = 0
+
+        async def many() -> AsyncIterator[aiokit.Target]:
+            nonlocal produced, lead
+            for i in range(20_000):
+                produced += 1
+                lead = max(lead, produced - consumed)
+                yield aiokit.Target(f"{i:012d}", "us-east-1")
+
+        async def noop(ctx: aiokit.Context) -> None:
+            await anyio.lowlevel.checkpoint()
+
+        async with pool.fan_out(noop, many(), concurrency=16) as outcomes:
+            async for _ in outcomes:
+                consumed += 1
+                if consumed % 1000 == 0:
+                    await anyio.sleep(0.001)  # a slow consumer
+        assert consumed == 20_000
+        # Started but not yet consumed: at most the workers plus the outcome buffer.
+        assert lead <= 16 + 16 + 2
+
+
+async def test_timeout_deadline_and_cancellation(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+
+    async def slow_for_some(ctx: aiokit.Context) -> int:
+        await (await ctx.client("sqs")).list_queues()
+        if ctx.target.region == "ap-southeast-2":
+            await anyio.sleep(30)
+        return 1
+
+    outcomes = await pool.fan_out(slow_for_some, targets, concurrency=18, timeout=0.5).collect()
+    reasons = Counter(o.reason for o in outcomes)
+    assert reasons == {None: 12, "timeout": 6}
+
+    fan = pool.fan_out(slow_for_some, targets, concurrency=18, deadline=1.0)
+    kept = await fan.collect()
+    assert len(kept) == 12  # the slow ones were stopped; what was produced is kept
+    assert fan.statistics().deadline_reached
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with anyio.move_on_after(0.3):
+            async with pool.crawl("sqs", "list_queues", targets, concurrency=2) as crawl:
+                async for _ in crawl:
+                    await anyio.sleep(0.2)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert pool.statistics().in_flight == 0
+    # The pool is intact after the cancelled crawl.
+    async with pool.crawl("sqs", "list_queues", targets[:2]) as crawl:
+        assert len([i async for i in crawl]) > 0
+
+
+# --- classification against AWS-shaped answers -------------------------------------------
+
+
+class ErrorServer:
+    """Answers every request with one AWS-shaped error (or stalls)."""
+
+    def __init__(self) -> None:
+        self.status = 400
+        self.body = ""
+        self.content_type = "application/x-amz-json-1.0"
+        self.stall = False
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        if self.stall:
+            await anyio.sleep(30)
+        return web.Response(status=self.status, text=self.body, content_type=self.content_type)
+
+
+@pytest.fixture
+async def error_server() -> AsyncIterator[ErrorServer]:
+    server = ErrorServer()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.url = f"http://127.0.0.1:{port}"
+    yield server
+    await runner.cleanup()
+
+
+def _json_error(code: str) -> str:
+    return f'{{"__type": "com.amazonaws#{code}", "message": "injected"}}'
+
+
+def _ec2_error(code: str) -> str:
+    return (
+        f"<Response><Errors><Error><Code>{code}</Code><Message>injected</Message></Error>"
+        "</Errors><RequestID>r-1</RequestID></Response>"
+    )
+
+
+def _sts_error(code: str) -> str:
+    return (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        f"<Type>Sender</Type><Code>{code}</Code><Message>injected</Message></Error>"
+        "<RequestId>r-1</RequestId></ErrorResponse>"
+    )
+
+
+CASES = [
+    ("dynamodb", 400, _json_error("AccessDeniedException"), "skipped", "access denied"),
+    ("dynamodb", 400, _json_error("UnrecognizedClientException"), "skipped", "region disabled"),
+    ("dynamodb", 400, _json_error("SubscriptionRequiredException"), "skipped",
+     "subscription required"),
+    ("ec2", 403, _ec2_error("UnauthorizedOperation"), "skipped", "access denied"),
+    ("ec2", 401, _ec2_error("AuthFailure"), "skipped", "region disabled"),
+    ("ec2", 401, _ec2_error("OptInRequired"), "skipped", "opt-in required"),
+    ("sts-role", 403, _sts_error("AccessDenied"), "skipped", "role not assumable"),
+    ("dynamodb", 400, _json_error("ThrottlingException"), "failed", "throttled"),
+    ("ec2", 503, _ec2_error("RequestLimitExceeded"), "failed", "throttled"),
+    ("dynamodb", 500, _json_error("InternalServerError"), "failed", "error: InternalServerError"),
+    ("dynamodb-stall", 200, "{}", "failed", "timeout"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("service", "status", "body", "verdict", "reason"),
+    CASES,
+    ids=[f"{c[0]}-{c[4]}-{c[2][:40]}" for c in CASES],
+)
+async def test_outcomes_are_classified_from_real_error_shapes(
+    error_server: ErrorServer, service: str, status: int, body: str, verdict: str, reason: str
+) -> None:
+    error_server.status, error_server.body = status, body
+    if service.startswith("ec2") or service.startswith("sts"):
+        error_server.content_type = "text/xml"
+    error_server.stall = service.endswith("stall")
+    config = AioConfig(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=0.3)
+    async with aiokit.SessionPool(
+        endpoint_url=error_server.url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        config=config,
+    ) as pool:
+        if service == "sts-role":
+            target = aiokit.Target.assume("111122223333", "us-east-1", "Denied")
+            api = "dynamodb"
+        else:
+            target = aiokit.Target(None, "us-east-1")
+            api = service.split("-")[0]
+
+        async def call(ctx: aiokit.Context) -> Any:
+            client = await ctx.client(api)
+            if api == "ec2":
+                return await client.describe_instances()
+            return await client.list_tables()
+
+        outcome = (await pool.fan_out(call, [target]).collect())[0]
+    assert (outcome.status.value, outcome.reason) == (verdict, reason)
+    assert outcome.error is not None
