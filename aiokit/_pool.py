@@ -649,6 +649,12 @@ class SessionPool:
         """Parse the service's models in a worker thread, so the event loop never does."""
         if service in self._preloaded:
             return
+        # One load per service, however many tasks ask for it at once.
+        async with self._client_locks.setdefault(("preload", service), anyio.Lock()):
+            if service not in self._preloaded:
+                await self._load_models(service)
+
+    async def _load_models(self, service: str) -> None:
         loader = shared_loader()
 
         def load() -> None:
