@@ -5,6 +5,7 @@ is made as; every error aiokit raises derives from :class:`AiokitError`.
 """
 
 from ._crawl import Crawl, Item, Report
+from ._discovery import Organization, Profiles
 from ._exceptions import (
     AccessDeniedError,
     AiokitError,
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidRegionError",
     "InvalidRoleError",
     "Item",
+    "Organization",
     "Outcome",
     "PaginationError",
     "Paginator",
@@ -61,6 +63,7 @@ __all__ = [
     "PoolStatistics",
     "Profile",
     "ProfileNotFoundError",
+    "Profiles",
     "Progress",
     "Report",
     "SessionPool",

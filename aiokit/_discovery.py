@@ -36,7 +36,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -137,7 +137,7 @@ class Organization:
         session_name: the role session name, visible in the members' CloudTrail.
 
     Raises:
-        InvalidRoleError: the role name, external id or session name is malformed.
+        InvalidRoleError: the role name or session name is malformed.
     """
 
     role: str = "OrganizationAccountAccessRole"
@@ -157,6 +157,17 @@ class Organization:
         # AssumeRole owns the rules for role and session names: check them now, not at the
         # first request.
         self._identity("000000000000")
+
+    def __repr__(self) -> str:
+        # Only what differs from the defaults, and never the external id.
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name != "external_id" and getattr(self, f.name) != f.default
+        ]
+        if self.external_id is not None:
+            shown.append("external_id=...")
+        return f"aiokit.Organization({', '.join(shown)})"
 
     def _identity(self, account: str) -> AssumeRole:
         return AssumeRole(
@@ -188,6 +199,9 @@ class Profiles:
         if not names or not all(isinstance(n, str) and n for n in names):
             raise ConfigurationError("Profiles needs one or more non-empty profile names")
         object.__setattr__(self, "names", names)
+
+    def __repr__(self) -> str:
+        return f"aiokit.Profiles({list(self.names)!r})"
 
 
 Accounts = Organization | Profiles | Sequence[str]
@@ -510,7 +524,8 @@ async def _organization_accounts(pool: SessionPool, spec: Organization) -> list[
         candidates = [
             a
             for a in candidates
-            if a["Id"] in tree.parent and chosen.intersection(tree.units[tree.parent[a["Id"]]].chain)
+            if a["Id"] in tree.parent
+            and chosen.intersection(tree.units[tree.parent[a["Id"]]].chain)
         ]
     if spec.tags:
         await _read_tags(pool, cache, [a["Id"] for a in candidates])
@@ -550,9 +565,7 @@ async def _read_tags(pool: SessionPool, cache: _Cache, accounts: Sequence[str]) 
     missing = [a for a in accounts if a not in cache.tags]
 
     async def read(account: str) -> dict[str, str]:
-        pager = pool.paginate(
-            "organizations", "list_tags_for_resource", region, ResourceId=account
-        )
+        pager = pool.paginate("organizations", "list_tags_for_resource", region, ResourceId=account)
         return {t["Key"]: t["Value"] async for t in pager.items()}
 
     found = await _bounded_map(read, missing, anyio.CapacityLimiter(_ORG_CONCURRENCY))
@@ -790,10 +803,10 @@ async def discover_targets(
     async def lookup(item: tuple[_Account, _Partition]) -> tuple[str, ...]:
         return await _enabled_regions(pool, *item)
 
-    enabled = await _bounded_map(
-        lookup, needs_lookup, anyio.CapacityLimiter(_ACCOUNT_CONCURRENCY)
-    )
-    enabled_by_account = {a.id: regions for (a, _), regions in zip(needs_lookup, enabled, strict=True)}
+    enabled = await _bounded_map(lookup, needs_lookup, anyio.CapacityLimiter(_ACCOUNT_CONCURRENCY))
+    enabled_by_account = {
+        a.id: regions for (a, _), regions in zip(needs_lookup, enabled, strict=True)
+    }
 
     rank: dict[str, tuple[int, int, str]] = {}
     for account, partition, chosen in plans:
@@ -837,7 +850,8 @@ async def _service_prefixes(services: Sequence[str] | None) -> list[str] | None:
 
 
 def _interleave(
-    plans: Sequence[tuple[_Account, _Partition, list[str]]], rank: Mapping[str, tuple[int, int, str]]
+    plans: Sequence[tuple[_Account, _Partition, list[str]]],
+    rank: Mapping[str, tuple[int, int, str]],
 ) -> list[Target]:
     """Region-major order: every account once per region before the next region."""
     regions = sorted({r for _, _, chosen in plans for r in chosen}, key=rank.__getitem__)

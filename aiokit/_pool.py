@@ -14,7 +14,7 @@ import enum
 import random
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,6 +39,7 @@ from ._botocore import (
 )
 from ._clients import RawClient, Scope, bind, log_attempt
 from ._crawl import Crawl
+from ._discovery import Accounts, discover_targets
 from ._exceptions import (
     AssumeRoleError,
     AWSError,
@@ -594,6 +595,32 @@ class SessionPool:
             deadline=deadline,
             progress=progress,
         )
+
+    async def targets(
+        self,
+        accounts: Accounts = "self",
+        regions: str | Sequence[str] | None = None,
+        services: Sequence[str] | None = None,
+        *,
+        role: str | None = None,
+        refresh: bool = False,
+    ) -> list[Target]:
+        """The targets a fan-out or crawl should visit, interleaved across accounts.
+
+        Args:
+            accounts: ``"self"``, a list of account ids (reached through ``role``),
+                :class:`Profiles`, or an :class:`Organization`.
+            regions: a list of regions, ``"all"`` (the partition's), or ``"enabled"`` (each
+                account's enabled regions); the pool's region by default.
+            services: keep only regions where these services exist; global services get
+                one target per account.
+            role: the role to assume for a list of account ids (default: the pool's).
+            refresh: re-read the cached organization and enabled regions.
+
+        Raises:
+            ConfigurationError: an unknown region, OU, role, or a malformed account id.
+        """
+        return await discover_targets(self, accounts, regions, services, role, refresh=refresh)
 
     def crawl(
         self,

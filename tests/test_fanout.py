@@ -304,3 +304,18 @@ async def test_outcomes_are_classified_from_real_error_shapes(
         outcome = (await pool.fan_out(call, [target]).collect())[0]
     assert (outcome.status.value, outcome.reason) == (verdict, reason)
     assert outcome.error is not None
+
+
+async def test_crawl_through_organization_targets(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]], fake_organization: FakeOrganization
+) -> None:
+    pool, _ = seeded
+    targets = await pool.targets(aiokit.Organization(ous=["prod"]), regions=REGIONS)
+    prod = [a.id for a in fake_organization.accounts if a.ou == "prod"]
+    assert {t.account for t in targets} == set(prod)
+    assert len(targets) == len(prod) * len(REGIONS)
+    items, report = await pool.crawl("sqs", "list_queues", targets).collect()
+    index = {a: i for i, a in enumerate(fake_organization.account_ids)}
+    expected = {(a, r): _expected(index[a], j) for a in prod for j, r in enumerate(REGIONS)}
+    assert dict(Counter((i.account, i.region) for i in items)) == expected
+    assert report.counts == {"ok": len(targets)}
