@@ -210,12 +210,13 @@ class ErrorServer:
         self.body = ""
         self.content_type = "application/x-amz-json-1.0"
         self.stall = False
+        self.released = anyio.Event()
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         await request.read()
         if self.stall:
-            await anyio.sleep(30)
+            await self.released.wait()
         return web.Response(status=self.status, text=self.body, content_type=self.content_type)
 
 
@@ -231,6 +232,7 @@ async def error_server() -> AsyncIterator[ErrorServer]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     server.url = f"http://127.0.0.1:{port}"
     yield server
+    server.released.set()
     await runner.cleanup()
 
 
