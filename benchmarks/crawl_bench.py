@@ -1,0 +1,600 @@
+"""Crawl benchmark: the same multi-account EC2 crawl by several contenders, side by side.
+
+A crawl = for every (account, region) target: AssumeRole into the account (once per
+account), then every page of DescribeInstances there, collecting instance ids.  It runs
+against the fake AWS endpoint (benchmarks/fake_aws), which injects latency, throttling
+and faults and knows exactly which ids exist, so each contender is scored on speed
+(makespan, CPU, peak RSS) and on correctness (items lost or duplicated).
+
+Each contender runs in a fresh subprocess (benchmarks/crawl_contenders.py), so its CPU
+time and RSS are its own; contenders alternate across repeats and medians are reported.
+Every scenario prints a lower bound, the best any client could do on this machine:
+
+    bound = max(latency bound, CPU floor, rate bound)
+    latency bound = max(requests x latency / concurrency, longest per-target chain x latency)
+    CPU floor     = requests x botocore's own CPU per request of that shape (serialize +
+                    sign + parse a canned answer, measured here without the network)
+    rate bound    = max over token buckets of (requests to it - burst) / refill rate
+
+Usage:
+    python -m benchmarks.crawl_bench [--quick] [--scenario NAME] [--contenders a,b]
+                                     [--repeats N] [--concurrency N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script (python benchmarks/crawl_bench.py) too
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.crawl_contenders import CONTENDERS, Settings  # noqa: E402
+from benchmarks.fake_aws import DEFAULT_REGIONS, FakeAWS, FakeConfig, expected_items  # noqa: E402
+from benchmarks.fake_aws.model import best_pattern  # noqa: E402
+
+
+@dataclass
+class Scenario:
+    """One benchmark setting: the fake's shape and knobs, and the crawl's targets."""
+
+    name: str
+    description: str
+    accounts: int
+    regions: int = 16
+    latency_ms: float = 30.0
+    latency_sigma: float = 0.0
+    instances: int = 30
+    page_size: int = 10
+    throttle: bool = False
+    buckets: dict[str, list[float]] = field(default_factory=dict)
+    faults: dict[str, float] = field(default_factory=dict)
+    read_timeout: float = 10.0
+    time_cap: float = 600.0  # safety net for any contender
+    slow_contenders: tuple[str, ...] = ()  # contenders held to slow_cap here
+    slow_cap: float = 600.0
+    rss_per_account: bool = False
+
+    def fake_config(self) -> FakeConfig:
+        return FakeConfig(
+            accounts=self.accounts,
+            latency_ms=self.latency_ms,
+            latency_sigma=self.latency_sigma,
+            items={"instances": self.instances, "tables": 0, "functions": 0, "buckets": 0},
+            page_size={"DescribeInstances": self.page_size},
+            throttle=self.throttle,
+            buckets=dict(self.buckets),
+            **self.faults,  # type: ignore[arg-type]
+        )
+
+    def targets(self, config: FakeConfig) -> tuple[list[str], list[str]]:
+        return config.member_accounts(), list(DEFAULT_REGIONS[: self.regions])
+
+
+def _scenarios(quick: bool) -> dict[str, Scenario]:
+    """The scenarios; ``quick`` shrinks them (fewer accounts and regions) so that the
+    whole quick run, every contender included, stays under two minutes on 2 cores."""
+    q = quick
+    cap = 60.0 if q else 300.0  # per contender run; a capped run is reported as skipped
+    faults = {
+        "fault_500": 0.03,
+        "fault_503": 0.03,
+        "fault_reset": 0.02,
+        "fault_stall": 0.005,
+        "stall_seconds": 3.0,
+        "fault_seed": 42,
+    }
+    return {
+        "latency": Scenario(
+            "latency",
+            "30 ms per request, no throttling: concurrency and per-request CPU decide",
+            accounts=4 if q else 50,
+            regions=4 if q else 16,
+            time_cap=cap,
+        ),
+        "throttled": Scenario(
+            "throttled",
+            "AWS-like token buckets, made small so they bite: EC2 DescribeInstances burst 5 "
+            "refill 2/s per (account, region); STS AssumeRole burst 10 refill 5/s",
+            accounts=2 if q else 20,
+            regions=4 if q else 16,
+            latency_ms=20.0,
+            instances=100,
+            throttle=True,
+            buckets={"ec2:Describe*": [5.0, 2.0], "sts:*": [10.0, 5.0]},
+            time_cap=cap,
+        ),
+        "scale": Scenario(
+            "scale",
+            "many accounts, one page each: memory and per-target overheads dominate",
+            accounts=20 if q else 1000,
+            regions=4 if q else 16,
+            latency_ms=10.0,
+            instances=5,
+            time_cap=cap,
+            # A client per target costs these three tens of milliseconds of CPU each (a new
+            # Session per target: hundreds): at 16,000 targets that is hours.
+            slow_contenders=("boto3_threads", "aioboto3_naive", "aioboto3_tuned"),
+            slow_cap=4.0 if q else 240.0,
+            rss_per_account=True,
+        ),
+        "faults": Scenario(
+            "faults",
+            "500s, 503s, connection resets and stalled answers (past a 1 s read timeout)",
+            accounts=4 if q else 20,
+            regions=4 if q else 16,
+            latency_ms=10.0,
+            faults=faults,
+            read_timeout=1.0,
+            time_cap=cap,
+        ),
+        # Not part of the default set: the smoke test's tiny crawl.
+        "tiny": Scenario(
+            "tiny",
+            "3 accounts x 2 regions, for the harness's own test",
+            accounts=3,
+            regions=2,
+            latency_ms=5.0,
+            instances=25,
+            time_cap=120.0,
+        ),
+    }
+
+
+DEFAULT_SCENARIOS = ("latency", "throttled", "scale", "faults")
+
+
+# -- the lower bound
+
+
+@dataclass
+class Bound:
+    requests: int
+    assume_roles: int
+    pages_per_target: int
+    latency_total: float
+    latency_chain: float
+    cpu_per_request: float
+    cpu_floor: float
+    rate: float
+
+    @property
+    def latency(self) -> float:
+        return max(self.latency_total, self.latency_chain)
+
+    @property
+    def seconds(self) -> float:
+        return max(self.latency, self.cpu_floor, self.rate)
+
+    def describe(self) -> str:
+        return (
+            f"lower bound: {self.seconds:.2f} s = max(latency {self.latency:.2f} s "
+            f"[requests x latency / concurrency {self.latency_total:.2f} s, longest chain "
+            f"{self.latency_chain:.2f} s], cpu floor {self.cpu_floor:.2f} s "
+            f"[{self.cpu_per_request * 1e3:.3f} ms/request], rate {self.rate:.2f} s)"
+        )
+
+
+def botocore_cpu_per_request(
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    answer: tuple[int, dict[str, str], bytes],
+    region: str,
+    iterations: int = 100,
+) -> float:
+    """CPU seconds botocore itself spends on one request of this shape: serialize
+    (with validation), sign (SigV4), prepare, and parse the canned answer, no network."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import create_request_object, prepare_request_dict
+    from botocore.credentials import Credentials
+    from botocore.parsers import create_parser
+    from botocore.serialize import create_serializer
+
+    model = botocore.session.get_session().get_service_model(service)
+    op = model.operation_model(operation)
+    serializer = create_serializer(model.metadata["protocol"], include_validation=True)
+    parser = create_parser(model.metadata["protocol"])
+    signer = SigV4Auth(Credentials("ASIA100000000001ABCD", "secret", "token"), service, region)
+    status, headers, body = answer
+    response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()}}
+
+    def once() -> None:
+        request_dict = serializer.serialize_to_request(params, op)
+        prepare_request_dict(request_dict, endpoint_url="http://127.0.0.1:1")
+        request = create_request_object(request_dict)
+        signer.add_auth(request)
+        request.prepare()
+        parser.parse({**response, "body": body}, op.output_shape)
+
+    for _ in range(10):  # warm caches, as a long crawl would have them
+        once()
+    start = time.process_time()
+    for _ in range(iterations):
+        once()
+    return (time.process_time() - start) / iterations
+
+
+def lower_bound(
+    scenario: Scenario, config: FakeConfig, concurrency: int, accounts: int, regions: int
+) -> Bound:
+    from benchmarks.fake_aws.server import FakeAWSServer
+
+    server = FakeAWSServer(config)  # in-process, only to render canned answers
+    account = config.member_accounts()[0]
+    region = DEFAULT_REGIONS[0]
+    n = scenario.instances
+    size = scenario.page_size
+    full_pages, rest = divmod(n, size)
+    pages = config.pages("DescribeInstances", n)
+    targets = accounts * regions
+    requests = accounts + targets * pages
+
+    cpu_assume = botocore_cpu_per_request(
+        "sts",
+        "AssumeRole",
+        {"RoleArn": f"arn:aws:iam::{account}:role/R", "RoleSessionName": "crawl"},
+        server.render(
+            "sts",
+            "AssumeRole",
+            config.management_account,
+            region,
+            {"RoleArn": f"arn:aws:iam::{account}:role/R", "RoleSessionName": "crawl"},
+        ),
+        region,
+    )
+
+    def page_cpu(start: int) -> float:
+        fields = {"NextToken": f"instances-{start}"} if start else {}
+        answer = server.render("ec2", "DescribeInstances", account, region, fields)
+        return botocore_cpu_per_request("ec2", "DescribeInstances", dict(fields), answer, region)
+
+    cpu_target = full_pages * page_cpu(0) if full_pages else 0.0
+    if rest or not full_pages:
+        cpu_target += page_cpu(full_pages * size)
+    cpu_floor = accounts * cpu_assume + targets * cpu_target
+
+    latency = config.latency_mean_s()
+    rate = 0.0
+    if config.throttle:
+        for key, count in (
+            ("ec2:DescribeInstances", pages),  # one bucket per (account, region)
+            ("sts:AssumeRole", accounts),  # the management account's, in one region
+        ):
+            pattern = best_pattern(config.buckets, key)
+            if pattern is not None:
+                burst, refill = config.buckets[pattern]
+                rate = max(rate, max(0.0, count - burst) / refill)
+    return Bound(
+        requests=requests,
+        assume_roles=accounts,
+        pages_per_target=pages,
+        latency_total=requests * latency / concurrency,
+        latency_chain=(1 + pages) * latency,
+        cpu_per_request=cpu_floor / requests,
+        cpu_floor=cpu_floor,
+        rate=rate,
+    )
+
+
+# -- running contenders
+
+
+@dataclass
+class RunResult:
+    contender: str
+    makespan: float = 0.0
+    cpu: float = 0.0
+    peak_rss_mb: float = 0.0
+    baseline_rss_mb: float = 0.0
+    requests: int = 0
+    throttled_pct: float = 0.0
+    retries_per_request: float = 0.0
+    lost: int = 0
+    dup: int = 0
+    extra: int = 0
+    errors: int = 0
+    error_sample: list[str] = field(default_factory=list)
+    fake_cpu: float = 0.0
+    fake_max_in_flight: int = 0
+    skipped: str | None = None
+
+
+def _child_env() -> dict[str, str]:
+    # No developer AWS setup may leak into a contender, and nothing may ever ask the
+    # instance metadata service (a non-loopback address) for credentials.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    return env
+
+
+def run_contender(
+    fake: FakeAWS,
+    scenario: Scenario,
+    contender: str,
+    accounts: list[str],
+    regions: list[str],
+    concurrency: int,
+    expected: set[str],
+    bound: Bound,
+) -> RunResult:
+    fake.reset()  # counters, token buckets and the fault RNG start afresh for every run
+    settings = Settings(read_timeout=scenario.read_timeout, max_pool_connections=concurrency)
+    spec = {
+        "contender": contender,
+        "endpoint_url": fake.endpoint_url,
+        "accounts": accounts,
+        "regions": regions,
+        "concurrency": concurrency,
+        "settings": asdict(settings),
+    }
+    cap = scenario.slow_cap if contender in scenario.slow_contenders else scenario.time_cap
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.crawl_contenders"],
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            timeout=cap,
+            cwd=str(ROOT),
+            env=_child_env(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return RunResult(contender, skipped=f"time cap {cap:.0f} s reached: run skipped")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        tail = (proc.stderr or "").strip().splitlines()[-5:]
+        return RunResult(contender, skipped=f"failed (exit {proc.returncode}): {' | '.join(tail)}")
+    payload = json.loads(lines[-1][len("RESULT ") :])
+    if "skipped" in payload or "failed" in payload:
+        return RunResult(contender, skipped=payload.get("skipped") or payload.get("failed"))
+    stats = fake.stats()
+    seen = Counter(payload["items"])
+    requests = int(stats["requests"])
+    return RunResult(
+        contender,
+        makespan=payload["makespan"],
+        cpu=payload["cpu"],
+        peak_rss_mb=payload["peak_rss_kb"] / 1024,
+        baseline_rss_mb=payload["baseline_rss_kb"] / 1024,
+        requests=requests,
+        throttled_pct=100.0 * stats["throttled"] / requests if requests else 0.0,
+        # Every request beyond the perfect crawl's count is a retry (throttled, faulted,
+        # or repeated after a failure).
+        retries_per_request=max(0, requests - bound.requests) / bound.requests,
+        lost=len(expected - seen.keys()),
+        dup=sum(c - 1 for c in seen.values() if c > 1),
+        extra=len(seen.keys() - expected),
+        errors=payload["errors"],
+        error_sample=payload["error_sample"],
+        fake_cpu=stats["cpu_seconds"],
+        fake_max_in_flight=stats["max_in_flight"],
+    )
+
+
+@dataclass
+class ScenarioReport:
+    scenario: Scenario
+    bound: Bound
+    concurrency: int
+    repeats: int
+    runs: dict[str, list[RunResult]]
+
+    def summary(self, contender: str) -> RunResult:
+        """Medians over repeats; lost/dup/extra/errors are the worst repeat (a correctness
+        problem must not hide behind a median)."""
+        runs = self.runs[contender]
+        done = [r for r in runs if r.skipped is None]
+        if not done:
+            return runs[-1]
+
+        def med(attr: str) -> float:
+            return float(statistics.median(getattr(r, attr) for r in done))
+
+        return RunResult(
+            contender,
+            makespan=med("makespan"),
+            cpu=med("cpu"),
+            peak_rss_mb=med("peak_rss_mb"),
+            baseline_rss_mb=med("baseline_rss_mb"),
+            requests=round(med("requests")),
+            throttled_pct=med("throttled_pct"),
+            retries_per_request=med("retries_per_request"),
+            lost=max(r.lost for r in done),
+            dup=max(r.dup for r in done),
+            extra=max(r.extra for r in done),
+            errors=max(r.errors for r in done),
+            error_sample=next((r.error_sample for r in done if r.error_sample), []),
+            fake_cpu=med("fake_cpu"),
+            fake_max_in_flight=max(r.fake_max_in_flight for r in done),
+            skipped=None if len(done) == len(runs) else f"{len(runs) - len(done)} run(s) skipped",
+        )
+
+
+def run_scenario(
+    scenario: Scenario,
+    contenders: Sequence[str],
+    repeats: int = 1,
+    concurrency: int = 64,
+    log: Callable[[str], None] = print,
+) -> ScenarioReport:
+    config = scenario.fake_config()
+    accounts, regions = scenario.targets(config)
+    expected = {
+        i for a in accounts for r in regions for i in expected_items(config, a, r, "instances")
+    }
+    bound = lower_bound(scenario, config, concurrency, len(accounts), len(regions))
+    runs: dict[str, list[RunResult]] = {c: [] for c in contenders}
+    with FakeAWS(config) as fake:
+        for repeat in range(repeats):
+            # Alternate the order across repeats so no contender always runs first (cold
+            # page cache) or last (warm machine).
+            shift = repeat % len(contenders)
+            order = [*contenders[shift:], *contenders[:shift]]
+            for contender in order:
+                if runs[contender] and runs[contender][-1].skipped is not None:
+                    runs[contender].append(runs[contender][-1])  # capped/skipped: once
+                    continue
+                log(f"  [{scenario.name}] repeat {repeat + 1}/{repeats}: {contender} ...")
+                runs[contender].append(
+                    run_contender(
+                        fake, scenario, contender, accounts, regions, concurrency, expected,
+                        bound,
+                    )
+                )  # fmt: skip
+    return ScenarioReport(scenario, bound, concurrency, repeats, runs)
+
+
+# -- reporting
+
+LEGEND = """\
+crawl_bench: each contender in a fresh process; medians over repeats.
+  makespan: wall time of the crawl (imports excluded); cpu: the contender process's CPU
+  during the crawl; peak RSS: its whole process (imports included); requests: what the
+  fake saw; retries/req: (requests - a perfect crawl's requests) / a perfect crawl's;
+  lost/dup: worst repeat, against the fake's ground truth; x bound: makespan / bound."""
+
+_HEADER = (
+    f"{'contender':<16} {'makespan s':>10} {'cpu s':>8} {'peak RSS MB':>11} {'requests':>9} "
+    f"{'throttled %':>11} {'retries/req':>11} {'lost':>6} {'dup':>5} {'x bound':>8}"
+)
+
+
+def format_report(report: ScenarioReport) -> str:
+    s = report.scenario
+    b = report.bound
+    lines = [
+        "",
+        f"== scenario {s.name}: {s.accounts} accounts x {s.regions} regions, "
+        f"{s.latency_ms:g} ms latency, {s.instances} instances/target in pages of "
+        f"{s.page_size}, concurrency {report.concurrency}, {report.repeats} repeat(s)",
+        f"   {s.description}",
+        f"expected requests: {b.requests} ({b.assume_roles} AssumeRole + "
+        f"{s.accounts * s.regions} targets x {b.pages_per_target} pages)",
+        b.describe(),
+        _HEADER,
+    ]
+    notes: list[str] = []
+    summaries = {c: report.summary(c) for c in report.runs}
+    for name, r in summaries.items():
+        if r.makespan == 0.0 and r.skipped:
+            lines.append(f"{name:<16} {r.skipped}")
+            continue
+        lines.append(
+            f"{name:<16} {r.makespan:>10.2f} {r.cpu:>8.2f} {r.peak_rss_mb:>11.1f} "
+            f"{r.requests:>9} {r.throttled_pct:>11.1f} {r.retries_per_request:>11.3f} "
+            f"{r.lost:>6} {r.dup:>5} {r.makespan / b.seconds:>8.2f}"
+        )
+        if r.skipped:
+            notes.append(f"{name}: {r.skipped}")
+        if r.errors:
+            notes.append(f"{name}: {r.errors} target(s) failed, e.g. {r.error_sample[:1]}")
+        if r.extra:
+            notes.append(f"{name}: {r.extra} ids that the fake never served")
+        notes.append(
+            f"{name}: fake server CPU {r.fake_cpu:.2f} s, max requests in flight "
+            f"{r.fake_max_in_flight}"
+        )
+    if s.rss_per_account:
+        for name, r in summaries.items():
+            if r.makespan:
+                per = (r.peak_rss_mb - r.baseline_rss_mb) * 1024 / s.accounts
+                notes.append(
+                    f"{name}: RSS per account {per:.1f} KB (peak {r.peak_rss_mb:.1f} MB - "
+                    f"{r.baseline_rss_mb:.1f} MB after imports, / {s.accounts} accounts)"
+                )
+    capped = [n for n in s.slow_contenders if n in summaries]
+    if capped:
+        notes.append(
+            f"time cap {s.slow_cap:.0f} s for {', '.join(capped)} here (too slow at this "
+            "scale); a capped run is reported as skipped"
+        )
+    lines.extend(f"  note: {n}" for n in notes)
+    ours = summaries.get("aiokit")
+    if ours is not None and ours.makespan:
+        for name, r in summaries.items():
+            if name != "aiokit" and r.makespan:
+                lines.append(
+                    f"ratio: {r.makespan / ours.makespan:.2f} makespan {name} / aiokit "
+                    f"(cpu {r.cpu / ours.cpu if ours.cpu else float('nan'):.2f}, peak RSS "
+                    f"{r.peak_rss_mb / ours.peak_rss_mb if ours.peak_rss_mb else 0:.2f})"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.crawl_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="small scenarios, 1 repeat")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        help=f"run only this scenario (repeatable); default: {', '.join(DEFAULT_SCENARIOS)}",
+    )
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
+    parser.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--json", type=Path, help="also write every run's numbers here")
+    args = parser.parse_args(argv)
+
+    scenarios = _scenarios(args.quick)
+    names = args.scenario or list(DEFAULT_SCENARIOS)
+    unknown = [n for n in names if n not in scenarios]
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown += [c for c in contenders if c not in CONTENDERS]
+    if unknown:
+        parser.error(f"unknown scenario/contender: {', '.join(unknown)}")
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    print(LEGEND, flush=True)
+    started = time.perf_counter()
+    reports = []
+    for name in names:
+        report = run_scenario(scenarios[name], contenders, repeats, args.concurrency, log)
+        reports.append(report)
+        print(format_report(report), flush=True)
+    print(f"\ncrawl_bench: {time.perf_counter() - started:.0f} s in all", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "scenario": asdict(r.scenario),
+                        "bound": {**asdict(r.bound), "seconds": r.bound.seconds},
+                        "runs": {c: [asdict(x) for x in runs] for c, runs in r.runs.items()},
+                    }
+                    for r in reports
+                ],
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

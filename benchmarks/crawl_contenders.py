@@ -1,0 +1,484 @@
+"""The contenders of the crawl benchmark, and the child process that runs one of them.
+
+A crawl: for every (account, region) target, credentials for the account by STS
+AssumeRole (once per account), then every page of EC2 DescribeInstances in that region,
+collecting instance ids.  Each contender is one function
+
+    async def run_NAME(endpoint_url, accounts, regions, concurrency) -> list[str]
+
+(``boto3_threads`` is a sync function: it is the thread-pool pattern).  A contender never
+raises for a failed target: it calls ``record_error`` and moves on, so the harness can
+count the items it lost.
+
+``python -m benchmarks.crawl_contenders`` runs ONE contender, in a fresh process so that
+its CPU time and peak RSS are its own; it reads a JSON spec on stdin and prints one
+``RESULT {json}`` line.  This module deliberately does not import the fake endpoint (nor
+aiohttp's server side): only what the contender itself needs counts against its RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import resource
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLE_NAME = "OrganizationAccountAccessRole"
+
+
+@dataclass
+class Settings:
+    """What every contender shares, so differences come from structure alone."""
+
+    management_key: str = "AKIAFAKEMANAGEMENT00"
+    management_secret: str = "fake-management-secret"
+    sts_region: str = "us-east-1"
+    role_name: str = ROLE_NAME
+    # The same retry policy for all: botocore's standard mode, 10 attempts in all.
+    retries: dict[str, Any] = field(
+        default_factory=lambda: {"mode": "standard", "total_max_attempts": 10}
+    )
+    connect_timeout: float = 10.0
+    read_timeout: float = 10.0
+    max_pool_connections: int = 64
+
+    def config_kwargs(self) -> dict[str, Any]:
+        return {
+            "retries": dict(self.retries),
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "max_pool_connections": self.max_pool_connections,
+        }
+
+    def role_arn(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/{self.role_name}"
+
+
+SETTINGS = Settings()
+ERRORS: list[str] = []
+_errors_lock = threading.Lock()
+
+
+def record_error(target: str, exc: BaseException) -> None:
+    """A target failed: remember why (the harness reports counts and a sample)."""
+    with _errors_lock:
+        ERRORS.append(f"{target}: {type(exc).__name__}: {exc}"[:300])
+
+
+def _instance_ids(page: dict[str, Any]) -> list[str]:
+    return [i["InstanceId"] for r in page.get("Reservations", []) for i in r["Instances"]]
+
+
+# -- 1. boto3 + threads: the pattern of botocove / c7n-org
+
+
+def run_boto3_threads(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(**SETTINGS.config_kwargs())
+    base = boto3.Session(
+        aws_access_key_id=SETTINGS.management_key,
+        aws_secret_access_key=SETTINGS.management_secret,
+        region_name=SETTINGS.sts_region,
+    )
+    sts = base.client("sts", endpoint_url=endpoint_url, config=config)  # clients are thread-safe
+    sessions: dict[str, boto3.Session] = {}
+    locks: dict[str, threading.Lock] = {}
+    locks_guard = threading.Lock()
+
+    def account_lock(account: str) -> threading.Lock:
+        with locks_guard:
+            return locks.setdefault(account, threading.Lock())
+
+    def target(account: str, region: str) -> list[str]:
+        lock = account_lock(account)
+        # boto3 Sessions are not thread-safe: one lock per account guards both the
+        # once-per-account AssumeRole and client creation from the shared Session.
+        with lock:
+            session = sessions.get(account)
+            if session is None:
+                creds = sts.assume_role(
+                    RoleArn=SETTINGS.role_arn(account), RoleSessionName="crawl"
+                )["Credentials"]
+                session = sessions[account] = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                )
+            ec2 = session.client(
+                "ec2", region_name=region, endpoint_url=endpoint_url, config=config
+            )
+        try:
+            ids: list[str] = []
+            for page in ec2.get_paginator("describe_instances").paginate():
+                ids.extend(_instance_ids(page))
+            return ids
+        finally:
+            ec2.close()
+
+    items: list[str] = []
+    targets = [(a, r) for a in accounts for r in regions]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(target, a, r) for a, r in targets]
+        for (account, region), future in zip(targets, futures, strict=True):
+            try:
+                items.extend(future.result())
+            except Exception as exc:
+                record_error(f"{account}/{region}", exc)
+    sts.close()
+    return items
+
+
+# -- 2. aioboto3, naively: a new Session for every target
+
+
+async def run_aioboto3_naive(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    import aioboto3
+    from aiobotocore.config import AioConfig
+
+    config = AioConfig(**SETTINGS.config_kwargs())
+    semaphore = asyncio.Semaphore(concurrency)
+    creds_tasks: dict[str, asyncio.Task[dict[str, str]]] = {}
+
+    async def assume(account: str) -> dict[str, str]:
+        session = aioboto3.Session(
+            aws_access_key_id=SETTINGS.management_key,
+            aws_secret_access_key=SETTINGS.management_secret,
+        )
+        async with session.client(
+            "sts", region_name=SETTINGS.sts_region, endpoint_url=endpoint_url, config=config
+        ) as sts:
+            answer = await sts.assume_role(
+                RoleArn=SETTINGS.role_arn(account), RoleSessionName="crawl"
+            )
+        return dict(answer["Credentials"])
+
+    async def target(account: str, region: str) -> list[str]:
+        async with semaphore:
+            try:
+                task = creds_tasks.get(account)
+                if task is None:  # once per account; later targets await the same task
+                    task = creds_tasks[account] = asyncio.ensure_future(assume(account))
+                creds = await task
+                session = aioboto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                )
+                ids: list[str] = []
+                async with session.client(
+                    "ec2", region_name=region, endpoint_url=endpoint_url, config=config
+                ) as ec2:
+                    async for page in ec2.get_paginator("describe_instances").paginate():
+                        ids.extend(_instance_ids(page))
+                return ids
+            except Exception as exc:
+                record_error(f"{account}/{region}", exc)
+                return []
+
+    results = await asyncio.gather(*(target(a, r) for a in accounts for r in regions))
+    return [i for ids in results for i in ids]
+
+
+# -- 3. aioboto3, tuned: one session, a client per target, credentials cached per account
+
+
+async def run_aioboto3_tuned(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    config = AioConfig(**SETTINGS.config_kwargs())
+    session = get_session()  # service models load once, for every client
+    semaphore = asyncio.Semaphore(concurrency)
+    creds_tasks: dict[str, asyncio.Task[dict[str, str]]] = {}
+
+    async with session.create_client(
+        "sts",
+        region_name=SETTINGS.sts_region,
+        endpoint_url=endpoint_url,
+        config=config,
+        aws_access_key_id=SETTINGS.management_key,
+        aws_secret_access_key=SETTINGS.management_secret,
+    ) as sts:
+
+        async def assume(account: str) -> dict[str, str]:
+            answer = await sts.assume_role(
+                RoleArn=SETTINGS.role_arn(account), RoleSessionName="crawl"
+            )
+            return dict(answer["Credentials"])
+
+        async def target(account: str, region: str) -> list[str]:
+            async with semaphore:
+                try:
+                    task = creds_tasks.get(account)
+                    if task is None:
+                        task = creds_tasks[account] = asyncio.ensure_future(assume(account))
+                    creds = await task
+                    ids: list[str] = []
+                    async with session.create_client(
+                        "ec2",
+                        region_name=region,
+                        endpoint_url=endpoint_url,
+                        config=config,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"],
+                    ) as ec2:
+                        async for page in ec2.get_paginator("describe_instances").paginate():
+                            ids.extend(_instance_ids(page))
+                    return ids
+                except Exception as exc:
+                    record_error(f"{account}/{region}", exc)
+                    return []
+
+        results = await asyncio.gather(*(target(a, r) for a in accounts for r in regions))
+    return [i for ids in results for i in ids]
+
+
+# -- 4. aioboto3, best: one client per region for every account, per-request credentials
+
+_REQUEST_CREDENTIALS: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "request_credentials", default=None
+)
+
+
+def _sign_with_account(context: dict[str, Any], **_: Any) -> None:
+    # before-call handler: aiobotocore's AioRequestSigner.sign() uses
+    # context["signing"]["request_credentials"] instead of the client's own credentials,
+    # so one client serves every account.  The contextvar is per task: each target's
+    # requests carry its own account's credentials, retries included.
+    credentials = _REQUEST_CREDENTIALS.get()
+    if credentials is not None:
+        context.setdefault("signing", {})["request_credentials"] = credentials
+
+
+async def run_aioboto3_best(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+    from aiobotocore.credentials import AioCredentials
+    from aiobotocore.session import get_session
+
+    config = AioConfig(**SETTINGS.config_kwargs())
+    session = get_session()
+    semaphore = asyncio.Semaphore(concurrency)
+    creds_tasks: dict[str, asyncio.Task[AioCredentials]] = {}
+    management = {
+        "aws_access_key_id": SETTINGS.management_key,
+        "aws_secret_access_key": SETTINGS.management_secret,
+    }
+    async with AsyncExitStack() as stack:
+        sts = await stack.enter_async_context(
+            session.create_client(
+                "sts",
+                region_name=SETTINGS.sts_region,
+                endpoint_url=endpoint_url,
+                config=config,
+                **management,
+            )
+        )
+        clients: dict[str, Any] = {}
+        for region in regions:
+            # The client's own credentials sign nothing here: every DescribeInstances
+            # call carries its account's credentials through the handler.
+            ec2 = await stack.enter_async_context(
+                session.create_client(
+                    "ec2", region_name=region, endpoint_url=endpoint_url, config=config,
+                    **management,
+                )
+            )  # fmt: skip
+            ec2.meta.events.register("before-call.ec2.DescribeInstances", _sign_with_account)
+            clients[region] = ec2
+
+        async def assume(account: str) -> AioCredentials:
+            answer = await sts.assume_role(
+                RoleArn=SETTINGS.role_arn(account), RoleSessionName="crawl"
+            )
+            c = answer["Credentials"]
+            return AioCredentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+        async def target(account: str, region: str) -> list[str]:
+            async with semaphore:
+                try:
+                    task = creds_tasks.get(account)
+                    if task is None:
+                        task = creds_tasks[account] = asyncio.ensure_future(assume(account))
+                    token = _REQUEST_CREDENTIALS.set(await task)
+                    try:
+                        ids: list[str] = []
+                        paginator = clients[region].get_paginator("describe_instances")
+                        async for page in paginator.paginate():
+                            ids.extend(_instance_ids(page))
+                        return ids
+                    finally:
+                        _REQUEST_CREDENTIALS.reset(token)
+                except Exception as exc:
+                    record_error(f"{account}/{region}", exc)
+                    return []
+
+        results = await asyncio.gather(*(target(a, r) for a in accounts for r in regions))
+    return [i for ids in results for i in ids]
+
+
+# -- 5. aiokit: SessionPool + fan_out
+
+
+async def run_aiokit(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    from aiobotocore.config import AioConfig
+
+    import aiokit
+
+    config = AioConfig(**SETTINGS.config_kwargs())
+    keys = aiokit.StaticKeys(SETTINGS.management_key, SETTINGS.management_secret)
+    # Region-major order interleaves accounts, as pool.targets() does.
+    targets = [
+        aiokit.Target(
+            account,
+            region,
+            identity=aiokit.AssumeRole(role_arn=SETTINGS.role_arn(account), session_name="crawl"),
+        )
+        for region in regions
+        for account in accounts
+    ]
+
+    async def crawl_one(ctx: aiokit.Context) -> list[str]:
+        ids: list[str] = []
+        async for page in ctx.paginate("ec2", "describe_instances"):
+            ids.extend(_instance_ids(page))
+        return ids
+
+    found: list[str] = []
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint_url,
+        region=SETTINGS.sts_region,
+        credentials=keys,
+        config=config,
+        concurrency=concurrency,
+    ) as pool:
+        async with pool.fan_out(crawl_one, targets, concurrency=concurrency) as outcomes:
+            async for outcome in outcomes:
+                if outcome.ok and outcome.value is not None:
+                    found.extend(outcome.value)
+                else:
+                    t = outcome.target
+                    record_error(f"{t.account}/{t.region}", outcome.error or Exception("?"))
+    return found
+
+
+Contender = Callable[[str, list[str], list[str], int], "list[str] | Awaitable[list[str]]"]
+
+CONTENDERS: dict[str, Contender] = {
+    "boto3_threads": run_boto3_threads,
+    "aioboto3_naive": run_aioboto3_naive,
+    "aioboto3_tuned": run_aioboto3_tuned,
+    "aioboto3_best": run_aioboto3_best,
+    "aiokit": run_aiokit,
+}
+
+# What each contender imports, loaded before the clock starts: import time is the same
+# for every run and is not what the benchmark compares.
+_PRELOAD: dict[str, tuple[str, ...]] = {
+    "boto3_threads": ("boto3", "botocore.config"),
+    "aioboto3_naive": ("aioboto3", "aiobotocore.config"),
+    "aioboto3_tuned": ("aiobotocore.session", "aiobotocore.config"),
+    "aioboto3_best": ("aiobotocore.session", "aiobotocore.config", "aiobotocore.credentials"),
+    "aiokit": ("aiokit", "aiobotocore.config"),
+}
+
+
+def _rss_kb() -> int:
+    """Current resident set size in KiB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize() // 1024
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS in KiB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so a
+    child would inherit the harness's own peak (its RSS at fork time) as a floor.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the contender ``spec`` names; measure it; return the RESULT payload."""
+    global SETTINGS
+    name = spec["contender"]
+    SETTINGS = Settings(**spec.get("settings", {}))
+    fn = CONTENDERS[name]
+    for module in _PRELOAD.get(name, ()):
+        __import__(module)
+    args = (spec["endpoint_url"], spec["accounts"], spec["regions"], spec["concurrency"])
+    baseline_kb = _rss_kb()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    try:
+        result = fn(*args)
+        items = asyncio.run(result) if inspect.iscoroutine(result) else result
+    except NotImplementedError as exc:
+        return {"contender": name, "skipped": f"not implemented: {exc}"}
+    makespan = time.perf_counter() - start
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    assert isinstance(items, list)
+    return {
+        "contender": name,
+        "items": items,
+        "makespan": makespan,
+        "cpu": cpu,
+        "peak_rss_kb": _peak_rss_kb(),  # the whole process's peak, imports included
+        "baseline_rss_kb": baseline_kb,  # after imports, before the crawl
+        "errors": len(ERRORS),
+        "error_sample": ERRORS[:5],
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
+    # A contender that balloons (a boto3 Session per account at 1,000 accounts) must fail
+    # here, not push the whole machine into swap: cap this child's address space.
+    limit = int(spec.get("memory_limit_bytes", 12 << 30))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        result = run_child(spec)
+    except BaseException as exc:
+        result = {"contender": spec.get("contender"), "failed": repr(exc)[:500]}
+        traceback.print_exc()
+    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The crawl benchmark harness (benchmarks/crawl_bench.py) on a tiny crawl.
+
+Correctness only: every contender finds exactly the ground-truth ids with exactly the
+requests a perfect crawl needs.  No assertion here is about speed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import crawl_bench, crawl_contenders
+from benchmarks.crawl_bench import (
+    Bound,
+    RunResult,
+    ScenarioReport,
+    format_report,
+    lower_bound,
+    run_scenario,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+NON_AIOKIT = ["boto3_threads", "aioboto3_naive", "aioboto3_tuned", "aioboto3_best"]
+
+
+@pytest.mark.slow
+def test_tiny_crawl_is_exact_for_every_contender() -> None:
+    scenario = crawl_bench._scenarios(quick=True)["tiny"]
+    report = run_scenario(scenario, NON_AIOKIT, repeats=1, concurrency=8, log=lambda _: None)
+    # 3 accounts x 2 regions, 25 instances in pages of 10: 3 AssumeRole + 6 x 3 pages.
+    assert report.bound.requests == 3 + 6 * 3
+    for name in NON_AIOKIT:
+        (run,) = report.runs[name]
+        assert run.skipped is None, f"{name}: {run.skipped}"
+        assert run.errors == 0, run.error_sample
+        assert (run.lost, run.dup, run.extra) == (0, 0, 0), name
+        assert run.requests == report.bound.requests, name
+        assert run.retries_per_request == 0.0
+        assert run.throttled_pct == 0.0
+        assert run.makespan > 0 and run.cpu > 0 and run.peak_rss_mb > 0
+    table = format_report(report)
+    assert "lower bound:" in table
+    for name in NON_AIOKIT:
+        assert f"\n{name} " in table
+
+
+def test_bounds_of_the_throttled_scenario() -> None:
+    scenario = crawl_bench._scenarios(quick=False)["throttled"]
+    config = scenario.fake_config()
+    bound = lower_bound(scenario, config, concurrency=64, accounts=20, regions=16)
+    assert bound.requests == 20 + 20 * 16 * 10
+    assert bound.pages_per_target == 10
+    # EC2: (10 pages - burst 5) / 2 per second; STS: (20 - 10) / 5 per second.
+    assert bound.rate == pytest.approx(2.5)
+    assert bound.latency_chain == pytest.approx(11 * 0.020)
+    assert bound.latency_total == pytest.approx(bound.requests * 0.020 / 64)
+    assert bound.cpu_floor > 0
+    assert bound.seconds == max(bound.latency, bound.cpu_floor, bound.rate)
+
+
+def test_report_skips_and_ratios() -> None:
+    scenario = crawl_bench._scenarios(quick=True)["tiny"]
+    bound = Bound(21, 3, 3, 0.01, 0.02, 0.001, 0.021, 0.0)
+    runs = {
+        "aioboto3_best": [RunResult("aioboto3_best", makespan=2.0, cpu=1.0, peak_rss_mb=80)],
+        "boto3_threads": [RunResult("boto3_threads", skipped="time cap 8 s reached")],
+        "aiokit": [RunResult("aiokit", makespan=1.0, cpu=0.5, peak_rss_mb=40)],
+    }
+    text = format_report(ScenarioReport(scenario, bound, 64, 1, runs))
+    assert "boto3_threads    time cap 8 s reached" in text
+    assert "ratio: 2.00 makespan aioboto3_best / aiokit (cpu 2.00, peak RSS 2.00)" in text
+    assert "ratio:" not in format_report(
+        ScenarioReport(scenario, bound, 64, 1, {"aioboto3_best": runs["aioboto3_best"]})
+    )
+
+
+def test_a_contender_that_is_not_written_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unwritten(endpoint_url: str, accounts: list[str], regions: list[str],
+                        concurrency: int) -> list[str]:  # fmt: skip
+        raise NotImplementedError("later")
+
+    monkeypatch.setitem(crawl_contenders.CONTENDERS, "unwritten", unwritten)
+    spec = {
+        "contender": "unwritten",
+        "endpoint_url": "http://127.0.0.1:9",  # never contacted
+        "accounts": ["100000000001"],
+        "regions": ["us-east-1"],
+        "concurrency": 1,
+    }
+    assert crawl_contenders.run_child(spec) == {
+        "contender": "unwritten",
+        "skipped": "not implemented: later",
+    }
+
+
+def test_run_all_finds_the_crawl_benchmark() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "import run_all, json; print(json.dumps("
+         "[p.name for p in run_all.discover()]))"],
+        cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "crawl_bench.py" in json.loads(out.stdout)
