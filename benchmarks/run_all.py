@@ -1,7 +1,8 @@
 """Run every benchmark script in benchmarks/, one after the other.
 
 A benchmark script is ``bench_*.py`` or ``*_bench.py`` directly in this folder; each runs
-in its own process from the repository root, and ``--quick`` is passed through.
+in its own process from the repository root (``python -m benchmarks.NAME``), and
+``--quick`` is passed through.
 
     python benchmarks/run_all.py [--quick]
 """
@@ -33,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     for script in discover():
         print(f"\n##### {script.name}{' --quick' if args.quick else ''}", flush=True)
         started = time.perf_counter()
-        command = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
+        # As a module, so scripts can import the benchmarks package (the fake endpoint).
+        module = f"benchmarks.{script.stem}"
+        command = [sys.executable, "-m", module, *(["--quick"] if args.quick else [])]
         code = subprocess.run(command, cwd=ROOT, check=False).returncode
         print(f"##### {script.name}: exit {code} in {time.perf_counter() - started:.0f} s")
         if code != 0:
