@@ -25,6 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check aiokit tests benchmarks
 	$(BIN)/mypy
 
+# The main job: crawl an emulated AWS organization (moto on 127.0.0.1) into aiokit-demo.db.
+demo: $(STAMP)
+	$(BIN)/aiokit demo
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 

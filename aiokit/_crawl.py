@@ -149,8 +149,8 @@ class Crawl:
             progress=progress,
             count_items=int,
         )
-        self._send: MemoryObjectSendStream[Item] | None = None
-        self._receive: MemoryObjectReceiveStream[Item] | None = None
+        self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
+        self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._tg: TaskGroup | None = None
         self._concurrency = concurrency
 
@@ -172,9 +172,14 @@ class Crawl:
                     self.report.items += outcome.value
                 if self._on_outcome is not None:
                     self._on_outcome(outcome)
+                # After the target's items in the same stream: a consumer of events() sees
+                # a target's outcome only once it has seen all of its items.
+                await self._send.send(outcome)
 
     async def __aenter__(self) -> Crawl:
-        send, receive = anyio.create_memory_object_stream[Item](self._concurrency * 16)
+        send, receive = anyio.create_memory_object_stream[Item | Outcome[int]](
+            self._concurrency * 16
+        )
         self._send, self._receive = send, receive
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -189,6 +194,15 @@ class Crawl:
             self._receive.close()
 
     def __aiter__(self) -> AsyncIterator[Item]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[Item]:
+        async for event in self.events():
+            if isinstance(event, Item):
+                yield event
+
+    def events(self) -> AsyncIterator[Item | Outcome[int]]:
+        """Items and outcomes in order: each target's outcome comes after all its items."""
         if self._receive is None:
             raise RuntimeError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
         return self._receive.__aiter__()

@@ -41,7 +41,13 @@ from botocore.exceptions import (
 )
 
 from ._clients import CallStats, call_stats
-from ._exceptions import AiokitError, AssumeRoleError, AWSError, ThrottlingError
+from ._exceptions import (
+    AiokitError,
+    AssumeRoleError,
+    AWSError,
+    ConfigurationError,
+    ThrottlingError,
+)
 from ._targets import Target
 
 if TYPE_CHECKING:
@@ -85,12 +91,17 @@ _SKIP_REASONS: dict[str, str] = {
 
 
 def classify(exc: BaseException) -> tuple[Status, str] | None:
-    """The (status, reason) of a target that raised ``exc``; ``None`` if ``exc`` is a bug.
+    """The (status, reason) of a target that raised ``exc``; ``None`` if it must stop all.
+
+    ``None`` means a bug in ``fn`` or a ``ConfigurationError`` (an unknown operation or
+    parameter is wrong for every target alike): the fan-out stops and raises it.
 
     Skipped: the role cannot be assumed, access is denied, the region is not enabled for the
     account or needs opt-in, the service needs a subscription. Failed: throttled past the
     retry budget, timed out, any other AWS or connection error.
     """
+    if isinstance(exc, ConfigurationError):
+        return None  # the same for every target: stop and say so once, not N times
     if isinstance(exc, AssumeRoleError):
         return Status.SKIPPED, "role not assumable"
     if isinstance(exc, ThrottlingError):

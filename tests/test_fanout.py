@@ -321,3 +321,13 @@ async def test_crawl_through_organization_targets(
     expected = {(a, r): _expected(index[a], j) for a in prod for j, r in enumerate(REGIONS)}
     assert dict(Counter((i.account, i.region) for i in items)) == expected
     assert report.counts == {"ok": len(targets)}
+
+
+async def test_a_configuration_error_stops_the_fan_out_once(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+    with pytest.raises(aiokit.UnknownOperationError, match="list_quuues"):
+        async with pool.crawl("sqs", "list_quuues", targets) as crawl:
+            async for _ in crawl:
+                pass

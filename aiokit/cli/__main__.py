@@ -1,0 +1,5 @@
+"""``python -m aiokit.cli``: the same as the ``aiokit`` command."""
+
+from . import main
+
+main()
