@@ -1,0 +1,96 @@
+"""Sinks from Python: a crawl on moto into JSON Lines, CSV and SQLite; SQLite resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import aiokit
+from aiokit.sinks import Run, SqliteSink, open_sink, resource_id
+
+pytestmark = pytest.mark.anyio
+
+
+async def _crawl_into(pool: aiokit.SessionPool, path: Path) -> aiokit.Report:
+    targets = [aiokit.Target(None, "us-east-1"), aiokit.Target(None, "eu-west-1")]
+    async with open_sink(path) as sink:
+        await sink.begin(Run("sqs", "list_queues"))
+        async with pool.crawl("sqs", "list_queues", targets) as crawl:
+            async for event in crawl.events():
+                await sink.write(event)
+    return crawl.report
+
+
+@pytest.fixture
+async def queues(aiokit_pool: aiokit.SessionPool) -> aiokit.SessionPool:
+    for region, n in (("us-east-1", 3), ("eu-west-1", 2)):
+        sqs = await aiokit_pool.client("sqs", region)
+        for i in range(n):
+            await sqs.create_queue(QueueName=f"q{i}")
+    return aiokit_pool
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".db"])
+async def test_a_crawl_into_each_sink(
+    queues: aiokit.SessionPool, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"out{suffix}"
+    report = await _crawl_into(queues, path)
+    assert report.items == 5
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        regions = [r["region"] for r in rows]
+    elif suffix == ".csv":
+        with path.open() as f:
+            rows = list(csv.DictReader(f))
+        regions = [r["region"] for r in rows]
+        assert all(json.loads(r["item"]).startswith("http") for r in rows)
+    else:
+        with sqlite3.connect(path) as db:
+            regions = [r for (r,) in db.execute("SELECT region FROM items")]
+            assert db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 2
+    assert sorted(regions) == ["eu-west-1"] * 2 + ["us-east-1"] * 3
+
+
+async def test_sqlite_resume_drops_items_of_unfinished_targets(tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    done = aiokit.Target("111111111111", "us-east-1")
+    half = aiokit.Target("222222222222", "us-east-1")
+    run = Run("sqs", "list_queues", {"MaxResults": 5})
+    sink = SqliteSink(path)
+    assert await sink.begin(run) == set()
+    await sink.write(aiokit.Item(done, "a"))
+    await sink.write(aiokit.Outcome(done, aiokit.Status.OK, value=1))
+    await sink.write(aiokit.Item(half, "b"))  # killed before half's outcome
+    await sink.aclose()
+
+    again = SqliteSink(path)
+    resumed = Run("sqs", "list_queues", {"MaxResults": 5})
+    assert await again.begin(resumed, resume=True) == {("111111111111", "us-east-1")}
+    assert resumed.run_id == run.run_id
+    await again.write(aiokit.Item(half, "b"))
+    await again.write(aiokit.Outcome(half, aiokit.Status.OK, value=1))
+    await again.finish()
+    await again.aclose()
+    with sqlite3.connect(path) as db:
+        items = sorted(db.execute("SELECT account, item FROM items").fetchall())
+    assert items == [("111111111111", '"a"'), ("222222222222", '"b"')]
+
+
+def test_resource_ids() -> None:
+    assert resource_id("https://queue") == "https://queue"
+    assert resource_id({"InstanceId": "i-1", "State": {}}) == "i-1"
+    assert resource_id({"TableArn": "arn:t", "TableName": "t"}) == "arn:t"
+    assert resource_id({"Size": 3}) is None
+
+
+async def test_unknown_format_and_resume_without_sqlite(tmp_path: Path) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match="unknown output format"):
+        open_sink(tmp_path / "x.out", "parquet")
+    async with open_sink(tmp_path / "x.jsonl") as sink:
+        with pytest.raises(aiokit.ConfigurationError, match="cannot resume"):
+            await sink.begin(Run("s", "o"), resume=True)
