@@ -437,7 +437,8 @@ async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
     except BaseExceptionGroup as group:
         cancelled = anyio.get_cancelled_exc_class()
         bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-        if len(bugs) == 1:
+        # Several tasks hitting the same error (a bad parameter, say) is still one error.
+        if bugs and len({(type(e), str(e)) for e in bugs}) == 1:
             raise bugs[0] from group
         raise
 
