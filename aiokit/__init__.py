@@ -20,6 +20,7 @@ from ._exceptions import (
     PaginationError,
     PoolClosedError,
     ProfileNotFoundError,
+    RetryableError,
     ThrottlingError,
     UnknownOperationError,
     UnknownServiceError,
@@ -31,6 +32,7 @@ from ._fanout import Context, FanOut, FanOutStatistics, Outcome, Progress, Statu
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
 from ._pool import PoolStatistics, SessionPool
+from ._retry import RetrySettings, ScopeKey, ScopeStatistics, retry
 from ._targets import Target
 from ._waiters import WaitResult
 
@@ -66,6 +68,10 @@ __all__ = [
     "Profiles",
     "Progress",
     "Report",
+    "RetrySettings",
+    "RetryableError",
+    "ScopeKey",
+    "ScopeStatistics",
     "SessionPool",
     "StaticKeys",
     "Status",
@@ -78,6 +84,7 @@ __all__ = [
     "WaiterFailed",
     "WaiterTimeout",
     "__version__",
+    "retry",
 ]
 
 # Public names say where users import them from.

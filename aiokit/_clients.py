@@ -27,6 +27,7 @@ from typing import Any
 import anyio
 
 from ._exceptions import THROTTLING_CODES, translate
+from ._retry import held_slots
 
 __all__ = [
     "Binding",
@@ -122,6 +123,9 @@ class BoundClientMixin:
         if stats is not None:
             stats.calls += 1
         start = time.perf_counter()
+        # Scope slots taken by this call's attempts; whatever is still held when the call
+        # ends (cancelled mid-request, say) is given back here.
+        slots = held_slots.set([])
         try:
             response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
         except Exception as exc:
@@ -137,6 +141,9 @@ class BoundClientMixin:
                 raise
             raise new from exc
         finally:
+            for limiter in held_slots.get() or ():
+                limiter.release()
+            held_slots.reset(slots)
             raw.in_flight -= 1
             if raw.evicted and raw.in_flight == 0:
                 await raw.close()

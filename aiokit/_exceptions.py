@@ -18,6 +18,7 @@
     ├── EndpointError (also ConnectionError)  no usable answer: refused, reset, timeout
     ├── PoolClosedError (also RuntimeError)   a pool or its client used after close
     ├── PaginationError                       a paginator could not go on
+    ├── RetryableError                        raised by user code to ask aiokit.retry again
     └── WaiterError
         ├── WaiterTimeout (also TimeoutError) the waiter's deadline passed
         └── WaiterFailed                      the resource reached a failure state
@@ -53,6 +54,7 @@ __all__ = [
     "PaginationError",
     "PoolClosedError",
     "ProfileNotFoundError",
+    "RetryableError",
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
@@ -175,6 +177,14 @@ class EndpointError(AiokitError, ConnectionError):
 
 class PoolClosedError(AiokitError, RuntimeError):
     """A pool, or a client it handed out, was used after the pool was closed."""
+
+
+class RetryableError(AiokitError):
+    """Raise from a function wrapped by ``aiokit.retry`` to ask for another attempt.
+
+    For conditions AWS reports in a successful answer, such as a DynamoDB batch write
+    returning ``UnprocessedItems``.
+    """
 
 
 class PaginationError(AiokitError):

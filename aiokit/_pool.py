@@ -15,7 +15,8 @@ import random
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import aioboto3
@@ -53,6 +54,13 @@ from ._exceptions import (
 from ._fanout import Context, FanOut, Progress
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
+from ._retry import (
+    RateLimiterRegistry,
+    RetryMode,
+    RetrySettings,
+    ScopeKey,
+    ScopeStatistics,
+)
 from ._targets import Target
 from ._waiters import Backoff, WaitResult
 
@@ -81,6 +89,8 @@ class PoolStatistics:
         bound_clients: per-identity clients cached now.
         credential_refreshes: role credentials fetched or refreshed from STS.
         in_flight: API calls under way now.
+        scopes: per throttling scope (``"shared"`` retry mode): rate, tokens, in flight,
+            requests, throttles, retries, time spent waiting, retry budget.
     """
 
     identities: int
@@ -90,12 +100,18 @@ class PoolStatistics:
     bound_clients: int
     credential_refreshes: int
     in_flight: int
+    scopes: Mapping[ScopeKey, ScopeStatistics] = field(default_factory=dict)
 
 
-def default_config(concurrency: int) -> AioConfig:
-    """The client config a pool starts from: adaptive retry, timeouts, a sized pool."""
+# In "shared" mode aiokit makes every retry decision itself; botocore makes one attempt.
+_ONE_ATTEMPT = AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioConfig:
+    """The client config a pool starts from: retries, timeouts, a sized connection pool."""
+    mode = "adaptive" if retry_mode == "adaptive" else "standard"
     return AioConfig(
-        retries={"mode": "adaptive", "total_max_attempts": 5},
+        retries={"mode": mode, "total_max_attempts": 5},
         connect_timeout=5,
         read_timeout=30,
         max_pool_connections=max(10, concurrency),
@@ -129,6 +145,13 @@ class SessionPool:
         refresh_before: refresh role credentials this many seconds before they expire
             (plus up to 10 % jitter, so many identities do not refresh at once).
         sts_concurrency: how many STS AssumeRole calls may run at once.
+        retry_mode: ``"shared"`` (default): aiokit's rate limiter and retry budget per
+            throttling scope (account, region, service), shared by every client of the
+            pool; ``"adaptive"`` or ``"standard"``: botocore's own, per client.
+        retry: settings of the shared mode; its ``max_attempts`` defaults to the pool
+            config's ``retries["total_max_attempts"]`` when one is given.
+        quotas: ``{(service, action group): (rate per second, burst)}`` overriding the
+            table of documented default quotas the shared mode starts from.
     """
 
     def __init__(
@@ -145,6 +168,9 @@ class SessionPool:
         max_clients: int = 256,
         refresh_before: float = 900.0,
         sts_concurrency: int = 16,
+        retry_mode: RetryMode = "shared",
+        retry: RetrySettings | None = None,
+        quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None = None,
     ) -> None:
         if profile is not None and credentials is not None:
             raise ConfigurationError("give profile or credentials, not both")
@@ -159,8 +185,19 @@ class SessionPool:
         self._endpoint_url = endpoint_url
         self._endpoint_urls = dict(endpoint_urls or {})
         self._concurrency = concurrency
-        self._config = merge_config(default_config(concurrency), config)
+        if retry_mode not in ("shared", "adaptive", "standard"):
+            raise ConfigurationError(f"unknown retry_mode {retry_mode!r}")
+        self._retry_mode = retry_mode
+        self._config = merge_config(default_config(concurrency, retry_mode), config)
         self._config_key = config_key(self._config)
+        self._limits: RateLimiterRegistry | None = None
+        if retry_mode == "shared":
+            if retry is None:
+                attempts = (config.retries or {}).get("total_max_attempts") if config else None
+                retry = RetrySettings(
+                    max_attempts=attempts or 5, max_in_flight=max(64, concurrency)
+                )
+            self._limits = RateLimiterRegistry(retry, quotas)
         self._max_clients = max_clients
         self._refresh_before = refresh_before
         self._state = _State.UNOPENED
@@ -276,6 +313,7 @@ class SessionPool:
             bound_clients=len(self._bound),
             credential_refreshes=self._refreshes,
             in_flight=sum(r.in_flight for r in raws),
+            scopes=MappingProxyType(self._limits.statistics() if self._limits else {}),
         )
 
     # --- clients -----------------------------------------------------------------------
@@ -728,6 +766,8 @@ class SessionPool:
             # Shielded: creation does no network I/O, and a client half made when a cancel
             # arrives would otherwise never be closed.
             with anyio.CancelScope(shield=True):
+                if self._limits is not None:
+                    config = merge_config(config, _ONE_ATTEMPT)
                 try:
                     client = await self._session.client(
                         service,
@@ -744,6 +784,12 @@ class SessionPool:
             service_id = client.meta.service_model.service_id.hyphenize()
             client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
             client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
+            if self._limits is not None:
+                # First, so the slot and token are taken before the request is signed.
+                client.meta.events.register_first(
+                    f"request-created.{service_id}", self._limits.before_attempt
+                )
+                client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
             entry = RawClient(key, client)
             self._raw[key] = entry
             self._clients_created += 1

@@ -552,7 +552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         help=f"run only this scenario (repeatable); default: {', '.join(DEFAULT_SCENARIOS)}",
     )
-    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
+    parser.add_argument(
+        "--contenders",
+        default=",".join(c for c in CONTENDERS if c not in ("aiokit_standard", "aiokit_adaptive")),
+        help=f"comma-separated, of: {', '.join(CONTENDERS)}",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--json", type=Path, help="also write every run's numbers here")

@@ -344,6 +344,27 @@ async def run_aioboto3_best(
 async def run_aiokit(
     endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
 ) -> list[str]:
+    """aiokit with its default retry: a rate limiter shared per throttling scope."""
+    return await _run_aiokit(endpoint_url, accounts, regions, concurrency, "shared")
+
+
+async def run_aiokit_standard(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    """aiokit with botocore's standard retry per client (for the retry comparison)."""
+    return await _run_aiokit(endpoint_url, accounts, regions, concurrency, "standard")
+
+
+async def run_aiokit_adaptive(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int
+) -> list[str]:
+    """aiokit with botocore's adaptive retry per client (for the retry comparison)."""
+    return await _run_aiokit(endpoint_url, accounts, regions, concurrency, "adaptive")
+
+
+async def _run_aiokit(
+    endpoint_url: str, accounts: list[str], regions: list[str], concurrency: int, mode: Any
+) -> list[str]:
     from aiobotocore.config import AioConfig
 
     import aiokit
@@ -374,6 +395,7 @@ async def run_aiokit(
         credentials=keys,
         config=config,
         concurrency=concurrency,
+        retry_mode=mode,
     ) as pool:
         async with pool.fan_out(crawl_one, targets, concurrency=concurrency) as outcomes:
             async for outcome in outcomes:
@@ -393,6 +415,8 @@ CONTENDERS: dict[str, Contender] = {
     "aioboto3_tuned": run_aioboto3_tuned,
     "aioboto3_best": run_aioboto3_best,
     "aiokit": run_aiokit,
+    "aiokit_standard": run_aiokit_standard,
+    "aiokit_adaptive": run_aiokit_adaptive,
 }
 
 # What each contender imports, loaded before the clock starts: import time is the same
@@ -403,6 +427,8 @@ _PRELOAD: dict[str, tuple[str, ...]] = {
     "aioboto3_tuned": ("aiobotocore.session", "aiobotocore.config"),
     "aioboto3_best": ("aiobotocore.session", "aiobotocore.config", "aiobotocore.credentials"),
     "aiokit": ("aiokit", "aiobotocore.config"),
+    "aiokit_standard": ("aiokit", "aiobotocore.config"),
+    "aiokit_adaptive": ("aiokit", "aiobotocore.config"),
 }
 
 

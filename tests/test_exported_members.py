@@ -32,6 +32,10 @@ EXPECTED = {
     "Profiles",
     "Progress",
     "Report",
+    "RetrySettings",
+    "RetryableError",
+    "ScopeKey",
+    "ScopeStatistics",
     "SessionPool",
     "StaticKeys",
     "Status",
@@ -43,6 +47,7 @@ EXPECTED = {
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",
+    "retry",
     "__version__",
 }
 

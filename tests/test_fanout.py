@@ -289,6 +289,9 @@ async def test_outcomes_are_classified_from_real_error_shapes(
         region="us-east-1",
         credentials=TEST_CREDENTIALS,
         config=config,
+        # botocore's own retries, one attempt: this test is about classification. (The
+        # shared mode would keep resending throttled requests: see test_retry.py.)
+        retry_mode="standard",
     ) as pool:
         if service == "sts-role":
             target = aiokit.Target.assume("111122223333", "us-east-1", "Denied")

@@ -275,14 +275,21 @@ async def proxy_factory(moto_endpoint: str) -> AsyncIterator[Any]:
 
 
 @pytest.mark.parametrize(
-    "plan",
+    ("plan", "mode", "page_retries"),
     [
-        pytest.param([(500, "InternalError", "")] * 4, id="http-500"),
-        pytest.param([(503, "SlowDown", "")] * 4, id="throttled-503"),
+        pytest.param([(500, "InternalError", "")] * 4, "standard", 2, id="http-500-standard"),
+        pytest.param([(500, "InternalError", "")] * 4, "shared", 2, id="http-500-shared"),
+        pytest.param([(503, "SlowDown", "")] * 4, "standard", 2, id="throttled-503-standard"),
+        # The shared mode waits throttles out inside the request: no page retry needed.
+        pytest.param([(503, "SlowDown", "")] * 4, "shared", 0, id="throttled-503-shared"),
     ],
 )
 async def test_failing_page_is_retried_without_restarting(
-    proxy_factory: Any, moto_endpoint: str, plan: list[tuple[int, str, str]]
+    proxy_factory: Any,
+    moto_endpoint: str,
+    plan: list[tuple[int, str, str]],
+    mode: str,
+    page_retries: int,
 ) -> None:
     async with aiokit.SessionPool(
         endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
@@ -293,7 +300,11 @@ async def test_failing_page_is_retried_without_restarting(
     # aiokit must retry that page itself.
     config = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})
     async with aiokit.SessionPool(
-        endpoint_url=proxy.url, region="us-east-1", credentials=TEST_CREDENTIALS, config=config
+        endpoint_url=proxy.url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        config=config,
+        retry_mode=mode,
     ) as pool:
         pager = pool.paginate(
             "s3", "list_objects_v2", Bucket=BUCKET, PaginationConfig={"PageSize": 100}
@@ -301,7 +312,7 @@ async def test_failing_page_is_retried_without_restarting(
         keys = [o["Key"] async for o in pager.items()]
     assert sorted(keys) == keys and len(set(keys)) == 500
     assert pager.pages == 5
-    assert pager.retries == 2  # 4 failures / 2 botocore attempts each
+    assert pager.retries == page_retries  # 4 failures / 2 attempts per request
     # 5 pages + the 4 failed attempts: nothing was fetched twice from moto.
     assert proxy.list_requests == 5 + 4
 

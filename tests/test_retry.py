@@ -1,0 +1,339 @@
+"""Shared adaptive retry: the limiter on a deterministic clock, and end to end over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from aiohttp import web
+
+import aiokit
+from aiokit._retry import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
+from aiokit.testing import TEST_CREDENTIALS
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+
+# --- the limiter, deterministic -----------------------------------------------------------
+
+
+async def test_a_seeded_bucket_paces_requests_at_its_rate() -> None:
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=10.0, burst=2, clock=t.clock, sleep=t.sleep)
+    for _ in range(7):
+        await limiter.acquire()
+        limiter.release()
+    # 2 from the burst, then one every 0.1 s.
+    assert t.now - 1000.0 == pytest.approx(0.5)
+    assert limiter.statistics().requests == 7
+
+
+async def test_throttle_cuts_the_rate_and_success_regrows_it_cubically() -> None:
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=None, clock=t.clock, sleep=t.sleep)
+    assert limiter.statistics().rate is None  # no bucket before the first throttle
+    # Send at 40 requests/s for 2 s so the measured rate settles.
+    for _ in range(80):
+        t.now += 0.025
+        limiter.on_success()
+    limiter.on_throttle()
+    cut = limiter.max_rate
+    assert limiter.enabled
+    assert cut == pytest.approx(0.7 * limiter._cubic.get_params_snapshot().w_max)
+    # CUBIC: back to w_max after K seconds, above it later.
+    params = limiter._cubic.get_params_snapshot()
+    rates = []
+    for step in (0.5, params.k, params.k + 3):
+        t.now = params.last_fail + step
+        rates.append(limiter._cubic.success_received(t.now))
+    assert rates[0] < params.w_max
+    assert rates[1] == pytest.approx(params.w_max)
+    assert rates[2] > params.w_max
+    assert limiter.statistics().throttles == 1
+
+
+async def test_in_flight_is_capped_per_scope() -> None:
+    limiter = ScopeLimiter(rate=None, max_in_flight=2)
+    await limiter.acquire()
+    await limiter.acquire()
+    third_started = False
+
+    async def third() -> None:
+        nonlocal third_started
+        await limiter.acquire()
+        third_started = True
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(third)
+        await anyio.sleep(0.05)
+        assert not third_started and limiter.statistics().in_flight == 2
+        limiter.release()
+    assert third_started
+
+
+def test_retry_budget_is_a_circuit_breaker() -> None:
+    limiter = ScopeLimiter(budget=20)
+    assert [limiter.spend(5) for _ in range(5)] == [True, True, True, True, False]
+    assert limiter.statistics().budget == 0
+    limiter.on_success()
+    assert limiter.statistics().budget == 1
+
+
+def test_scope_keys_follow_aws_throttling() -> None:
+    registry = RateLimiterRegistry(RetrySettings())
+
+    class Scope:
+        def __init__(self, service: str, region: str) -> None:
+            self.partition, self.account, self.region, self.service = (
+                "aws",
+                "111122223333",
+                region,
+                service,
+            )
+
+    ec2 = registry.key(Scope("ec2", "eu-west-1"), "DescribeInstances")
+    assert ec2 == ScopeKey("aws", "111122223333", "eu-west-1", "ec2", "describe")
+    assert registry.key(Scope("ec2", "eu-west-1"), "RunInstances").group == "mutating"
+    assert registry.key(Scope("iam", "eu-west-1"), "ListRoles").region is None  # global
+    seeded = registry.limiter(ec2)
+    assert (seeded.max_rate, seeded.capacity) == (20.0, 100.0)  # EC2's documented bucket
+    assert registry.limiter(registry.key(Scope("sqs", "eu-west-1"), "ListQueues")).enabled is False
+
+
+# --- end to end over HTTP ------------------------------------------------------------------
+
+
+class Throttler:
+    """A DynamoDB-shaped server: throttles the first ``throttles`` requests, then answers."""
+
+    def __init__(self) -> None:
+        self.throttles = 0
+        self.status = 400
+        self.code = "ThrottlingException"
+        self.retry_after_ms: int | None = None
+        self.requests = 0
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.requests += 1
+        if self.throttles > 0:
+            self.throttles -= 1
+            headers = {}
+            if self.retry_after_ms is not None:
+                headers["x-amz-retry-after"] = str(self.retry_after_ms)
+            body = f'{{"__type": "com.amazonaws#{self.code}", "message": "slow down"}}'
+            return web.Response(
+                status=self.status,
+                text=body,
+                headers=headers,
+                content_type="application/x-amz-json-1.0",
+            )
+        return web.json_response({"TableNames": ["t"]}, content_type="application/x-amz-json-1.0")
+
+
+@pytest.fixture
+async def throttler() -> AsyncIterator[Throttler]:
+    server = Throttler()
+    app = web.Application()
+    app.router.add_post("/", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.url = f"http://127.0.0.1:{port}"
+    yield server
+    await runner.cleanup()
+
+
+def _pool(url: str, **kw: Any) -> aiokit.SessionPool:
+    return aiokit.SessionPool(
+        endpoint_url=url, region="us-east-1", credentials=TEST_CREDENTIALS, **kw
+    )
+
+
+async def test_throttles_are_waited_out_without_using_attempts(throttler: Throttler) -> None:
+    # More throttles than attempts: the shared mode resends until the scope allows.
+    throttler.throttles = 4
+    async with _pool(throttler.url, retry=RetrySettings(max_attempts=2)) as pool:
+        ddb = await pool.client("dynamodb")
+        answer = await ddb.list_tables()
+        stats = pool.statistics()
+    assert answer["TableNames"] == ["t"]
+    assert throttler.requests == 5
+    (scope,) = stats.scopes.values()
+    assert scope.throttles == 4 and scope.requests == 5
+    assert scope.rate is not None  # the bucket is on after a throttle
+
+
+async def test_a_429_with_retry_after_is_a_throttle_and_is_honoured(throttler: Throttler) -> None:
+    throttler.throttles, throttler.status, throttler.code = 1, 429, "TooManyRequestsException"
+    throttler.retry_after_ms = 300
+    async with _pool(throttler.url) as pool:
+        ddb = await pool.client("dynamodb")
+        start = anyio.current_time()
+        await ddb.list_tables()
+        waited = anyio.current_time() - start
+        (scope,) = pool.statistics().scopes.values()
+    assert scope.throttles == 1
+    assert waited >= 0.3  # it waited as long as the service asked
+
+
+async def test_throttle_deadline_ends_the_wait(throttler: Throttler) -> None:
+    throttler.throttles = 10_000
+    settings = RetrySettings(throttle_timeout=0.5)
+    async with _pool(throttler.url, retry=settings) as pool:
+        ddb = await pool.client("dynamodb")
+        with pytest.raises(aiokit.ThrottlingError):
+            await ddb.list_tables()
+        assert pool.statistics().scopes  # counted
+
+
+async def test_no_retry_stacking(throttler: Throttler) -> None:
+    # Every answer a 500: aiokit's attempts only, botocore's are not multiplied in.
+    throttler.throttles, throttler.status, throttler.code = 10_000, 500, "InternalServerError"
+    async with _pool(throttler.url, retry=RetrySettings(max_attempts=3, max_backoff=0.01)) as pool:
+        ddb = await pool.client("dynamodb")
+        with pytest.raises(aiokit.AWSError, match="InternalServerError"):
+            await ddb.list_tables()
+        (scope,) = pool.statistics().scopes.values()
+    assert throttler.requests == 3
+    assert scope.retries == 2 and scope.requests == 3
+
+
+async def test_botocore_modes_remain_available(throttler: Throttler) -> None:
+    throttler.throttles, throttler.status, throttler.code = 10_000, 500, "InternalServerError"
+    async with _pool(throttler.url, retry_mode="standard") as pool:
+        ddb = await pool.client("dynamodb")
+        with pytest.raises(aiokit.AWSError):
+            await ddb.list_tables()
+        assert pool.statistics().scopes == {}
+    assert throttler.requests == 5  # botocore standard: 5 attempts in all
+
+
+async def test_cancelled_request_gives_its_slot_back(throttler: Throttler) -> None:
+    blocked = anyio.Event()
+
+    async def stall(request: web.Request) -> web.Response:
+        blocked.set()
+        await anyio.sleep(30)
+        return web.Response()
+
+    async with _pool(throttler.url, retry=RetrySettings(max_in_flight=1)) as pool:
+        ddb = await pool.client("dynamodb")
+        await ddb.list_tables()  # makes the scope
+        original = throttler.handle
+        throttler.handle = stall  # type: ignore[method-assign]
+        with anyio.move_on_after(0.3):
+            await ddb.list_tables()
+        throttler.handle = original  # type: ignore[method-assign]
+        (scope,) = pool.statistics().scopes.values()
+        assert scope.in_flight == 0
+        # The slot is free again: this would hang with max_in_flight=1 otherwise.
+        with anyio.fail_after(5):
+            await ddb.list_tables()
+
+
+# --- aiokit.retry for user code ----------------------------------------------------------------
+
+
+async def test_retry_decorator_retries_what_it_should() -> None:
+    calls = {"n": 0}
+
+    @aiokit.retry(attempts=5, base=0.001)
+    async def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise aiokit.RetryableError("unprocessed items")
+        return "done"
+
+    assert await flaky() == "done" and calls["n"] == 3
+
+    @aiokit.retry(attempts=3, base=0.001)
+    async def always() -> None:
+        calls["n"] += 1
+        raise aiokit.RetryableError("still")
+
+    calls["n"] = 0
+    with pytest.raises(aiokit.RetryableError):
+        await always()
+    assert calls["n"] == 3
+
+    @aiokit.retry
+    async def bug() -> None:
+        calls["n"] += 1
+        raise KeyError("not retried")
+
+    calls["n"] = 0
+    with pytest.raises(KeyError):
+        await bug()
+    assert calls["n"] == 1
+
+
+# --- a scope whose capacity halves mid-run, on the project's fake AWS ---------------------------
+
+
+async def test_capacity_halving_mid_run_recovers_without_failing_targets() -> None:
+    from benchmarks.fake_aws import FakeAWS, FakeConfig, expected_items
+
+    config = FakeConfig(
+        accounts=3,
+        latency_ms=5,
+        items={"instances": 60},
+        page_size={"DescribeInstances": 5},
+        throttle=True,
+        buckets={"ec2:Describe*": [8.0, 8.0], "sts:*": [50.0, 50.0]},
+    )
+    regions = ["us-east-1", "eu-west-1"]
+    accounts = [str(100000000001 + i) for i in range(3)]
+    async with FakeAWS(config) as fake:
+        targets = [
+            aiokit.Target.assume(a, r, "OrganizationAccountAccessRole")
+            for r in regions
+            for a in accounts
+        ]
+
+        async def instances(ctx: aiokit.Context) -> list[str]:
+            pager = ctx.paginate("ec2", "describe_instances")
+            return [i["InstanceId"] async for i in pager.search("Reservations[].Instances[]")]
+
+        found: dict[tuple[str | None, str | None], list[str]] = {}
+        halved = False
+        async with _pool(fake.endpoint_url) as pool:
+            async with pool.fan_out(instances, targets, concurrency=6) as outcomes:
+                async for outcome in outcomes:
+                    assert outcome.ok, outcome
+                    found[(outcome.target.account, outcome.target.region)] = outcome.value or []
+                    if not halved:
+                        # Half the capacity for every scope, while the others are mid-way.
+                        await anyio.to_thread.run_sync(
+                            lambda: fake.configure(buckets={"ec2:Describe*": [4.0, 4.0]})
+                        )
+                        halved = True
+            scopes = pool.statistics().scopes
+        stats = fake.stats()
+    for account in accounts:
+        for region in regions:
+            assert found[(account, region)] == expected_items(config, account, region, "instances")
+    assert stats["throttled"] > 0  # the halving did bite
+    assert sum(s.throttles for s in scopes.values()) == stats["throttled"]
