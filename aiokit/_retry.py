@@ -69,6 +69,8 @@ DEFAULT_QUOTAS: dict[tuple[str, str | None], tuple[float, float]] = {
     ("ec2", "mutating"): (5.0, 200.0),
 }
 
+_QUOTA_MARGIN = 0.95
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -244,13 +246,13 @@ class ScopeLimiter:
         """A response that was not throttled: CUBIC regrowth; budget refund."""
         measured = self._measure()
         self.budget = min(self._budget_max, self.budget + 1)
-        if not self.enabled:
+        if not self.enabled or self._seed is not None:
+            # Unlimited until a throttle; or held at a documented quota, which is what AWS
+            # enforces unless raised (raise it with the pool's ``quotas``): probing above
+            # it would only buy throttles.
             return
         new_rate = self._cubic.success_received(self._clock())
-        ceiling = self._MAX_RATE_ADJUST_SCALE * measured
-        if self._seed is not None:
-            ceiling = max(ceiling, self._seed)  # a documented quota is a safe floor
-        self._set_rate(min(new_rate, ceiling))
+        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
 
     def on_throttle(self) -> None:
         """A throttled response: cut the rate (CUBIC beta 0.7) and turn the bucket on."""
@@ -327,7 +329,11 @@ class RateLimiterRegistry:
         limiter = self._limiters.get(key)
         if limiter is None:
             quota = self.quotas.get((key.service, key.group))
-            rate, burst = quota if quota is not None else (None, None)
+            rate = burst = None
+            if quota is not None:
+                # A margin under the documented quota: AWS's clock and ours never agree
+                # exactly, and a throttle at the edge costs a CUBIC cut.
+                rate, burst = quota[0] * _QUOTA_MARGIN, quota[1] * _QUOTA_MARGIN
             limiter = ScopeLimiter(
                 rate=rate,
                 burst=burst,

@@ -139,6 +139,21 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
             read_timeout=1.0,
             time_cap=cap,
         ),
+        "throttled_aws": Scenario(
+            "throttled_aws",
+            "EC2's documented bucket (burst 100, refill 20/s per account and region) and "
+            "long listings: each target pages faster than its bucket refills",
+            # Small pages keep botocore's parsing cheap, so the buckets, not this machine's
+            # CPU, set the pace.
+            accounts=1 if q else 2,
+            regions=2,
+            latency_ms=20.0,
+            instances=300 if q else 500,
+            page_size=1,
+            throttle=True,
+            buckets={"ec2:Describe*": [100.0, 20.0], "sts:*": [100.0, 20.0]},
+            time_cap=cap,
+        ),
         # Not part of the default set: the smoke test's tiny crawl.
         "tiny": Scenario(
             "tiny",
