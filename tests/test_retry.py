@@ -311,13 +311,14 @@ async def test_retry_decorator_retries_what_it_should() -> None:
 async def test_capacity_halving_mid_run_recovers_without_failing_targets() -> None:
     from benchmarks.fake_aws import FakeAWS, FakeConfig, expected_items
 
+    # One-instance pages parse fast, so each target asks far faster than its bucket refills.
     config = FakeConfig(
         accounts=3,
-        latency_ms=5,
-        items={"instances": 60},
-        page_size={"DescribeInstances": 5},
+        latency_ms=2,
+        items={"instances": 30},
+        page_size={"DescribeInstances": 1},
         throttle=True,
-        buckets={"ec2:Describe*": [8.0, 8.0], "sts:*": [50.0, 50.0]},
+        buckets={"ec2:Describe*": [5.0, 10.0], "sts:*": [50.0, 50.0]},
     )
     regions = ["us-east-1", "eu-west-1"]
     accounts = [str(100000000001 + i) for i in range(3)]
@@ -342,7 +343,7 @@ async def test_capacity_halving_mid_run_recovers_without_failing_targets() -> No
                     if not halved:
                         # Half the capacity for every scope, while the others are mid-way.
                         await anyio.to_thread.run_sync(
-                            lambda: fake.configure(buckets={"ec2:Describe*": [4.0, 4.0]})
+                            lambda: fake.configure(buckets={"ec2:Describe*": [2.5, 5.0]})
                         )
                         halved = True
             scopes = pool.statistics().scopes
