@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test lint bench bench-quick demo clean
+.PHONY: install test lint docs bench bench-quick demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-lint: $(STAMP)
+lint: $(STAMP) docs
 	$(BIN)/ruff check aiokit tests benchmarks
 	$(BIN)/ruff format --check aiokit tests benchmarks
 	$(BIN)/mypy
+
+# The documentation site (site/); --strict turns every mkdocs and docstring warning into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The main job: crawl an emulated AWS organization (moto on 127.0.0.1) into aiokit-demo.db.
 demo: $(STAMP)
@@ -36,4 +40,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -109,6 +109,27 @@ class Report:
         counts = ", ".join(f"{k}={self.counts.get(k, 0)}" for k in ("ok", "skipped", "failed"))
         return f"aiokit.Report(targets={self.targets}, {counts}, items={self.items})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the counts, then skipped and failed targets by reason."""
+        from ._notebook import html_table
+
+        statuses = ("ok", "skipped", "failed")
+        summary = html_table(
+            ("targets", *statuses, "items"),
+            [(self.targets, *(self.counts.get(k, 0) for k in statuses), self.items)],
+            caption="aiokit.Report",
+        )
+        if not self.problems:
+            return summary
+        by_reason: collections.Counter[tuple[str, str]] = collections.Counter(
+            (o.status.value, o.reason or "unknown") for o in self.problems
+        )
+        reasons = html_table(
+            ("status", "reason", "targets"),
+            [(status, reason, n) for (status, reason), n in sorted(by_reason.items())],
+        )
+        return summary + reasons
+
 
 class Crawl:
     """A running crawl; see ``SessionPool.crawl``. Use as ``async with ... as crawl``."""

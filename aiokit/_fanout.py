@@ -155,6 +155,28 @@ class Outcome(Generic[T]):
         why = f" ({self.reason})" if self.reason else ""
         return f"aiokit.Outcome({self.target!r} {self.status.value}{why} {self.duration:.2f}s)"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one row with the target, status, timings and value or error."""
+        from ._notebook import html_table
+
+        result = self.value if self.ok else self.error
+        return html_table(
+            ("target", "status", "reason", "seconds", "calls", "retries", "throttles", "result"),
+            [
+                (
+                    repr(self.target),
+                    self.status.value,
+                    self.reason,
+                    f"{self.duration:.2f}",
+                    self.calls,
+                    self.retries,
+                    self.throttles,
+                    result,
+                )
+            ],
+            caption="aiokit.Outcome",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Progress:

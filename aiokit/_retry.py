@@ -460,7 +460,8 @@ def retry(
         cap: the largest backoff, seconds.
 
     Raises:
-        The last error, once attempts or the deadline are spent; anything else at once.
+        Exception: the last retryable error once attempts or the deadline are spent; any
+            other error at once, unchanged.
     """
 
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

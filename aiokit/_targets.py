@@ -55,3 +55,23 @@ class Target:
         where = self.region or "global"
         label = f" {self.name!r}" if self.name else ""
         return f"aiokit.Target({self.account or 'self'}{label} {where})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: what is known about the target, one row."""
+        from ._notebook import html_table
+
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
+        return html_table(
+            ("account", "name", "region", "partition", "OU", "tags"),
+            [
+                (
+                    self.account or "self",
+                    self.name,
+                    self.region or "global",
+                    self.partition,
+                    self.ou_path,
+                    tags,
+                )
+            ],
+            caption="aiokit.Target",
+        )
