@@ -371,8 +371,11 @@ class FanOut(Generic[T]):
         start = time.perf_counter()
         try:
             try:
-                with anyio.fail_after(self._timeout):
+                if self._timeout is None:
                     value = await self._fn(Context(self._pool, target))
+                else:
+                    with anyio.fail_after(self._timeout):
+                        value = await self._fn(Context(self._pool, target))
             except Exception as exc:
                 verdict = classify(exc)
                 if verdict is None:

@@ -131,9 +131,21 @@ class Paginator:
         self._page_retries = page_retries
         self._retry_budget = retry_budget
         self._where: tuple[str | None, str | None] = (None, None)  # region, account
-        self.resume_token: str | None = config.get("StartingToken")
+        self._resume_token: str | None = config.get("StartingToken")
+        self._next_token: dict[str, Any] | None = None  # encoded only when asked for
         self.pages = 0
         self.retries = 0
+
+    @property
+    def resume_token(self) -> str | None:
+        """Where to resume after the last page yielded (``None`` after the last page)."""
+        if self._next_token is not None:
+            self._resume_token = TokenEncoder().encode(self._next_token)
+            self._next_token = None
+        return self._resume_token
+
+    def _set_token(self, token: str | None) -> None:
+        self._resume_token, self._next_token = token, None
 
     def __repr__(self) -> str:
         return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
@@ -195,14 +207,14 @@ class Paginator:
                     # when its generator finishes, which needs no further request.
                     with contextlib.suppress(StopAsyncIteration):
                         await pages.__anext__()
-                    self.resume_token = iterator.resume_token
+                    self._set_token(iterator.resume_token)
                     yield page
                     return
                 token = iterator._get_next_token(page)
                 if all(value is None for value in token.values()):
-                    self.resume_token = None
+                    self._set_token(None)
                 else:
-                    self.resume_token = TokenEncoder().encode(token)
+                    self._next_token = token
                 yield page
         finally:
             await pages.aclose()

@@ -371,16 +371,6 @@ async def _run_aiokit(
 
     config = AioConfig(**SETTINGS.config_kwargs())
     keys = aiokit.StaticKeys(SETTINGS.management_key, SETTINGS.management_secret)
-    # Region-major order interleaves accounts, as pool.targets() does.
-    targets = [
-        aiokit.Target(
-            account,
-            region,
-            identity=aiokit.AssumeRole(role_arn=SETTINGS.role_arn(account), session_name="crawl"),
-        )
-        for region in regions
-        for account in accounts
-    ]
 
     async def crawl_one(ctx: aiokit.Context) -> list[str]:
         ids: list[str] = []
@@ -397,6 +387,9 @@ async def _run_aiokit(
         concurrency=concurrency,
         retry_mode=mode,
     ) as pool:
+        # The targets as a user gets them: no request for explicit ids and regions; roles
+        # are assumed lazily, once per account, inside the fan-out.
+        targets = await pool.targets(accounts, regions, role=SETTINGS.role_name)
         async with pool.fan_out(crawl_one, targets, concurrency=concurrency) as outcomes:
             async for outcome in outcomes:
                 if outcome.ok and outcome.value is not None:

@@ -472,7 +472,10 @@ async def test_global_and_regional_services_give_the_union(
         aiokit_pool, Organization(), ["eu-west-1", "ap-southeast-2"], ["organizations", "ec2"]
     )
     assert len(targets) == 6 * 3
-    assert [t.region for t in targets[:6]] == ["us-east-1"] * 6  # the global cells come first
+    # The global cells are one per account, in the partition's global region.
+    assert sorted(t.account for t in targets if t.region == "us-east-1") == sorted(
+        fake_organization.account_ids
+    )
     # A global region that is also asked for regionally is one cell, not two.
     both = await discover_targets(aiokit_pool, Organization(), ["us-east-1"], ["iam", "ec2"])
     assert len(both) == 6
@@ -486,16 +489,19 @@ async def test_unknown_service_is_refused(aiokit_pool: aiokit.SessionPool) -> No
 # --- order --------------------------------------------------------------------------------------
 
 
-async def test_targets_are_region_major_so_neighbours_are_in_different_accounts(
+async def test_targets_are_diagonal_so_neighbours_differ_in_account_and_region(
     aiokit_pool: aiokit.SessionPool, fake_organization: FakeOrganization
 ) -> None:
     regions = ["eu-west-1", "us-east-1", "ap-southeast-2"]
     targets = await discover_targets(aiokit_pool, Organization(), regions)
     assert len(targets) == 18
     assert len(set(targets)) == 18
-    assert [t.region for t in targets] == [r for r in regions for _ in range(6)]
     assert all(a.account != b.account for a, b in itertools.pairwise(targets))
-    assert [t.account for t in targets[:6]] == [t.account for t in targets[6:12]]
+    assert all(a.region != b.region for a, b in itertools.pairwise(targets))
+    accounts = fake_organization.account_ids
+    for block in range(3):  # each round visits every account once
+        assert sorted(t.account for t in targets[block * 6 : block * 6 + 6]) == sorted(accounts)
+    assert targets[0].region == "eu-west-1"  # the caller's region order leads
 
 
 # --- id lists, self, profiles -------------------------------------------------------------
@@ -508,10 +514,10 @@ async def test_explicit_account_ids_are_reached_through_the_role(
     targets = await discover_targets(aiokit_pool, [*ids, ids[0]], TWO_REGIONS, role=ROLE)
     assert [(t.account, t.region) for t in targets] == [
         (ids[0], "us-east-1"),
-        (ids[1], "us-east-1"),
-        (ids[0], "eu-west-1"),
         (ids[1], "eu-west-1"),
-    ]
+        (ids[0], "eu-west-1"),
+        (ids[1], "us-east-1"),
+    ]  # diagonal: each round visits both accounts, in different regions
     assert targets[1].identity == aiokit.AssumeRole(account=ids[1], role_name=ROLE)
     assert await _account_of(aiokit_pool, targets[1]) == ids[1]
     single = await discover_targets(aiokit_pool, ids[0], role=ROLE)
