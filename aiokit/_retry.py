@@ -182,8 +182,10 @@ class ScopeLimiter:
         self._measured = 0.0
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
-        self._token_lock = anyio.Lock()
-        self._slots = anyio.Semaphore(max_in_flight)
+        # fast_acquire: no trip through the event loop when uncontended, which is the common
+        # case and would otherwise cost two scheduler passes per HTTP attempt.
+        self._token_lock = anyio.Lock(fast_acquire=True)
+        self._slots = anyio.Semaphore(max_in_flight, fast_acquire=True)
         self._max_in_flight = max_in_flight
         self._budget_max = budget
         self.budget = budget
