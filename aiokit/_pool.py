@@ -199,6 +199,7 @@ class SessionPool:
                 )
             self._limits = RateLimiterRegistry(retry, quotas)
         self._max_clients = max_clients
+        self._bound_limit = max(1024, 4 * concurrency)
         self._refresh_before = refresh_before
         self._state = _State.UNOPENED
         self._start_lock = anyio.Lock()
@@ -402,8 +403,10 @@ class SessionPool:
             scope = Scope(account_id, region, service, partition)
             bound = bind(None, raw, credentials, scope, self._refresh_binding)
             self._bound[bound_key] = bound
-            # Bound clients are cheap and hold no connections: dropping one closes nothing.
-            while len(self._bound) > self._max_clients * 64:
+            # Bound clients are cheap to remake and hold no connections: dropping one closes
+            # nothing. Keeping few keeps a crawl's memory (and GC work) flat in the number
+            # of targets.
+            while len(self._bound) > self._bound_limit:
                 self._bound.popitem(last=False)
         return bound
 

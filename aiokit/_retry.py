@@ -178,7 +178,7 @@ class ScopeLimiter:
         self.capacity = max(1.0, float(burst if burst is not None else (rate or 1.0)))
         self._tokens = self.capacity
         self._last_refill = now
-        self._cubic = CubicCalculator(starting_max_rate=self.max_rate, start_time=now)
+        self._cubic_state: CubicCalculator | None = None  # made at the first need
         self._measured = 0.0
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
@@ -229,6 +229,15 @@ class ScopeLimiter:
     def release(self) -> None:
         """Give back an in-flight slot."""
         self._slots.release()
+
+    @property
+    def _cubic(self) -> CubicCalculator:
+        # Most scopes never see a throttle: their CUBIC state is never needed.
+        if self._cubic_state is None:
+            self._cubic_state = CubicCalculator(
+                starting_max_rate=self.max_rate, start_time=self._clock()
+            )
+        return self._cubic_state
 
     # --- learning --------------------------------------------------------------------------
 
