@@ -207,7 +207,6 @@ class SessionPool:
         self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
         self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
         self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._resources: dict[tuple[Any, ...], Any] = {}
         self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
         self._credentials: dict[Identity, Any] = {}
         self._credential_locks: dict[Identity, anyio.Lock] = {}
@@ -274,7 +273,6 @@ class SessionPool:
             self._raw.clear()
             self._retiring.clear()
             self._bound.clear()
-            self._resources.clear()
             for entry in entries:
                 await entry.close()
 
@@ -381,8 +379,6 @@ class SessionPool:
         await self.open()
         ident = self.identity_for(identity, account, role)
         region = region or self._region
-        await self._preload(service)
-        partition = self._partition(region, service)
         if config is None:
             cfg, cfg_key = self._config, self._config_key
         else:
@@ -395,6 +391,9 @@ class SessionPool:
         if bound is not None:
             self._bound.move_to_end(bound_key)
             return bound
+        # Only on a miss: a cached client's service and region were checked when it was made.
+        await self._preload(service)
+        partition = self._partition(region, service)
         credentials = await self._credentials_for(ident)
         raw = await self._raw_client(raw_key, cfg)
         bound = self._bound.get(bound_key)  # another task may have bound it meanwhile
@@ -437,9 +436,9 @@ class SessionPool:
             config=config,
             endpoint_url=endpoint_url,
         )
-        key = (id(client), service)
-        cached = self._resources.get(key)
-        if cached is not None and cached.meta.client is client:
+        # Kept on the bound client itself: it lives and goes with the client's cache entry.
+        cached = client.__dict__.get("_aiokit_resource")
+        if cached is not None:
             return cached
         loader = shared_loader()
         try:
@@ -466,7 +465,7 @@ class SessionPool:
             service_context=context,
         )
         resource = cls(client=client)
-        self._resources[key] = resource
+        client.__dict__["_aiokit_resource"] = resource
         return resource
 
     def paginate(
