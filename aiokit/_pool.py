@@ -35,6 +35,7 @@ from ._botocore import (
     config_key,
     inject_request_credentials,
     merge_config,
+    parse_timestamp,
     shared_loader,
     shared_ssl_context,
 )
@@ -246,6 +247,9 @@ class SessionPool:
         loader = shared_loader()
         core = AioSession(profile=self._profile)
         core.register_component("data_loader", loader)
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=parse_timestamp
+        )
         try:
             core.get_scoped_config()
         except Exception as exc:

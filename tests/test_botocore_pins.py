@@ -5,7 +5,9 @@ Each test fails when upstream changes the behaviour an override depends on.
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import random
 import sys
 import threading
 from typing import Any
@@ -15,10 +17,21 @@ import pytest
 from aiobotocore.client import AioBaseClient
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from aiobotocore.parsers import AioResponseParserFactory
+from aiobotocore.session import AioSession
 from aiobotocore.signers import AioRequestSigner
+from botocore.parsers import QueryParser, ResponseParserFactory
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+from dateutil.tz import tzutc
 
 import aiokit
-from aiokit._botocore import SharedSSLHTTPSession, merge_config, shared_ssl_context
+from aiokit._botocore import (
+    SharedSSLHTTPSession,
+    merge_config,
+    parse_timestamp,
+    shared_ssl_context,
+)
+from aiokit.testing import TEST_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +105,82 @@ async def test_no_model_or_ca_file_is_read_on_the_event_loop(moto_endpoint: str)
     finally:
         active = False  # audit hooks cannot be removed; this one goes quiet
     assert opened_on_loop == []
+
+
+def _timestamp_cases() -> list[str]:
+    """ISO 8601 strings in the shapes AWS sends, and shapes the fast path must hand back."""
+    rng = random.Random(7)
+    cases = []
+    for _ in range(400):
+        moment = datetime.datetime(2000, 1, 1) + datetime.timedelta(
+            seconds=rng.randrange(0, 40 * 365 * 86400), microseconds=rng.randrange(10**6)
+        )
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        digits = rng.choice([0, 1, 3, 6, 7, 9])
+        if digits:
+            text += "." + f"{moment.microsecond:06d}{rng.randrange(1000):03d}"[:digits]
+        zone = rng.choice(["Z", "", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00"])
+        cases.append(text + zone)
+    return [
+        *cases,
+        "2024-02-29T23:59:59.999Z",
+        "2024-02-30T10:20:30Z",  # no such day
+        "2024-01-15T24:00:00Z",  # no such hour
+        "2024-01-15T10:20:60Z",
+        "2024-01-15 10:20:30Z",  # space, not T: dateutil's business
+        "20240115T102030Z",
+        "1700000000",
+        "1700000000.5",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "not a date",
+    ]
+
+
+def _parsed(parse: Any, value: Any) -> Any:
+    try:
+        moment = parse(value)
+    except ValueError:
+        return ValueError
+    return (moment, moment.utcoffset())
+
+
+def test_parse_timestamp_gives_botocores_instants() -> None:
+    for value in [*_timestamp_cases(), 1700000000, 1700000000.25]:
+        assert _parsed(parse_timestamp, value) == _parsed(botocore_parse_timestamp, value), value
+    utc = parse_timestamp("2024-01-15T10:20:30.5Z")
+    assert utc == datetime.datetime(2024, 1, 15, 10, 20, 30, 500000, tzinfo=datetime.UTC)
+    assert isinstance(utc.tzinfo, tzutc)
+    assert parse_timestamp("2024-01-15T10:20:30").tzinfo is None
+
+
+def test_parser_factory_hands_its_timestamp_parser_to_every_parser() -> None:
+    assert issubclass(AioResponseParserFactory, ResponseParserFactory)
+    factory = AioResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+    parser = factory.create_parser("query")
+    assert isinstance(parser, QueryParser)
+    assert parser._timestamp_parser is parse_timestamp
+    assert "response_parser_factory" in inspect.getsource(AioSession._create_client)
+
+
+async def test_pool_clients_parse_timestamps_as_botocore_does(moto_endpoint: str) -> None:
+    """The same S3 listing through a pool client and a plain aiobotocore client."""
+    async with aiokit.SessionPool(
+        endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        s3 = await pool.client("s3")
+        await s3.create_bucket(Bucket="stamps")
+        for key in ("a", "b", "c"):
+            await s3.put_object(Bucket="stamps", Key=key, Body=b"x")
+        ours = (await s3.list_objects_v2(Bucket="stamps"))["Contents"]
+    async with AioSession().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=TEST_CREDENTIALS.access_key_id,
+        aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
+    ) as plain:
+        theirs = (await plain.list_objects_v2(Bucket="stamps"))["Contents"]
+    assert [o["LastModified"] for o in ours] == [o["LastModified"] for o in theirs]
+    assert all(isinstance(o["LastModified"], datetime.datetime) for o in ours)
+    assert all(isinstance(o["LastModified"].tzinfo, tzutc) for o in ours)
