@@ -32,6 +32,7 @@ from . import _waiters
 from ._botocore import (
     SharedSSLHTTPSession,
     UnboundCredentials,
+    cache_user_agent,
     config_key,
     inject_request_credentials,
     merge_config,
@@ -787,6 +788,7 @@ class SessionPool:
                 except Exception as exc:
                     raise translate(exc, service=service, region=region) from exc
             client._request_signer._credentials = UnboundCredentials()
+            cache_user_agent(client)
             service_id = client.meta.service_model.service_id.hyphenize()
             client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
             client.meta.events.register(f"needs-retry.{service_id}", log_attempt)

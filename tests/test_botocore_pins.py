@@ -21,6 +21,7 @@ from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
 from aiobotocore.signers import AioRequestSigner
 from botocore.parsers import QueryParser, ResponseParserFactory
+from botocore.useragent import UserAgentString
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from dateutil.tz import tzutc
 
@@ -184,3 +185,36 @@ async def test_pool_clients_parse_timestamps_as_botocore_does(moto_endpoint: str
     assert [o["LastModified"] for o in ours] == [o["LastModified"] for o in theirs]
     assert all(isinstance(o["LastModified"], datetime.datetime) for o in ours)
     assert all(isinstance(o["LastModified"].tzinfo, tzutc) for o in ours)
+
+
+async def test_user_agent_cache_keeps_each_requests_features(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """Cached User-Agent strings are the ones botocore builds, feature ids included."""
+    s3 = await aiokit_pool.client("s3")
+    creator = s3._user_agent_creator
+    assert type(creator).__mro__[1] is UserAgentString  # the cache is installed
+    sent: list[tuple[str, str]] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        # Still inside the request's context: botocore's own, uncached, string for it.
+        header = request.headers["User-Agent"]
+        sent.append((header.decode(), UserAgentString.to_string(creator)))
+
+    s3.meta.events.register("before-send.s3", capture)
+    try:
+        await s3.create_bucket(Bucket="agents")
+        for _ in range(2):
+            await s3.list_objects_v2(Bucket="agents")
+            # botocore's own paginator registers its feature id on the request context.
+            paginator = s3.get_paginator("list_objects_v2")
+            pages = [p async for p in paginator.paginate(Bucket="agents")]
+            assert len(pages) == 1
+    finally:
+        s3.meta.events.unregister("before-send.s3", capture)
+    assert len(sent) == 5
+    for header, uncached in sent:
+        assert header == uncached
+    plain, paginated = sent[1][0], sent[2][0]
+    assert plain != paginated  # the paginator's feature id is in one only
+    assert [h for h, _ in sent[1:]] == [plain, paginated, plain, paginated]
