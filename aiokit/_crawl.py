@@ -24,7 +24,16 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._fanout import Context, FanOut, Outcome, Progress, Status, exit_task_group
+from ._fanout import (
+    Context,
+    Drain,
+    FanOut,
+    Outcome,
+    Progress,
+    Status,
+    exit_task_group,
+    send_soon,
+)
 from ._targets import Target
 
 if TYPE_CHECKING:
@@ -180,7 +189,7 @@ class Crawl:
         pager = ctx.paginate(self._service, self._operation, **self._params)
         n = 0
         async for record in pager.items(self._key):
-            await self._send.send(Item(ctx.target, record))
+            await send_soon(self._send, Item(ctx.target, record))
             n += 1
         return n
 
@@ -195,7 +204,7 @@ class Crawl:
                     self._on_outcome(outcome)
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
-                await self._send.send(outcome)
+                await send_soon(self._send, outcome)
 
     async def __aenter__(self) -> Crawl:
         send, receive = anyio.create_memory_object_stream[Item | Outcome[int]](
@@ -226,7 +235,7 @@ class Crawl:
         """Items and outcomes in order: each target's outcome comes after all its items."""
         if self._receive is None:
             raise RuntimeError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
-        return self._receive.__aiter__()
+        return Drain(self._receive)
 
     def statistics(self) -> Any:
         """The underlying fan-out's :class:`FanOutStatistics`."""

@@ -26,7 +26,15 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sized,
+)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -66,6 +74,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class Status(enum.Enum):
@@ -275,7 +284,7 @@ class FanOut(Generic[T]):
         self._deadline = deadline
         self._progress = progress
         self._count_items = count_items
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._exhausted = False
         self._account_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._region_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._tg: TaskGroup | None = None
@@ -310,7 +319,7 @@ class FanOut(Generic[T]):
             raise RuntimeError(
                 "use `async with pool.fan_out(...) as outcomes: async for o in outcomes`"
             )
-        return self._receive.__aiter__()
+        return Drain(self._receive)
 
     async def collect(self) -> list[Outcome[T]]:
         """Run to the end and return every outcome (all in memory: for modest runs)."""
@@ -320,33 +329,49 @@ class FanOut(Generic[T]):
     # --- work --------------------------------------------------------------------------
 
     async def _produce(self, send: MemoryObjectSendStream[Outcome[T]]) -> None:
-        async with send:
-            with anyio.CancelScope() as scope:
-                if self._deadline is not None:
-                    scope.deadline = anyio.current_time() + self._deadline
-                async with anyio.create_task_group() as workers:
-                    async for target in _aiter(self._targets):
-                        # The slot is taken here, before the task exists, and given back by
-                        # the task: a token per target, since another task releases it.
-                        slot = object()
-                        await self._limiter.acquire_on_behalf_of(slot)
-                        self._started += 1
-                        workers.start_soon(self._run_one, target, slot, send.clone())
-            if scope.cancelled_caught:
-                self._deadline_reached = True
+        # ``concurrency`` workers (fewer for a shorter list) pull targets from one iterator:
+        # a task per worker rather than per target keeps the per-target cost low, and at
+        # most ``concurrency`` targets are taken and not yet handed to the consumer.
+        workers = self._concurrency
+        if isinstance(self._targets, Sized):
+            workers = max(1, min(workers, len(self._targets)))
+        source = _aiter(self._targets)
+        lock = anyio.Lock(fast_acquire=True)
+        try:
+            async with send:
+                with anyio.CancelScope() as scope:
+                    if self._deadline is not None:
+                        scope.deadline = anyio.current_time() + self._deadline
+                    async with anyio.create_task_group() as group:
+                        for _ in range(workers):
+                            group.start_soon(self._work, source, lock, send)
+                if scope.cancelled_caught:
+                    self._deadline_reached = True
+        finally:
+            with anyio.CancelScope(shield=True):
+                await source.aclose()
 
-    async def _run_one(
-        self, target: Target, slot: object, send: MemoryObjectSendStream[Outcome[T]]
+    async def _work(
+        self,
+        source: AsyncGenerator[Target, None],
+        lock: anyio.Lock,
+        send: MemoryObjectSendStream[Outcome[T]],
     ) -> None:
-        async with send:
-            try:
-                outcome = await self._bounded(target)
-                self._record(outcome)
-                # The slot is held until the consumer takes the outcome: a slow consumer
-                # then stops the producer, which is what keeps memory bounded.
-                await send.send(outcome)
-            finally:
-                self._limiter.release_on_behalf_of(slot)
+        while True:
+            async with lock:  # an async generator serves one caller at a time
+                if self._exhausted:
+                    return
+                try:
+                    target = await source.__anext__()
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    return
+                self._started += 1
+            outcome = await self._bounded(target)
+            self._record(outcome)
+            # The worker waits until the consumer has room for the outcome: a slow consumer
+            # stops the workers, which is what keeps memory bounded.
+            await send_soon(send, outcome)
 
     async def _bounded(self, target: Target) -> Outcome[T]:
         account = _limiter(self._account_limiters, target.account, self._per_account)
@@ -449,6 +474,37 @@ class FanOut(Generic[T]):
         )
 
 
+async def send_soon(send: MemoryObjectSendStream[Any], item: Any) -> None:
+    """``send.send(item)``, without its scheduling round trip when the buffer has room.
+
+    anyio's ``send`` and ``receive`` each yield to the event loop even when they need not
+    wait: two loop passes per outcome, a large share of a fan-out's own cost. A full buffer
+    still makes the sender wait, so memory stays bounded and the consumer gets its turn.
+    """
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
+
+
+class Drain(AsyncIterator[V]):
+    """Iterate ``receive``, taking buffered items without a loop pass (see ``send_soon``)."""
+
+    def __init__(self, receive: MemoryObjectReceiveStream[V]) -> None:
+        self._receive = receive
+
+    async def __anext__(self) -> V:
+        try:
+            return self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            try:
+                return await self._receive.receive()
+            except anyio.EndOfStream:
+                raise StopAsyncIteration from None
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
 async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
     """Leave a task group entered by hand: cancel what still runs, raise a bug as itself.
 
@@ -489,10 +545,20 @@ def _limiter(
     return limiter
 
 
-async def _aiter(targets: Iterable[Target] | AsyncIterable[Target]) -> AsyncIterator[Target]:
+async def _aiter(
+    targets: Iterable[Target] | AsyncIterable[Target],
+) -> AsyncGenerator[Target, None]:
     if isinstance(targets, AsyncIterable):
-        async for target in targets:
-            yield target
+        iterator = aiter(targets)
+        try:
+            async for target in iterator:
+                yield target
+        finally:
+            # The fan-out stopped early (done, cancelled, deadline): let the caller's async
+            # generator run its own cleanup now rather than whenever it is collected.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
     else:
         for target in targets:
             yield target

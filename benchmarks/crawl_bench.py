@@ -574,10 +574,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--slow-cap",
+        type=float,
+        default=None,
+        help="time cap in seconds for the contenders a scenario calls slow (scale: "
+        "boto3_threads, aioboto3_naive, aioboto3_tuned); default 240, or 4 with --quick",
+    )
     parser.add_argument("--json", type=Path, help="also write every run's numbers here")
     args = parser.parse_args(argv)
 
     scenarios = _scenarios(args.quick)
+    if args.slow_cap is not None:
+        for scenario in scenarios.values():
+            scenario.slow_cap = args.slow_cap
     names = args.scenario or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in scenarios]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]

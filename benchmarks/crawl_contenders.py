@@ -95,6 +95,10 @@ def run_boto3_threads(
     )
     sts = base.client("sts", endpoint_url=endpoint_url, config=config)  # clients are thread-safe
     sessions: dict[str, boto3.Session] = {}
+    # Targets still to run per account: an account's Session (its own copy of the EC2
+    # model, ~20 MB) is dropped after its last region, as a careful crawler would; keeping
+    # all of them would not fit in memory at 1,000 accounts.
+    remaining = dict.fromkeys(accounts, len(regions))
     locks: dict[str, threading.Lock] = {}
     locks_guard = threading.Lock()
 
@@ -120,6 +124,9 @@ def run_boto3_threads(
             ec2 = session.client(
                 "ec2", region_name=region, endpoint_url=endpoint_url, config=config
             )
+            remaining[account] -= 1
+            if not remaining[account]:
+                del sessions[account]  # no target of this account needs it any more
         try:
             ids: list[str] = []
             for page in ec2.get_paginator("describe_instances").paginate():

@@ -104,3 +104,12 @@ def test_run_all_finds_the_crawl_benchmark() -> None:
         cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "crawl_bench.py" in json.loads(out.stdout)
+
+
+def test_fanout_memory_bench_counts_every_item_for_each_contender() -> None:
+    from benchmarks import bench_fanout_memory
+
+    for name in bench_fanout_memory.CONTENDERS:
+        # The child asserts it saw 5 items per target, every target once.
+        result = bench_fanout_memory.run(name, 300)
+        assert result["growth_kb"] >= 0 and result["seconds"] > 0, name

@@ -165,6 +165,49 @@ async def test_memory_is_bounded_by_concurrency_not_targets() -> None:
         assert lead <= 16 + 16 + 2
 
 
+async def test_work_that_never_yields_still_streams_every_outcome_once() -> None:
+    """``fn`` with no await inside: workers and consumer still take turns; nothing is lost."""
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        targets = [aiokit.Target(f"{i:012d}", "us-east-1") for i in range(3000)]
+
+        async def at_once(ctx: aiokit.Context) -> str:
+            return ctx.target.account or ""
+
+        seen: Counter[str] = Counter()
+        async with pool.fan_out(at_once, targets, concurrency=4) as outcomes:
+            async for outcome in outcomes:
+                assert outcome.ok
+                seen[outcome.value or ""] += 1
+        assert len(seen) == 3000 and set(seen.values()) == {1}
+
+
+async def test_stopping_early_closes_the_callers_target_generator() -> None:
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        produced = 0
+        closed = False
+
+        async def endless() -> AsyncIterator[aiokit.Target]:
+            nonlocal produced, closed
+            try:
+                while True:
+                    produced += 1
+                    yield aiokit.Target(f"{produced:012d}", "us-east-1")
+            finally:
+                closed = True
+
+        async def noop(ctx: aiokit.Context) -> None:
+            await anyio.lowlevel.checkpoint()
+
+        async with pool.fan_out(noop, endless(), concurrency=8) as outcomes:
+            taken = 0
+            async for _ in outcomes:
+                taken += 1
+                if taken == 100:
+                    break
+        assert closed  # the generator's cleanup ran when the fan-out ended, not at GC
+        assert produced <= 100 + 8 + 8 + 1  # taken, in workers, in the outcome buffer
+
+
 async def test_timeout_deadline_and_cancellation(
     seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
 ) -> None:
