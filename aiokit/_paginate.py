@@ -23,13 +23,16 @@ import difflib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import anyio
 import jmespath
+from aiobotocore.context import with_current_context
 from aiobotocore.paginate import AioPageIterator
 from botocore.exceptions import PaginationError as BotocorePaginationError
 from botocore.paginate import TokenEncoder
+from botocore.useragent import register_feature_id
 from botocore.validate import validate_parameters
 from jmespath.exceptions import JMESPathError
 
@@ -85,6 +88,8 @@ class _RetryingPageIterator(AioPageIterator):  # type: ignore[misc]
 
     aiokit_pager: Paginator
 
+    # As botocore's own: the request carries the paginator's feature id (User-Agent metrics).
+    @with_current_context(partial(register_feature_id, "PAGINATOR"))  # type: ignore[untyped-decorator]
     async def _make_request(self, current_kwargs: dict[str, Any]) -> Any:
         return await self.aiokit_pager._request_page(self._method, current_kwargs)
 

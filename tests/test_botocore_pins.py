@@ -206,9 +206,9 @@ async def test_user_agent_cache_keeps_each_requests_features(
         await s3.create_bucket(Bucket="agents")
         for _ in range(2):
             await s3.list_objects_v2(Bucket="agents")
-            # botocore's own paginator registers its feature id on the request context.
-            paginator = s3.get_paginator("list_objects_v2")
-            pages = [p async for p in paginator.paginate(Bucket="agents")]
+            # A paginator's requests carry its feature id, as botocore's own paginator's do.
+            pager = aiokit_pool.paginate("s3", "list_objects_v2", Bucket="agents")
+            pages = [p async for p in pager]
             assert len(pages) == 1
     finally:
         s3.meta.events.unregister("before-send.s3", capture)
