@@ -14,6 +14,7 @@ changes the thing it relies on.
   (~140 us each, about 40 % of the CPU of an EC2 DescribeInstances page); the common shapes
   AWS sends are parsed directly (~5 us) into the same instant, anything else still goes to
   botocore's parser.
+- Faster XML structure parsing: see ``_parsers`` (the pool installs its parser factory).
 - A cached User-Agent: botocore rebuilds the header from a dozen components twice per
   request (~115 us each); it depends only on the client and the request's feature ids, so
   each client keeps the strings it has built, keyed by those ids.
