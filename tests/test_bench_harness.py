@@ -59,6 +59,8 @@ def test_bounds_of_the_throttled_scenario() -> None:
     assert bound.latency_chain == pytest.approx(11 * 0.020)
     assert bound.latency_total == pytest.approx(bound.requests * 0.020 / 64)
     assert bound.cpu_floor > 0
+    # aiokit's parsers do the same work with less CPU (timestamps, XML structures).
+    assert 0 < bound.cpu_floor_aiokit < bound.cpu_floor
     assert bound.seconds == max(bound.latency, bound.cpu_floor, bound.rate)
 
 
