@@ -10,6 +10,7 @@ other file read, happen in worker threads, never on the event loop.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import enum
 import random
 import re
@@ -121,6 +122,10 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
         tcp_keepalive=True,
         http_session_cls=SharedSSLHTTPSession,
     )
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 class SessionPool:
@@ -857,7 +862,11 @@ class SessionPool:
             )
         if isinstance(identity, AssumeRole):
             credentials = AioDeferredRefreshableCredentials(
-                refresh_using=lambda: self._assume_role(identity), method="assume-role"
+                refresh_using=lambda: self._assume_role(identity),
+                method="assume-role",
+                # botocore's default asks for the local zone (tzlocal) on every request's
+                # expiry check; UTC compares the same against the aware expiry time.
+                time_fetcher=_utc_now,
             )
             # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; the
             # jitter spreads refreshes of identities made at the same moment.

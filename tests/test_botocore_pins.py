@@ -233,3 +233,18 @@ def test_xml_structure_parsing_is_the_code_aiokit_mirrors() -> None:
     ):
         source = inspect.getsource(method)
         assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest, method
+
+
+async def test_paginator_config_and_credential_clock_are_where_aiokit_reads_them(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """``_paginate`` builds botocore's paginator from ``client._cache['page_config']``
+    (filled by ``can_paginate``); ``_pool`` hands role credentials a UTC clock."""
+    from aiobotocore.credentials import AioDeferredRefreshableCredentials
+
+    s3 = await aiokit_pool.client("s3")
+    assert s3.can_paginate("list_objects_v2")
+    assert "ListObjectsV2" in s3._cache["page_config"]
+    assert s3._PY_TO_OP_NAME["list_objects_v2"] == "ListObjectsV2"
+    params = inspect.signature(AioDeferredRefreshableCredentials.__init__).parameters
+    assert "time_fetcher" in params
