@@ -15,7 +15,7 @@ import aiokit
 from aiokit._botocore import shared_loader
 from aiokit._discovery import Organization, Profiles, discover_targets
 from aiokit._targets import Target
-from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -339,18 +339,8 @@ class DeniedEC2:
 @pytest.fixture
 async def denied_ec2() -> AsyncIterator[DeniedEC2]:
     server = DeniedEC2()
-    app = web.Application()
-    app.router.add_post("/", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_on_loopback(server.handle) as server.url:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 async def test_enabled_regions_fall_back_to_defaults_when_denied_and_are_cached(

@@ -15,7 +15,7 @@ from aiobotocore.config import AioConfig
 from aiohttp import web
 
 import aiokit
-from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -266,17 +266,9 @@ class ErrorServer:
 @pytest.fixture
 async def error_server() -> AsyncIterator[ErrorServer]:
     server = ErrorServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    yield server
-    server.released.set()
-    await runner.cleanup()
+    async with serve_on_loopback(server.handle) as server.url:
+        yield server
+        server.released.set()
 
 
 def _json_error(code: str) -> str:

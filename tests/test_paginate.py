@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from aiobotocore.config import AioConfig
 from aiohttp import web
 
 import aiokit
-from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, MotoServer
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, MotoServer, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -254,24 +255,14 @@ class FaultProxy:
 
 @pytest.fixture
 async def proxy_factory(moto_endpoint: str) -> AsyncIterator[Any]:
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def make(page: int, failures: list[tuple[int, str, str]]) -> FaultProxy:
-        proxy = FaultProxy(moto_endpoint, page, failures)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", proxy.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        proxy.url = f"http://127.0.0.1:{port}"
-        return proxy
+        async def make(page: int, failures: list[tuple[int, str, str]]) -> FaultProxy:
+            proxy = FaultProxy(moto_endpoint, page, failures)
+            proxy.url = await servers.enter_async_context(serve_on_loopback(proxy.handle))
+            return proxy
 
-    yield make
-    for runner in runners:
-        await runner.cleanup()
+        yield make
 
 
 @pytest.mark.parametrize(

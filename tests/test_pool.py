@@ -15,7 +15,7 @@ from aiohttp import web
 from botocore.exceptions import ClientError
 
 import aiokit
-from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -45,19 +45,11 @@ class Gate:
 @pytest.fixture
 async def gate() -> AsyncIterator[Gate]:
     g = Gate()
-    app = web.Application()
-    app.router.add_post("/", g.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    g.url = f"http://127.0.0.1:{port}"
-    try:
-        yield g
-    finally:
-        g.opened.set()
-        await runner.cleanup()
+    async with serve_on_loopback(g.handle) as g.url:
+        try:
+            yield g
+        finally:
+            g.opened.set()
 
 
 # --- caching and eviction -----------------------------------------------------------------

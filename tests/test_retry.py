@@ -12,7 +12,7 @@ from aiohttp import web
 
 import aiokit
 from aiokit._retry import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
-from aiokit.testing import TEST_CREDENTIALS
+from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -169,16 +169,8 @@ class Throttler:
 @pytest.fixture
 async def throttler() -> AsyncIterator[Throttler]:
     server = Throttler()
-    app = web.Application()
-    app.router.add_post("/", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}"
-    yield server
-    await runner.cleanup()
+    async with serve_on_loopback(server.handle) as server.url:
+        yield server
 
 
 def _pool(url: str, **kw: Any) -> aiokit.SessionPool:

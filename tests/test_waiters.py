@@ -13,6 +13,7 @@ from aiohttp import web
 
 import aiokit
 from aiokit import _waiters
+from aiokit.testing import serve_on_loopback
 
 # Explicit: parametrized tests with async fixtures need the anyio mark at collection time.
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -79,19 +80,11 @@ class Silent:
 @pytest.fixture
 async def silent() -> AsyncIterator[Silent]:
     s = Silent()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", s.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    s.url = f"http://127.0.0.1:{port}"
-    try:
-        yield s
-    finally:
-        s.release.set()
-        await runner.cleanup()
+    async with serve_on_loopback(s.handle) as s.url:
+        try:
+            yield s
+        finally:
+            s.release.set()
 
 
 # --- botocore's own waiters ------------------------------------------------------------------

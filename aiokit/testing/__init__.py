@@ -12,6 +12,9 @@ aiokit.testing``). Fixtures:
 - ``aiokit_pool``: an open :class:`aiokit.SessionPool` talking to ``moto_endpoint``.
 - ``fake_organization``: an AWS Organization with 6 member accounts in two OUs on moto (build
   other shapes with :func:`make_fake_organization`).
+
+And :func:`serve_on_loopback`, a throwaway HTTP endpoint on 127.0.0.1 for answers AWS
+gives rarely (throttles, denials, stalls) that moto does not produce.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pytest
 
 from .._identity import StaticKeys
 from .._pool import SessionPool
+from ._loopback import serve_on_loopback
 from ._moto import MotoServer
 from ._organization import FakeAccount, FakeOrganization, make_fake_organization
 
@@ -33,6 +37,7 @@ __all__ = [
     "MotoServer",
     "TEST_CREDENTIALS",
     "make_fake_organization",
+    "serve_on_loopback",
 ]
 
 TEST_CREDENTIALS = StaticKeys("testing", "testing")
