@@ -7,9 +7,14 @@ The ``aiokit.testing`` plugin (moto server, isolation fixtures) is enabled in py
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
+
+from aiokit.testing import FakeOrganization
+
+SeedQueues = Callable[[Any, Sequence[str], Callable[[int, int], int]], Awaitable[dict[Any, int]]]
 
 
 @pytest.fixture
@@ -26,3 +31,24 @@ def _isolated(aws_isolated_env: None) -> Iterator[None]:
     """
     yield
     gc.collect()
+
+
+@pytest.fixture
+def seed_queues(fake_organization: FakeOrganization) -> SeedQueues:
+    """``await seed_queues(pool, regions, count)``: in every member account (the ``i``-th)
+    and region (the ``j``-th), ``count(i, j)`` SQS queues, made through ``pool`` (whose
+    role must be assumable there). Returns ``{(account, region): count}``."""
+
+    async def seed(
+        pool: Any, regions: Sequence[str], count: Callable[[int, int], int]
+    ) -> dict[Any, int]:
+        counts = {}
+        for i, account in enumerate(fake_organization.account_ids):
+            for j, region in enumerate(regions):
+                sqs = await pool.client("sqs", region, account=account)
+                for q in range(count(i, j)):
+                    await sqs.create_queue(QueueName=f"q{q}")
+                counts[(account, region)] = count(i, j)
+        return counts
+
+    return seed

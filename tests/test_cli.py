@@ -11,13 +11,16 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+
+if TYPE_CHECKING:
+    from tests.conftest import SeedQueues
 
 ROLE = "OrganizationAccountAccessRole"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -39,22 +42,17 @@ def _expected(i: int, j: int) -> int:
 
 
 @pytest.fixture
-def seeded_org(fake_organization: FakeOrganization) -> dict[tuple[str, str], int]:
+def seeded_org(
+    fake_organization: FakeOrganization, seed_queues: SeedQueues
+) -> dict[tuple[str, str], int]:
     async def seed() -> dict[tuple[str, str], int]:
-        counts = {}
         async with aiokit.SessionPool(
             endpoint_url=fake_organization.endpoint_url,
             region="us-east-1",
             credentials=TEST_CREDENTIALS,
             role=ROLE,
         ) as pool:
-            for i, account in enumerate(fake_organization.account_ids):
-                for j, region in enumerate(REGIONS):
-                    sqs = await pool.client("sqs", region, account=account)
-                    for q in range(_expected(i, j)):
-                        await sqs.create_queue(QueueName=f"q{q}")
-                    counts[(account, region)] = _expected(i, j)
-        return counts
+            return await seed_queues(pool, REGIONS, _expected)
 
     return anyio.run(seed)
 

@@ -6,7 +6,7 @@ import gc
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -16,6 +16,9 @@ from aiohttp import web
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
+
+if TYPE_CHECKING:
+    from tests.conftest import SeedQueues
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +31,9 @@ def _expected(i: int, j: int) -> int:
 
 
 @pytest.fixture
-async def seeded(fake_organization: FakeOrganization) -> AsyncIterator[tuple[Any, list[Any]]]:
+async def seeded(
+    fake_organization: FakeOrganization, seed_queues: SeedQueues
+) -> AsyncIterator[tuple[Any, list[Any]]]:
     """6 accounts x 3 regions, each holding a known number of SQS queues."""
     async with aiokit.SessionPool(
         endpoint_url=fake_organization.endpoint_url,
@@ -36,11 +41,7 @@ async def seeded(fake_organization: FakeOrganization) -> AsyncIterator[tuple[Any
         credentials=TEST_CREDENTIALS,
         role=ROLE,
     ) as pool:
-        for i, account in enumerate(fake_organization.account_ids):
-            for j, region in enumerate(REGIONS):
-                sqs = await pool.client("sqs", region, account=account)
-                for q in range(_expected(i, j)):
-                    await sqs.create_queue(QueueName=f"q-{i}-{j}-{q}")
+        await seed_queues(pool, REGIONS, _expected)
         targets = [
             aiokit.Target.assume(account, region, ROLE)
             for region in REGIONS
