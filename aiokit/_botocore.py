@@ -10,11 +10,8 @@ changes the thing it relies on.
   every identity; each request is signed with its own identity's credentials through the
   ``request_credentials`` entry of the request's signing context, which botocore's
   ``RequestSigner.sign`` honours.
-- A faster timestamp parser: botocore parses every ISO 8601 timestamp with ``dateutil``
-  (~140 us each, about 40 % of the CPU of an EC2 DescribeInstances page); the common shapes
-  AWS sends are parsed directly (~5 us) into the same instant, anything else still goes to
-  botocore's parser.
-- Faster XML structure parsing: see ``_parsers`` (the pool installs its parser factory).
+- Faster response parsing (timestamps, XML structures): see ``_parsers``; the pool
+  installs its parser factory.
 - A cached User-Agent: botocore rebuilds the header from a dozen components twice per
   request (~115 us each); it depends only on the client and the request's feature ids, so
   each client keeps the strings it has built, keyed by those ids.
@@ -22,9 +19,7 @@ changes the thing it relies on.
 
 from __future__ import annotations
 
-import datetime
 import functools
-import re
 import ssl
 import threading
 from typing import Any
@@ -37,8 +32,6 @@ from botocore.context import get_context
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 from botocore.useragent import UserAgentString
-from botocore.utils import parse_timestamp as botocore_parse_timestamp
-from dateutil.tz import UTC, tzoffset
 
 from ._exceptions import CredentialsError
 
@@ -50,7 +43,6 @@ __all__ = [
     "shared_loader",
     "shared_ssl_context",
     "inject_request_credentials",
-    "parse_timestamp",
     "cache_user_agent",
 ]
 
@@ -152,49 +144,6 @@ def inject_request_credentials(request_signer: Any, context: dict[str, Any], **_
     if credentials is not None:
         context.setdefault("signing", {})["request_credentials"] = credentials
         context["aiokit_scope"] = request_signer.aiokit_scope
-
-
-# YYYY-MM-DDTHH:MM:SS, up to 6 fraction digits, then Z, an offset, or nothing: what AWS's
-# XML and query protocols send. Anything else (7+ fraction digits, RFC 822 dates in
-# headers, epoch numbers) is left to botocore.
-_ISO_8601 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)?\Z"
-)
-
-
-def parse_timestamp(value: Any) -> Any:
-    """botocore's ``parse_timestamp``, with a fast path for plain ISO 8601 strings.
-
-    The result is the same instant botocore gives; its ``tzinfo`` is dateutil's ``tzutc``
-    for UTC (dateutil itself returns ``tzlocal()`` for UTC when the machine's zone is UTC),
-    ``tzoffset(None, seconds)`` for other offsets, and none when the string has no zone.
-    Invalid dates (February 30th, hour 24) fall through to botocore, which raises its own
-    ``ValueError``.
-    """
-    if type(value) is str:
-        match = _ISO_8601.match(value)
-        if match is not None:
-            year, month, day, hour, minute, second, fraction, zone = match.groups()
-            tz: datetime.tzinfo | None = None
-            if zone == "Z":
-                tz = UTC
-            elif zone is not None:
-                offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * 60
-                tz = UTC if offset == 0 else tzoffset(None, -offset if zone[0] == "-" else offset)
-            try:
-                return datetime.datetime(
-                    int(year),
-                    int(month),
-                    int(day),
-                    int(hour),
-                    int(minute),
-                    int(second),
-                    int(fraction.ljust(6, "0")) if fraction else 0,
-                    tz,
-                )
-            except ValueError:
-                pass
-    return botocore_parse_timestamp(value)
 
 
 class _CachingUserAgentString(UserAgentString):  # type: ignore[misc]

@@ -284,7 +284,6 @@ class FanOut(Generic[T]):
         self._deadline = deadline
         self._progress = progress
         self._count_items = count_items
-        self._exhausted = False
         self._account_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._region_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._tg: TaskGroup | None = None
@@ -359,12 +358,10 @@ class FanOut(Generic[T]):
     ) -> None:
         while True:
             async with lock:  # an async generator serves one caller at a time
-                if self._exhausted:
-                    return
                 try:
+                    # Once exhausted, it keeps raising StopAsyncIteration for every worker.
                     target = await source.__anext__()
                 except StopAsyncIteration:
-                    self._exhausted = True
                     return
                 self._started += 1
             outcome = await self._bounded(target)

@@ -1,6 +1,11 @@
-"""botocore's XML response parsers, with each structure's member table worked out once.
+"""botocore's response parsers, doing the same work with less CPU.
 
-botocore parses an XML structure by walking *every* member its model declares, and for each
+Timestamps: botocore parses every ISO 8601 timestamp with ``dateutil`` (~140 us each, about
+40 % of the CPU of an EC2 DescribeInstances page); :func:`parse_timestamp` parses the
+common shapes AWS sends directly (~5 us) into the same instant, anything else still goes
+to botocore's parser.
+
+XML structures: botocore parses one by walking *every* member its model declares, and for each
 one looks up its location, its XML name and its serialization flags, on every node of every
 response. An EC2 ``Instance`` declares about 70 members, and a page of instances has
 thousands of such nodes: this walk is most of the CPU of an EC2 or S3 listing after the
@@ -17,6 +22,8 @@ the fake AWS endpoint.
 
 from __future__ import annotations
 
+import datetime
+import re
 from typing import Any, NamedTuple
 
 from aiobotocore.parsers import (
@@ -26,8 +33,53 @@ from aiobotocore.parsers import (
     AioResponseParserFactory,
     AioRestXMLParser,
 )
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+from dateutil.tz import UTC, tzoffset
 
-__all__ = ["ParserFactory"]
+__all__ = ["ParserFactory", "parse_timestamp"]
+
+# YYYY-MM-DDTHH:MM:SS, up to 6 fraction digits, then Z, an offset, or nothing: what AWS's
+# XML and query protocols send. Anything else (7+ fraction digits, RFC 822 dates in
+# headers, epoch numbers) is left to botocore.
+_ISO_8601 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)?\Z"
+)
+
+
+def parse_timestamp(value: Any) -> Any:
+    """botocore's ``parse_timestamp``, with a fast path for plain ISO 8601 strings.
+
+    The result is the same instant botocore gives; its ``tzinfo`` is dateutil's ``tzutc``
+    for UTC (dateutil itself returns ``tzlocal()`` for UTC when the machine's zone is UTC),
+    ``tzoffset(None, seconds)`` for other offsets, and none when the string has no zone.
+    Invalid dates (February 30th, hour 24) fall through to botocore, which raises its own
+    ``ValueError``.
+    """
+    if type(value) is str:
+        match = _ISO_8601.match(value)
+        if match is not None:
+            year, month, day, hour, minute, second, fraction, zone = match.groups()
+            tz: datetime.tzinfo | None = None
+            if zone == "Z":
+                tz = UTC
+            elif zone is not None:
+                offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * 60
+                tz = UTC if offset == 0 else tzoffset(None, -offset if zone[0] == "-" else offset)
+            try:
+                return datetime.datetime(
+                    int(year),
+                    int(month),
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    int(second),
+                    int(fraction.ljust(6, "0")) if fraction else 0,
+                    tz,
+                )
+            except ValueError:
+                pass
+    return botocore_parse_timestamp(value)
+
 
 _PLAN = "_aiokit_xml_plan"
 
@@ -146,7 +198,12 @@ _PARSERS = {
 
 
 class ParserFactory(AioResponseParserFactory):  # type: ignore[misc]
-    """aiobotocore's parser factory, handing out the planned XML parsers."""
+    """aiobotocore's parser factory, handing out the planned XML parsers, all of them
+    (JSON ones too) with :func:`parse_timestamp`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_parser_defaults(timestamp_parser=parse_timestamp)
 
     def create_parser(self, protocol_name: str) -> Any:
         return _PARSERS[protocol_name](**self._defaults)

@@ -231,12 +231,9 @@ def botocore_cpu_per_request(
     serializer = create_serializer(model.metadata["protocol"], include_validation=True)
     parser = create_parser(model.metadata["protocol"])
     if aiokit_parsers:
-        from aiokit._botocore import parse_timestamp
         from aiokit._parsers import ParserFactory
 
-        factory = ParserFactory()
-        factory.set_parser_defaults(timestamp_parser=parse_timestamp)
-        aio_parser = factory.create_parser(model.metadata["protocol"])
+        aio_parser = ParserFactory().create_parser(model.metadata["protocol"])
         # aiobotocore's parse() is async; botocore's synchronous one (which the XML parsers
         # inherit, with the same steps) parses the same way without an event loop.
         parser = SimpleNamespace(parse=partial(ResponseParser.parse, aio_parser))

@@ -29,9 +29,9 @@ import aiokit
 from aiokit._botocore import (
     SharedSSLHTTPSession,
     merge_config,
-    parse_timestamp,
     shared_ssl_context,
 )
+from aiokit._parsers import parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
 
 pytestmark = pytest.mark.anyio

@@ -18,8 +18,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
 import aiokit
-from aiokit._botocore import parse_timestamp
-from aiokit._parsers import ParserFactory
+from aiokit._parsers import ParserFactory, parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
@@ -30,7 +29,6 @@ XML_PROTOCOLS = ("ec2", "query", "rest-xml")
 async def _compare(captured: list[tuple[Any, dict[str, Any]]]) -> list[str]:
     """Parse every captured response both ways; return the names of those compared."""
     ours = ParserFactory()
-    ours.set_parser_defaults(timestamp_parser=parse_timestamp)
     compared = []
     for operation, response in captured:
         protocol = operation.service_model.resolved_protocol
