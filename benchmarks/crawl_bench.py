@@ -24,6 +24,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -33,7 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -171,6 +172,10 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
 
 DEFAULT_SCENARIOS = ("latency", "throttled", "scale", "faults")
 
+# CPU seconds each floor measurement runs for (per request shape and parser set); the
+# floor is measured again before every contender run.
+FLOOR_SECONDS = 0.5
+
 
 # -- the lower bound
 
@@ -206,27 +211,39 @@ class Bound:
         )
 
 
+@cache
+def _service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
 def botocore_cpu_per_request(
     service: str,
     operation: str,
     params: dict[str, Any],
     answer: tuple[int, dict[str, str], bytes],
     region: str,
-    iterations: int = 100,
+    seconds: float = FLOOR_SECONDS,
     aiokit_parsers: bool = False,
 ) -> float:
     """CPU seconds botocore itself spends on one request of this shape: serialize
     (with validation), sign (SigV4), prepare, and parse the canned answer, no network.
 
+    The mean over ``seconds`` of CPU, after a warm-up and a full garbage collection: a
+    crawl's makespan is a mean over its own run too, and on a shared machine the speed of
+    the CPU moves for seconds at a time, so a minimum over short batches would compare a
+    crawl with the machine's best moment (session 2 saw that minimum anywhere between 0.7
+    and 1.7 ms for the same request).
+
     ``aiokit_parsers``: parse with the parsers a ``SessionPool`` installs instead."""
-    import botocore.session
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import create_request_object, prepare_request_dict
     from botocore.credentials import Credentials
     from botocore.parsers import ResponseParser, create_parser
     from botocore.serialize import create_serializer
 
-    model = botocore.session.get_session().get_service_model(service)
+    model = _service_model(service)
     op = model.operation_model(operation)
     serializer = create_serializer(model.metadata["protocol"], include_validation=True)
     parser = create_parser(model.metadata["protocol"])
@@ -249,22 +266,30 @@ def botocore_cpu_per_request(
         request.prepare()
         parser.parse({**response, "body": body}, op.output_shape)
 
-    for _ in range(10):  # warm caches, as a long crawl would have them
+    for _ in range(20):  # warm caches, as a long crawl would have them
         once()
-    # The fastest of five batches: a floor, so the least disturbed measurement counts.
-    batch = max(1, iterations // 5)
-    best = float("inf")
-    for _ in range(5):
-        start = time.process_time()
-        for _ in range(batch):
+    gc.collect()  # no collection owed by whatever ran before lands in the measurement
+    count = 0
+    start = time.process_time()
+    elapsed = 0.0
+    while elapsed < seconds or count < 20:
+        for _ in range(10):
             once()
-        best = min(best, (time.process_time() - start) / batch)
-    return best
+        count += 10
+        elapsed = time.process_time() - start
+    return elapsed / count
 
 
 def lower_bound(
-    scenario: Scenario, config: FakeConfig, concurrency: int, accounts: int, regions: int
+    scenario: Scenario,
+    config: FakeConfig,
+    concurrency: int,
+    accounts: int,
+    regions: int,
+    seconds: float = FLOOR_SECONDS,
 ) -> Bound:
+    """The scenario's lower bound, its CPU floor measured now (``seconds`` of CPU per
+    request shape and parser set)."""
     from benchmarks.fake_aws.server import FakeAWSServer
 
     server = FakeAWSServer(config)  # in-process, only to render canned answers
@@ -284,7 +309,7 @@ def lower_bound(
 
     def floor(aiokit_parsers: bool) -> float:
         cpu_assume = botocore_cpu_per_request(
-            "sts", "AssumeRole", assume_params, assume_answer, region,
+            "sts", "AssumeRole", assume_params, assume_answer, region, seconds,
             aiokit_parsers=aiokit_parsers,
         )  # fmt: skip
 
@@ -292,7 +317,7 @@ def lower_bound(
             fields = {"NextToken": f"instances-{start}"} if start else {}
             answer = server.render("ec2", "DescribeInstances", account, region, fields)
             return botocore_cpu_per_request(
-                "ec2", "DescribeInstances", dict(fields), answer, region,
+                "ec2", "DescribeInstances", dict(fields), answer, region, seconds,
                 aiokit_parsers=aiokit_parsers,
             )  # fmt: skip
 
@@ -349,6 +374,21 @@ class RunResult:
     fake_cpu: float = 0.0
     fake_max_in_flight: int = 0
     skipped: str | None = None
+    # The lower bound measured just before this run: the machine's speed drifts over
+    # minutes, so each run is compared with the floor of its own moment.
+    bound: Bound | None = None
+
+    @property
+    def x_bound(self) -> float:
+        return self.makespan / self.bound.seconds if self.bound else float("nan")
+
+    @property
+    def x_floor_aiokit(self) -> float:
+        """Makespan / the bound with aiokit's parsers in the CPU floor."""
+        b = self.bound
+        if b is None or not b.cpu_floor_aiokit:
+            return float("nan")
+        return self.makespan / max(b.cpu_floor_aiokit, b.latency, b.rate)
 
 
 def _child_env() -> dict[str, str]:
@@ -426,16 +466,27 @@ def run_contender(
         error_sample=payload["error_sample"],
         fake_cpu=stats["cpu_seconds"],
         fake_max_in_flight=stats["max_in_flight"],
+        bound=bound,
     )
 
 
 @dataclass
 class ScenarioReport:
     scenario: Scenario
-    bound: Bound
+    bound: Bound  # the median of the bounds measured before each run
     concurrency: int
     repeats: int
     runs: dict[str, list[RunResult]]
+    bounds: list[Bound] = field(default_factory=list)  # every measurement, in order
+
+    def x_bound(self, contender: str) -> float:
+        """Median over repeats of makespan / the bound measured just before that run."""
+        done = [r.x_bound for r in self.runs[contender] if r.skipped is None and r.bound]
+        return float(statistics.median(done)) if done else float("nan")
+
+    def x_floor_aiokit(self, contender: str) -> float:
+        done = [r.x_floor_aiokit for r in self.runs[contender] if r.skipped is None and r.bound]
+        return float(statistics.median(done)) if done else float("nan")
 
     def summary(self, contender: str) -> RunResult:
         """Medians over repeats; lost/dup/extra/errors are the worst repeat (a correctness
@@ -474,13 +525,14 @@ def run_scenario(
     repeats: int = 1,
     concurrency: int = 64,
     log: Callable[[str], None] = print,
+    floor_seconds: float = FLOOR_SECONDS,
 ) -> ScenarioReport:
     config = scenario.fake_config()
     accounts, regions = scenario.targets(config)
     expected = {
         i for a in accounts for r in regions for i in expected_items(config, a, r, "instances")
     }
-    bound = lower_bound(scenario, config, concurrency, len(accounts), len(regions))
+    bounds: list[Bound] = []
     runs: dict[str, list[RunResult]] = {c: [] for c in contenders}
     with FakeAWS(config) as fake:
         for repeat in range(repeats):
@@ -493,13 +545,22 @@ def run_scenario(
                     runs[contender].append(runs[contender][-1])  # capped/skipped: once
                     continue
                 log(f"  [{scenario.name}] repeat {repeat + 1}/{repeats}: {contender} ...")
+                bound = lower_bound(
+                    scenario, config, concurrency, len(accounts), len(regions), floor_seconds
+                )
+                bounds.append(bound)
                 runs[contender].append(
                     run_contender(
                         fake, scenario, contender, accounts, regions, concurrency, expected,
                         bound,
                     )
                 )  # fmt: skip
-    return ScenarioReport(scenario, bound, concurrency, repeats, runs)
+    if not bounds:  # every contender skipped before it ran
+        bounds.append(
+            lower_bound(scenario, config, concurrency, len(accounts), len(regions), floor_seconds)
+        )
+    median = sorted(bounds, key=lambda b: b.cpu_floor)[(len(bounds) - 1) // 2]
+    return ScenarioReport(scenario, median, concurrency, repeats, runs, bounds)
 
 
 # -- reporting
@@ -529,8 +590,14 @@ def format_report(report: ScenarioReport) -> str:
         f"expected requests: {b.requests} ({b.assume_roles} AssumeRole + "
         f"{s.accounts * s.regions} targets x {b.pages_per_target} pages)",
         b.describe(),
-        _HEADER,
     ]
+    if len(report.bounds) > 1:
+        per = sorted(x.cpu_per_request * 1e3 for x in report.bounds)
+        lines.append(
+            f"   (the median of {len(per)} measurements, one before each run: "
+            f"{per[0]:.3f}-{per[-1]:.3f} ms/request; x bound uses each run's own)"
+        )
+    lines.append(_HEADER)
     notes: list[str] = []
     summaries = {c: report.summary(c) for c in report.runs}
     for name, r in summaries.items():
@@ -540,7 +607,7 @@ def format_report(report: ScenarioReport) -> str:
         lines.append(
             f"{name:<16} {r.makespan:>10.2f} {r.cpu:>8.2f} {r.peak_rss_mb:>11.1f} "
             f"{r.requests:>9} {r.throttled_pct:>11.1f} {r.retries_per_request:>11.3f} "
-            f"{r.lost:>6} {r.dup:>5} {r.makespan / b.seconds:>8.2f}"
+            f"{r.lost:>6} {r.dup:>5} {report.x_bound(name):>8.2f}"
         )
         if r.skipped:
             notes.append(f"{name}: {r.skipped}")
@@ -565,8 +632,7 @@ def format_report(report: ScenarioReport) -> str:
         notes.append(
             f"with aiokit's own parsers the CPU floor is {b.cpu_floor_aiokit:.2f} s "
             f"({b.cpu_floor_aiokit / b.requests * 1e3:.3f} ms/request); aiokit's makespan is "
-            f"{ours.makespan / max(b.cpu_floor_aiokit, b.latency, b.rate):.2f}x "
-            "max(that, latency, rate)"
+            f"{report.x_floor_aiokit('aiokit'):.2f}x max(that, latency, rate)"
         )
     capped = [n for n in s.slow_contenders if n in summaries]
     if capped:
@@ -634,7 +700,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     reports = []
     for name in names:
-        report = run_scenario(scenarios[name], contenders, repeats, args.concurrency, log)
+        report = run_scenario(
+            scenarios[name], contenders, repeats, args.concurrency, log,
+            floor_seconds=0.2 if args.quick else FLOOR_SECONDS,
+        )  # fmt: skip
         reports.append(report)
         print(format_report(report), flush=True)
     print(f"\ncrawl_bench: {time.perf_counter() - started:.0f} s in all", flush=True)

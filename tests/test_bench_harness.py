@@ -30,9 +30,14 @@ NON_AIOKIT = ["boto3_threads", "aioboto3_naive", "aioboto3_tuned", "aioboto3_bes
 @pytest.mark.slow
 def test_tiny_crawl_is_exact_for_every_contender() -> None:
     scenario = crawl_bench._scenarios(quick=True)["tiny"]
-    report = run_scenario(scenario, NON_AIOKIT, repeats=1, concurrency=8, log=lambda _: None)
+    report = run_scenario(
+        scenario, NON_AIOKIT, repeats=1, concurrency=8, log=lambda _: None, floor_seconds=0.05
+    )
     # 3 accounts x 2 regions, 25 instances in pages of 10: 3 AssumeRole + 6 x 3 pages.
     assert report.bound.requests == 3 + 6 * 3
+    # The floor is measured again before every run, and each run keeps its own.
+    assert len(report.bounds) == len(NON_AIOKIT)
+    assert report.bound in report.bounds
     for name in NON_AIOKIT:
         (run,) = report.runs[name]
         assert run.skipped is None, f"{name}: {run.skipped}"
@@ -42,6 +47,8 @@ def test_tiny_crawl_is_exact_for_every_contender() -> None:
         assert run.retries_per_request == 0.0
         assert run.throttled_pct == 0.0
         assert run.makespan > 0 and run.cpu > 0 and run.peak_rss_mb > 0
+        assert run.bound is not None and run.bound.cpu_floor > 0
+        assert report.x_bound(name) == run.makespan / run.bound.seconds
     table = format_report(report)
     assert "lower bound:" in table
     for name in NON_AIOKIT:
@@ -51,7 +58,7 @@ def test_tiny_crawl_is_exact_for_every_contender() -> None:
 def test_bounds_of_the_throttled_scenario() -> None:
     scenario = crawl_bench._scenarios(quick=False)["throttled"]
     config = scenario.fake_config()
-    bound = lower_bound(scenario, config, concurrency=64, accounts=20, regions=16)
+    bound = lower_bound(scenario, config, concurrency=64, accounts=20, regions=16, seconds=0.05)
     assert bound.requests == 20 + 20 * 16 * 10
     assert bound.pages_per_target == 10
     # EC2: (10 pages - burst 5) / 2 per second; STS: (20 - 10) / 5 per second.
@@ -67,13 +74,23 @@ def test_bounds_of_the_throttled_scenario() -> None:
 def test_report_skips_and_ratios() -> None:
     scenario = crawl_bench._scenarios(quick=True)["tiny"]
     bound = Bound(21, 3, 3, 0.01, 0.02, 0.001, 0.021, 0.0)
+    # Each run is compared with the bound measured just before it, not the scenario's.
+    slow_moment = Bound(21, 3, 3, 0.01, 0.02, 0.025, 0.5, 0.0)
+    fast_moment = Bound(21, 3, 3, 0.01, 0.02, 0.01, 0.25, 0.0)
     runs = {
-        "aioboto3_best": [RunResult("aioboto3_best", makespan=2.0, cpu=1.0, peak_rss_mb=80)],
+        "aioboto3_best": [
+            RunResult("aioboto3_best", makespan=2.0, cpu=1.0, peak_rss_mb=80, bound=fast_moment)
+        ],
         "boto3_threads": [RunResult("boto3_threads", skipped="time cap 8 s reached")],
-        "aiokit": [RunResult("aiokit", makespan=1.0, cpu=0.5, peak_rss_mb=40)],
+        "aiokit": [RunResult("aiokit", makespan=1.0, cpu=0.5, peak_rss_mb=40, bound=slow_moment)],
     }
-    text = format_report(ScenarioReport(scenario, bound, 64, 1, runs))
+    report = ScenarioReport(scenario, bound, 64, 1, runs, [slow_moment, fast_moment])
+    text = format_report(report)
     assert "boto3_threads    time cap 8 s reached" in text
+    lines = {line.split()[0]: line for line in text.splitlines() if line}
+    assert lines["aiokit"].endswith(" 2.00")  # 1.0 s / 0.5 s
+    assert lines["aioboto3_best"].endswith(" 8.00")  # 2.0 s / 0.25 s
+    assert "median of 2 measurements, one before each run: 10.000-25.000 ms/request" in text
     assert "ratio: 2.00 makespan aioboto3_best / aiokit (cpu 2.00, peak RSS 2.00)" in text
     assert "ratio:" not in format_report(
         ScenarioReport(scenario, bound, 64, 1, {"aioboto3_best": runs["aioboto3_best"]})
