@@ -10,7 +10,7 @@ changes the thing it relies on.
   every identity; each request is signed with its own identity's credentials through the
   ``request_credentials`` entry of the request's signing context, which botocore's
   ``RequestSigner.sign`` honours.
-- Faster response parsing (timestamps, XML structures): see ``_parsers``; the pool
+- Faster response parsing (timestamps, compiled XML walks): see ``_parsers``; the pool
   installs its parser factory.
 - A cached User-Agent: botocore rebuilds the header from a dozen components twice per
   request (~115 us each); it depends only on the client and the request's feature ids, so

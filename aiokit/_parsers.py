@@ -5,26 +5,41 @@ Timestamps: botocore parses every ISO 8601 timestamp with ``dateutil`` (~140 us 
 common shapes AWS sends directly (~5 us) into the same instant, anything else still goes
 to botocore's parser.
 
-XML structures: botocore parses one by walking *every* member its model declares, and for each
-one looks up its location, its XML name and its serialization flags, on every node of every
-response. An EC2 ``Instance`` declares about 70 members, and a page of instances has
-thousands of such nodes: this walk is most of the CPU of an EC2 or S3 listing after the
-timestamps.
+XML bodies (query, ec2 and rest-xml protocols): botocore walks the element tree generically.
+Every node goes through ``_parse_shape`` (a ``getattr`` dispatch on the shape's type), every
+structure and list builds a dict of all its children (``_build_name_to_xml_node``) and then
+looks up, for every member its model declares (about 70 for an EC2 ``Instance``), the
+member's location, XML name and flags, and every scalar goes through the ``_text_content``
+decorator.
 
-Here the per-member facts are computed once per shape (and kept on the shape object, which
-botocore caches with the service model), and only the members present in the node, plus
-the XML-attribute members, are visited, in the model's order; and an element's tag is
-stripped of its namespace once per distinct tag rather than by a regex on every element.
-The parsed result is the one botocore builds, key order included;
-``tests/test_parsers.py`` checks that on every response of a varied moto session and of
-the fake AWS endpoint.
+Here each shape is *compiled*, once per parser class, into a small function
+``walk(parser, element) -> value`` specialised for that shape (see :class:`_Compiler`):
+
+- a structure's walker maps each child's tag (namespace included, learnt once per distinct
+  tag) to a member position with one dict lookup, then converts the members found in the
+  model's order, calling each member's own walker directly;
+- a list's walker is a comprehension over the children with the member's walker;
+- a map's walker reads ``entry``/``key``/``value`` (or the modelled names) the way
+  botocore's ``_handle_map`` does;
+- scalars are converted right from ``element.text`` (strings inline in the structure walk).
+
+Only what botocore would do with well-formed responses is done inline; anything unusual
+(a member element repeated where the model expects one, tagged unions, two members sharing an
+XML name, a map entry without its key, a parser class whose handler is not the botocore one
+mirrored here) is handed to botocore's own code for that node, which makes the
+result botocore's by construction. The walk is entered from ``_handle_structure``, so the
+envelope (result wrappers, ``ResponseMetadata``, errors, rest-xml headers and status codes)
+stays botocore's. ``tests/test_parsers.py`` compares the two parsers on every response of a
+varied moto session, on the fake AWS endpoint, and on hand-written bodies for the edge cases;
+``tests/test_botocore_pins.py`` pins the botocore methods mirrored here.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 
 from aiobotocore.parsers import (
     PROTOCOL_PARSERS,
@@ -33,6 +48,8 @@ from aiobotocore.parsers import (
     AioResponseParserFactory,
     AioRestXMLParser,
 )
+from botocore.parsers import BaseRestParser, BaseXMLResponseParser, RestXMLParser
+from botocore.utils import is_json_value_header
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from dateutil.tz import UTC, tzoffset
 
@@ -81,111 +98,387 @@ def parse_timestamp(value: Any) -> Any:
     return botocore_parse_timestamp(value)
 
 
-_PLAN = "_aiokit_xml_plan"
+# ---------------------------------------------------------------------------------------
+# Compiled XML walks
+# ---------------------------------------------------------------------------------------
+
+_Walk = Callable[[Any, Any], Any]
+"""A compiled walker: ``walk(parser, node) -> parsed value``. ``node`` is an ElementTree
+element, or for flattened lists and maps possibly a list of elements, as botocore's
+``_build_name_to_xml_node`` hands them out. Walkers hold no parser: the parser instance is
+passed in (for its timestamp and blob parsers, and for falling back to botocore)."""
+
+# Key in ``shape.__dict__`` of a structure shape: {parser class: walker}.
+_WALKS = "_aiokit_xml_walks"
 
 # Element tag -> tag without its namespace. botocore strips each tag with a regex, on every
 # element of every response; the distinct tags of a service are few.
 _TAGS: dict[str, str] = {}
 _TAGS_MAX = 8192
+# Each structure walker learns its children's tags (namespace included) -> member position.
+_INDEX_MAX = 256
+
+# A structure member read from the element's XML attributes rather than from a child.
+_ATTRIBUTE = object()
+# A map entry's key or value not seen (yet).
+_MISSING = object()
 
 
-class _Member(NamedTuple):
-    name: str
-    shape: Any
-    xml_name: str
+def _bare_tag(parser: Any, tag: str) -> str:
+    """``tag`` without its ``{namespace}``, as botocore's ``_node_tag`` strips it."""
+    bare = _TAGS.get(tag)
+    if bare is None:
+        bare = parser._namespace_re.sub("", tag)
+        if len(_TAGS) < _TAGS_MAX:
+            _TAGS[tag] = bare
+    return bare
 
 
-class _Plan(NamedTuple):
-    members: tuple[_Member, ...]  # in the model's order, located members left out
-    positions: dict[str, tuple[int, ...]]  # XML name -> positions in ``members``
-    attributes: tuple[int, ...]  # positions of XML-attribute members
-    exception: bool
-    tagged_union: bool
+# Scalars: botocore's ``_handle_<type>`` after its ``_text_content`` decorator, which reads an
+# element's text and turns a missing one (``<a/>``, ``<a></a>``) into ``''``: so an empty
+# string stays ``''`` and an empty integer raises the ``ValueError`` of ``int('')``.
 
 
-class _PlannedStructures:
-    """Mixin for botocore's XML parsers: ``_handle_structure`` from a per-shape plan."""
+def _string(parser: Any, node: Any) -> Any:
+    return node.text or ""
 
-    KNOWN_LOCATIONS: tuple[str, ...]
+
+def _integer(parser: Any, node: Any) -> Any:
+    return int(node.text or "")
+
+
+def _float(parser: Any, node: Any) -> Any:
+    return float(node.text or "")
+
+
+def _boolean(parser: Any, node: Any) -> Any:
+    return node.text == "true"
+
+
+def _timestamp(parser: Any, node: Any) -> Any:
+    return parser._timestamp_parser(node.text or "")
+
+
+def _blob(parser: Any, node: Any) -> Any:
+    return parser._blob_parser(node.text or "")
+
+
+# type name -> (walker, botocore handlers it mirrors). A parser class whose handler for the
+# type is another function gets botocore's generic dispatch for that type instead.
+_SCALARS: dict[str, tuple[_Walk, tuple[Any, ...]]] = {
+    "string": (_string, (BaseXMLResponseParser._handle_string, RestXMLParser._handle_string)),
+    "character": (_string, (BaseXMLResponseParser._handle_string,)),
+    "integer": (_integer, (BaseXMLResponseParser._handle_integer,)),
+    "long": (_integer, (BaseXMLResponseParser._handle_integer,)),
+    "float": (_float, (BaseXMLResponseParser._handle_float,)),
+    "double": (_float, (BaseXMLResponseParser._handle_float,)),
+    "boolean": (_boolean, (BaseXMLResponseParser._handle_boolean,)),
+    "timestamp": (_timestamp, (BaseXMLResponseParser._handle_timestamp,)),
+    "blob": (_blob, (BaseXMLResponseParser._handle_blob,)),
+}
+# BaseRestParser's adds a header-only case (comma-separated lists), compiled out below.
+_LIST_HANDLERS = (BaseXMLResponseParser._handle_list, BaseRestParser._handle_list)
+_MAP_HANDLERS = (BaseXMLResponseParser._handle_map,)
+
+
+def _generic(shape: Any) -> _Walk:
+    """botocore's own parse of ``shape`` (``_parse_shape`` dispatch)."""
+
+    def walk(parser: Any, node: Any) -> Any:
+        return parser._parse_shape(shape, node)
+
+    return walk
+
+
+def _botocore_structure(shape: Any) -> _Walk:
+    """botocore's own ``_handle_structure`` for ``shape`` (its members still compiled)."""
+
+    def walk(parser: Any, node: Any) -> Any:
+        return BaseXMLResponseParser._handle_structure(parser, shape, node)
+
+    return walk
+
+
+def _structure_walker(
+    shape: Any,
+    names: list[str],
+    shapes: list[Any],
+    walkers: list[_Walk | None],
+    by_name: dict[str, int],
+    flat: frozenset[int],
+    attributes: tuple[int, ...],
+) -> _Walk:
+    """The walker of a structure whose body members are ``names`` (model order, located
+    members left out), their shapes and walkers (``None`` for a plain string: read inline).
+
+    ``by_name`` maps each member's XML name to its position; ``flat`` holds the positions of
+    flattened lists and maps (their elements repeat by design) and ``-1`` (tags the model
+    does not know); ``attributes`` the positions of XML-attribute members. ``walkers`` may
+    still be empty here and filled by the caller afterwards: a recursive shape's walker
+    refers to itself.
+    """
+    exception = bool(shape.metadata.get("exception", False))
+    index: dict[str, int] = {}  # tag, namespace included -> position (-1: not a member)
+    index_get = index.get
+
+    def learn(parser: Any, tag: str) -> int:
+        position = by_name.get(_bare_tag(parser, tag), -1)
+        if len(index) < _INDEX_MAX:
+            index[tag] = position
+        return position
+
+    def walk(parser: Any, node: Any) -> dict[str, Any]:
+        if exception:
+            node = parser._get_error_root(node)
+        # botocore's _build_name_to_xml_node, keyed by member position: one element per
+        # member, or the list of them when its tag repeats.
+        found: dict[int, Any] = {}
+        regular = True  # no member repeated where the model expects one, no attributes
+        for child in node:
+            tag = child.tag
+            i = index_get(tag)
+            if i is None:
+                i = learn(parser, tag)
+            if i in found:
+                seen = found[i]
+                if seen.__class__ is list:
+                    seen.append(child)
+                else:
+                    found[i] = [seen, child]
+                if i not in flat:
+                    regular = False
+            else:
+                found[i] = child
+        if -1 in found:
+            del found[-1]
+        for i in attributes:
+            if i not in found:
+                found[i] = _ATTRIBUTE
+                regular = False
+        # Members in the model's order, as botocore's loop over ``shape.members`` visits them.
+        parsed: dict[str, Any] = {}
+        if regular:
+            for i in sorted(found):
+                member_walk = walkers[i]
+                if member_walk is None:
+                    parsed[names[i]] = found[i].text or ""
+                else:
+                    parsed[names[i]] = member_walk(parser, found[i])
+            return parsed
+        for i in sorted(found):
+            value = found[i]
+            if value is _ATTRIBUTE:
+                # botocore's _handle_structure, verbatim: an XML-attribute member.
+                attribs = {}
+                location_name = shapes[i].serialization["name"]
+                for key, attribute in node.attrib.items():
+                    new_key = parser._namespace_re.sub(location_name.split(":")[0] + ":", key)
+                    attribs[new_key] = attribute
+                if location_name in attribs:
+                    parsed[names[i]] = attribs[location_name]
+            elif isinstance(value, list) and i not in flat:
+                # A repeated element where the model expects one: botocore's generic handler
+                # receives the list (and does with it what it does).
+                parsed[names[i]] = parser._parse_shape(shapes[i], value)
+            else:
+                member_walk = walkers[i]
+                if member_walk is None:
+                    parsed[names[i]] = value.text or ""
+                else:
+                    parsed[names[i]] = member_walk(parser, value)
+        return parsed
+
+    return walk
+
+
+def _list_walker(item: _Walk, flattened: bool) -> _Walk:
+    """A list's walker: botocore's ``_handle_list``, every child parsed with ``item``.
+
+    A non-flattened list's node is its wrapper element (children of any tag are items); a
+    flattened list's is its one element or the list of its repeated elements.
+    """
+    if item is _string:
+        if flattened:
+
+            def walk_flat_strings(parser: Any, node: Any) -> list[Any]:
+                return [child.text or "" for child in (node if isinstance(node, list) else [node])]
+
+            return walk_flat_strings
+
+        def walk_strings(parser: Any, node: Any) -> list[Any]:
+            return [child.text or "" for child in node]
+
+        return walk_strings
+    if flattened:
+
+        def walk_flat(parser: Any, node: Any) -> list[Any]:
+            return [item(parser, child) for child in (node if isinstance(node, list) else [node])]
+
+        return walk_flat
+
+    def walk(parser: Any, node: Any) -> list[Any]:
+        return [item(parser, child) for child in node]
+
+    return walk
+
+
+def _map_walker(shape: Any, key: _Walk, value: _Walk) -> _Walk:
+    """A map's walker: botocore's ``_handle_map`` for well-formed entries.
+
+    Each entry holds a key and a value element (``key``/``value`` unless the model names
+    them); an entry missing either, or holding another tag, is handed with the whole map to
+    botocore (which raises, or reuses the previous entry's key, as it does).
+    """
+    key_name = shape.key.serialization.get("name") or "key"
+    value_name = shape.value.serialization.get("name") or "value"
+    flattened = bool(shape.serialization.get("flattened"))
+
+    def walk(parser: Any, node: Any) -> Any:
+        entries = [node] if flattened and not isinstance(node, list) else node
+        parsed: dict[Any, Any] = {}
+        for entry in entries:
+            entry_key = entry_value = _MISSING
+            for pair in entry:
+                tag = _bare_tag(parser, pair.tag)
+                if tag == key_name:
+                    entry_key = key(parser, pair)
+                elif tag == value_name:
+                    entry_value = value(parser, pair)
+                else:
+                    return parser._parse_shape(shape, node)
+            if entry_key is _MISSING or entry_value is _MISSING:
+                return parser._parse_shape(shape, node)
+            parsed[entry_key] = entry_value
+        return parsed
+
+    return walk
+
+
+class _Compiler:
+    """Compiles the walkers of one parser class for one shape tree.
+
+    Structures are memoised by shape name for the duration of a compilation: a shape
+    referenced from several places gets one walker, and the recursion of recursive shapes
+    ends (botocore builds a new member shape object at every level of those, so the shape
+    objects themselves never repeat). Lists and maps are not memoised: their
+    ``flattened``/name traits may come from the member reference.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.parser_class = type(parser)
+        self.structures: dict[str, _Walk] = {}
+        self.compiled: list[tuple[Any, _Walk]] = []
+
+    def handles(self, type_name: str, handlers: tuple[Any, ...]) -> bool:
+        """Whether the parser class parses ``type_name`` with one of ``handlers``."""
+        return getattr(self.parser_class, f"_handle_{type_name}", None) in handlers
+
+    def walker(self, shape: Any) -> _Walk:
+        """The walker for ``shape``, whatever its type."""
+        type_name = shape.type_name
+        if type_name == "structure" and self.handles(
+            "structure", (_CompiledXMLWalk._handle_structure,)
+        ):
+            return self.structure(shape)
+        if type_name == "list" and self.handles("list", _LIST_HANDLERS):
+            if shape.serialization.get("location") == "header":
+                return _generic(shape)
+            flattened = bool(shape.serialization.get("flattened"))
+            return _list_walker(self.walker(shape.member), flattened)
+        if type_name == "map" and self.handles("map", _MAP_HANDLERS):
+            return _map_walker(shape, self.walker(shape.key), self.walker(shape.value))
+        scalar = _SCALARS.get(type_name)
+        if scalar is not None and self.handles(type_name, scalar[1]):
+            if is_json_value_header(shape):
+                return _generic(shape)  # rest-xml decodes those as JSON
+            return scalar[0]
+        return _generic(shape)
+
+    def structure(self, shape: Any) -> _Walk:
+        """A structure's walker (see :func:`_structure_walker`), or botocore's own
+        ``_handle_structure`` for tagged unions and members sharing an XML name."""
+        walk = self.structures.get(shape.name)
+        if walk is not None:
+            return walk
+        names: list[str] = []
+        shapes: list[Any] = []
+        xml_names: list[str] = []
+        for member_name, member_shape in shape.members.items():
+            serialization = member_shape.serialization
+            if serialization.get("location") in self.parser_class.KNOWN_LOCATIONS or (
+                serialization.get("eventheader")
+            ):
+                continue  # filled from headers or the status code, not from the body
+            names.append(member_name)
+            shapes.append(member_shape)
+            xml_names.append(self.parser._member_key_name(member_shape, member_name))
+        if shape.is_tagged_union or len(set(xml_names)) < len(xml_names):
+            walk = _botocore_structure(shape)
+            self.structures[shape.name] = walk
+            return walk
+        walkers: list[_Walk | None] = []
+        flat = frozenset(
+            [-1]
+            + [
+                i
+                for i, member_shape in enumerate(shapes)
+                if member_shape.type_name in ("list", "map")
+                and member_shape.serialization.get("flattened")
+            ]
+        )
+        attributes = tuple(
+            i
+            for i, member_shape in enumerate(shapes)
+            if member_shape.serialization.get("xmlAttribute")
+        )
+        by_name = {xml_name: i for i, xml_name in enumerate(xml_names)}
+        walk = _structure_walker(shape, names, shapes, walkers, by_name, flat, attributes)
+        self.structures[shape.name] = walk  # before the members: recursive shapes find it
+        for member_shape in shapes:
+            member_walk = self.walker(member_shape)
+            walkers.append(None if member_walk is _string else member_walk)
+        self.compiled.append((shape, walk))
+        return walk
+
+
+class _CompiledXMLWalk:
+    """Mixin for botocore's XML parsers: structures parsed by compiled walkers."""
+
     _namespace_re: Any
 
     def _node_tag(self, node: Any) -> str:
-        tag: str = node.tag
-        bare = _TAGS.get(tag)
-        if bare is None:
-            bare = self._namespace_re.sub("", tag)
-            if len(_TAGS) < _TAGS_MAX:
-                _TAGS[tag] = bare
-        return bare
+        return _bare_tag(self, node.tag)
 
-    def _plan(self, shape: Any) -> _Plan:
-        members: list[_Member] = []
-        attributes: list[int] = []
-        for member_name, member_shape in shape.members.items():
-            serialization = member_shape.serialization
-            if serialization.get("location") in self.KNOWN_LOCATIONS or serialization.get(
-                "eventheader"
-            ):
-                continue  # filled from headers or the status code, not from the body
-            if serialization.get("xmlAttribute"):
-                attributes.append(len(members))
-            xml_name = self._member_key_name(member_shape, member_name)  # type: ignore[attr-defined]
-            members.append(_Member(member_name, member_shape, xml_name))
-        positions: dict[str, tuple[int, ...]] = {}
-        for i, member in enumerate(members):
-            positions[member.xml_name] = (*positions.get(member.xml_name, ()), i)
-        plan = _Plan(
-            tuple(members),
-            positions,
-            tuple(attributes),
-            bool(shape.metadata.get("exception", False)),
-            bool(shape.is_tagged_union),
-        )
-        shape.__dict__[_PLAN] = plan
-        return plan
+    def _compile(self, shape: Any) -> _Walk:
+        """Compile ``shape``'s walker (and its members'), cache it on the shape objects."""
+        compiler = _Compiler(self)
+        walk = compiler.structure(shape)
+        for compiled_shape, compiled_walk in compiler.compiled:
+            compiled_shape.__dict__.setdefault(_WALKS, {})[type(self)] = compiled_walk
+        shape.__dict__.setdefault(_WALKS, {})[type(self)] = walk
+        return walk
 
-    def _handle_structure(self, shape: Any, node: Any) -> dict[str, Any]:
-        plan: _Plan | None = shape.__dict__.get(_PLAN)
-        if plan is None:
-            plan = self._plan(shape)
-        if plan.exception:
-            node = self._get_error_root(node)  # type: ignore[attr-defined]
-        xml_dict: dict[str, Any] = self._build_name_to_xml_node(node)  # type: ignore[attr-defined]
-        if plan.tagged_union and self._has_unknown_tagged_union_member(shape, xml_dict):  # type: ignore[attr-defined]
-            tag = self._get_first_key(xml_dict)  # type: ignore[attr-defined]
-            result: dict[str, Any] = self._handle_unknown_tagged_union_member(tag)  # type: ignore[attr-defined]
-            return result
-        known = plan.positions
-        present = {i for key in xml_dict for i in known.get(key, ())}
-        present.update(plan.attributes)
-        parsed: dict[str, Any] = {}
-        members = plan.members
-        for i in sorted(present):
-            member = members[i]
-            member_node = xml_dict.get(member.xml_name)
-            if member_node is not None:
-                parsed[member.name] = self._parse_shape(member.shape, member_node)  # type: ignore[attr-defined]
-            elif i in plan.attributes:
-                # botocore's own handling of a member carried as an XML attribute.
-                attribs = {}
-                location_name = member.shape.serialization["name"]
-                for key, value in node.attrib.items():
-                    new_key = self._namespace_re.sub(location_name.split(":")[0] + ":", key)
-                    attribs[new_key] = value
-                if location_name in attribs:
-                    parsed[member.name] = attribs[location_name]
-        return parsed
+    def _handle_structure(self, shape: Any, node: Any) -> Any:
+        if isinstance(node, list):
+            # A repeated element where one structure was expected: botocore's own handling.
+            return BaseXMLResponseParser._handle_structure(self, shape, node)
+        walks: dict[type, _Walk] | None = shape.__dict__.get(_WALKS)
+        walk = None if walks is None else walks.get(type(self))
+        if walk is None:
+            walk = self._compile(shape)
+        return walk(self, node)
 
 
-class _QueryParser(_PlannedStructures, AioQueryParser):  # type: ignore[misc]
+class _QueryParser(_CompiledXMLWalk, AioQueryParser):  # type: ignore[misc]
     pass
 
 
-class _EC2QueryParser(_PlannedStructures, AioEC2QueryParser):  # type: ignore[misc]
+class _EC2QueryParser(_CompiledXMLWalk, AioEC2QueryParser):  # type: ignore[misc]
     pass
 
 
-class _RestXMLParser(_PlannedStructures, AioRestXMLParser):  # type: ignore[misc]
+class _RestXMLParser(_CompiledXMLWalk, AioRestXMLParser):  # type: ignore[misc]
     pass
 
 
@@ -198,8 +491,8 @@ _PARSERS = {
 
 
 class ParserFactory(AioResponseParserFactory):  # type: ignore[misc]
-    """aiobotocore's parser factory, handing out the planned XML parsers, all of them
-    (JSON ones too) with :func:`parse_timestamp`."""
+    """aiobotocore's parser factory, handing out the compiled-walk XML parsers, all of
+    them (JSON ones too) with :func:`parse_timestamp`."""
 
     def __init__(self) -> None:
         super().__init__()

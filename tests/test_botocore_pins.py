@@ -220,19 +220,70 @@ async def test_user_agent_cache_keeps_each_requests_features(
     assert [h for h, _ in sent[1:]] == [plain, paginated, plain, paginated]
 
 
-def test_xml_structure_parsing_is_the_code_aiokit_mirrors() -> None:
-    """``aiokit/_parsers.py`` re-orders botocore's ``_handle_structure`` walk; if upstream
-    changes that method, the mirror must be reviewed (and this digest updated)."""
+def _handler_source(method: Any) -> str:
+    """The source of a botocore parser method; for a ``_text_content``-decorated scalar
+    handler, the source of the handler it wraps (the decorator is pinned on its own)."""
+    if method.__code__.co_name == "_get_text_content":
+        (cell,) = method.__closure__
+        method = cell.cell_contents
+    return inspect.getsource(method)
+
+
+def test_xml_parsing_is_the_code_aiokit_mirrors() -> None:
+    """``aiokit/_parsers.py`` compiles botocore's XML walk (structures, lists, maps,
+    scalars) into per-shape functions; if upstream changes any method mirrored there, the
+    mirror must be reviewed (and its digest here updated)."""
     import hashlib
 
-    from botocore.parsers import BaseXMLResponseParser
+    from botocore import parsers
 
+    xml = parsers.BaseXMLResponseParser
     for method, digest in (
-        (BaseXMLResponseParser._handle_structure, "b04ff87ceaf2c61a"),
-        (BaseXMLResponseParser._node_tag, "4b3f21d4cbc87aa8"),
+        (xml._handle_structure, "b04ff87ceaf2c61a"),
+        (xml._node_tag, "4b3f21d4cbc87aa8"),
+        (xml._build_name_to_xml_node, "42c251a94a0c9ef2"),
+        (xml._handle_list, "41ac489ed3db1561"),
+        (parsers.BaseRestParser._handle_list, "3ee61b25a7e1f4fc"),
+        (parsers.ResponseParser._handle_list, "33b3d475e3ad7683"),
+        (parsers.ResponseParser._parse_shape, "448f05949c380e13"),
+        (xml._handle_map, "7dbf5012e2928ee4"),
+        (parsers._text_content, "1da47439c0441d31"),
+        (xml._handle_string, "f4dcbcaf01e649d6"),
+        (parsers.RestXMLParser._handle_string, "8dca2cf594bcfe50"),
+        (parsers.BaseRestParser._handle_string, "3917c02c2c12b007"),
+        (xml._handle_integer, "5fd523fa3bbcf611"),
+        (xml._handle_float, "857343da735593b9"),
+        (xml._handle_boolean, "459a4ce940092c84"),
+        (xml._handle_timestamp, "4255955bf4afd963"),
+        (xml._handle_blob, "e2f22cecfb3da1aa"),
     ):
-        source = inspect.getsource(method)
+        source = _handler_source(method)
         assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest, method
+    # The aliases the compiled walk relies on.
+    assert xml._handle_long is xml._handle_integer
+    assert xml._handle_double is xml._handle_float
+    assert xml._handle_character is xml._handle_string
+
+
+def test_aiokit_xml_parsers_use_the_handlers_aiokit_compiles() -> None:
+    """Each aiokit XML parser class resolves every type's handler to the botocore function
+    ``aiokit/_parsers.py`` mirrors (anything else would silently take the slow path)."""
+    from botocore import parsers
+
+    from aiokit._parsers import _LIST_HANDLERS, _MAP_HANDLERS, _SCALARS, ParserFactory
+
+    for protocol in ("query", "ec2", "rest-xml"):
+        parser_class = type(ParserFactory().create_parser(protocol))
+        assert parser_class._handle_list in _LIST_HANDLERS
+        assert parser_class._handle_map in _MAP_HANDLERS
+        for type_name, (_, handlers) in _SCALARS.items():
+            assert getattr(parser_class, f"_handle_{type_name}") in handlers, type_name
+        expected_string = (
+            parsers.RestXMLParser._handle_string
+            if protocol == "rest-xml"
+            else parsers.BaseXMLResponseParser._handle_string
+        )
+        assert parser_class._handle_string is expected_string
 
 
 async def test_paginator_config_and_credential_clock_are_where_aiokit_reads_them(
