@@ -49,6 +49,7 @@ from botocore.exceptions import (
 )
 
 from ._clients import CallStats, call_stats
+from ._collector import raised_gc_threshold
 from ._exceptions import (
     AiokitError,
     AssumeRoleError,
@@ -292,6 +293,7 @@ class FanOut(Generic[T]):
         self._items = self._calls = self._retries = self._throttles = 0
         self._deadline_reached = False
         self._entered = False
+        self._collector = raised_gc_threshold(pool._gc_threshold)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -304,6 +306,7 @@ class FanOut(Generic[T]):
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._produce, send)
+        self._collector.__enter__()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
@@ -312,6 +315,7 @@ class FanOut(Generic[T]):
             return await exit_task_group(self._tg, exc_info)
         finally:
             self._receive.close()
+            self._collector.__exit__(None, None, None)
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
         if self._receive is None:
