@@ -33,6 +33,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Iterator,
     Sized,
 )
 from dataclasses import dataclass, field
@@ -338,8 +339,7 @@ class FanOut(Generic[T]):
         workers = self._concurrency
         if isinstance(self._targets, Sized):
             workers = max(1, min(workers, len(self._targets)))
-        source = _aiter(self._targets)
-        lock = anyio.Lock(fast_acquire=True)
+        source = _Targets(self._targets)
         try:
             async with send:
                 with anyio.CancelScope() as scope:
@@ -347,27 +347,19 @@ class FanOut(Generic[T]):
                         scope.deadline = anyio.current_time() + self._deadline
                     async with anyio.create_task_group() as group:
                         for _ in range(workers):
-                            group.start_soon(self._work, source, lock, send)
+                            group.start_soon(self._work, source, send)
                 if scope.cancelled_caught:
                     self._deadline_reached = True
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
 
-    async def _work(
-        self,
-        source: AsyncGenerator[Target, None],
-        lock: anyio.Lock,
-        send: MemoryObjectSendStream[Outcome[T]],
-    ) -> None:
+    async def _work(self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]]) -> None:
         while True:
-            async with lock:  # an async generator serves one caller at a time
-                try:
-                    # Once exhausted, it keeps raising StopAsyncIteration for every worker.
-                    target = await source.__anext__()
-                except StopAsyncIteration:
-                    return
-                self._started += 1
+            target = await source.take()
+            if target is None:
+                return
+            self._started += 1
             outcome = await self._bounded(target)
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
@@ -546,20 +538,46 @@ def _limiter(
     return limiter
 
 
-async def _aiter(
-    targets: Iterable[Target] | AsyncIterable[Target],
-) -> AsyncGenerator[Target, None]:
-    if isinstance(targets, AsyncIterable):
-        iterator = aiter(targets)
-        try:
-            async for target in iterator:
-                yield target
-        finally:
-            # The fan-out stopped early (done, cancelled, deadline): let the caller's async
-            # generator run its own cleanup now rather than whenever it is collected.
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-    else:
-        for target in targets:
+class _Targets:
+    """The fan-out's targets, handed to its workers one at a time."""
+
+    def __init__(self, targets: Iterable[Target] | AsyncIterable[Target]) -> None:
+        self._iterator: Iterator[Target] | None = None
+        self._source: AsyncGenerator[Target, None] | None = None
+        if isinstance(targets, AsyncIterable):
+            self._source = _aiter(targets)
+            self._lock = anyio.Lock(fast_acquire=True)
+        else:
+            self._iterator = iter(targets)
+
+    async def take(self) -> Target | None:
+        """The next target, or ``None`` when there are no more (for every later call too)."""
+        if self._iterator is not None:
+            # A plain iterator's next() runs to its end without giving the event loop a
+            # turn, so workers cannot interleave inside it: no lock needed.
+            return next(self._iterator, None)
+        assert self._source is not None
+        async with self._lock:  # an async generator serves one caller at a time
+            try:
+                # Once exhausted, it keeps raising StopAsyncIteration for every worker.
+                return await self._source.__anext__()
+            except StopAsyncIteration:
+                return None
+
+    async def aclose(self) -> None:
+        """Close the caller's async iterator (a plain one is left as it is)."""
+        if self._source is not None:
+            await self._source.aclose()
+
+
+async def _aiter(targets: AsyncIterable[Target]) -> AsyncGenerator[Target, None]:
+    iterator = aiter(targets)
+    try:
+        async for target in iterator:
             yield target
+    finally:
+        # The fan-out stopped early (done, cancelled, deadline): let the caller's async
+        # generator run its own cleanup now rather than whenever it is collected.
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -183,8 +183,10 @@ class ScopeLimiter:
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
         # fast_acquire: no trip through the event loop when uncontended, which is the common
-        # case and would otherwise cost two scheduler passes per HTTP attempt.
-        self._token_lock = anyio.Lock(fast_acquire=True)
+        # case and would otherwise cost two scheduler passes per HTTP attempt. The token
+        # lock only orders waiters for an empty bucket: made when the first one waits (a
+        # crawl makes a limiter per account and region, most of which never wait).
+        self._token_lock: anyio.Lock | None = None
         self._slots = anyio.Semaphore(max_in_flight, fast_acquire=True)
         self._max_in_flight = max_in_flight
         self._budget_max = budget
@@ -208,8 +210,18 @@ class ScopeLimiter:
         self.waited += self._clock() - start
 
     async def _take_token(self) -> None:
+        lock = self._token_lock
+        if lock is None or not lock.locked():
+            # Nobody is waiting: a token in the bucket is taken at once. No await between
+            # the check and the take, so no other task can slip in between.
+            self._refill()
+            if self._tokens >= 1 - 1e-9:
+                self._tokens = max(0.0, self._tokens - 1)
+                return
+            if lock is None:
+                lock = self._token_lock = anyio.Lock(fast_acquire=True)
         # FIFO: one waiter at a time takes the next token, as a bucket hands them out.
-        async with self._token_lock:
+        async with lock:
             while True:
                 self._refill()
                 # The epsilon and the 1 ms floor keep float rounding from spinning forever.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -180,6 +180,22 @@ async def test_work_that_never_yields_still_streams_every_outcome_once() -> None
                 assert outcome.ok
                 seen[outcome.value or ""] += 1
         assert len(seen) == 3000 and set(seen.values()) == {1}
+
+
+async def test_targets_from_a_plain_generator_are_each_taken_once() -> None:
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+
+        def targets() -> Iterator[aiokit.Target]:
+            for i in range(500):
+                yield aiokit.Target(f"{i:012d}", "us-east-1")
+
+        async def work(ctx: aiokit.Context) -> str:
+            await anyio.lowlevel.checkpoint()  # workers interleave
+            return ctx.target.account or ""
+
+        outcomes = await pool.fan_out(work, targets(), concurrency=16).collect()
+        seen = Counter(o.value for o in outcomes)
+        assert len(seen) == 500 and set(seen.values()) == {1}
 
 
 async def test_stopping_early_closes_the_callers_target_generator() -> None:

@@ -47,6 +47,35 @@ async def test_a_seeded_bucket_paces_requests_at_its_rate() -> None:
     assert limiter.statistics().requests == 7
 
 
+async def test_a_newcomer_queues_behind_a_waiter_for_the_empty_bucket() -> None:
+    """The bucket hands tokens out in arrival order: a request arriving while another
+    waits for the next token does not take that token from it."""
+    t = FakeTime()
+    wake = anyio.Event()
+
+    async def sleep(seconds: float) -> None:  # the time passes, the sleeper wakes later
+        t.now += seconds
+        await wake.wait()
+
+    limiter = ScopeLimiter(rate=10.0, burst=1, clock=t.clock, sleep=sleep)
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await limiter.acquire()
+        order.append(name)
+
+    await take("a")  # the burst's one token
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, "b")
+        await anyio.lowlevel.checkpoint()  # b sleeps for the next token, not awake yet
+        tg.start_soon(take, "c")
+        await anyio.lowlevel.checkpoint()  # c arrives while b still sleeps
+        assert order == ["a"]
+        wake.set()
+    assert order == ["a", "b", "c"]
+    assert t.now - 1000.0 == pytest.approx(0.2)
+
+
 async def test_throttle_cuts_the_rate_and_success_regrows_it_cubically() -> None:
     t = FakeTime()
     limiter = ScopeLimiter(rate=None, clock=t.clock, sleep=t.sleep)
