@@ -171,6 +171,8 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
 
 
 DEFAULT_SCENARIOS = ("latency", "throttled", "scale", "faults")
+# Contenders run only when named: comparisons of aiokit's parts, not real-world crawlers.
+EXTRA_CONTENDERS = ("aiokit_standard", "aiokit_adaptive", "best_with_parts")
 
 # CPU seconds each floor measurement runs for (per request shape and parser set); the
 # floor is measured again before every contender run.
@@ -666,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--contenders",
-        default=",".join(c for c in CONTENDERS if c not in ("aiokit_standard", "aiokit_adaptive")),
+        default=",".join(c for c in CONTENDERS if c not in EXTRA_CONTENDERS),
         help=f"comma-separated, of: {', '.join(CONTENDERS)}",
     )
     parser.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
