@@ -229,6 +229,7 @@ class SessionPool:
         self._credential_locks: dict[Identity, anyio.Lock] = {}
         self._sts_limiter = anyio.Semaphore(sts_concurrency)
         self._preloaded: set[str] = set()
+        self._partitions: dict[str, str] = {}  # region -> partition, for known regions
         self._clients_created = 0
         self._clients_evicted = 0
         self._refreshes = 0
@@ -759,13 +760,17 @@ class SessionPool:
     def _partition(self, region: str | None, service: str) -> str:
         if region is None:
             return "aws"
+        known = self._partitions.get(region)
+        if known is not None:
+            return known
         if not _REGION_FORMAT.match(region):
             raise InvalidRegionError(
                 f"invalid region name {region!r} for {service}", service=service, region=region
             )
         for partition in shared_loader().load_data("endpoints")["partitions"]:
             if region in partition["regions"] or re.match(partition["regionRegex"], region):
-                return str(partition["partition"])
+                self._partitions[region] = str(partition["partition"])
+                return self._partitions[region]
         raise InvalidRegionError(
             f"{region!r} is not a region of any AWS partition known to botocore",
             service=service,

@@ -72,6 +72,21 @@ async def test_clients_are_cached_per_identity_region_service(moto_endpoint: str
         assert (await a.list_queues())["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
+async def test_client_scopes_know_their_partition(moto_endpoint: str) -> None:
+    async with _pool(moto_endpoint) as pool:
+        for identity in (None, aiokit.StaticKeys("other-key-id", "other-secret")):
+            # The second identity's clients find each region's partition already known.
+            for region, partition in (
+                ("cn-north-1", "aws-cn"),
+                ("us-gov-west-1", "aws-us-gov"),
+                ("eu-west-1", "aws"),
+            ):
+                client = await pool.client("sqs", region, identity=identity)
+                assert client._aiokit.scope.partition == partition, region
+        with pytest.raises(aiokit.InvalidRegionError, match="xx-nowhere-1"):
+            await pool.client("sqs", "xx-nowhere-1")
+
+
 async def test_concurrent_first_use_creates_one_client(moto_endpoint: str) -> None:
     async with _pool(moto_endpoint) as pool:
         got: list[Any] = []
