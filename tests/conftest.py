@@ -11,10 +11,14 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+from aiobotocore.session import AioSession
 
-from aiokit.testing import FakeOrganization
+import aiokit
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
 SeedQueues = Callable[[Any, Sequence[str], Callable[[int, int], int]], Awaitable[dict[Any, int]]]
+OrgPool = Callable[[], aiokit.SessionPool]
+PlainClient = Callable[[str], Any]
 
 
 @pytest.fixture
@@ -52,3 +56,37 @@ def seed_queues(fake_organization: FakeOrganization) -> SeedQueues:
         return counts
 
     return seed
+
+
+@pytest.fixture
+def org_pool(fake_organization: FakeOrganization) -> OrgPool:
+    """``async with org_pool() as pool``: a pool on the fake organization, in us-east-1, as
+    its management account, assuming the organization's role in member accounts."""
+
+    def make() -> aiokit.SessionPool:
+        return aiokit.SessionPool(
+            endpoint_url=fake_organization.endpoint_url,
+            region="us-east-1",
+            credentials=TEST_CREDENTIALS,
+            role=fake_organization.role_name,
+        )
+
+    return make
+
+
+@pytest.fixture
+def plain_client(moto_endpoint: str) -> PlainClient:
+    """``async with plain_client("s3") as s3``: a bare aiobotocore client (no aiokit) on
+    the moto server, in us-east-1, with the test credentials: what pool clients are
+    compared with."""
+
+    def make(service: str) -> Any:
+        return AioSession().create_client(
+            service,
+            region_name="us-east-1",
+            endpoint_url=moto_endpoint,
+            aws_access_key_id=TEST_CREDENTIALS.access_key_id,
+            aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
+        )
+
+    return make

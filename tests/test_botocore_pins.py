@@ -10,7 +10,7 @@ import inspect
 import random
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -33,6 +33,9 @@ from aiokit._botocore import (
 )
 from aiokit._parsers import parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
+
+if TYPE_CHECKING:
+    from tests.conftest import PlainClient
 
 pytestmark = pytest.mark.anyio
 
@@ -164,7 +167,9 @@ def test_parser_factory_hands_its_timestamp_parser_to_every_parser() -> None:
     assert "response_parser_factory" in inspect.getsource(AioSession._create_client)
 
 
-async def test_pool_clients_parse_timestamps_as_botocore_does(moto_endpoint: str) -> None:
+async def test_pool_clients_parse_timestamps_as_botocore_does(
+    moto_endpoint: str, plain_client: PlainClient
+) -> None:
     """The same S3 listing through a pool client and a plain aiobotocore client."""
     async with aiokit.SessionPool(
         endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
@@ -174,13 +179,7 @@ async def test_pool_clients_parse_timestamps_as_botocore_does(moto_endpoint: str
         for key in ("a", "b", "c"):
             await s3.put_object(Bucket="stamps", Key=key, Body=b"x")
         ours = (await s3.list_objects_v2(Bucket="stamps"))["Contents"]
-    async with AioSession().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id=TEST_CREDENTIALS.access_key_id,
-        aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
-    ) as plain:
+    async with plain_client("s3") as plain:
         theirs = (await plain.list_objects_v2(Bucket="stamps"))["Contents"]
     assert [o["LastModified"] for o in ours] == [o["LastModified"] for o in theirs]
     assert all(isinstance(o["LastModified"], datetime.datetime) for o in ours)

@@ -17,10 +17,10 @@ import anyio
 import pytest
 
 import aiokit
-from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+from aiokit.testing import TEST_CREDENTIALS
 
 if TYPE_CHECKING:
-    from tests.conftest import SeedQueues
+    from tests.conftest import OrgPool, SeedQueues
 
 ROLE = "OrganizationAccountAccessRole"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -42,16 +42,9 @@ def _expected(i: int, j: int) -> int:
 
 
 @pytest.fixture
-def seeded_org(
-    fake_organization: FakeOrganization, seed_queues: SeedQueues
-) -> dict[tuple[str, str], int]:
+def seeded_org(seed_queues: SeedQueues, org_pool: OrgPool) -> dict[tuple[str, str], int]:
     async def seed() -> dict[tuple[str, str], int]:
-        async with aiokit.SessionPool(
-            endpoint_url=fake_organization.endpoint_url,
-            region="us-east-1",
-            credentials=TEST_CREDENTIALS,
-            role=ROLE,
-        ) as pool:
+        async with org_pool() as pool:
             return await seed_queues(pool, REGIONS, _expected)
 
     return anyio.run(seed)

@@ -16,7 +16,7 @@ from aiokit._collector import DEFAULT_GC_THRESHOLD, raised_gc_threshold
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
 if TYPE_CHECKING:
-    from tests.conftest import SeedQueues
+    from tests.conftest import OrgPool, SeedQueues
 
 pytestmark = pytest.mark.anyio
 
@@ -164,14 +164,9 @@ def test_holders_in_several_threads_share_one_raise() -> None:
 
 
 async def test_a_crawl_over_real_http_runs_with_the_raised_threshold(
-    fake_organization: FakeOrganization, seed_queues: SeedQueues
+    fake_organization: FakeOrganization, seed_queues: SeedQueues, org_pool: OrgPool
 ) -> None:
-    async with aiokit.SessionPool(
-        endpoint_url=fake_organization.endpoint_url,
-        region="us-east-1",
-        credentials=TEST_CREDENTIALS,
-        role=ROLE,
-    ) as pool:
+    async with org_pool() as pool:
         await seed_queues(pool, ["us-east-1"], lambda i, j: 2)
         targets = [
             aiokit.Target.assume(account, "us-east-1", ROLE)

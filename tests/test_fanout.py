@@ -18,7 +18,7 @@ import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
 if TYPE_CHECKING:
-    from tests.conftest import SeedQueues
+    from tests.conftest import OrgPool, SeedQueues
 
 pytestmark = pytest.mark.anyio
 
@@ -32,15 +32,10 @@ def _expected(i: int, j: int) -> int:
 
 @pytest.fixture
 async def seeded(
-    fake_organization: FakeOrganization, seed_queues: SeedQueues
+    fake_organization: FakeOrganization, seed_queues: SeedQueues, org_pool: OrgPool
 ) -> AsyncIterator[tuple[Any, list[Any]]]:
     """6 accounts x 3 regions, each holding a known number of SQS queues."""
-    async with aiokit.SessionPool(
-        endpoint_url=fake_organization.endpoint_url,
-        region="us-east-1",
-        credentials=TEST_CREDENTIALS,
-        role=ROLE,
-    ) as pool:
+    async with org_pool() as pool:
         await seed_queues(pool, REGIONS, _expected)
         targets = [
             aiokit.Target.assume(account, region, ROLE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 import pytest
@@ -21,6 +21,9 @@ from botocore.exceptions import ClientError
 import aiokit
 from aiokit._parsers import ParserFactory, parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
+
+if TYPE_CHECKING:
+    from tests.conftest import PlainClient
 
 pytestmark = pytest.mark.anyio
 
@@ -154,7 +157,9 @@ async def test_fake_endpoint_pages_parse_as_botocore_parses_them() -> None:
     assert len(await _compare(captured)) == 3
 
 
-async def test_pool_listing_equals_a_plain_clients(moto_endpoint: str) -> None:
+async def test_pool_listing_equals_a_plain_clients(
+    moto_endpoint: str, plain_client: PlainClient
+) -> None:
     """End to end: a pool client's parsed responses are a plain aiobotocore client's."""
     async with aiokit.SessionPool(
         endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
@@ -163,13 +168,7 @@ async def test_pool_listing_equals_a_plain_clients(moto_endpoint: str) -> None:
         await ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)
         ours = await ec2.describe_instances()
         ours_vpcs = await ec2.describe_vpcs()
-    async with AioSession().create_client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id=TEST_CREDENTIALS.access_key_id,
-        aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
-    ) as plain:
+    async with plain_client("ec2") as plain:
         theirs = await plain.describe_instances()
         theirs_vpcs = await plain.describe_vpcs()
     for a, b in ((ours, theirs), (ours_vpcs, theirs_vpcs)):
