@@ -488,12 +488,10 @@ class Drain(AsyncIterator[V]):
 
     async def __anext__(self) -> V:
         try:
-            return self._receive.receive_nowait()
-        except anyio.WouldBlock:
             try:
+                return self._receive.receive_nowait()
+            except anyio.WouldBlock:
                 return await self._receive.receive()
-            except anyio.EndOfStream:
-                raise StopAsyncIteration from None
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 

@@ -483,11 +483,14 @@ class ScenarioReport:
 
     def x_bound(self, contender: str) -> float:
         """Median over repeats of makespan / the bound measured just before that run."""
-        done = [r.x_bound for r in self.runs[contender] if r.skipped is None and r.bound]
-        return float(statistics.median(done)) if done else float("nan")
+        return self._median_ratio(contender, "x_bound")
 
     def x_floor_aiokit(self, contender: str) -> float:
-        done = [r.x_floor_aiokit for r in self.runs[contender] if r.skipped is None and r.bound]
+        """Median over repeats of :attr:`RunResult.x_floor_aiokit`."""
+        return self._median_ratio(contender, "x_floor_aiokit")
+
+    def _median_ratio(self, contender: str, ratio: str) -> float:
+        done = [getattr(r, ratio) for r in self.runs[contender] if r.skipped is None and r.bound]
         return float(statistics.median(done)) if done else float("nan")
 
     def summary(self, contender: str) -> RunResult:
