@@ -31,7 +31,6 @@ from botocore.httpsession import get_cert_path
 
 from . import _waiters
 from ._botocore import (
-    SharedSSLHTTPSession,
     UnboundCredentials,
     cache_user_agent,
     config_key,
@@ -55,6 +54,7 @@ from ._exceptions import (
     translate,
 )
 from ._fanout import Context, FanOut, Progress
+from ._http import LeanHTTPSession
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
 from ._parsers import ParserFactory
@@ -120,7 +120,7 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
         read_timeout=30,
         max_pool_connections=max(10, concurrency),
         tcp_keepalive=True,
-        http_session_cls=SharedSSLHTTPSession,
+        http_session_cls=LeanHTTPSession,
     )
 
 
