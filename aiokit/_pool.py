@@ -65,6 +65,7 @@ from ._retry import (
     ScopeKey,
     ScopeStatistics,
 )
+from ._sigv4 import use_lean_signer
 from ._targets import Target
 from ._waiters import Backoff, WaitResult
 
@@ -807,6 +808,7 @@ class SessionPool:
                 except Exception as exc:
                     raise translate(exc, service=service, region=region) from exc
             client._request_signer._credentials = UnboundCredentials()
+            use_lean_signer(client)
             cache_user_agent(client)
             service_id = client.meta.service_model.service_id.hyphenize()
             client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
