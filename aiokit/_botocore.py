@@ -28,7 +28,7 @@ import aiohttp
 from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
-from botocore.context import get_context
+from botocore.context import ClientContext, get_context, set_context
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
 from botocore.useragent import UserAgentString
@@ -44,6 +44,8 @@ __all__ = [
     "shared_ssl_context",
     "inject_request_credentials",
     "cache_user_agent",
+    "LeanClientContext",
+    "use_lean_client_context",
 ]
 
 _lock = threading.Lock()
@@ -63,6 +65,9 @@ def shared_loader() -> Loader:
 def shared_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """One verifying SSL context per CA bundle path, built once (call it off the event loop)."""
     context: ssl.SSLContext = create_urllib3_context()
+    # urllib3 checks the host name itself, so botocore's context leaves it off; aiohttp and
+    # asyncio rely on the context, so it is on here.
+    context.check_hostname = True
     if ca_bundle:
         context.load_verify_locations(ca_bundle, None, None)
     return context
@@ -179,3 +184,26 @@ def cache_user_agent(client: Any) -> None:
     creator = getattr(client, "_user_agent_creator", None)
     if type(creator) is UserAgentString:
         creator.__class__ = _CachingUserAgentString
+
+
+class LeanClientContext(ClientContext):  # type: ignore[misc]
+    """botocore's per-request context (the feature ids the User-Agent reports), copied
+    cheaply.
+
+    aiobotocore deep-copies the current context twice per request (``with_current_context``
+    on the paginator and on ``_make_api_call``); ``copy.deepcopy`` of the dataclass costs
+    more than the rest of that wrapper. Its one field is a set of strings: a new set is a
+    deep copy of it.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LeanClientContext:
+        return LeanClientContext(features=set(self.features))
+
+
+def use_lean_client_context() -> None:
+    """Make the current task's botocore context a ``LeanClientContext`` (keeping its
+    feature ids); the copies aiobotocore makes of it inside this task are lean too."""
+    current = get_context()
+    if current is None or type(current) is ClientContext:
+        features = set(current.features) if current is not None else set()
+        set_context(LeanClientContext(features=features))

@@ -53,10 +53,13 @@ _HONOURED_CONNECTOR_ARGS = frozenset({"keepalive_timeout", "force_close"})
 class _Route:
     """Where requests for one ``scheme://host:port`` go."""
 
-    __slots__ = ("host", "host_header", "key", "port", "tls")
+    __slots__ = ("host", "host_header", "key", "origin_length", "port", "tls")
 
-    def __init__(self, scheme: str, host: str, port: int, host_header: str) -> None:
+    def __init__(
+        self, scheme: str, host: str, port: int, host_header: str, origin_length: int
+    ) -> None:
         self.key = (scheme, host, port)
+        self.origin_length = origin_length  # of "scheme://netloc", where the path starts
         self.host = host
         self.port = port
         self.host_header = host_header
@@ -429,7 +432,8 @@ class LeanHTTPSession(SharedSSLHTTPSession):
             if host:
                 # as botocore signs it: the host in lower case, the port unless the default
                 name = f"[{host}]" if netloc.startswith("[") else host
-                route = _Route(scheme, host, port, name if port == default else f"{name}:{port}")
+                host_header = name if port == default else f"{name}:{port}"
+                route = _Route(scheme, host, port, host_header, len(origin))
         if len(self._routes) >= 256:
             self._routes.clear()
         self._routes[origin] = route
@@ -443,9 +447,8 @@ class LeanHTTPSession(SharedSSLHTTPSession):
     def _head(request: Any, route: _Route, body: bytes) -> bytes:
         """The request line and headers, as aiohttp would send them for this request."""
         url: str = request.url
-        start = url.find("/", url.index("://") + 3)
-        target = url[start:] if start >= 0 else "/"
-        if target.startswith("?"):
+        target = url[route.origin_length :]  # path and query, as the request URL has them
+        if not target.startswith("/"):
             target = "/" + target
         lines = [f"{request.method} {target} HTTP/1.1"]
         headers = request.headers
