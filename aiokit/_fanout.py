@@ -49,6 +49,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from ._botocore import use_lean_client_context
 from ._clients import CallStats, call_stats
 from ._collector import raised_gc_threshold
 from ._exceptions import (
@@ -355,6 +356,7 @@ class FanOut(Generic[T]):
                 await source.aclose()
 
     async def _work(self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]]) -> None:
+        use_lean_client_context()  # this worker task's own botocore context
         while True:
             target = await source.take()
             if target is None:

@@ -25,6 +25,7 @@ bounding the start. ``retry`` offers the same classification and backoff to user
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import random
@@ -187,8 +188,10 @@ class ScopeLimiter:
         # lock only orders waiters for an empty bucket: made when the first one waits (a
         # crawl makes a limiter per account and region, most of which never wait).
         self._token_lock: anyio.Lock | None = None
-        self._slots = anyio.Semaphore(max_in_flight, fast_acquire=True)
-        self._max_in_flight = max_in_flight
+        # asyncio's own semaphore: aiokit runs on anyio's asyncio backend only, and anyio's
+        # costs a backend lookup to make and a cancel-scope walk per acquire, per request.
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._in_flight = 0
         self._budget_max = budget
         self.budget = budget
         self.requests = self.throttles = self.retries = 0
@@ -206,6 +209,7 @@ class ScopeLimiter:
         except BaseException:
             self._slots.release()
             raise
+        self._in_flight += 1
         self.requests += 1
         self.waited += self._clock() - start
 
@@ -240,6 +244,7 @@ class ScopeLimiter:
 
     def release(self) -> None:
         """Give back an in-flight slot."""
+        self._in_flight -= 1
         self._slots.release()
 
     @property
@@ -310,7 +315,7 @@ class ScopeLimiter:
         return ScopeStatistics(
             rate=self.max_rate if self.enabled else None,
             tokens=round(self._tokens, 3),
-            in_flight=self._max_in_flight - int(self._slots.value),
+            in_flight=self._in_flight,
             requests=self.requests,
             throttles=self.throttles,
             retries=self.retries,

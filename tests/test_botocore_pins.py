@@ -5,6 +5,7 @@ Each test fails when upstream changes the behaviour an override depends on.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import inspect
 import random
@@ -13,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import anyio
 import pytest
 from aiobotocore.client import AioBaseClient
 from aiobotocore.config import AioConfig
@@ -20,6 +22,7 @@ from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.parsers import AioResponseParserFactory
 from aiobotocore.session import AioSession
 from aiobotocore.signers import AioRequestSigner
+from botocore.context import ClientContext, get_context
 from botocore.parsers import QueryParser, ResponseParserFactory
 from botocore.useragent import UserAgentString
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
@@ -27,9 +30,11 @@ from dateutil.tz import tzutc
 
 import aiokit
 from aiokit._botocore import (
+    LeanClientContext,
     SharedSSLHTTPSession,
     merge_config,
     shared_ssl_context,
+    use_lean_client_context,
 )
 from aiokit._parsers import parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
@@ -217,6 +222,44 @@ async def test_user_agent_cache_keeps_each_requests_features(
     plain, paginated = sent[1][0], sent[2][0]
     assert plain != paginated  # the paginator's feature id is in one only
     assert [h for h, _ in sent[1:]] == [plain, paginated, plain, paginated]
+
+
+async def test_lean_client_context_keeps_each_requests_features(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """In a task on a ``LeanClientContext`` (as fan-out workers are), requests report the
+    same feature ids as on botocore's own, and none leaks from one request to the next."""
+    assert [f.name for f in dataclasses.fields(ClientContext)] == ["features"]
+    s3 = await aiokit_pool.client("s3")
+    await s3.create_bucket(Bucket="lean-context")
+    sent: list[str] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        sent.append(request.headers["User-Agent"].decode())
+
+    async def calls() -> None:
+        for _ in range(2):
+            await s3.list_objects_v2(Bucket="lean-context")
+            pager = aiokit_pool.paginate("s3", "list_objects_v2", Bucket="lean-context")
+            assert len([p async for p in pager]) == 1
+
+    async def on_lean_context() -> None:
+        use_lean_client_context()
+        assert type(get_context()) is LeanClientContext
+        await calls()
+        assert get_context().features == set()  # the task's own context stays empty
+
+    s3.meta.events.register("before-send.s3", capture)
+    try:
+        await calls()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(on_lean_context)
+    finally:
+        s3.meta.events.unregister("before-send.s3", capture)
+    assert get_context() is None or type(get_context()) is ClientContext  # not this task's
+    assert len(sent) == 8
+    assert sent[4:] == sent[:4]
+    assert sent[0] != sent[1]  # the paginator's feature id is in one only
 
 
 def _handler_source(method: Any) -> str:
