@@ -814,6 +814,12 @@ class SessionPool:
             client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
             client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
             if self._limits is not None:
+                # botocore makes one attempt here, so its retry handler never retries; all
+                # it would still do per request is mark retryable errors MaxAttemptsReached,
+                # which is not so: aiokit's limiter decides the retries.
+                client.meta.events.unregister(
+                    f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
+                )
                 # First, so the slot and token are taken before the request is signed.
                 client.meta.events.register_first(
                     f"request-created.{service_id}", self._limits.before_attempt

@@ -341,3 +341,15 @@ async def test_paginator_config_and_credential_clock_are_where_aiokit_reads_them
     assert s3._PY_TO_OP_NAME["list_objects_v2"] == "ListObjectsV2"
     params = inspect.signature(AioDeferredRefreshableCredentials.__init__).parameters
     assert "time_fetcher" in params
+
+
+async def test_shared_retry_pools_drop_botocores_one_attempt_retry_handler(
+    plain_client: PlainClient, aiokit_pool: aiokit.SessionPool
+) -> None:
+    """botocore registers its retry handler under the id aiokit unregisters it by; pool
+    clients in the default (shared) retry mode have none, aiokit's limiter retries."""
+    async with plain_client("sqs") as plain:
+        assert "retry-config-sqs" in plain.meta.events._emitter._unique_id_handlers
+    sqs = await aiokit_pool.client("sqs")
+    assert "retry-config-sqs" not in sqs.meta.events._emitter._unique_id_handlers
+    assert (await sqs.list_queues())["ResponseMetadata"]["HTTPStatusCode"] == 200
