@@ -291,7 +291,11 @@ class ScopeLimiter:
             rate = self.max_rate or self._MIN_RATE
         self.enabled = True
         self._seed = None  # the quota table was wrong for this scope: learn from here
-        self._set_rate(self._cubic.error_received(rate, self._clock()))
+        new_rate = self._cubic.error_received(rate, self._clock())
+        # As botocore's adaptive mode: never above twice what was measured. A scope too
+        # young for a measurement starts from the minimum and regrows by CUBIC, rather than
+        # from a quota AWS has just said is too high.
+        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
 
     def _set_rate(self, rate: float) -> None:
         self._refill()

@@ -114,6 +114,34 @@ def test_a_documented_quota_is_held_until_aws_says_otherwise() -> None:
     assert limiter.statistics().rate is not None
 
 
+def test_a_throttle_before_any_measurement_starts_from_the_minimum() -> None:
+    """As botocore's adaptive mode caps at twice the measured rate: a scope throttled in its
+    first half second (no rate measured yet) drops to the minimum, not to 0.7x a quota AWS
+    has just refused, then regrows by CUBIC as its successes are measured."""
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
+    for _ in range(5):  # a burst of five in 50 ms: no 0.5 s bucket has closed
+        t.now += 0.01
+        limiter.on_success()
+    limiter.on_throttle()
+    assert limiter.max_rate == ScopeLimiter._MIN_RATE
+    assert limiter.capacity == 1.0
+    for _ in range(12):  # 3 s of successes at 4 per second
+        t.now += 0.25
+        limiter.on_success()
+    assert ScopeLimiter._MIN_RATE < limiter.max_rate < 2 * 4.0 * 1.05  # 2x the measured
+
+
+def test_a_throttle_cuts_from_the_measured_rate_when_there_is_one() -> None:
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
+    for _ in range(40):  # 2 s at 10 per second, under the seeded quota
+        t.now += 0.1
+        limiter.on_success()
+    limiter.on_throttle()
+    assert limiter.max_rate == pytest.approx(0.7 * 10.0, rel=0.05)
+
+
 async def test_in_flight_is_capped_per_scope() -> None:
     limiter = ScopeLimiter(rate=None, max_in_flight=2)
     await limiter.acquire()
