@@ -15,6 +15,8 @@ changes the thing it relies on.
 - A cached User-Agent: botocore rebuilds the header from a dozen components twice per
   request (~115 us each); it depends only on the client and the request's feature ids, so
   each client keeps the strings it has built, keyed by those ids.
+- A cheaply copied botocore context (``LeanClientContext``) for fan-out workers.
+- Elsewhere: the HTTP session (``_http``) and the SigV4 signer (``_sigv4``).
 """
 
 from __future__ import annotations
