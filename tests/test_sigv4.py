@@ -25,6 +25,7 @@ from botocore.serialize import create_serializer
 
 import aiokit
 from aiokit._sigv4 import LeanRequestSigner, LeanSigV4Auth
+from aiokit.testing import serve_on_loopback
 
 KEYS = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLETOKEN//////////"
@@ -215,18 +216,8 @@ class VerifyingServer:
 @pytest.fixture
 async def verifying_server() -> AsyncIterator[VerifyingServer]:
     server = VerifyingServer()
-    app = aiohttp.web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    server.url = f"http://{host}:{port}"
-    try:
+    async with serve_on_loopback(server.handle) as server.url:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.anyio
