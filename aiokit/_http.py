@@ -28,6 +28,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
 from aiobotocore.awsrequest import AioAWSResponse
 from botocore.httpsession import (
     ConnectionClosedError,
@@ -349,8 +350,8 @@ class LeanHTTPSession(SharedSSLHTTPSession):
             and bool(self._verify)
             and set(connector_args) <= _HONOURED_CONNECTOR_ARGS
         )
-        keepalive = connector_args.get("keepalive_timeout")
-        self._keepalive_timeout = float(keepalive) if keepalive is not None else 15.0
+        keepalive = connector_args.get("keepalive_timeout", DEFAULT_KEEPALIVE_TIMEOUT)
+        self._keepalive_timeout = float(keepalive)
         self._force_close = bool(connector_args.get("force_close"))
         self._connect_timeout: float | None = self._timeout.sock_connect
         self._read_timeout: float | None = self._timeout.sock_read
@@ -361,14 +362,11 @@ class LeanHTTPSession(SharedSSLHTTPSession):
         self._ssl_context: ssl.SSLContext | None = None
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        self._close_connections()
-        await super().__aexit__(*exc_info)
-
-    def _close_connections(self) -> None:
         for connection in list(self._open):
             connection.close()
         self._open.clear()
         self._idle.clear()
+        await super().__aexit__(*exc_info)
 
     async def send(self, request: Any) -> Any:
         route = self._route(request)
@@ -426,7 +424,8 @@ class LeanHTTPSession(SharedSSLHTTPSession):
         except KeyError:
             pass
         route = None
-        if scheme in _DEFAULT_PORTS and "@" not in netloc and not self._proxy_url(url):
+        proxy = self._proxy_config.proxy_url_for(url)
+        if scheme in _DEFAULT_PORTS and "@" not in netloc and not proxy:
             default = _DEFAULT_PORTS[scheme]
             host, port = _split_netloc(netloc, default)
             if host:
@@ -438,10 +437,6 @@ class LeanHTTPSession(SharedSSLHTTPSession):
             self._routes.clear()
         self._routes[origin] = route
         return route
-
-    def _proxy_url(self, url: str) -> str | None:
-        proxy: str | None = self._proxy_config.proxy_url_for(url)
-        return proxy
 
     @staticmethod
     def _head(request: Any, route: _Route, body: bytes) -> bytes:
@@ -491,8 +486,7 @@ class LeanHTTPSession(SharedSSLHTTPSession):
                 done = True
             finally:
                 if not done:  # failed or cancelled mid-exchange: the connection is spent
-                    connection.abort()
-                    self._open.discard(connection)
+                    connection.abort()  # it leaves _open when the transport reports it lost
             if connection.reusable and not self._force_close:
                 connection.idle_since = loop.time()
                 connection.reused = True
@@ -543,7 +537,7 @@ class LeanHTTPSession(SharedSSLHTTPSession):
 def _split_netloc(netloc: str, default_port: int) -> tuple[str, int]:
     """``(host, port)`` of ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
     if netloc.startswith("["):
-        host, _, rest = netloc[1:].lower().partition("]")
+        host, _, rest = netloc[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port_text = netloc.partition(":")

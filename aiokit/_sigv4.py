@@ -17,7 +17,6 @@ is not logged (botocore logs it at DEBUG, security token included).
 from __future__ import annotations
 
 import hmac
-import threading
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +33,6 @@ _CACHE_SIZE = 1024
 _hosts: dict[str, str] = {}
 _paths: dict[str, str] = {}
 _keys: dict[tuple[str, str, str, str], bytes] = {}
-_keys_lock = threading.Lock()
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -52,8 +50,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
         key = f"AWS4{secret}".encode()
         for part in (date, region, service, "aws4_request"):
             key = hmac.new(key, part.encode("utf-8"), sha256).digest()
-        with _keys_lock:
-            _remember(_keys, cache_key, key)
+        _remember(_keys, cache_key, key)
     return key
 
 
