@@ -1,0 +1,66 @@
+"""aiokit.testing itself: importable without pytest, its fixtures under every async plugin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_aiokit_testing_imports_and_runs_moto_without_pytest() -> None:
+    # What `pip install '.[cli]'` gives the demo: no pytest. A None entry in sys.modules
+    # makes every `import pytest` (or `_pytest`, `pytest_asyncio`) raise ImportError.
+    script = textwrap.dedent(
+        """
+        import sys
+        for name in ("pytest", "_pytest", "pytest_asyncio", "anyio.pytest_plugin"):
+            sys.modules[name] = None
+        import boto3
+        import aiokit.testing
+        from aiokit.testing import MotoServer, make_fake_organization
+
+        with MotoServer() as server:
+            org = make_fake_organization(server.endpoint_url, accounts=2)
+            sqs = boto3.client(
+                "sqs", region_name="us-east-1", endpoint_url=server.endpoint_url,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+            )
+            sqs.create_queue(QueueName="q")
+            print("QUEUES", len(sqs.list_queues()["QueueUrls"]), "ACCOUNTS", len(org.accounts))
+            sqs.close()
+        assert not any(m == "pytest" or m.startswith("_pytest.") for m in sys.modules
+                       if sys.modules[m] is not None)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "QUEUES 1 ACCOUNTS 2" in done.stdout
+
+
+def test_plugin_module_is_what_pytest_loads() -> None:
+    import aiokit.testing
+
+    assert aiokit.testing.pytest_plugins == ["aiokit.testing._plugin"]
+    # the fixtures are not in the pytest-free package itself
+    assert not hasattr(aiokit.testing, "aiokit_pool")
+    with pytest.raises(AttributeError):
+        aiokit.testing.moto_endpoint  # noqa: B018
