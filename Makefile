@@ -1,42 +1,56 @@
-# One task runner for developers and CI.  Every target installs what it needs
-# into .venv first, so a fresh machine with Python 3.11 needs nothing else.
+# One task runner for developers and CI.  Every target installs what it needs into .venv
+# first, and only that, so a fresh machine with Python 3.11 needs nothing else:
+# `make demo` installs the `cli` extra, `make test` the `test` extra, `make lint` adds the
+# linters and the docs builder, `make dev` everything.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed
 
-.PHONY: install test lint docs bench bench-quick demo clean
+.PHONY: install dev test lint docs bench bench-quick demo clean
 
-$(STAMP): pyproject.toml
+$(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+# One stamp per set of extras: `.installed-cli` after `pip install -e '.[cli]'`, ...
+$(VENV)/.installed-%: pyproject.toml | $(VENV)/pyvenv.cfg
+	$(BIN)/python -m pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	touch $@
+
+comma := ,
+.PRECIOUS: $(VENV)/.installed-%
+CLI  = $(VENV)/.installed-cli
+TEST = $(VENV)/.installed-test
+LINT = $(VENV)/.installed-test+docs+lint
+DEV  = $(VENV)/.installed-dev
+
+# the library and its command line (what `aiokit crawl` against real AWS needs)
+install: $(CLI)
+
+dev: $(DEV)
 
 # pytest exits 5 when it collects nothing; that must fail loudly, not pass.
-test: $(STAMP)
+test: $(TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-lint: $(STAMP) docs
+lint: $(LINT) docs
 	$(BIN)/ruff check aiokit tests benchmarks
 	$(BIN)/ruff format --check aiokit tests benchmarks
 	$(BIN)/mypy
 
 # The documentation site (site/); --strict turns every mkdocs and docstring warning into a failure.
-docs: $(STAMP)
+docs: $(LINT)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The main job: crawl an emulated AWS organization (moto on 127.0.0.1) into aiokit-demo.db.
-demo: $(STAMP)
+demo: $(CLI)
 	$(BIN)/aiokit demo
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python benchmarks/run_all.py
 
-bench-quick: $(STAMP)
+bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
