@@ -1,7 +1,9 @@
-"""Suite-wide setup: asyncio backend, AWS isolation, leaks surfaced as errors.
+"""Suite-wide setup: AWS isolation, leaks surfaced as errors.
 
 The ``aiokit.testing`` plugin (moto server, isolation fixtures) is enabled in pyproject's
 ``addopts``; warnings, ResourceWarning and never-awaited coroutines included, are errors.
+Async tests run on pytest-asyncio in strict mode: ``pytest.mark.asyncio`` on the test,
+``@pytest_asyncio.fixture`` on an async fixture.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ OrgPool = Callable[[], aiokit.SessionPool]
 PlainClient = Callable[[str], Any]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+# A user's project, run by tests/test_testing.py in pytest subprocesses of its own.
+collect_ignore = ["sample_project"]
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,7 @@ from aiokit.testing import TEST_CREDENTIALS
 if TYPE_CHECKING:
     from tests.conftest import PlainClient
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 
 def test_signer_honours_per_request_credentials() -> None:

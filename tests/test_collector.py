@@ -18,7 +18,7 @@ from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 if TYPE_CHECKING:
     from tests.conftest import OrgPool, SeedQueues
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 TARGETS = [aiokit.Target(f"{i:012d}", "us-east-1") for i in range(20)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 import aiokit
@@ -17,7 +18,7 @@ from aiokit._discovery import Organization, Profiles, discover_targets
 from aiokit._targets import Target
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 MANAGEMENT = "123456789012"
@@ -336,7 +337,7 @@ class DeniedEC2:
         return web.Response(status=403, text=body, content_type="text/xml")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def denied_ec2() -> AsyncIterator[DeniedEC2]:
     server = DeniedEC2()
     async with serve_on_loopback(server.handle) as server.url:

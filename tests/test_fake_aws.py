@@ -56,10 +56,6 @@ NO_RETRY = AioConfig(retries={"total_max_attempts": 1, "mode": "standard"})
 ONE_RETRY = AioConfig(retries={"total_max_attempts": 2, "mode": "standard"})
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeAWS]:
@@ -119,7 +115,7 @@ async def account_creds(session: AioSession, fake: FakeAWS, account: str) -> dic
 # -- STS
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_caller_identity_of_management_keys(session: AioSession, fake: FakeAWS) -> None:
     async with client(session, fake, "sts", "us-east-1") as sts:
         who = await sts.get_caller_identity()
@@ -127,7 +123,7 @@ async def test_caller_identity_of_management_keys(session: AioSession, fake: Fak
     assert who["Arn"].startswith(f"arn:aws:iam::{BASE.management_account}:")
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_assume_role_then_caller_identity(session: AioSession, fake: FakeAWS) -> None:
     answer = await assume(session, fake, ACCOUNT)
     key = answer["Credentials"]["AccessKeyId"]
@@ -143,14 +139,14 @@ async def test_assume_role_then_caller_identity(session: AioSession, fake: FakeA
     assert who["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/fake-test"
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_each_assume_role_issues_distinct_keys(session: AioSession, fake: FakeAWS) -> None:
     first = await assume(session, fake, ACCOUNT)
     second = await assume(session, fake, ACCOUNT)
     assert first["Credentials"]["AccessKeyId"] != second["Credentials"]["AccessKeyId"]
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_denied_role_and_unknown_or_suspended_account(
     session: AioSession, fake: FakeAWS
 ) -> None:
@@ -167,7 +163,7 @@ async def test_denied_role_and_unknown_or_suspended_account(
 # -- paginators against the ground truth
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize("page", [None, 1, 3, 10, 1000])
 async def test_organizations_list_accounts(
     session: AioSession, fake: FakeAWS, page: int | None
@@ -185,7 +181,7 @@ async def test_organizations_list_accounts(
     assert status["100000000002"] == "SUSPENDED" and status["100000000001"] == "ACTIVE"
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_list_accounts_refused_to_a_member_account(
     session: AioSession, fake: FakeAWS
 ) -> None:
@@ -196,7 +192,7 @@ async def test_list_accounts_refused_to_a_member_account(
     assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize("page", [None, 1, 4, 7, 1000])
 async def test_ec2_describe_instances(session: AioSession, fake: FakeAWS, page: int | None) -> None:
     creds = await account_creds(session, fake, ACCOUNT)
@@ -219,7 +215,7 @@ async def test_ec2_describe_instances(session: AioSession, fake: FakeAWS, page: 
     assert fake.stats()["by_action"]["ec2:DescribeInstances"] == pages
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_regions_are_separate_data(session: AioSession, fake: FakeAWS) -> None:
     creds = await account_creds(session, fake, ACCOUNT)
     async with client(session, fake, "ec2", "us-west-2", creds) as ec2:
@@ -229,7 +225,7 @@ async def test_regions_are_separate_data(session: AioSession, fake: FakeAWS) -> 
     assert not set(ids) & set(expected_items(BASE, ACCOUNT, REGION, "instances"))
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize("page", [None, 1, 2, 5, 100])
 async def test_dynamodb_list_tables(session: AioSession, fake: FakeAWS, page: int | None) -> None:
     creds = await account_creds(session, fake, ACCOUNT)
@@ -245,7 +241,7 @@ async def test_dynamodb_list_tables(session: AioSession, fake: FakeAWS, page: in
     assert names == expected_items(BASE, ACCOUNT, REGION, "tables")
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize("page", [None, 1, 2, 50])
 async def test_lambda_list_functions(session: AioSession, fake: FakeAWS, page: int | None) -> None:
     creds = await account_creds(session, fake, ACCOUNT)
@@ -264,7 +260,7 @@ async def test_lambda_list_functions(session: AioSession, fake: FakeAWS, page: i
     assert functions[0]["FunctionArn"].startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT}:")
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_s3_list_buckets(session: AioSession, fake: FakeAWS) -> None:
     creds = await account_creds(session, fake, ACCOUNT)
     async with client(session, fake, "s3", REGION, creds) as s3:
@@ -276,7 +272,7 @@ async def test_s3_list_buckets(session: AioSession, fake: FakeAWS) -> None:
     assert answer["Owner"]["ID"] == ACCOUNT
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize("page", [None, 1, 5, 1000])
 async def test_s3_list_objects_v2_path_style(
     session: AioSession, fake: FakeAWS, page: int | None
@@ -301,7 +297,7 @@ async def test_s3_list_objects_v2_path_style(
     assert all(urlsplit(u).hostname == "127.0.0.1" for u in urls)
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_s3_missing_bucket(session: AioSession, fake: FakeAWS) -> None:
     async with client(session, fake, "s3") as s3:
         with pytest.raises(ClientError) as caught:
@@ -312,7 +308,7 @@ async def test_s3_missing_bucket(session: AioSession, fake: FakeAWS) -> None:
 # -- regions: opt-in status and disabled regions
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_describe_regions_opt_in(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(disabled_regions={ACCOUNT: ["af-south-1"]})
     creds = await account_creds(session, fake, ACCOUNT)
@@ -327,7 +323,7 @@ async def test_describe_regions_opt_in(session: AioSession, fake: FakeAWS) -> No
     assert {r["RegionName"] for r in enabled["Regions"]} == set(BASE.regions) - {"af-south-1"}
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("service", "call", "code", "status"),
     [
@@ -371,7 +367,7 @@ THROTTLES: list[tuple[str, str, str, str, str, int]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("service", "region", "call", "pattern", "code", "status"), THROTTLES)
 async def test_throttle_shapes_are_retried_as_throttling(
     session: AioSession,
@@ -403,7 +399,7 @@ async def test_throttle_shapes_are_retried_as_throttling(
     assert stats["requests"] == 3
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_buckets_are_per_account_region_action(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(throttle=True, buckets={"ec2:Describe*": [1, 0.0001]})
     creds = await account_creds(session, fake, ACCOUNT)
@@ -419,7 +415,7 @@ async def test_buckets_are_per_account_region_action(session: AioSession, fake: 
     assert fake.stats()["throttled"] == 1
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_throttling_off_by_default_and_capacity_changes_mid_run(
     session: AioSession, fake: FakeAWS
 ) -> None:
@@ -441,7 +437,7 @@ async def test_throttling_off_by_default_and_capacity_changes_mid_run(
 # -- faults
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_connection_reset_surfaces_as_a_connection_error(
     session: AioSession, fake: FakeAWS
 ) -> None:
@@ -454,7 +450,7 @@ async def test_connection_reset_surfaces_as_a_connection_error(
     assert stats["faults"] == {"reset": 1}
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("rate", "code", "status"), [
     ("fault_500", "InternalError", 500),
     ("fault_503", "ServiceUnavailable", 503),
@@ -471,7 +467,7 @@ async def test_server_errors_surface_without_retries(
     assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 0
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_server_errors_are_retried(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(fault_500=1.0, fault_actions=["ec2:*"])
     config = AioConfig(retries={"total_max_attempts": 3, "mode": "standard"})
@@ -482,7 +478,7 @@ async def test_server_errors_are_retried(session: AioSession, fake: FakeAWS) -> 
     assert fake.stats()["faults"] == {"500": 3}
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_faults_are_seeded(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(fault_500=0.5, fault_seed=7)
 
@@ -503,7 +499,7 @@ async def test_faults_are_seeded(session: AioSession, fake: FakeAWS) -> None:
     assert True in first and False in first
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_stalled_response_times_the_client_out(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(fault_stall=1.0, stall_seconds=3.0, fault_actions=["lambda:*"])
     config = AioConfig(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=0.3)
@@ -522,7 +518,7 @@ async def test_stalled_response_times_the_client_out(session: AioSession, fake: 
 # -- stats, reset, truth, config
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_stats_and_reset(session: AioSession, fake: FakeAWS) -> None:
     fake.configure(stats_by_target=True, latency_ms=100)
     async with client(session, fake, "dynamodb") as ddb:
@@ -586,7 +582,7 @@ def test_sync_lifecycle_leaves_no_process() -> None:
     gc.collect()
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_async_lifecycle() -> None:
     async with FakeAWS(FakeConfig(accounts=1)) as server:
         assert server.truth()["members"] == ["100000000001"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 import pytest
+import pytest_asyncio
 from aiobotocore.config import AioConfig
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 if TYPE_CHECKING:
     from tests.conftest import OrgPool, SeedQueues
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
@@ -30,7 +31,7 @@ def _expected(i: int, j: int) -> int:
     return (i + j) % 4 + 1
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def seeded(
     fake_organization: FakeOrganization, seed_queues: SeedQueues, org_pool: OrgPool
 ) -> AsyncIterator[tuple[Any, list[Any]]]:
@@ -275,7 +276,7 @@ class ErrorServer:
         return web.Response(status=self.status, text=self.body, content_type=self.content_type)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def error_server() -> AsyncIterator[ErrorServer]:
     server = ErrorServer()
     async with serve_on_loopback(server.handle) as server.url:

@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 import aiokit
 from aiokit._http import LeanHTTPSession
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 # A bound on waits for something that should happen at once; never a measured threshold.
 PATIENCE = 5.0

@@ -10,13 +10,14 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+import pytest_asyncio
 from aiobotocore.config import AioConfig
 from aiohttp import web
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, MotoServer, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 N_OBJECTS = 2000
 BUCKET = "pages"
@@ -49,7 +50,7 @@ def paging_server() -> Iterator[MotoServer]:
         yield server
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def filled_pool(paging_server: MotoServer) -> AsyncIterator[aiokit.SessionPool]:
     async with _pool(paging_server.endpoint_url) as pool:
         yield pool
@@ -253,7 +254,7 @@ class FaultProxy:
             return web.Response(status=upstream.status, body=payload, headers=out)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def proxy_factory(moto_endpoint: str) -> AsyncIterator[Any]:
     async with contextlib.AsyncExitStack() as servers:
 

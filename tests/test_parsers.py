@@ -25,7 +25,7 @@ from aiokit.testing import TEST_CREDENTIALS
 if TYPE_CHECKING:
     from tests.conftest import PlainClient
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 XML_PROTOCOLS = ("ec2", "query", "rest-xml")
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import anyio
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from botocore.exceptions import ClientError
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 
@@ -42,7 +43,7 @@ class Gate:
         return web.json_response({"TableNames": ["t"]}, content_type="application/x-amz-json-1.0")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def gate() -> AsyncIterator[Gate]:
     g = Gate()
     async with serve_on_loopback(g.handle) as g.url:

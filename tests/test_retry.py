@@ -8,13 +8,14 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 import aiokit
 from aiokit._retry import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 
 class FakeTime:
@@ -223,7 +224,7 @@ class Throttler:
         return web.json_response({"TableNames": ["t"]}, content_type="application/x-amz-json-1.0")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def throttler() -> AsyncIterator[Throttler]:
     server = Throttler()
     async with serve_on_loopback(server.handle) as server.url:

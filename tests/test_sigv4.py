@@ -16,6 +16,7 @@ import aiohttp.web
 import botocore.auth
 import botocore.session
 import pytest
+import pytest_asyncio
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.signers import AioRequestSigner
 from botocore.auth import S3SigV4Auth, SigV4Auth, SigV4QueryAuth
@@ -140,7 +141,7 @@ def test_cached_signing_keys_follow_date_region_service_and_secret(frozen_clock:
     assert len(signatures) == 5
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_only_plain_sigv4_is_replaced() -> None:
     signer = AioRequestSigner(
         service_id=botocore.session.get_session().get_service_model("s3").service_id,
@@ -213,14 +214,14 @@ class VerifyingServer:
         return aiohttp.web.Response(content_type="application/json", text='{"Functions": []}')
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def verifying_server() -> AsyncIterator[VerifyingServer]:
     server = VerifyingServer()
     async with serve_on_loopback(server.handle) as server.url:
         yield server
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_pool_clients_signatures_check_out_on_the_wire(
     verifying_server: VerifyingServer,
 ) -> None:

@@ -8,11 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 import aiokit
 from aiokit.sinks import Run, SqliteSink, open_sink, resource_id
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 
 async def _crawl_into(pool: aiokit.SessionPool, path: Path) -> aiokit.Report:
@@ -25,7 +26,7 @@ async def _crawl_into(pool: aiokit.SessionPool, path: Path) -> aiokit.Report:
     return crawl.report
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def queues(aiokit_pool: aiokit.SessionPool) -> aiokit.SessionPool:
     for region, n in (("us-east-1", 3), ("eu-west-1", 2)):
         sqs = await aiokit_pool.client("sqs", region)

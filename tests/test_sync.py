@@ -132,7 +132,7 @@ def test_works_inside_asyncio_run(make_pool: Any) -> None:
     assert url.endswith("/from-a-running-loop")
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_works_inside_an_anyio_test_body(make_pool: Any) -> None:
     pool = make_pool()
     sqs = pool.client("sqs")

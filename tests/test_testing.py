@@ -64,3 +64,14 @@ def test_plugin_module_is_what_pytest_loads() -> None:
     assert not hasattr(aiokit.testing, "aiokit_pool")
     with pytest.raises(AttributeError):
         aiokit.testing.moto_endpoint  # noqa: B018
+
+
+@pytest.mark.asyncio
+async def test_suite_runs_on_pytest_asyncio_in_strict_mode(request: pytest.FixtureRequest) -> None:
+    import asyncio
+
+    config = request.config
+    assert config.pluginmanager.has_plugin("asyncio")
+    assert not config.pluginmanager.has_plugin("anyio")  # -p no:anyio: anyio's API only
+    assert config.getini("asyncio_mode") == "strict"
+    asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 import aiokit
@@ -16,7 +17,7 @@ from aiokit import _waiters
 from aiokit.testing import serve_on_loopback
 
 # Explicit: parametrized tests with async fixtures need the anyio mark at collection time.
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 # DescribeTable-based custom waiters; moto makes tables ACTIVE at once.
 TABLE_ACTIVE = {
@@ -77,7 +78,7 @@ class Silent:
         return web.Response(status=500)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def silent() -> AsyncIterator[Silent]:
     s = Silent()
     async with serve_on_loopback(s.handle) as s.url:
