@@ -14,8 +14,10 @@ which only pytest imports):
   pytest-asyncio (strict or auto mode) or anyio's plugin.
 - ``fake_organization``: an AWS Organization with 6 member accounts in two OUs on moto (build
   other shapes with :func:`make_fake_organization`).
+- ``aws_faults``: a :class:`FaultProxy` in front of ``moto_endpoint``: throttling, HTTP 500s,
+  resets, stalls, denied roles, disabled regions, expired credentials, with counters.
 
-Without pytest: :class:`MotoServer`, :func:`make_fake_organization`, and
+Without pytest: :class:`MotoServer`, :func:`make_fake_organization`, :func:`aws_faults`, and
 :func:`serve_on_loopback`, a throwaway HTTP endpoint on 127.0.0.1 for answers AWS gives
 rarely (throttles, denials, stalls) that moto does not produce.
 """
@@ -23,6 +25,7 @@ rarely (throttles, denials, stalls) that moto does not produce.
 from __future__ import annotations
 
 from .._identity import StaticKeys
+from ._faults import FaultProxy, FaultStatistics, aws_faults
 from ._loopback import serve_on_loopback
 from ._moto import MotoServer
 from ._organization import FakeAccount, FakeOrganization, make_fake_organization
@@ -30,8 +33,11 @@ from ._organization import FakeAccount, FakeOrganization, make_fake_organization
 __all__ = [
     "FakeAccount",
     "FakeOrganization",
+    "FaultProxy",
+    "FaultStatistics",
     "MotoServer",
     "TEST_CREDENTIALS",
+    "aws_faults",
     "make_fake_organization",
     "serve_on_loopback",
 ]

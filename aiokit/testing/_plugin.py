@@ -20,6 +20,7 @@ import pytest
 
 from .._pool import SessionPool
 from . import TEST_CREDENTIALS
+from ._faults import FaultProxy
 from ._moto import MotoServer
 from ._organization import FakeOrganization, make_fake_organization
 
@@ -98,3 +99,28 @@ def aiokit_pool(request: pytest.FixtureRequest) -> SessionPool:
 def fake_organization(moto_endpoint: str) -> FakeOrganization:
     """An organization of 6 member accounts in OUs ``prod`` and ``dev`` on moto."""
     return make_fake_organization(moto_endpoint, accounts=6)
+
+
+@pytest.fixture(scope="session")
+def _aws_fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(moto_server.endpoint_url)  # started when a test reads endpoint_url
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def aws_faults(_aws_fault_proxy: FaultProxy, moto_endpoint: str) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of ``moto_endpoint``, no fault set, counters zero.
+
+    ``aws_faults.configure(throttle={"ec2": (10, 20)}, deny_accounts=[...])`` sets this
+    test's faults; pass ``aws_faults.endpoint_url`` to the code under test; read
+    ``aws_faults.throttles``, ``.faults``, ``.requests`` afterwards. One proxy serves the
+    session (started on first use); each test starts with no faults and zeroed counters.
+    """
+    _aws_fault_proxy.configure()
+    try:
+        yield _aws_fault_proxy
+    finally:
+        _aws_fault_proxy.configure()
