@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "sample_project"
 
 
 def _env() -> dict[str, str]:
@@ -75,3 +77,28 @@ async def test_suite_runs_on_pytest_asyncio_in_strict_mode(request: pytest.Fixtu
     assert not config.pluginmanager.has_plugin("anyio")  # -p no:anyio: anyio's API only
     assert config.getini("asyncio_mode") == "strict"
     asyncio.get_running_loop()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["test_inventory.py"], id="pytest-asyncio-strict"),
+        pytest.param(["-o", "asyncio_mode=auto", "test_inventory.py"], id="pytest-asyncio-auto"),
+        pytest.param(["test_inventory_anyio.py"], id="anyio-plugin"),
+    ],
+)
+def test_sample_user_project_passes_under(args: list[str]) -> None:
+    # A user's project (tests/sample_project: its own pytest.ini and conftest.py, the
+    # fixtures aiokit_pool, fake_organization and aws_faults), run as its user would.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=SAMPLE,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert re.search(r"^4 passed in ", done.stdout, re.MULTILINE), done.stdout[-1000:]
