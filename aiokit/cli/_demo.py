@@ -7,6 +7,7 @@ code as ``aiokit crawl`` into an SQLite inventory.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import anyio
 import aiokit
 
 from .._sinks import SqliteSink
-from . import err, outcome_table, run_crawl
+from . import Failure, err, outcome_table, run_crawl
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
 # (service, operation, regions, JMESPath per item): EC2's items are reservations; the
@@ -66,6 +67,29 @@ async def _seed(pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization) 
 
 
 async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
+    """Run the demo; SIGTERM (``kill PID``) stops it as cleanly as Ctrl-C, exit code 143."""
+    terminated = False
+
+    async def stop_on_sigterm(scope: anyio.CancelScope) -> None:
+        nonlocal terminated
+        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+            async for _ in signals:
+                terminated = True
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_on_sigterm, tg.cancel_scope)
+        try:
+            await _run_demo(out_path, keep_running=keep_running, n_accounts=n_accounts)
+        finally:
+            tg.cancel_scope.cancel()
+    if terminated:
+        err.print("terminated")
+        raise Failure(143)
+
+
+async def _run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
     """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring."""
     from aiokit.testing import MotoServer, make_fake_organization
 
@@ -106,7 +130,8 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
                     )
                     err.print(outcome_table(report, f"{service} {operation}"))
             finally:
-                await sink.aclose()
+                with anyio.CancelScope(shield=True):  # also when SIGTERM cancelled the crawl
+                    await sink.aclose()
         err.print(
             f"\ninventory written to {out_path} in {time.perf_counter() - started:.1f} s. "
             "Try:\n"
@@ -123,4 +148,5 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
             )
             await anyio.sleep_forever()
     finally:
-        await anyio.to_thread.run_sync(server.stop)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(server.stop)

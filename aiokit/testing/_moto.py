@@ -1,7 +1,8 @@
 """A moto server in a child process on 127.0.0.1, on a free port.
 
 A child process, not a thread: moto spends milliseconds of CPU per request, and in a thread
-it would compete with the event loop under test for the GIL.
+it would compete with the event loop under test for the GIL. The child ends with its parent
+however the parent ends (a signal, ``kill -9``): it watches a pipe only the parent holds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import urllib.request
 from types import TracebackType
+
+from .._exceptions import EndpointError
 
 __all__ = ["MotoServer"]
 
@@ -26,9 +29,9 @@ class MotoServer:
         """Start the server and wait until it accepts connections."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "aiokit.testing"],
+            [sys.executable, "-m", "aiokit.testing", "--exit-with-parent"],
             stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # closed when this process ends: the child then exits
             text=True,
             env=env,
         )
@@ -36,7 +39,7 @@ class MotoServer:
         line = self._process.stdout.readline().strip()
         if not line.startswith("LISTENING "):
             self.stop()
-            raise RuntimeError(f"moto server did not start: {line!r}")
+            raise EndpointError(f"moto server (python -m aiokit.testing) did not start: {line!r}")
         self.endpoint_url = line.split(" ", 1)[1]
 
     def reset(self) -> None:
@@ -56,8 +59,9 @@ class MotoServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> MotoServer:
         self.start()
