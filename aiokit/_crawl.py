@@ -24,6 +24,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._extras import import_extra
 from ._fanout import (
     Context,
     Drain,
@@ -108,7 +109,7 @@ class Report:
 
     def to_pandas(self) -> Any:
         """The :meth:`errors` table as a pandas DataFrame (needs ``pandas``)."""
-        import pandas as pd
+        pd = import_extra("pandas", "pandas", "Report.to_pandas()")
 
         return pd.DataFrame(
             self.errors(), columns=["account", "region", "status", "reason", "error"]
@@ -249,7 +250,7 @@ class Crawl:
 
     async def to_pandas(self) -> Any:
         """Run to the end; one DataFrame row per item, with ``account`` and ``region``."""
-        import pandas as pd
+        pd = import_extra("pandas", "pandas", "Crawl.to_pandas()")
 
         items, _ = await self.collect()
         rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]
