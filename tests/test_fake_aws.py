@@ -56,7 +56,6 @@ NO_RETRY = AioConfig(retries={"total_max_attempts": 1, "mode": "standard"})
 ONE_RETRY = AioConfig(retries={"total_max_attempts": 2, "mode": "standard"})
 
 
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeAWS]:
     with FakeAWS(BASE) as server:
