@@ -133,6 +133,16 @@ def test_sigterm_stops_the_demo_and_its_moto_child(tmp_path: Path) -> None:
         finish(demo, reader, moto)
 
 
+def test_sigint_stops_the_demo_and_its_moto_child(tmp_path: Path) -> None:
+    demo, url, moto, reader = start_demo(tmp_path)
+    try:
+        demo.send_signal(signal.SIGINT)  # to the demo alone, not its process group
+        assert demo.wait(timeout=30) == 130
+        wait_until_gone(moto, url)
+    finally:
+        finish(demo, reader, moto)
+
+
 def test_sigkill_of_the_demo_takes_its_moto_child_along(tmp_path: Path) -> None:
     demo, url, moto, reader = start_demo(tmp_path)
     try:
