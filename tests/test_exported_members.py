@@ -17,6 +17,7 @@ EXPECTED = {
     "FanOut",
     "FanOutStatistics",
     "Identity",
+    "InvalidCredentialsError",
     "InvalidParameterError",
     "InvalidRegionError",
     "InvalidRoleError",
