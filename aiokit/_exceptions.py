@@ -9,7 +9,8 @@
     │   ├── InvalidParameterError
     │   ├── InvalidRegionError
     │   ├── InvalidRoleError
-    │   └── ProfileNotFoundError
+    │   ├── ProfileNotFoundError
+    │   └── MissingDependencyError (also ImportError)  an optional extra is not installed
     ├── CredentialsError                      no credentials, or none to be had
     │   ├── AssumeRoleError                   STS refused a role (AccessDenied, ...)
     │   └── InvalidCredentialsError           AWS rejected the credentials themselves
@@ -54,6 +55,7 @@ __all__ = [
     "InvalidParameterError",
     "InvalidRegionError",
     "InvalidRoleError",
+    "MissingDependencyError",
     "PaginationError",
     "PoolClosedError",
     "ProfileNotFoundError",
@@ -125,6 +127,22 @@ class InvalidRoleError(ConfigurationError):
 
 class ProfileNotFoundError(ConfigurationError):
     """The named profile is in no AWS config or credentials file."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+
+def require(module: str, extra: str, feature: str) -> object:
+    """Import ``module``, or raise :class:`MissingDependencyError` naming ``extra``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{feature} needs {module}, which is not installed: pip install 'aiokit[{extra}]'"
+        ) from None
 
 
 class CredentialsError(AiokitError):

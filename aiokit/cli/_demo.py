@@ -90,6 +90,7 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
             await anyio.to_thread.run_sync(lambda: out_path.unlink(missing_ok=True))
             sink = SqliteSink(out_path)
             try:
+                await sink.open()
                 for service, operation, regions, query in CRAWLS:
                     targets = await pool.targets(
                         aiokit.Organization(role=org.role_name), regions, [service]
@@ -106,7 +107,8 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
                     )
                     err.print(outcome_table(report, f"{service} {operation}"))
             finally:
-                await sink.aclose()
+                with anyio.CancelScope(shield=True):
+                    await sink.aclose()
         err.print(
             f"\ninventory written to {out_path} in {time.perf_counter() - started:.1f} s. "
             "Try:\n"
@@ -123,4 +125,7 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
             )
             await anyio.sleep_forever()
     finally:
-        await anyio.to_thread.run_sync(server.stop)
+        # Shielded: on Ctrl-C or SIGTERM the command is cancelled, and the emulator must
+        # still be stopped, not left listening.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(server.stop)
