@@ -24,6 +24,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._exceptions import require
 from ._fanout import (
     Context,
     Drain,
@@ -34,7 +35,6 @@ from ._fanout import (
     exit_task_group,
     send_soon,
 )
-from ._exceptions import require
 from ._targets import Target
 
 if TYPE_CHECKING:

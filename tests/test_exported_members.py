@@ -22,6 +22,7 @@ EXPECTED = {
     "InvalidRegionError",
     "InvalidRoleError",
     "Item",
+    "MissingDependencyError",
     "Organization",
     "Outcome",
     "PaginationError",

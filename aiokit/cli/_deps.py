@@ -35,7 +35,7 @@ def require_cli_extra() -> None:
     missing = _missing()
     if missing:
         sys.stderr.write(
-            f"error: the aiokit command needs {' and '.join(missing)}, which come with the "
-            "cli extra: pip install 'aiokit[cli]'\n"
+            f"error: the aiokit command needs the cli extra ({', '.join(missing)} not "
+            "installed): pip install 'aiokit[cli]'\n"
         )
         raise SystemExit(2)
