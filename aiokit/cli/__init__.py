@@ -52,8 +52,16 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default exits 1 on the spot; a closed stdout (`| head`) is handled as the
+        # BrokenPipeError it is, by the one place that turns it into a quiet exit.
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
+
+
+err = _Console(stderr=True, soft_wrap=True)
+out = _Console(soft_wrap=True)
 
 HINTS: dict[type[BaseException], str] = {
     aiokit.UnknownServiceError: "service names are botocore's: s3, ec2, dynamodb, sqs ...",
