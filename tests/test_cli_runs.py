@@ -11,9 +11,10 @@ import collections
 import json
 import os
 import re
+import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,3 +334,94 @@ async def test_debug_output_of_an_assume_role_crawl_on_moto_has_no_credentials(
     assert not re.search(r"<(SecretAccessKey|SessionToken)>(?!\*\*\*<)", err)
     assert not re.search(r"\bASIA[A-Z0-9]{12,}", err)
     assert not re.search(r"Signature=[0-9a-f]{64}", err)
+
+
+# --- interrupts ------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_an_interrupted_crawl_sums_up_and_keeps_what_it_collected(
+    fake: FakeAWS, tmp_path: Path, signum: int, code: int
+) -> None:
+    fake.behaviour["eu-west-1"] = "stall"
+    db = tmp_path / "inv.db"
+    command = [
+        sys.executable, "-m", "aiokit.cli", *crawl_args(db),
+        "--endpoint-url", fake.url, "--region", "us-east-1",
+    ]  # fmt: skip
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = await anyio.open_process(command, stderr=stderr, env=_env())
+        async with process:
+            with anyio.fail_after(60):
+                await _until(lambda: fake.calls["eu-west-1"] > 0 and _outcomes(db) == 3)
+            process.send_signal(signum)
+            with anyio.fail_after(60):
+                returncode = await process.wait()
+    err = log.read_text()
+    assert returncode == code, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err
+    assert summary(err) == {
+        "targets": 4, "ok": 3, "skipped": 0, "failed": 0, "never visited": 1, "items": 9,
+    }  # fmt: skip
+    assert "Traceback" not in err
+    assert rows(db, "SELECT count(*) FROM items") == [(9,)]  # kept
+
+    fake.released.set()
+    fake.calls.clear()
+    result, _, err = await aiokit_cli(fake, *crawl_args(db, "--resume"))
+    assert result == 0, err
+    assert dict(fake.calls) == {"eu-west-1": 1}
+    assert rows(db, "SELECT count(*) FROM items") == [(12,)]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (a file another process writes: no event to wait for)."""
+    while True:
+        if condition():
+            return
+        await anyio.sleep(0.05)
+
+
+def _outcomes(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        return int(rows(db, "SELECT count(*) FROM outcomes")[0][0])
+    except sqlite3.OperationalError:
+        return 0  # tables not made yet
+
+
+@pytest.mark.slow
+async def test_sigterm_of_the_demo_stops_its_emulator(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "aiokit.cli", "demo", "--accounts", "2", "--keep-running",
+        "--out", str(tmp_path / "demo.db"),
+    ]  # fmt: skip
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = await anyio.open_process(command, stderr=stderr, env=_env())
+        async with process:
+            with anyio.fail_after(120):
+                await _until(lambda: "keeps running at" in log.read_text())
+            url = re.search(r"emulator at (http://127\.0\.0\.1:\d+)", log.read_text())
+            assert url is not None
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(60):
+                returncode = await process.wait()
+    err = log.read_text()
+    assert returncode == 143, err
+    assert "Traceback" not in err
+    host, port = url.group(1).removeprefix("http://").split(":")
+    with pytest.raises(OSError):  # nothing listens there any more
+        with anyio.fail_after(5):
+            stream = await anyio.connect_tcp(host, int(port))
+            await stream.aclose()
