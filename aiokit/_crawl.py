@@ -125,10 +125,9 @@ class Report:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={self.counts.get(k, 0)}" for k in ("ok", "skipped", "failed"))
-        return (
-            f"aiokit.Report(targets={self.targets}, {counts}, "
-            f"never_visited={self.never_visited}, items={self.items})"
-        )
+        if self.never_visited:
+            counts += f", never_visited={self.never_visited}"
+        return f"aiokit.Report(targets={self.targets}, {counts}, items={self.items})"
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the counts, then skipped and failed targets by reason."""
