@@ -156,6 +156,14 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
      "needs an SQLite inventory"),
     ("append-and-replace", [*CRAWL, "--out", "{tmp}/o.db", "--append", "--replace"], None, 2,
      "exclude each other"),
+    ("wait-zero-timeout", ["wait", "dynamodb", "table_exists", "--timeout", "0"], None, 2,
+     "--timeout"),
+    ("wait-negative-delay", ["wait", "dynamodb", "table_exists", "--delay", "-1"], None, 2,
+     "--delay"),
+    ("demo-zero-accounts", ["demo", "--accounts", "0"], None, 2, "--accounts"),
+    ("demo-missing-dir", ["demo", "--out", "{tmp}/nowhere/demo.db"], None, 2,
+     "does not exist"),
+    ("demo-out-directory", ["demo", "--out", "{tmp}"], None, 2, "is a directory"),
     # usage
     ("no-command", ["frobnicate"], None, 2, "No such command"),
     ("missing-argument", ["crawl", "sqs"], None, 2, "OPERATION"),
@@ -179,7 +187,8 @@ def test_hostile_invocations_end_in_one_clear_line(
     if setup is not None:
         setup(file.with_suffix(".db") if "{file}.db" in " ".join(args) else file)
     argv = [a.replace("{tmp}", str(tmp_path)).replace("{file}", str(file)) for a in args]
-    result = aiokit_cli(*argv, "--endpoint-url", moto_endpoint)
+    endpoint = [] if argv[0] == "demo" else ["--endpoint-url", moto_endpoint]  # demo has its own
+    result = aiokit_cli(*argv, *endpoint)
     assert result.returncode == code, result.stderr
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -425,3 +425,24 @@ async def test_sigterm_of_the_demo_stops_its_emulator(tmp_path: Path) -> None:
         with anyio.fail_after(5):
             stream = await anyio.connect_tcp(host, int(port))
             await stream.aclose()
+
+
+async def test_resume_on_a_missing_inventory_starts_it(fake: FakeAWS, tmp_path: Path) -> None:
+    # So that `until aiokit crawl ... --resume; do :; done` works from the first run.
+    db = tmp_path / "new.db"
+    code, _, err = await aiokit_cli(fake, *crawl_args(db, "--resume"))
+    assert code == 0, err
+    assert rows(db, "SELECT count(*) FROM latest_items") == [(12,)]
+
+
+async def test_resume_of_a_crawl_the_inventory_does_not_hold_is_refused(
+    fake: FakeAWS, tmp_path: Path
+) -> None:
+    db = tmp_path / "inv.db"
+    code, _, err = await aiokit_cli(fake, *crawl_args(db))
+    assert code == 0, err
+    fake.calls.clear()
+    code, _, err = await aiokit_cli(fake, *crawl_args(db, "--resume", "--param", "MaxResults=5"))
+    assert code == 2
+    assert "holds no crawl of sqs list_queues with these parameters" in err
+    assert dict(fake.calls) == {}

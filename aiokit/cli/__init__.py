@@ -732,8 +732,12 @@ def _print_value(value: Any, output: str) -> None:
 @click.argument("waiter")
 @click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
-@click.option("--timeout", type=float, help="Give up after this many seconds.")
-@click.option("--delay", type=float, help="Seconds between polls.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Give up after this many seconds.",
+)
+@click.option("--delay", type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
 @_common
 @_run
 async def wait(
@@ -792,7 +796,7 @@ async def targets(
 @cli.command()
 @click.option("--out", "out_path", default="aiokit-demo.db", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Leave the emulator up afterwards.")
-@click.option("--accounts", "n_accounts", default=8, show_default=True)
+@click.option("--accounts", "n_accounts", default=8, show_default=True, type=click.IntRange(1, 100))
 @_run
 async def demo(out_path: str, keep_running: bool, n_accounts: int) -> None:
     """Crawl an emulated AWS organization (moto on 127.0.0.1) into an SQLite inventory."""

@@ -65,11 +65,22 @@ async def _seed(pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization) 
     return made
 
 
+def _check_out(out_path: Path) -> None:
+    if out_path.is_dir():
+        raise aiokit.ConfigurationError(f"--out {str(out_path)!r} is a directory")
+    if not out_path.parent.is_dir():
+        raise aiokit.ConfigurationError(
+            f"--out {str(out_path)!r}: directory {str(out_path.parent)!r} does not exist"
+        )
+
+
 async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
     """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring."""
     from aiokit.testing import MotoServer, make_fake_organization
 
     started = time.perf_counter()
+    # The inventory's place is checked before the emulator starts, not after the seeding.
+    await anyio.to_thread.run_sync(_check_out, out_path)
     server = MotoServer()
     err.print("starting the AWS emulator (moto) on 127.0.0.1 ...")
     await anyio.to_thread.run_sync(server.start)
