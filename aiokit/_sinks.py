@@ -161,19 +161,24 @@ class _FileSink(Sink):
         self._file: TextIO | None = None
         self._buffer: list[dict[str, Any]] = []
         self._run = Run("", "")
+        self._unusable = False  # opening failed: aclose does not try again
 
     def _open(self) -> TextIO:
         if self._file is None:
             if isinstance(self._path, str | Path):
                 path = Path(self._path)
-                _check_parent(path)
                 try:
+                    _check_parent(path)
                     # Truncated now: the file holds this run's output, nothing older.
                     self._file = open(path, "w", encoding="utf-8", newline="")
                 except OSError as exc:
+                    self._unusable = True
                     raise ConfigurationError(
                         f"cannot write {str(path)!r}: {exc.strerror or exc}"
                     ) from None
+                except ConfigurationError:
+                    self._unusable = True
+                    raise
             else:
                 self._file = self._path
             self._started(self._file)
@@ -208,7 +213,7 @@ class _FileSink(Sink):
         with anyio.CancelScope(shield=True):
             rows, self._buffer = self._buffer, []
             file = self._file
-            if file is None and isinstance(self._path, str | Path):
+            if file is None and isinstance(self._path, str | Path) and not self._unusable:
                 file = await anyio.to_thread.run_sync(self._open)  # no items: still the file
             if rows and file is not None:
                 await anyio.to_thread.run_sync(self._write_rows, file, rows)

@@ -142,6 +142,8 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("corrupt-db-append", [*CRAWL, "--out", "{file}.db", "--append"], _corrupt_inventory, 2,
      "not a usable aiokit inventory"),
     ("out-is-a-directory", [*CRAWL, "--out", "{tmp}"], None, 2, "directory"),
+    ("disk-full", [*CRAWL, "--out", "/dev/full", "--format", "csv"], None, 2,
+     "No space left on device"),
     # formats
     ("unknown-extension", [*CRAWL, "--out", "{tmp}/out.txt"], None, 2, "cannot tell"),
     ("no-extension", [*CRAWL, "--out", "{tmp}/out"], None, 2, "cannot tell"),

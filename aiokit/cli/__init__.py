@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import signal
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -220,6 +221,14 @@ def _run(fn: F) -> F:
             if isinstance(exc, aiokit.AiokitError | ValueError):
                 print_error(exc)
                 sys.exit(exit_code_for(exc))
+            if isinstance(exc, OSError | sqlite3.Error):
+                # The output went bad mid-way (disk full, file removed, database locked).
+                err.print(
+                    f"[bold red]error:[/] cannot write the output: {exc}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                sys.exit(EXIT_USAGE)
             # Not one of aiokit's errors: a bug. Still one line; the traceback with --debug.
             err.print(
                 f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} "
