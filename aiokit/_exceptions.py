@@ -27,7 +27,9 @@
 
 ``AWSError`` instances are also instances of the botocore exception they replace, so code
 written for boto3 keeps working: ``except ClientError`` and
-``except client.exceptions.ResourceNotFoundException`` both still catch them.
+``except client.exceptions.ResourceNotFoundException`` both still catch them. An answer with
+a credential error code (``InvalidClientTokenId``, ``ExpiredToken``, ...) is both an
+``AWSError`` and an ``InvalidCredentialsError``.
 
 Every error that concerns a request carries ``service``, ``operation``, ``region`` and
 ``account`` (``None`` where unknown) and names them in its message. No message ever includes
