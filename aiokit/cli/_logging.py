@@ -13,7 +13,7 @@ import re
 import sys
 from typing import TextIO
 
-__all__ = ["RedactSecrets", "configure_logging", "redact"]
+__all__ = ["Once", "OneLine", "RedactSecrets", "configure_logging", "redact"]
 
 # Names whose value is a secret (or, for Credential, the key id that goes with one).
 _SECRET_NAMES = (
@@ -25,7 +25,7 @@ _SECRET_NAMES = (
 # name, then what separates it from its value (quotes, ':', '=', space, newline), then the
 # value up to the next quote, separator or end of line.
 _NAME_VALUE = re.compile(
-    rf"(?<![\w-])({_SECRET_NAMES})(['\"]?\s*[:=]\s*b?['\"]?)([^'\"\s&,;<>]+)",
+    rf"(?<![\w-])({_SECRET_NAMES})(['\"]?\s*[:=]\s*b?['\"]?)([^'\"\s&,;<>()\[\]{{}}]+)",
     re.IGNORECASE,
 )
 # <SecretAccessKey>...</SecretAccessKey> and its kin in XML answers.
@@ -71,6 +71,25 @@ class OneLine(logging.Formatter):
         return " ".join(redact(text).split())
 
 
+class Once(logging.Filter):
+    """Lets each distinct warning through once: a role denied in one account would
+    otherwise warn once per region, the same line again and again."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, int, str]] = set()
+        self._limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        key = (record.name, record.levelno, f"{record.getMessage()} {exc}")
+        if key in self._seen:
+            return False
+        if len(self._seen) < self._limit:
+            self._seen.add(key)
+        return True
+
+
 def configure_logging(debug: bool, stream: TextIO | None = None) -> logging.Handler:
     """Log to stderr: warnings as one line each, or everything (redacted) with ``debug``."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
@@ -79,6 +98,7 @@ def configure_logging(debug: bool, stream: TextIO | None = None) -> logging.Hand
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(OneLine())
+        handler.addFilter(Once())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
