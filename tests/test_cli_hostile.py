@@ -198,6 +198,32 @@ def test_hostile_invocations_end_in_one_clear_line(
     assert len(errors) == 1, result.stderr  # one line says what was wrong
 
 
+HINT_CASES = [
+    # (id, arguments, the hint says, the hint must not say)
+    ("waiter", ["wait", "dynamodb", "table_exizts"], "waiter names", "snake_case"),
+    ("no-waiters", ["wait", "sqs", "queue_exists"], "has no waiters", "snake_case"),
+    ("operation", ["paginate", "sqs", "lisst_queues"], "snake_case", "--param"),
+    ("not-paginated", ["paginate", "sqs", "get_queue_url"], "paginator", "snake_case"),
+    ("crawl-jmespath", [*CRAWL, "--query", "foo[", "--format", "jsonl"], "--query", "--param"),
+    ("paginate-jmespath", ["paginate", "sqs", "list_queues", "--query", "a[?"], "--query",
+     "--param"),
+    ("parameter", [*CRAWL, "--param", "Bogus=1"], "--param", "--query"),
+    ("region", ["paginate", "sqs", "list_queues", "--region", "us-eats-1"], "eu-west-1",
+     "--param"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "says", "not_says"), [pytest.param(*c[1:], id=c[0]) for c in HINT_CASES]
+)
+def test_hints_fit_the_error(moto_endpoint: str, args: list[str], says: str, not_says: str) -> None:
+    result = aiokit_cli(*args, "--endpoint-url", moto_endpoint)
+    assert result.returncode == 2, result.stderr
+    hints = [line for line in result.stderr.splitlines() if line.startswith("hint:")]
+    assert len(hints) == 1, result.stderr
+    assert says in hints[0] and not_says not in hints[0], hints[0]
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "fragment"),
     [

@@ -189,6 +189,7 @@ ASSUME_ROLE_CASES = [
     (403, "InvalidClientTokenId", "failed", "invalid credentials"),
     (403, "SignatureDoesNotMatch", "failed", "invalid credentials"),
     (400, "ExpiredToken", "failed", "invalid credentials"),
+    (400, "Throttling", "failed", "throttled"),
 ]
 
 
