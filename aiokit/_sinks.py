@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -143,6 +144,27 @@ def _row(run: Run, item: Item) -> dict[str, Any]:
     }
 
 
+def _lock(fileno: int, path: object) -> None:
+    """Hold an exclusive advisory lock on the output for the sink's life.
+
+    Two crawls writing one file (the same command started twice, or a ``--resume`` while
+    the first run still runs) would store items twice; the second is refused instead.
+    ``flock`` locks are apart from SQLite's own, so readers (``sqlite3``) are not held up.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock
+        return
+    try:
+        fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigurationError(
+            f"{str(path)!r} is being written by another aiokit crawl; wait for it to end"
+        ) from None
+    except OSError:
+        pass  # a file system without locks (some network mounts): go on without
+
+
 def _check_parent(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
@@ -169,8 +191,18 @@ class _FileSink(Sink):
                 path = Path(self._path)
                 try:
                     _check_parent(path)
-                    # Truncated now: the file holds this run's output, nothing older.
-                    self._file = open(path, "w", encoding="utf-8", newline="")
+                    # Opened without truncating until the lock is ours; then truncated:
+                    # the file holds this run's output, nothing older.
+                    file = open(path, "a", encoding="utf-8", newline="")
+                    try:
+                        if path.is_file():  # not a FIFO or a device such as /dev/stdout
+                            _lock(file.fileno(), path)
+                            file.seek(0)
+                            file.truncate()
+                    except BaseException:
+                        file.close()
+                        raise
+                    self._file = file
                 except OSError as exc:
                     self._unusable = True
                     raise ConfigurationError(
@@ -306,6 +338,7 @@ class SqliteSink(Sink):
         self._path = str(path)
         self._existing = existing
         self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self._buffer: list[tuple[Any, ...]] = []
         self._counts: dict[tuple[str | None, str | None], int] = {}
         self._limiter = anyio.CapacityLimiter(1)  # one writer thread at a time
@@ -326,6 +359,8 @@ class SqliteSink(Sink):
         try:
             # check_same_thread off: every use is serialised through the one-slot limiter.
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            if not fresh:
+                self._take_lock()
             kind = "empty" if empty else _kind(db)
             if resume and kind == "empty" and not fresh:
                 raise ConfigurationError(
@@ -350,17 +385,35 @@ class SqliteSink(Sink):
                 for table in ("items", "outcomes", "runs"):
                     db.execute(f"DELETE FROM {table}")
             db.execute("COMMIT")
+            if fresh:
+                self._take_lock()
         except sqlite3.DatabaseError as exc:
+            self._release_lock()
             if db is not None:
                 db.close()
             raise ConfigurationError(
                 f"{self._path!r} is not a usable aiokit inventory: {exc}"
             ) from None
         except BaseException:
+            self._release_lock()
             if db is not None:
                 db.close()
             raise
         return db
+
+    def _take_lock(self) -> None:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._path, os.O_RDONLY)
+            try:
+                _lock(self._lock_fd, self._path)
+            except BaseException:
+                self._release_lock()
+                raise
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
 
     async def begin(self, run: Run, *, resume: bool = False) -> set[tuple[str | None, str | None]]:
         await self.open(resume=resume)
@@ -493,6 +546,9 @@ class SqliteSink(Sink):
                     await anyio.to_thread.run_sync(_insert_rows, db, rows, limiter=self._limiter)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        if self._lock_fd is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release_lock, limiter=self._limiter)
 
 
 def _kind(db: sqlite3.Connection) -> str:

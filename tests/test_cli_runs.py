@@ -448,3 +448,31 @@ async def test_resume_of_a_crawl_the_inventory_does_not_hold_is_refused(
     assert code == 2
     assert "holds no crawl of sqs list_queues with these parameters" in err
     assert dict(fake.calls) == {}
+
+
+@pytest.mark.parametrize("suffix", [".db", ".jsonl"])
+async def test_a_second_crawl_into_a_file_being_written_is_refused(
+    fake: FakeAWS, tmp_path: Path, suffix: str
+) -> None:
+    fake.behaviour["eu-west-1"] = "stall"
+    out = tmp_path / f"out{suffix}"
+    first = [
+        sys.executable, "-m", "aiokit.cli", *crawl_args(out),
+        "--endpoint-url", fake.url, "--region", "us-east-1",
+    ]  # fmt: skip
+    process = await anyio.open_process(first, env=_env())
+    async with process:
+        with anyio.fail_after(60):
+            await _until(lambda: fake.calls["eu-west-1"] > 0)
+        # The same command again (or a resume) while the first still writes: refused.
+        again = ["--resume"] if suffix == ".db" else []
+        code, _, err = await aiokit_cli(fake, *crawl_args(out, *again))
+        assert code == 2, err
+        assert "is being written by another aiokit crawl" in err
+        fake.released.set()
+        with anyio.fail_after(60):
+            assert await process.wait() == 0
+    code, _, err = await aiokit_cli(
+        fake, *crawl_args(out, *(["--resume"] if suffix == ".db" else []))
+    )
+    assert code == 0, err
