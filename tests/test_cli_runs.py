@@ -43,6 +43,7 @@ class FakeAWS:
     behaviour: dict[str, str] = field(default_factory=dict)  # region -> ok | fail | stall
     deny_roles: bool = False
     queues: int = 3
+    name: str = "q"
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
     released: anyio.Event = field(default_factory=anyio.Event)
     url: str = ""
@@ -68,7 +69,8 @@ class FakeAWS:
         if what == "fail":
             error = {"__type": "com.amazonaws.sqs#InvalidClientTokenId", "message": "injected"}
             return web.json_response(error, status=403, content_type="application/x-amz-json-1.0")
-        urls = [f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/q{i}" for i in range(self.queues)]
+        base = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{self.name}"
+        urls = [f"{base}{i}" for i in range(self.queues)]
         return web.json_response({"QueueUrls": urls}, content_type="application/x-amz-json-1.0")
 
 
@@ -476,3 +478,19 @@ async def test_a_second_crawl_into_a_file_being_written_is_refused(
         fake, *crawl_args(out, *(["--resume"] if suffix == ".db" else []))
     )
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["paginate", "sqs", "list_queues"],
+        ["crawl", "sqs", "list_queues", "--format", "table"],
+        ["crawl", "sqs", "list_queues", "--format", "jsonl"],
+    ],
+    ids=["paginate", "table", "jsonl"],
+)
+async def test_data_is_printed_as_it_is(fake: FakeAWS, args: list[str]) -> None:
+    fake.name, fake.queues = "[bold]q[/bold]", 1  # looks like terminal markup
+    code, out, err = await aiokit_cli(fake, *args)
+    assert code == 0, err
+    assert "/[bold]q[/bold]0" in out

@@ -34,6 +34,7 @@ import anyio  # noqa: E402
 import click  # noqa: E402
 import jmespath  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.progress import (  # noqa: E402
     BarColumn,
     Progress,
@@ -171,10 +172,10 @@ def print_error(exc: BaseException) -> None:
     """``error: ...`` and the hint that fits, one line each, on stderr."""
     text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
     message = " ".join(text.split()) or type(exc).__name__
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     hint = hint_for(exc)
     if hint:
-        err.print(f"[dim]hint: {hint}[/]", highlight=False, soft_wrap=True)
+        err.print(f"[dim]hint: {escape(hint)}[/]", highlight=False, soft_wrap=True)
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -224,14 +225,14 @@ def _run(fn: F) -> F:
             if isinstance(exc, OSError | sqlite3.Error):
                 # The output went bad mid-way (disk full, file removed, database locked).
                 err.print(
-                    f"[bold red]error:[/] cannot write the output: {exc}",
+                    f"[bold red]error:[/] cannot write the output: {escape(str(exc))}",
                     highlight=False,
                     soft_wrap=True,
                 )
                 sys.exit(EXIT_USAGE)
             # Not one of aiokit's errors: a bug. Still one line; the traceback with --debug.
             err.print(
-                f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} "
+                f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc))} "
                 "(this is a bug in aiokit: please report it with the output of --debug)",
                 highlight=False,
                 soft_wrap=True,
@@ -666,7 +667,10 @@ async def crawl(
 def _table_printer() -> Callable[[Any], None]:
     def show(item: Item) -> None:
         data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
-        out.print(f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True)
+        # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
+        out.print(
+            f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
+        )
 
     return show
 
@@ -683,7 +687,8 @@ def _finish(report: Report, title: str, state: CrawlState) -> None:
     _summarise(report, title, state)
     for o in report.failed:
         err.print(
-            f"[red]failed[/] {o.target.account} {o.target.region}: {o.reason}: {o.error}",
+            f"[red]failed[/] {o.target.account} {o.target.region}: "
+            f"{escape(f'{o.reason}: {o.error}')}",
             highlight=False,
         )
     if report.never_visited:
@@ -731,9 +736,14 @@ async def paginate(
 
 def _print_value(value: Any, output: str) -> None:
     if output == "table" and isinstance(value, dict):
-        out.print("\t".join(f"{k}={v}" for k, v in value.items()), highlight=False)
+        out.print(
+            "\t".join(f"{k}={v}" for k, v in value.items()),
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     else:
-        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True)
+        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.command()
