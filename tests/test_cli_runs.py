@@ -494,3 +494,10 @@ async def test_data_is_printed_as_it_is(fake: FakeAWS, args: list[str]) -> None:
     code, out, err = await aiokit_cli(fake, *args)
     assert code == 0, err
     assert "/[bold]q[/bold]0" in out
+
+
+async def test_targets_lists_what_a_crawl_would_visit(fake: FakeAWS) -> None:
+    code, out, err = await aiokit_cli(fake, "targets", "--regions", "us-east-1,eu-west-1")
+    assert code == 0, err
+    assert out.count(ACCOUNT) == 2 and "eu-west-1" in out
+    assert "2 targets" in err

@@ -43,6 +43,7 @@ from rich.progress import (  # noqa: E402
     TimeRemainingColumn,
 )
 from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 import aiokit  # noqa: E402
 
@@ -807,7 +808,8 @@ async def targets(
         )
     table = Table("account", "name", "region", "ou")
     for t in found:
-        table.add_row(t.account or "self", t.name or "", t.region or "", t.ou_path or "")
+        # Text, not markup: account names and OU paths are the organization's own words.
+        table.add_row(*(Text(v or "") for v in (t.account or "self", t.name, t.region, t.ou_path)))
     out.print(table)
     err.print(f"{len(found)} targets")
 
