@@ -225,15 +225,20 @@ def test_hints_fit_the_error(moto_endpoint: str, args: list[str], says: str, not
 
 
 @pytest.mark.parametrize(
-    ("setup", "args", "fragment"),
+    ("out", "setup", "args", "fragment"),
     [
-        pytest.param(_random_bytes, ["--resume"], "not a usable", id="random-bytes"),
-        pytest.param(_other_schema, [], "not an aiokit inventory", id="other-schema"),
-        pytest.param(None, ["--out-missing-dir"], "does not exist", id="missing-dir"),
+        pytest.param("inv.db", _random_bytes, ["--resume"], "not a usable", id="random-bytes"),
+        pytest.param("inv.db", _other_schema, [], "not an aiokit inventory", id="other-schema"),
+        pytest.param("nowhere/inv.db", None, [], "does not exist", id="missing-dir-db"),
+        pytest.param("nowhere/o.jsonl", None, [], "does not exist", id="missing-dir-jsonl"),
+        pytest.param("nowhere/o.csv", None, [], "does not exist", id="missing-dir-csv"),
+        pytest.param("file/o.jsonl", _a_file, [], "not a directory", id="under-a-file-jsonl"),
+        pytest.param("file/o.csv", _a_file, [], "not a directory", id="under-a-file-csv"),
+        pytest.param("o.txt", None, [], "cannot tell", id="unknown-extension"),
     ],
 )
 def test_unusable_outputs_are_refused_before_the_first_request(
-    tmp_path: Path, setup: Setup, args: list[str], fragment: str
+    tmp_path: Path, out: str, setup: Setup, args: list[str], fragment: str
 ) -> None:
     # An endpoint that would hang the command if it were ever asked: a listening socket
     # nobody answers. Reaching it at all would mean the check came too late.
@@ -241,13 +246,11 @@ def test_unusable_outputs_are_refused_before_the_first_request(
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        out = tmp_path / "inv.db"
+        path = tmp_path / out
         if setup is not None:
-            setup(out)
-        if args == ["--out-missing-dir"]:
-            out, args = tmp_path / "nowhere" / "inv.db", []
+            setup(path if path.suffix == ".db" else path.parent)
         started = time.monotonic()
-        result = aiokit_cli(*CRAWL, "--out", str(out), *args, "--endpoint-url", url)
+        result = aiokit_cli(*CRAWL, "--out", str(path), *args, "--endpoint-url", url)
         elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr
