@@ -352,3 +352,10 @@ async def test_crawl_to_pandas_without_pandas_fails_before_crawling(
     assert isinstance(caught.value, aiokit.ConfigurationError)
     assert isinstance(caught.value, ImportError)  # `except ImportError` still works
     assert aiokit_pool.statistics().clients_created == 0  # nothing was sent
+
+
+def test_aiokit_alone_prints_its_help() -> None:
+    result = aiokit_cli()
+    assert result.returncode == 2
+    assert (result.stdout + result.stderr).startswith("Usage: aiokit [OPTIONS] COMMAND")
+    assert "error:" not in result.stderr and "Traceback" not in result.stderr

@@ -833,6 +833,9 @@ def main(args: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `aiokit` alone: the help, as click
+            exc.show()
+            sys.exit(exc.exit_code)
         print_error(exc)  # click's own "Usage: ... Error: ..." is four lines
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             err.print(f"[dim]hint: see `{exc.ctx.command_path} --help`[/]", highlight=False)
