@@ -16,7 +16,7 @@ ones, so it stays small however many targets there are.
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,12 +70,16 @@ class Report:
         reasons: skipped and failed outcomes by reason.
         problems: the skipped and failed outcomes themselves.
         items: items the crawl yielded.
+        never_visited: targets given but left without an outcome because the deadline
+            passed or the crawl was stopped (known when the targets were a list; a resume
+            runs them).
     """
 
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
     reasons: collections.Counter[str] = field(default_factory=collections.Counter)
     problems: list[Outcome[Any]] = field(default_factory=list)
     items: int = 0
+    never_visited: int = 0
 
     def add(self, outcome: Outcome[Any]) -> None:
         """Count one outcome."""
@@ -108,8 +112,12 @@ class Report:
         ]
 
     def to_pandas(self) -> Any:
-        """The :meth:`errors` table as a pandas DataFrame (needs ``pandas``)."""
-        pd = import_extra("pandas", "pandas", "Report.to_pandas()")
+        """The :meth:`errors` table as a pandas DataFrame (needs ``pandas``).
+
+        Raises:
+            MissingDependencyError: pandas is not installed.
+        """
+        pd: Any = import_extra("pandas", "pandas", "Report.to_pandas()")
 
         return pd.DataFrame(
             self.errors(), columns=["account", "region", "status", "reason", "error"]
@@ -117,6 +125,8 @@ class Report:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={self.counts.get(k, 0)}" for k in ("ok", "skipped", "failed"))
+        if self.never_visited:
+            counts += f", never_visited={self.never_visited}"
         return f"aiokit.Report(targets={self.targets}, {counts}, items={self.items})"
 
     def _repr_html_(self) -> str:
@@ -125,8 +135,15 @@ class Report:
 
         statuses = ("ok", "skipped", "failed")
         summary = html_table(
-            ("targets", *statuses, "items"),
-            [(self.targets, *(self.counts.get(k, 0) for k in statuses), self.items)],
+            ("targets", *statuses, "never visited", "items"),
+            [
+                (
+                    self.targets,
+                    *(self.counts.get(k, 0) for k in statuses),
+                    self.never_visited,
+                    self.items,
+                )
+            ],
             caption="aiokit.Report",
         )
         if not self.problems:
@@ -184,6 +201,7 @@ class Crawl:
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._tg: TaskGroup | None = None
         self._concurrency = concurrency
+        self._given = len(targets) if isinstance(targets, Sized) else None
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
@@ -206,6 +224,8 @@ class Crawl:
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
                 await send_soon(self._send, outcome)
+            if self._given is not None:
+                self.report.never_visited = self._given - self.report.targets
 
     async def __aenter__(self) -> Crawl:
         send, receive = anyio.create_memory_object_stream[Item | Outcome[int]](
@@ -249,8 +269,15 @@ class Crawl:
         return items, self.report
 
     async def to_pandas(self) -> Any:
-        """Run to the end; one DataFrame row per item, with ``account`` and ``region``."""
-        pd = import_extra("pandas", "pandas", "Crawl.to_pandas()")
+        """Run to the end; one DataFrame row per item, with ``account`` and ``region``.
+
+        Raises:
+            MissingDependencyError: pandas is not installed (checked before the crawl runs).
+        """
+        # Imported in a thread: loading pandas reads many files.
+        pd: Any = await anyio.to_thread.run_sync(
+            import_extra, "pandas", "pandas", "Crawl.to_pandas()"
+        )
 
         items, _ = await self.collect()
         rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]

@@ -9,9 +9,11 @@
     │   ├── InvalidParameterError
     │   ├── InvalidRegionError
     │   ├── InvalidRoleError
-    │   └── ProfileNotFoundError
+    │   ├── ProfileNotFoundError
+    │   └── MissingDependencyError (also ImportError)  an optional extra is not installed
     ├── CredentialsError                      no credentials, or none to be had
-    │   └── AssumeRoleError                   STS refused a role (AccessDenied, ...)
+    │   ├── AssumeRoleError                   STS refused a role (AccessDenied, ...)
+    │   └── InvalidCredentialsError           AWS rejected the credentials themselves
     ├── AWSError                              AWS answered with an error (a ClientError)
     │   ├── AccessDeniedError
     │   └── ThrottlingError
@@ -25,7 +27,9 @@
 
 ``AWSError`` instances are also instances of the botocore exception they replace, so code
 written for boto3 keeps working: ``except ClientError`` and
-``except client.exceptions.ResourceNotFoundException`` both still catch them.
+``except client.exceptions.ResourceNotFoundException`` both still catch them. An answer with
+a credential error code (``InvalidClientTokenId``, ``ExpiredToken``, ...) is both an
+``AWSError`` and an ``InvalidCredentialsError``.
 
 Every error that concerns a request carries ``service``, ``operation``, ``region`` and
 ``account`` (``None`` where unknown) and names them in its message. No message ever includes
@@ -34,6 +38,7 @@ credentials: the request parameters are not echoed.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -48,9 +53,11 @@ __all__ = [
     "ConfigurationError",
     "CredentialsError",
     "EndpointError",
+    "InvalidCredentialsError",
     "InvalidParameterError",
     "InvalidRegionError",
     "InvalidRoleError",
+    "MissingDependencyError",
     "PaginationError",
     "PoolClosedError",
     "ProfileNotFoundError",
@@ -124,6 +131,10 @@ class ProfileNotFoundError(ConfigurationError):
     """The named profile is in no AWS config or credentials file."""
 
 
+class MissingDependencyError(ConfigurationError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+
 class CredentialsError(AiokitError):
     """No credentials could be found or obtained for an identity."""
 
@@ -140,6 +151,16 @@ class AssumeRoleError(CredentialsError):
         super().__init__(message, **kw)
         self.code = code
         self.role_arn = role_arn
+
+
+class InvalidCredentialsError(CredentialsError):
+    """AWS rejected the credentials themselves: unknown key, bad signature, expired token.
+
+    Raised when an AssumeRole fails because the *source* credentials are bad, and (as a
+    class that is also an :class:`AWSError` and botocore's ``ClientError``) for any call
+    AWS answers with a credential error code (see ``CREDENTIAL_CODES``) where the region
+    cannot explain it.
+    """
 
 
 class AWSError(AiokitError):
@@ -161,6 +182,10 @@ class AWSError(AiokitError):
     http_status: int | None = None
     request_id: str | None = None
     response: dict[str, Any]
+
+
+class _AWSInvalidCredentialsError(AWSError, InvalidCredentialsError):
+    """An AWS answer with a credential error code: both an AWSError and invalid credentials."""
 
 
 class AccessDeniedError(AWSError):
@@ -230,25 +255,121 @@ class WaiterFailed(WaiterError):
 
 # --- translation -------------------------------------------------------------------------
 
-# Error codes AWS uses for "you may not". Kept small and explicit: the fan-out classifier
-# refines these further.
+# The code tables: what an AWS error code means, in one place. ``translate`` picks the
+# exception class from them and the fan-out's ``classify`` the outcome.
+
+# "You may not": the identity is known and its request was refused by policy.
 ACCESS_DENIED_CODES = frozenset(
     {
         "AccessDenied",
         "AccessDeniedException",
         "UnauthorizedOperation",
         "AuthorizationError",
-        "AuthFailure",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "OptInRequired",
-        "SubscriptionRequiredException",
     }
 )
 
+# "Who are you?": AWS rejected the credentials themselves (unknown key, bad signature,
+# expired or malformed token).
+CREDENTIAL_CODES = frozenset(
+    {
+        "AuthFailure",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
+
+# The region or the service must be switched on for the account first: skipped by design.
+OPT_IN_CODES: dict[str, str] = {
+    "OptInRequired": "opt-in required",
+    "SubscriptionRequiredException": "subscription required",
+}
+
+# What AWS answers in a region the account has not enabled: the region's endpoints do not
+# know the account's keys, so they look like credential errors (EC2 AuthFailure, S3
+# InvalidAccessKeyId, JSON APIs UnrecognizedClientException, query APIs
+# InvalidClientTokenId), or STS's RegionDisabledException. Only in an opt-in region can
+# they mean "region disabled"; anywhere else they mean what they say.
+REGION_DISABLED_CODES = frozenset(
+    {
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "RegionDisabledException",
+        "UnrecognizedClientException",
+    }
+)
 
 # botocore's own list, so aiokit and botocore's retry handler agree on what a throttle is.
 THROTTLING_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+# The commercial regions enabled in every account, which can never be disabled: those
+# launched before 20 March 2019. Every region launched since is opt-in, so this set is
+# closed. Source: AWS Account Management Reference Guide, "Enable or disable AWS Regions in
+# your account" (docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html).
+# Other partitions (China, GovCloud, ISO) have no opt-in regions.
+DEFAULT_ENABLED_REGIONS = frozenset(
+    {
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
+
+# The opt-in regions known today: the commercial ("aws" partition) regions of botocore
+# 1.40's endpoints.json minus the ones above, as the same AWS page lists them. A region
+# launched later is opt-in too (see ``is_opt_in_region``); this list is for reading.
+OPT_IN_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-south-1",
+        "eu-south-2",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+    }
+)
+
+# botocore's regionRegex of the commercial partition.
+_COMMERCIAL_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$")
+
+
+def is_opt_in_region(region: str | None) -> bool:
+    """Whether an account may have ``region`` disabled (an opt-in commercial region)."""
+    if not region:
+        return False
+    if region in OPT_IN_REGIONS:
+        return True
+    return region not in DEFAULT_ENABLED_REGIONS and bool(_COMMERCIAL_REGION.match(region))
 
 
 def _is_throttling(code: str, status: int | None) -> bool:
@@ -304,8 +425,10 @@ def _from_client_error(
     status = meta.get("HTTPStatusCode")
     if _is_throttling(code, status):
         category: type[AWSError] = ThrottlingError
-    elif code in ACCESS_DENIED_CODES:
+    elif code in ACCESS_DENIED_CODES or code in OPT_IN_CODES:
         category = AccessDeniedError
+    elif code in CREDENTIAL_CODES:
+        category = _AWSInvalidCredentialsError
     else:
         category = AWSError
     cls = _aws_error_class(type(exc), category)

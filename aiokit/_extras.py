@@ -6,23 +6,20 @@ import importlib
 import sys
 from types import ModuleType
 
-from ._exceptions import AiokitError
+from ._exceptions import MissingDependencyError
 
-__all__ = ["MissingExtraError", "cli_main", "import_extra"]
-
-
-class MissingExtraError(AiokitError, ImportError):
-    """An optional dependency of the feature used is not installed (also an ImportError)."""
+__all__ = ["cli_main", "import_extra"]
 
 
 def import_extra(module: str, extra: str, feature: str) -> ModuleType:
-    """``import module``, or :class:`MissingExtraError` naming ``pip install 'aiokit[extra]'``."""
+    """``import module``, or :class:`MissingDependencyError` naming
+    ``pip install 'aiokit[extra]'``."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name != module.split(".")[0]:
             raise  # the package is there but broken: its own error says more
-        raise MissingExtraError(
+        raise MissingDependencyError(
             f"{feature} needs {module}, which is not installed: pip install 'aiokit[{extra}]'"
         ) from None
 

@@ -53,11 +53,19 @@ from ._botocore import use_lean_client_context
 from ._clients import CallStats, call_stats
 from ._collector import raised_gc_threshold
 from ._exceptions import (
+    ACCESS_DENIED_CODES,
+    CREDENTIAL_CODES,
+    OPT_IN_CODES,
+    REGION_DISABLED_CODES,
+    THROTTLING_CODES,
     AiokitError,
     AssumeRoleError,
     AWSError,
     ConfigurationError,
+    CredentialsError,
+    InvalidCredentialsError,
     ThrottlingError,
+    is_opt_in_region,
 )
 from ._targets import Target
 
@@ -88,45 +96,51 @@ class Status(enum.Enum):
     FAILED = "failed"
 
 
-# What AWS answers when a target cannot be visited by design: skip it, with the reason.
-_SKIP_REASONS: dict[str, str] = {
-    "AccessDenied": "access denied",
-    "AccessDeniedException": "access denied",
-    "UnauthorizedOperation": "access denied",
-    "AuthorizationError": "access denied",
-    "AuthFailure": "region disabled",
-    "UnrecognizedClientException": "region disabled",
-    "InvalidClientTokenId": "region disabled",
-    "OptInRequired": "opt-in required",
-    "SubscriptionRequiredException": "subscription required",
-}
-
-
-def classify(exc: BaseException) -> tuple[Status, str] | None:
+def classify(exc: BaseException, region: str | None = None) -> tuple[Status, str] | None:
     """The (status, reason) of a target that raised ``exc``; ``None`` if it must stop all.
 
     ``None`` means a bug in ``fn`` or a ``ConfigurationError`` (an unknown operation or
     parameter is wrong for every target alike): the fan-out stops and raises it.
 
-    Skipped: the role cannot be assumed, access is denied, the region is not enabled for the
-    account or needs opt-in, the service needs a subscription. Failed: throttled past the
-    retry budget, timed out, any other AWS or connection error.
+    Skipped means "cannot be visited by design": STS refused the role (access denied), the
+    call was denied, the region is an opt-in one the account has not enabled (only an
+    opt-in region can be disabled: ``region`` is the target's, else the error's), the
+    service needs opt-in or a subscription. Failed is everything else, and a resume runs it
+    again: credentials AWS rejects ("invalid credentials"), throttled past the retry
+    budget, timed out, STS outages, any other AWS or connection error.
     """
     if isinstance(exc, ConfigurationError):
         return None  # the same for every target: stop and say so once, not N times
     if isinstance(exc, AssumeRoleError):
-        return Status.SKIPPED, "role not assumable"
+        code = exc.code or ""
+        if code in CREDENTIAL_CODES:
+            return Status.FAILED, "invalid credentials"  # the source keys, not the role
+        if not code or code in ACCESS_DENIED_CODES or code == "RegionDisabledException":
+            return Status.SKIPPED, "role not assumable"
+        if code in THROTTLING_CODES:
+            return Status.FAILED, "throttled"
+        return Status.FAILED, f"error: {code}"
     if isinstance(exc, ThrottlingError):
         return Status.FAILED, "throttled"
     if isinstance(exc, AWSError):
-        reason = _SKIP_REASONS.get(exc.code)
-        if reason is not None:
-            return Status.SKIPPED, reason
-        return Status.FAILED, f"error: {exc.code}"
+        code = exc.code
+        if code in REGION_DISABLED_CODES and is_opt_in_region(region or exc.region):
+            return Status.SKIPPED, "region disabled"
+        if code in CREDENTIAL_CODES:
+            return Status.FAILED, "invalid credentials"
+        if code in ACCESS_DENIED_CODES:
+            return Status.SKIPPED, "access denied"
+        if code in OPT_IN_CODES:
+            return Status.SKIPPED, OPT_IN_CODES[code]
+        return Status.FAILED, f"error: {code}"
+    if isinstance(exc, InvalidCredentialsError):
+        return Status.FAILED, "invalid credentials"
     if isinstance(exc, TimeoutError) or isinstance(
         exc.__cause__, ConnectTimeoutError | ReadTimeoutError
     ):
         return Status.FAILED, "timeout"
+    if isinstance(exc, CredentialsError):
+        return Status.FAILED, "no credentials"
     if isinstance(exc, AiokitError | ClientError | BotoCoreError):
         return Status.FAILED, f"error: {type(exc).__name__}"
     return None
@@ -397,7 +411,7 @@ class FanOut(Generic[T]):
                     with anyio.fail_after(self._timeout):
                         value = await self._fn(Context(self._pool, target))
             except Exception as exc:
-                verdict = classify(exc)
+                verdict = classify(exc, target.region)
                 if verdict is None:
                     raise  # a bug in fn: surface it, stop the fan-out
                 status, reason = verdict

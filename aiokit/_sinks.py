@@ -15,6 +15,12 @@ target outcome. A target's outcome is committed only after its items, so a crawl
 any point leaves a valid file in which every target marked done has all its items; a resumed
 run deletes the items of unfinished targets and runs those again: no item twice, none
 missing. Writes happen in a worker thread, never on the event loop.
+
+Every sink can be opened before the crawl starts (``await sink.open()``): a path that
+cannot be written, or a file that is not an inventory, is then an error before the first
+request. A JSON Lines or CSV file holds exactly one run's output (a run with no items
+leaves an empty file, or the CSV header). An SQLite file holds runs; the ``latest_*``
+views show the latest run of each crawl (see ``docs/guides/cli.md`` for the schema).
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import anyio
 
@@ -35,7 +42,16 @@ from ._crawl import Item
 from ._exceptions import ConfigurationError
 from ._fanout import Outcome, Status
 
-__all__ = ["CsvSink", "JsonLinesSink", "Run", "Sink", "SqliteSink", "open_sink", "resource_id"]
+__all__ = [
+    "CsvSink",
+    "JsonLinesSink",
+    "Run",
+    "Sink",
+    "SqliteSink",
+    "open_sink",
+    "output_format",
+    "resource_id",
+]
 
 _ID_SUFFIXES = ("Arn", "ARN", "Id", "ID", "Name", "Url", "URL", "Key")
 
@@ -85,6 +101,16 @@ class Sink:
 
     resumable = False
 
+    async def open(self, *, resume: bool = False) -> None:
+        """Open (create, or check) the output now, before any request; idempotent.
+
+        Raises:
+            ConfigurationError: the output cannot be written, or (SQLite) the file is not
+                an inventory this sink may write into.
+        """
+        if resume and not self.resumable:
+            raise ConfigurationError(f"{type(self).__name__} cannot resume; use SQLite (.db)")
+
     async def begin(self, run: Run, *, resume: bool = False) -> set[tuple[str | None, str | None]]:
         """Start a run; with ``resume``, return the (account, region) cells already done."""
         if resume:
@@ -118,19 +144,85 @@ def _row(run: Run, item: Item) -> dict[str, Any]:
     }
 
 
+def _lock(fileno: int, path: object) -> None:
+    """Hold an exclusive advisory lock on the output for the sink's life.
+
+    Two crawls writing one file (the same command started twice, or a ``--resume`` while
+    the first run still runs) would store items twice; the second is refused instead.
+    ``flock`` locks are apart from SQLite's own, so readers (``sqlite3``) are not held up.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock
+        return
+    try:
+        fcntl.flock(fileno, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigurationError(
+            f"{str(path)!r} is being written by another aiokit crawl; wait for it to end"
+        ) from None
+    except OSError:
+        pass  # a file system without locks (some network mounts): go on without
+
+
+def _check_parent(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise ConfigurationError(
+            f"cannot write {str(path)!r}: directory {str(parent)!r} does not exist"
+        )
+    if not parent.is_dir():
+        raise ConfigurationError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
+    if path.is_dir():
+        raise ConfigurationError(f"cannot write {str(path)!r}: it is a directory")
+
+
 class _FileSink(Sink):
     def __init__(self, path: str | Path | TextIO) -> None:
         self._path = path
         self._file: TextIO | None = None
         self._buffer: list[dict[str, Any]] = []
+        self._run = Run("", "")
+        self._unusable = False  # opening failed: aclose does not try again
 
     def _open(self) -> TextIO:
         if self._file is None:
             if isinstance(self._path, str | Path):
-                self._file = open(self._path, "w", encoding="utf-8", newline="")
+                path = Path(self._path)
+                try:
+                    _check_parent(path)
+                    # Opened without truncating until the lock is ours; then truncated:
+                    # the file holds this run's output, nothing older.
+                    file = open(path, "a", encoding="utf-8", newline="")
+                    try:
+                        if path.is_file():  # not a FIFO or a device such as /dev/stdout
+                            _lock(file.fileno(), path)
+                            file.seek(0)
+                            file.truncate()
+                    except BaseException:
+                        file.close()
+                        raise
+                    self._file = file
+                except OSError as exc:
+                    self._unusable = True
+                    raise ConfigurationError(
+                        f"cannot write {str(path)!r}: {exc.strerror or exc}"
+                    ) from None
+                except ConfigurationError:
+                    self._unusable = True
+                    raise
             else:
                 self._file = self._path
+            self._started(self._file)
         return self._file
+
+    def _started(self, out: TextIO) -> None:
+        """Write what precedes the rows (the CSV header)."""
+
+    async def open(self, *, resume: bool = False) -> None:
+        await super().open(resume=resume)
+        if self._file is None:
+            await anyio.to_thread.run_sync(self._open)
 
     async def write(self, event: Item | Outcome[Any]) -> None:
         if isinstance(event, Item):
@@ -143,16 +235,23 @@ class _FileSink(Sink):
     async def _flush(self) -> None:
         rows, self._buffer = self._buffer, []
         if rows:
-            await anyio.to_thread.run_sync(self._write_rows, self._open(), rows)
+            await anyio.to_thread.run_sync(lambda: self._write_rows(self._open(), rows))
 
     def _write_rows(self, out: TextIO, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
     async def aclose(self) -> None:
-        await self._flush()
-        if self._file is not None and isinstance(self._path, str | Path):
-            file, self._file = self._file, None
-            await anyio.to_thread.run_sync(file.close)
+        # Shielded: an interrupted crawl still keeps what it collected.
+        with anyio.CancelScope(shield=True):
+            rows, self._buffer = self._buffer, []
+            file = self._file
+            if file is None and isinstance(self._path, str | Path) and not self._unusable:
+                file = await anyio.to_thread.run_sync(self._open)  # no items: still the file
+            if rows and file is not None:
+                await anyio.to_thread.run_sync(self._write_rows, file, rows)
+            if self._file is not None and isinstance(self._path, str | Path):
+                file, self._file = self._file, None
+                await anyio.to_thread.run_sync(file.close)
 
 
 class JsonLinesSink(_FileSink):
@@ -164,19 +263,16 @@ class JsonLinesSink(_FileSink):
 
 
 class CsvSink(_FileSink):
-    """One CSV row per item; the item itself as a JSON column."""
+    """One CSV row per item; the item itself as a JSON column. The header comes first."""
 
     _COLUMNS = ("run_id", "account", "region", "service", "operation", "resource_id", "item")
 
-    def __init__(self, path: str | Path | TextIO) -> None:
-        super().__init__(path)
-        self._header = False
+    def _started(self, out: TextIO) -> None:
+        csv.writer(out).writerow(self._COLUMNS)
+        out.flush()
 
     def _write_rows(self, out: TextIO, rows: list[dict[str, Any]]) -> None:
         writer = csv.writer(out)
-        if not self._header:
-            writer.writerow(self._COLUMNS)
-            self._header = True
         for row in rows:
             writer.writerow([*(row[c] for c in self._COLUMNS[:-1]), _json(row["item"])])
         out.flush()
@@ -197,7 +293,24 @@ CREATE TABLE IF NOT EXISTS outcomes (
     duration REAL, items INTEGER, retries INTEGER, throttles INTEGER,
     PRIMARY KEY (run_id, account, region)
 );
+CREATE VIEW IF NOT EXISTS latest_runs AS
+    SELECT * FROM runs r WHERE r.started = (SELECT max(started) FROM runs WHERE key = r.key);
+CREATE VIEW IF NOT EXISTS latest_items AS
+    SELECT i.* FROM items i JOIN latest_runs l ON l.run_id = i.run_id;
+CREATE VIEW IF NOT EXISTS latest_outcomes AS
+    SELECT o.* FROM outcomes o JOIN latest_runs l ON l.run_id = o.run_id;
 """
+
+# The tables an aiokit inventory has, each with the columns it must have.
+_TABLES = {
+    "runs": {"run_id", "key", "service", "operation", "params", "started", "finished"},
+    "items": {"id", "run_id", "account", "region", "service", "operation", "resource_id", "item"},
+    "outcomes": {"run_id", "account", "region", "status", "reason", "error", "duration"},
+}
+
+Existing = Literal["append", "refuse", "replace"]
+
+_CHOICES = "use --append to add a run, --replace to start over, or --resume"
 
 
 _INSERT_ITEM = (
@@ -207,13 +320,25 @@ _INSERT_ITEM = (
 
 
 class SqliteSink(Sink):
-    """The inventory database; see the module docstring. Resumable."""
+    """The inventory database; see the module docstring. Resumable.
+
+    Args:
+        path: the database file.
+        existing: what to do with a file that already holds an inventory: ``"append"``
+            (add runs: the library's default), ``"refuse"`` (the CLI's default: an error
+            that names the choices) or ``"replace"`` (delete its runs first). A file that
+            is not an aiokit inventory is never written into.
+    """
 
     resumable = True
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, existing: Existing = "append") -> None:
+        if existing not in ("append", "refuse", "replace"):
+            raise ConfigurationError(f"existing={existing!r}: use 'append', 'refuse' or 'replace'")
         self._path = str(path)
+        self._existing = existing
         self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self._buffer: list[tuple[Any, ...]] = []
         self._counts: dict[tuple[str | None, str | None], int] = {}
         self._limiter = anyio.CapacityLimiter(1)  # one writer thread at a time
@@ -221,17 +346,77 @@ class SqliteSink(Sink):
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
-    def _connect(self) -> sqlite3.Connection:
-        # check_same_thread off: every use is serialised through the one-slot limiter.
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+    async def open(self, *, resume: bool = False) -> None:
+        if self._db is None:  # one file can hold several runs (the demo writes four)
+            self._db = await self._call(self._connect, resume)
+
+    def _connect(self, resume: bool) -> sqlite3.Connection:
+        path = Path(self._path)
+        _check_parent(path)
+        fresh = not path.exists()
+        empty = fresh or path.stat().st_size == 0
+        db = None
+        try:
+            # check_same_thread off: every use is serialised through the one-slot limiter.
+            db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            if not fresh:
+                self._take_lock()
+            kind = "empty" if empty else _kind(db)
+            if resume and kind == "empty" and not fresh:
+                raise ConfigurationError(
+                    f"--resume: {self._path!r} is empty, not an aiokit inventory to resume"
+                )
+            if kind == "foreign":
+                raise ConfigurationError(
+                    f"{self._path!r} is an SQLite database but not an aiokit inventory; "
+                    "refusing to write into it: pass another --out"
+                )
+            if kind == "aiokit" and not resume:
+                if self._existing == "refuse":
+                    raise ConfigurationError(
+                        f"{self._path!r} already holds an aiokit inventory: {_CHOICES}"
+                    )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            # Take the write lock once: an unwritable file fails here, before any request.
+            db.execute("BEGIN IMMEDIATE")
+            if kind == "aiokit" and not resume and self._existing == "replace":
+                for table in ("items", "outcomes", "runs"):
+                    db.execute(f"DELETE FROM {table}")
+            db.execute("COMMIT")
+            if fresh:
+                self._take_lock()
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            if db is not None:
+                db.close()
+            raise ConfigurationError(
+                f"{self._path!r} is not a usable aiokit inventory: {exc}"
+            ) from None
+        except BaseException:
+            self._release_lock()
+            if db is not None:
+                db.close()
+            raise
         return db
 
+    def _take_lock(self) -> None:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._path, os.O_RDONLY)
+            try:
+                _lock(self._lock_fd, self._path)
+            except BaseException:
+                self._release_lock()
+                raise
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
     async def begin(self, run: Run, *, resume: bool = False) -> set[tuple[str | None, str | None]]:
-        if self._db is None:  # one file can hold several runs (the demo writes four)
-            self._db = await self._call(self._connect)
+        await self.open(resume=resume)
         self._counts.clear()
         return set(await self._call(self._begin, run, resume))
 
@@ -240,16 +425,16 @@ class SqliteSink(Sink):
         assert db is not None
         if resume:
             found = db.execute(
-                "SELECT run_id FROM runs WHERE key = ? AND finished IS NULL "
-                "ORDER BY started DESC LIMIT 1",
+                "SELECT run_id FROM runs WHERE key = ? ORDER BY started DESC LIMIT 1",
                 (run.key,),
             ).fetchone()
             if found is not None:
                 object.__setattr__(run, "run_id", found[0])
                 self._run = run
                 with db:
-                    # Failed targets run again; items of targets without an outcome (the
-                    # run was killed mid-target) go, and those targets run again too.
+                    # Failed targets run again, and so do targets without an outcome (never
+                    # visited, or the run was killed mid-target: their items go). A run that
+                    # finished with every target ok or skipped has nothing left to do.
                     db.execute(
                         "DELETE FROM outcomes WHERE run_id = ? AND status = 'failed'",
                         (run.run_id,),
@@ -264,6 +449,12 @@ class SqliteSink(Sink):
                     "SELECT account, region FROM outcomes WHERE run_id = ?", (run.run_id,)
                 ).fetchall()
                 return [(a, r) for a, r in rows]
+            has_runs = db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+            if has_runs:
+                raise ConfigurationError(
+                    f"--resume: {self._path!r} holds no crawl of {run.service} "
+                    f"{run.operation} with these parameters ({_json(run.params)})"
+                )
         self._run = run
         with db:
             db.execute(
@@ -355,6 +546,26 @@ class SqliteSink(Sink):
                     await anyio.to_thread.run_sync(_insert_rows, db, rows, limiter=self._limiter)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+        if self._lock_fd is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release_lock, limiter=self._limiter)
+
+
+def _kind(db: sqlite3.Connection) -> str:
+    """``"empty"``, ``"aiokit"`` or ``"foreign"``; raises ``DatabaseError`` if not SQLite."""
+    tables = {
+        name: {c for (c,) in db.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    if not tables:
+        return "empty"
+    if any(not cols <= tables.get(name, set()) for name, cols in _TABLES.items()):
+        return "foreign"
+    # The schema reads, but pages may not: a corrupt file is an error now, not mid-crawl.
+    problems = db.execute("PRAGMA quick_check").fetchall()
+    if problems != [("ok",)]:
+        raise sqlite3.DatabaseError(f"database is corrupt ({problems[0][0]})")
+    return "aiokit"
 
 
 def _insert_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -362,21 +573,65 @@ def _insert_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         db.executemany(_INSERT_ITEM, rows)
 
 
-def open_sink(path: str | Path | TextIO, format: str | None = None) -> Sink:
-    """A sink for ``path``; the format from ``format`` or the file's extension.
+# File name extensions and the formats they stand for.
+EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".db": "sqlite",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+}
+FORMATS = ("jsonl", "csv", "sqlite")
+
+
+def output_format(path: str | Path | None, format: str | None = None) -> str:
+    """The format of ``path``: ``format`` if given (it must fit the extension), else the
+    extension's.
 
     Raises:
-        ConfigurationError: an unknown format.
+        ConfigurationError: an unknown format or extension, or a format the extension
+            contradicts.
     """
+    if format is not None and format not in FORMATS:
+        raise ConfigurationError(f"unknown output format {format!r}: use jsonl, csv or sqlite")
+    if path is None:
+        return format or "jsonl"
+    suffix = Path(path).suffix.lower()
+    implied = EXTENSIONS.get(suffix)
     if format is None:
-        suffix = Path(path).suffix.lower() if isinstance(path, str | Path) else ".jsonl"
-        format = {".db": "sqlite", ".sqlite": "sqlite", ".csv": "csv"}.get(suffix, "jsonl")
+        if implied is None:
+            raise ConfigurationError(
+                f"cannot tell the output format of {str(path)!r} from its extension "
+                f"({suffix or 'none'}): name it .jsonl, .csv or .db, or pass --format"
+            )
+        return implied
+    if implied is not None and implied != format:
+        raise ConfigurationError(
+            f"--format {format} contradicts {str(path)!r}, whose extension means {implied}"
+        )
+    return format
+
+
+def open_sink(
+    path: str | Path | TextIO, format: str | None = None, *, existing: Existing = "append"
+) -> Sink:
+    """A sink for ``path``; the format from ``format`` or the file's extension.
+
+    ``existing`` is :class:`SqliteSink`'s. Nothing is opened yet: ``await sink.open()``
+    (or the first ``begin``) does that.
+
+    Raises:
+        ConfigurationError: an unknown format or extension, or one contradicting the other.
+    """
+    if isinstance(path, str | Path):
+        format = output_format(path, format)
+    else:
+        format = output_format(None, format)
     if format == "sqlite":
         if not isinstance(path, str | Path):
             raise ConfigurationError("SQLite output needs a file path")
-        return SqliteSink(path)
+        return SqliteSink(path, existing=existing)
     if format == "csv":
         return CsvSink(path)
-    if format == "jsonl":
-        return JsonLinesSink(path)
-    raise ConfigurationError(f"unknown output format {format!r}: use jsonl, csv or sqlite")
+    return JsonLinesSink(path)

@@ -305,11 +305,12 @@ def _sts_error(code: str) -> str:
 
 CASES = [
     ("dynamodb", 400, _json_error("AccessDeniedException"), "skipped", "access denied"),
-    ("dynamodb", 400, _json_error("UnrecognizedClientException"), "skipped", "region disabled"),
+    ("dynamodb", 400, _json_error("UnrecognizedClientException"), "failed",
+     "invalid credentials"),
     ("dynamodb", 400, _json_error("SubscriptionRequiredException"), "skipped",
      "subscription required"),
     ("ec2", 403, _ec2_error("UnauthorizedOperation"), "skipped", "access denied"),
-    ("ec2", 401, _ec2_error("AuthFailure"), "skipped", "region disabled"),
+    ("ec2", 401, _ec2_error("AuthFailure"), "failed", "invalid credentials"),
     ("ec2", 401, _ec2_error("OptInRequired"), "skipped", "opt-in required"),
     ("sts-role", 403, _sts_error("AccessDenied"), "skipped", "role not assumable"),
     ("dynamodb", 400, _json_error("ThrottlingException"), "failed", "throttled"),

@@ -95,3 +95,30 @@ async def test_unknown_format_and_resume_without_sqlite(tmp_path: Path) -> None:
     async with open_sink(tmp_path / "x.jsonl") as sink:
         with pytest.raises(aiokit.ConfigurationError, match="cannot resume"):
             await sink.begin(Run("s", "o"), resume=True)
+
+
+async def test_sinks_are_checked_when_opened_and_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match="cannot tell the output format"):
+        open_sink(tmp_path / "x.txt")
+    with pytest.raises(aiokit.ConfigurationError, match="contradicts"):
+        open_sink(tmp_path / "x.csv", "jsonl")
+    sink = open_sink(tmp_path / "nowhere" / "x.jsonl")
+    with pytest.raises(aiokit.ConfigurationError, match="does not exist"):
+        await sink.open()
+    await sink.aclose()  # does not try again, or raise
+    async with open_sink(tmp_path / "x.csv") as sink:
+        await sink.open()
+    assert (tmp_path / "x.csv").read_text().splitlines() == [
+        "run_id,account,region,service,operation,resource_id,item"
+    ]
+
+    db = tmp_path / "inv.db"
+    async with SqliteSink(db) as first:
+        await first.begin(Run("sqs", "list_queues"))
+        await first.finish()
+    with pytest.raises(aiokit.ConfigurationError, match="use --append"):
+        await SqliteSink(db, existing="refuse").open()
+    async with SqliteSink(db, existing="replace") as again:
+        await again.begin(Run("sqs", "list_queues"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)

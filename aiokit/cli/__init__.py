@@ -2,37 +2,69 @@
 
 Needs the ``cli`` extra (click, rich; moto for the demo). The CLI is the one place besides
 the sync facade that starts an event loop. Errors print one line and a hint, with the
-traceback only under ``--debug``.
+traceback only under ``--debug``; warnings are logged one line each, never with a secret.
+
+Exit codes (see docs/guides/cli.md): 0 every target visited and none failed; 1 one or more
+targets failed; 2 usage, bad input or an unusable output file; 3 stopped by ``--deadline``
+with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import errno
 import functools
 import json
+import os
+import signal
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
-import click
-import jmespath
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from ._deps import require_cli_extra
 
-import aiokit
+require_cli_extra()
 
-from .._crawl import Item, Report
-from .._sinks import Run, Sink, open_sink
+import anyio  # noqa: E402
+import click  # noqa: E402
+import jmespath  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
+
+import aiokit  # noqa: E402
+
+from .._crawl import Item, Report  # noqa: E402
+from .._sinks import Run, Sink, open_sink, output_format  # noqa: E402
+from ._logging import configure_logging  # noqa: E402
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default exits 1 on the spot; a closed stdout (`| head`) is handled as the
+        # BrokenPipeError it is, by the one place that turns it into a quiet exit.
+        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
+
+
+err = _Console(stderr=True, soft_wrap=True)
+out = _Console(soft_wrap=True)
 
 HINTS: dict[type[BaseException], str] = {
     aiokit.UnknownServiceError: "service names are botocore's: s3, ec2, dynamodb, sqs ...",
@@ -41,10 +73,35 @@ HINTS: dict[type[BaseException], str] = {
     aiokit.InvalidRegionError: "regions look like eu-west-1; or use --regions all|enabled",
     aiokit.ProfileNotFoundError: "see `aws configure list-profiles`",
     aiokit.InvalidRoleError: "account ids have 12 digits; role ARNs: arn:aws:iam::ID:role/NAME",
+    aiokit.MissingDependencyError: "install the extra the message names",
+    aiokit.InvalidCredentialsError: "the keys or token were rejected: check or refresh them",
     aiokit.CredentialsError: "set AWS_PROFILE or AWS_ACCESS_KEY_ID, or pass --profile",
     aiokit.AccessDeniedError: "the identity lacks permission for this call",
+    aiokit.EndpointError: "check --endpoint-url / --region and the network",
+    aiokit.WaiterTimeout: "raise --timeout, or check the resource's state",
     aiokit.ConfigurationError: "see `aiokit COMMAND --help`",
 }
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """The hint that fits ``exc``: by its class, refined by what it is about."""
+    text = str(exc)
+    if isinstance(exc, aiokit.UnknownOperationError):
+        if "has no waiters" in text:
+            return "this service has no waiters; poll with `aiokit paginate` instead"
+        if "waiter" in text:
+            return "waiter names are the service's, as listed above: table_exists or TableExists"
+        if "not paginated" in text:
+            return "`aiokit paginate` and `crawl` need an operation that has a paginator"
+    if isinstance(exc, aiokit.InvalidParameterError):
+        if "JMESPath" in text:
+            return "--query takes a JMESPath expression, e.g. 'Contents[].Key'"
+        if "result keys" in text:
+            return "pick one of the operation's result keys"
+    for cls, hint in HINTS.items():
+        if isinstance(exc, cls):
+            return hint
+    return None
 
 
 class Failure(Exception):
@@ -55,31 +112,160 @@ class Failure(Exception):
         self.code = code
 
 
+# Exit codes: see the module docstring and docs/guides/cli.md.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+
+
+@dataclass
+class _Interrupt:
+    """The signal (SIGINT or SIGTERM) that stopped the command, if one did."""
+
+    signum: int | None = None
+
+
+async def _main(command: Callable[[], Any], interrupt: _Interrupt) -> None:
+    """Run ``command``; SIGINT or SIGTERM cancels it (its cleanup runs) and is remembered."""
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    interrupt.signum = int(signum)
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        try:
+            await command()
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one real exception inside (nested) exception groups, or ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup):
+        # After anyio.run has returned: the asyncio backend's cancellation class.
+        leaves = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        if len(leaves) != 1:
+            return exc
+        exc = leaves[0]
+    return exc
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout went away (``| head``): send the rest, and the final flush,
+    nowhere instead of raising again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def print_error(exc: BaseException) -> None:
+    """``error: ...`` and the hint that fits, one line each, on stderr."""
+    text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+    message = " ".join(text.split()) or type(exc).__name__
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    hint = hint_for(exc)
+    if hint:
+        err.print(f"[dim]hint: {escape(hint)}[/]", highlight=False, soft_wrap=True)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """2 for what the caller got wrong (usage, input, setup); 1 for what AWS or the network
+    refused while doing it."""
+    if isinstance(exc, aiokit.ConfigurationError):
+        return EXIT_USAGE
+    if isinstance(exc, aiokit.CredentialsError) and not isinstance(
+        exc, aiokit.InvalidCredentialsError
+    ):
+        return EXIT_USAGE  # none to be found: setup, not an AWS answer
+    if isinstance(exc, aiokit.AiokitError):
+        return EXIT_FAILED
+    return EXIT_USAGE  # a ValueError from the input
+
+
 def _run(fn: F) -> F:
     """Run an async command; turn aiokit errors into one line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         debug = bool(kwargs.pop("debug", False))
+        configure_logging(debug)
+        interrupt = _Interrupt()
         try:
-            anyio.run(functools.partial(fn, *args, **kwargs))
-        except Failure as exc:
-            sys.exit(exc.code)
-        except (aiokit.AiokitError, ValueError) as exc:
+            check_region(kwargs.get("region"))
+            anyio.run(_main, functools.partial(fn, *args, **kwargs), interrupt)
+        except BaseException as caught:
+            exc = _leaf(caught)
+            if isinstance(exc, Failure):
+                sys.exit(exc.code)
+            if isinstance(exc, SystemExit):
+                raise exc from None
+            if isinstance(exc, KeyboardInterrupt):  # a second Ctrl-C during cleanup
+                err.print("interrupted")
+                sys.exit(130)
+            if _is_broken_pipe(exc):
+                _quiet_stdout()
+                sys.exit(EXIT_BROKEN_PIPE)
+            if isinstance(exc, click.ClickException):
+                raise exc from None
             if debug:
-                traceback.print_exc()
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            for cls, hint in HINTS.items():
-                if isinstance(exc, cls):
-                    err.print(f"[dim]hint: {hint}[/]", highlight=False, soft_wrap=True)
-                    break
-            sys.exit(2)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            sys.exit(130)
+                traceback.print_exception(caught)
+            if isinstance(exc, aiokit.AiokitError | ValueError):
+                print_error(exc)
+                sys.exit(exit_code_for(exc))
+            if isinstance(exc, OSError | sqlite3.Error):
+                # The output went bad mid-way (disk full, file removed, database locked).
+                err.print(
+                    f"[bold red]error:[/] cannot write the output: {escape(str(exc))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                sys.exit(EXIT_USAGE)
+            # Not one of aiokit's errors: a bug. Still one line; the traceback with --debug.
+            err.print(
+                f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc))} "
+                "(this is a bug in aiokit: please report it with the output of --debug)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(EXIT_FAILED)
+        if interrupt.signum is not None:
+            err.print(f"interrupted by {signal.Signals(interrupt.signum).name}")
+            sys.exit(128 + interrupt.signum)
 
-    wrapper = click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
+    wrapper = click.option(
+        "--debug", is_flag=True, help="Show tracebacks and debug logs (secrets redacted)."
+    )(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+@functools.cache
+def _known_regions() -> tuple[str, ...]:
+    from botocore.loaders import create_loader
+
+    endpoints = create_loader().load_data("endpoints")
+    return tuple(r for p in endpoints["partitions"] for r in p["regions"])
+
+
+def check_region(region: str | None) -> None:
+    """``--region`` must be a region botocore knows (as ``--regions`` must)."""
+    if region is None:
+        return
+    known = _known_regions()
+    if region not in known:
+        close = difflib.get_close_matches(region, known, n=1)
+        suggestion = f"; did you mean {close[0]}?" if close else ""
+        raise aiokit.InvalidRegionError(f"--region: unknown region {region!r}{suggestion}")
 
 
 def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
@@ -103,12 +289,19 @@ def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
     return result
 
 
+# One-off commands (paginate, wait, targets) fail about as fast as the AWS CLI on an
+# unreachable endpoint: 4 attempts, at most 1 + 2 + 4 s of backoff, no page-level retries
+# on top. A crawl keeps the pool's defaults: it has many targets to get through.
+ONE_OFF_RETRY = aiokit.RetrySettings(max_attempts=4, max_backoff=4.0)
+
+
 def _pool(
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
     concurrency: int = 64,
     role: str | None = None,
+    retry: aiokit.RetrySettings | None = None,
 ) -> aiokit.SessionPool:
     return aiokit.SessionPool(
         profile=profile,
@@ -116,6 +309,7 @@ def _pool(
         endpoint_url=endpoint_url,
         concurrency=concurrency,
         role=role,
+        retry=retry,
     )
 
 
@@ -179,7 +373,7 @@ def _progress_bar(enabled: bool) -> Progress | None:
 
 
 def outcome_table(report: Report, title: str) -> Table:
-    """The summary of a crawl's outcomes by status and reason."""
+    """The summary of a crawl's outcomes: ok, skipped and failed by reason, never visited."""
     table = Table(title=title, title_justify="left")
     table.add_column("status")
     table.add_column("reason")
@@ -189,10 +383,56 @@ def outcome_table(report: Report, title: str) -> Table:
     for o in report.problems:
         key = (o.status.value, o.reason or "")
         by_status[key] = by_status.get(key, 0) + 1
-    for (status, reason), n in sorted(by_status.items()):
+    # skipped rows first, then failed ones
+    rows = sorted(by_status.items(), key=lambda kv: (kv[0][0] != "skipped", kv[0]))
+    for (status, reason), n in rows:
         table.add_row(status, reason, str(n))
+    if report.never_visited:
+        table.add_row("never visited", "", str(report.never_visited), style="yellow")
     table.add_row("items", "", str(report.items), style="bold")
     return table
+
+
+def summary_line(report: Report) -> str:
+    """``N targets: a ok, b skipped, c failed, d never visited; n items``."""
+    total = report.targets + report.never_visited
+    return (
+        f"{total} targets: {report.counts.get('ok', 0)} ok, "
+        f"{report.counts.get('skipped', 0)} skipped, {report.counts.get('failed', 0)} failed, "
+        f"{report.never_visited} never visited; {report.items} items"
+    )
+
+
+@dataclass
+class CrawlState:
+    """What a crawl has done so far: its report and how many targets it set out to visit.
+
+    Kept outside ``run_crawl`` so an interrupted crawl can still be summed up.
+    """
+
+    report: Report = field(default_factory=Report)
+    todo: int = 0
+    already_done: int = 0
+    written: int = 0
+
+    def settle(self) -> Report:
+        """The report with ``items`` as written and every target without an outcome counted
+        as never visited."""
+        self.report.items = self.written
+        self.report.never_visited = max(0, self.todo - self.report.targets)
+        return self.report
+
+
+def _compile(query: str | None) -> Any:
+    if not query:
+        return None
+    try:
+        return jmespath.compile(query)
+    except jmespath.exceptions.JMESPathError as exc:
+        message = " ".join(str(exc).split())
+        raise aiokit.InvalidParameterError(
+            f"--query: invalid JMESPath expression {query!r}: {message}"
+        ) from None
 
 
 async def run_crawl(
@@ -209,14 +449,21 @@ async def run_crawl(
     deadline: float | None = None,
     show_progress: bool = False,
     print_items: Callable[[Any], None] | None = None,
+    state: CrawlState | None = None,
 ) -> Report:
-    """The crawl behind ``aiokit crawl`` and ``aiokit demo``: targets -> sink, with progress."""
-    compiled = jmespath.compile(query) if query else None
+    """The crawl behind ``aiokit crawl`` and ``aiokit demo``: targets -> sink, with progress.
+
+    With ``resume``, only the targets the sink has no ok or skipped outcome for are run.
+    The report's ``never_visited`` counts the targets left without an outcome.
+    """
+    compiled = _compile(query)
+    state = state if state is not None else CrawlState()
     run = Run(service, operation, params)
     done: set[tuple[str | None, str | None]] = set()
     if sink is not None:
         done = await sink.begin(run, resume=resume)
     todo = [t for t in targets if (t.account, t.region) not in done]
+    state.todo, state.already_done = len(todo), len(targets) - len(todo)
     bar = _progress_bar(show_progress)
     task_id = None
     if bar is not None:
@@ -229,7 +476,7 @@ async def run_crawl(
         if bar is not None and task_id is not None:
             bar.update(task_id, completed=p.done, in_flight=p.in_flight, failed=p.failed)
 
-    items = written = 0
+    items = 0
     try:
         crawl = pool.crawl(
             service,
@@ -240,6 +487,11 @@ async def run_crawl(
             progress=progress,
             **params,
         )
+        state.report = crawl.report
+        if not todo:
+            if sink is not None and hasattr(sink, "finish"):
+                await sink.finish()
+            return state.settle()  # nothing left to visit: no request, nothing stored
         async with crawl:
             async for event in crawl.events():
                 if isinstance(event, Item):
@@ -252,22 +504,22 @@ async def run_crawl(
                             continue
                         values = found if isinstance(found, list) else [found]
                         for value in values:
-                            written += 1
+                            state.written += 1
                             await _emit(sink, print_items, Item(event.target, value))
                     else:
-                        written += 1
+                        state.written += 1
                         await _emit(sink, print_items, event)
                 elif sink is not None:
                     await sink.write(event)
         if bar is not None and task_id is not None:
             bar.update(task_id, items=items)
-        if sink is not None and hasattr(sink, "finish") and not crawl.statistics().deadline_reached:
+        report = state.settle()
+        if sink is not None and hasattr(sink, "finish") and not report.never_visited:
             await sink.finish()
     finally:
         if bar is not None:
             bar.stop()
-    crawl.report.items = written  # what was written: after --query, not the raw records
-    return crawl.report
+    return report
 
 
 async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, item: Item) -> None:
@@ -275,6 +527,36 @@ async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, it
         await sink.write(item)
     if print_items is not None:
         print_items(item)
+
+
+def _plan_output(
+    out_path: str | None, fmt: str | None, resume: bool, append: bool, replace: bool
+) -> str:
+    """The output format, or a usage error: all checked before anything is opened."""
+    if sum((resume, append, replace)) > 1:
+        raise click.UsageError("--resume, --append and --replace exclude each other")
+    if out_path is None:
+        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
+            if given:
+                raise click.UsageError(f"{flag} needs --out PATH.db")
+        if fmt == "sqlite":
+            raise click.UsageError("--format sqlite needs --out PATH.db")
+        if fmt is None:
+            return "table" if out.is_terminal else "jsonl"
+        return fmt
+    if fmt == "table":
+        raise click.UsageError(
+            "--format table prints to the terminal: drop --out, or use jsonl, csv or sqlite"
+        )
+    chosen = output_format(out_path, fmt)
+    if chosen != "sqlite":
+        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
+            if given:
+                raise click.UsageError(
+                    f"{flag} needs an SQLite inventory (--out PATH.db); {chosen} files hold "
+                    "one run each and are overwritten"
+                )
+    return chosen
 
 
 @cli.command()
@@ -296,8 +578,18 @@ async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, it
     type=click.Choice(["jsonl", "csv", "sqlite", "table"]),
     help="Output format (default: from --out's extension; table on a terminal).",
 )
-@click.option("--resume", is_flag=True, help="Continue an interrupted crawl (SQLite --out).")
-@click.option("--deadline", type=float, help="Stop after this many seconds, keeping results.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the last crawl in the SQLite --out: run its failed and unvisited targets.",
+)
+@click.option("--append", is_flag=True, help="Add a new run to an existing SQLite inventory.")
+@click.option("--replace", is_flag=True, help="Start an existing SQLite inventory over.")
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds, keeping results (exit 3 if targets are left).",
+)
 @_common
 @_run
 async def crawl(
@@ -315,6 +607,8 @@ async def crawl(
     out_path: str | None,
     fmt: str | None,
     resume: bool,
+    append: bool,
+    replace: bool,
     deadline: float | None,
     profile: str | None,
     region: str | None,
@@ -322,61 +616,91 @@ async def crawl(
 ) -> None:
     """Paginate SERVICE OPERATION in every account and region; write every item."""
     params = _params(param, params_json)
-    if resume and not out_path:
-        raise click.UsageError("--resume needs --out PATH.db")
-    async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
-        targets = await pool.targets(
-            _accounts(accounts, profiles, role, external_id),
-            _regions(regions),
-            [service],
-            role=role if accounts not in (None, "org", "self") else None,
-        )
-        sink: Sink | None = None
-        printer: Callable[[Any], None] | None = None
-        if out_path:
-            sink = open_sink(out_path, None if fmt in (None, "table") else fmt)
-        elif fmt == "sqlite":
-            raise click.UsageError("--format sqlite needs --out PATH.db")
-        elif fmt == "jsonl" or (fmt is None and not out.is_terminal):
-            sink = open_sink(sys.stdout, "jsonl")  # piped: machine-readable
-        else:
-            printer = _table_printer()
-        try:
-            report = await run_crawl(
-                pool,
-                service,
-                operation,
-                params,
-                targets,
-                sink=sink,
-                resume=resume,
-                query=query,
-                concurrency=concurrency,
-                deadline=deadline,
-                show_progress=err.is_terminal,
-                print_items=printer,
+    chosen = _plan_output(out_path, fmt, resume, append, replace)
+    _compile(query)
+    sink: Sink | None = None
+    printer: Callable[[Any], None] | None = None
+    if out_path:
+        existing = "append" if append else "replace" if replace else "refuse"
+        sink = open_sink(out_path, chosen, existing=existing)  # type: ignore[arg-type]
+    elif chosen in ("jsonl", "csv"):
+        sink = open_sink(sys.stdout, chosen)  # piped: machine-readable
+    else:
+        printer = _table_printer()
+    state = CrawlState()
+    title = f"{service} {operation}"
+    try:
+        if sink is not None:
+            await sink.open(resume=resume)  # before the first request
+        async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
+            targets = await pool.targets(
+                _accounts(accounts, profiles, role, external_id),
+                _regions(regions),
+                [service],
+                role=role if accounts not in (None, "org", "self") else None,
             )
-        finally:
-            if sink is not None:
+            try:
+                report = await run_crawl(
+                    pool,
+                    service,
+                    operation,
+                    params,
+                    targets,
+                    sink=sink,
+                    resume=resume,
+                    query=query,
+                    concurrency=concurrency,
+                    deadline=deadline,
+                    show_progress=err.is_terminal,
+                    print_items=printer,
+                    state=state,
+                )
+            except anyio.get_cancelled_exc_class():
+                _summarise(state.settle(), title, state)  # interrupted: say what was done
+                raise
+    finally:
+        if sink is not None:
+            with anyio.CancelScope(shield=True):
                 await sink.aclose()
-    _finish(report, f"{service} {operation}")
+    _finish(report, title, state)
 
 
 def _table_printer() -> Callable[[Any], None]:
     def show(item: Item) -> None:
         data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
-        out.print(f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True)
+        # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
+        out.print(
+            f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
+        )
 
     return show
 
 
-def _finish(report: Report, title: str) -> None:
+def _summarise(report: Report, title: str, state: CrawlState) -> None:
     err.print(outcome_table(report, title))
-    failed = report.failed
-    if failed:
-        for o in failed:
-            err.print(f"[red]failed[/] {o.target.account} {o.target.region}: {o.reason}: {o.error}")
-        raise Failure(1)
+    line = summary_line(report)
+    if state.already_done:
+        line += f" ({state.already_done} done by an earlier run, not visited again)"
+    err.print(line, highlight=False)
+
+
+def _finish(report: Report, title: str, state: CrawlState) -> None:
+    _summarise(report, title, state)
+    for o in report.failed:
+        err.print(
+            f"[red]failed[/] {o.target.account} {o.target.region}: "
+            f"{escape(f'{o.reason}: {o.error}')}",
+            highlight=False,
+        )
+    if report.never_visited:
+        err.print(
+            f"[yellow]stopped by --deadline: {report.never_visited} targets never visited[/]"
+            " (--resume with an SQLite --out runs them)",
+            highlight=False,
+        )
+        raise Failure(EXIT_UNFINISHED)
+    if report.failed:
+        raise Failure(EXIT_FAILED)
 
 
 # --- paginate / wait / targets ----------------------------------------------------------------
@@ -403,8 +727,9 @@ async def paginate(
     endpoint_url: str | None,
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
-    async with _pool(profile, region, endpoint_url) as pool:
-        pager = pool.paginate(service, operation, **_params(param, params_json))
+    params = _params(param, params_json)
+    async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
+        pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
         async for value in stream:
             _print_value(value, output)
@@ -412,9 +737,14 @@ async def paginate(
 
 def _print_value(value: Any, output: str) -> None:
     if output == "table" and isinstance(value, dict):
-        out.print("\t".join(f"{k}={v}" for k, v in value.items()), highlight=False)
+        out.print(
+            "\t".join(f"{k}={v}" for k, v in value.items()),
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     else:
-        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True)
+        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.command()
@@ -422,8 +752,12 @@ def _print_value(value: Any, output: str) -> None:
 @click.argument("waiter")
 @click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
-@click.option("--timeout", type=float, help="Give up after this many seconds.")
-@click.option("--delay", type=float, help="Seconds between polls.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Give up after this many seconds.",
+)
+@click.option("--delay", type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
 @_common
 @_run
 async def wait(
@@ -438,10 +772,9 @@ async def wait(
     endpoint_url: str | None,
 ) -> None:
     """Wait for SERVICE's WAITER (e.g. dynamodb table_exists --param TableName=t)."""
-    async with _pool(profile, region, endpoint_url) as pool:
-        await pool.wait(
-            service, waiter, timeout=timeout, delay=delay, **_params(param, params_json)
-        )
+    params = _params(param, params_json)
+    async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
+        await pool.wait(service, waiter, timeout=timeout, delay=delay, **params)
     err.print(f"{service} {waiter}: done")
 
 
@@ -475,7 +808,8 @@ async def targets(
         )
     table = Table("account", "name", "region", "ou")
     for t in found:
-        table.add_row(t.account or "self", t.name or "", t.region or "", t.ou_path or "")
+        # Text, not markup: account names and OU paths are the organization's own words.
+        table.add_row(*(Text(v or "") for v in (t.account or "self", t.name, t.region, t.ou_path)))
     out.print(table)
     err.print(f"{len(found)} targets")
 
@@ -483,7 +817,7 @@ async def targets(
 @cli.command()
 @click.option("--out", "out_path", default="aiokit-demo.db", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Leave the emulator up afterwards.")
-@click.option("--accounts", "n_accounts", default=8, show_default=True)
+@click.option("--accounts", "n_accounts", default=8, show_default=True, type=click.IntRange(1, 100))
 @_run
 async def demo(out_path: str, keep_running: bool, n_accounts: int) -> None:
     """Crawl an emulated AWS organization (moto on 127.0.0.1) into an SQLite inventory."""
@@ -492,6 +826,24 @@ async def demo(out_path: str, keep_running: bool, n_accounts: int) -> None:
     await run_demo(Path(out_path), keep_running=keep_running, n_accounts=n_accounts)
 
 
-def main() -> None:
-    """Console entry point."""
-    cli()
+def main(args: Sequence[str] | None = None) -> None:
+    """Console entry point: click's usage errors too come out as one line, exit 2."""
+    try:
+        code = cli.main(args=args, prog_name="aiokit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `aiokit` alone: the help, as click
+            exc.show()
+            sys.exit(exc.exit_code)
+        print_error(exc)  # click's own "Usage: ... Error: ..." is four lines
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            err.print(f"[dim]hint: see `{exc.ctx.command_path} --help`[/]", highlight=False)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
+    sys.exit(code if isinstance(code, int) else 0)

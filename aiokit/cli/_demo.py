@@ -7,7 +7,6 @@ code as ``aiokit crawl`` into an SQLite inventory.
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import anyio
 import aiokit
 
 from .._sinks import SqliteSink
-from . import Failure, err, outcome_table, run_crawl
+from . import err, outcome_table, run_crawl
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
 # (service, operation, regions, JMESPath per item): EC2's items are reservations; the
@@ -66,34 +65,25 @@ async def _seed(pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization) 
     return made
 
 
+def _check_out(out_path: Path) -> None:
+    if out_path.is_dir():
+        raise aiokit.ConfigurationError(f"--out {str(out_path)!r} is a directory")
+    if not out_path.parent.is_dir():
+        raise aiokit.ConfigurationError(
+            f"--out {str(out_path)!r}: directory {str(out_path.parent)!r} does not exist"
+        )
+
+
 async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
-    """Run the demo; SIGTERM (``kill PID``) stops it as cleanly as Ctrl-C, exit code 143."""
-    terminated = False
+    """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring.
 
-    async def stop_on_sigterm(scope: anyio.CancelScope) -> None:
-        nonlocal terminated
-        with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-            async for _ in signals:
-                terminated = True
-                scope.cancel()
-                return
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(stop_on_sigterm, tg.cancel_scope)
-        try:
-            await _run_demo(out_path, keep_running=keep_running, n_accounts=n_accounts)
-        finally:
-            tg.cancel_scope.cancel()
-    if terminated:
-        err.print("terminated")
-        raise Failure(143)
-
-
-async def _run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
-    """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring."""
+    SIGINT and SIGTERM cancel it through the command line's signal handling (exit 130 /
+    143); the sink and the emulator are still closed, shielded."""
     from aiokit.testing import MotoServer, make_fake_organization
 
     started = time.perf_counter()
+    # The inventory's place is checked before the emulator starts, not after the seeding.
+    await anyio.to_thread.run_sync(_check_out, out_path)
     server = MotoServer()
     err.print("starting the AWS emulator (moto) on 127.0.0.1 ...")
     await anyio.to_thread.run_sync(server.start)
@@ -114,6 +104,7 @@ async def _run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> N
             await anyio.to_thread.run_sync(lambda: out_path.unlink(missing_ok=True))
             sink = SqliteSink(out_path)
             try:
+                await sink.open()
                 for service, operation, regions, query in CRAWLS:
                     targets = await pool.targets(
                         aiokit.Organization(role=org.role_name), regions, [service]
@@ -148,5 +139,7 @@ async def _run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> N
             )
             await anyio.sleep_forever()
     finally:
+        # Shielded: on Ctrl-C or SIGTERM the command is cancelled, and the emulator must
+        # still be stopped, not left listening.
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(server.stop)
