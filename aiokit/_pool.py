@@ -55,7 +55,14 @@ from ._exceptions import (
 )
 from ._fanout import Context, FanOut, Progress
 from ._http import LeanHTTPSession
-from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+from ._identity import (
+    AssumeRole,
+    DefaultCredentials,
+    Identity,
+    Profile,
+    StaticKeys,
+    identity_account,
+)
 from ._paginate import Paginator
 from ._parsers import ParserFactory
 from ._retry import (
@@ -225,6 +232,8 @@ class SessionPool:
         self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
         self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
         self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # Resources, each on a client of its own: (client, resource) per key.
+        self._resources: dict[tuple[Any, ...], tuple[RawClient, Any]] = {}
         self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
         self._credentials: dict[Identity, Any] = {}
         self._credential_locks: dict[Identity, anyio.Lock] = {}
@@ -258,7 +267,9 @@ class SessionPool:
             return
         async with self._start_lock:
             if self._state is _State.UNOPENED:
-                self._session = await anyio.to_thread.run_sync(self._prepare)
+                session = await anyio.to_thread.run_sync(self._prepare)
+                self._check_open()  # closed while the files were read
+                self._session = session
                 self._state = _State.OPEN
 
     def _prepare(self) -> Any:
@@ -290,10 +301,15 @@ class SessionPool:
             return
         self._state = _State.CLOSED
         with anyio.CancelScope(shield=True):
-            entries = [*self._raw.values(), *self._retiring]
+            entries = [
+                *self._raw.values(),
+                *self._retiring,
+                *(raw for raw, _ in self._resources.values()),
+            ]
             self._raw.clear()
             self._retiring.clear()
             self._bound.clear()
+            self._resources.clear()
             for entry in entries:
                 await entry.close()
 
@@ -324,7 +340,11 @@ class SessionPool:
 
     def statistics(self) -> PoolStatistics:
         """A frozen snapshot of the pool's counters."""
-        raws = [*self._raw.values(), *self._retiring]
+        raws = [
+            *self._raw.values(),
+            *self._retiring,
+            *(raw for raw, _ in self._resources.values()),
+        ]
         return PoolStatistics(
             identities=len(self._credentials),
             clients_open=sum(1 for r in raws if not r.closed),
@@ -399,28 +419,24 @@ class SessionPool:
         """
         await self.open()
         ident = self.identity_for(identity, account, role)
-        region = region or self._region
-        if config is None:
-            cfg, cfg_key = self._config, self._config_key
-        else:
-            cfg = merge_config(self._config, config)
-            cfg_key = config_key(cfg)
-        url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
-        raw_key = (region, service, cfg_key, url)
+        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
+        region = raw_key[0]
         bound_key = (ident, raw_key)
         bound = self._bound.get(bound_key)
         if bound is not None:
             self._bound.move_to_end(bound_key)
             return bound
         # Only on a miss: a cached client's service and region were checked when it was made.
+        # The pool may be closed during any await: check after each, so no client outlives it.
         await self._preload(service)
+        self._check_open()
         partition = self._partition(region, service)
         credentials = await self._credentials_for(ident)
+        self._check_open()
         raw = await self._raw_client(raw_key, cfg)
         bound = self._bound.get(bound_key)  # another task may have bound it meanwhile
         if bound is None:
-            account_id = ident.account if isinstance(ident, AssumeRole) else None
-            scope = Scope(account_id, region, service, partition)
+            scope = Scope(identity_account(ident), region, service, partition)
             bound = bind(None, raw, credentials, scope, self._refresh_binding)
             self._bound[bound_key] = bound
             # Bound clients are cheap to remake and hold no connections: dropping one closes
@@ -429,6 +445,23 @@ class SessionPool:
             while len(self._bound) > self._bound_limit:
                 self._bound.popitem(last=False)
         return bound
+
+    def _client_key(
+        self,
+        service: str,
+        region: str | None,
+        config: AioConfig | None,
+        endpoint_url: str | None,
+    ) -> tuple[tuple[Any, ...], AioConfig]:
+        """The key of the raw client for these arguments, and its config."""
+        region = region or self._region
+        if config is None:
+            cfg, cfg_key = self._config, self._config_key
+        else:
+            cfg = merge_config(self._config, config)
+            cfg_key = config_key(cfg)
+        url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
+        return (region, service, cfg_key, url), cfg
 
     async def resource(
         self,
@@ -443,51 +476,78 @@ class SessionPool:
     ) -> Any:
         """An aioboto3 service resource (DynamoDB ``Table``, S3 ``Bucket``...) owned by the pool.
 
-        Takes the same arguments as :meth:`client` and uses the same cached client.
+        Takes the same arguments as :meth:`client`. Each resource is made on a botocore client
+        of its own, never on the client :meth:`client` shares: boto3 resources register
+        (de)serialisation handlers on their client, which would otherwise change what every
+        other caller of that client sends and receives. Resources are cached per (identity,
+        region, service, config) and closed with the pool.
 
         Raises:
             UnknownServiceError: the service has no resource interface.
+            PoolClosedError: the pool is closed (or was closed meanwhile).
         """
-        client = await self.client(
-            service,
-            region,
-            account=account,
-            role=role,
-            identity=identity,
-            config=config,
-            endpoint_url=endpoint_url,
-        )
-        # Kept on the bound client itself: it lives and goes with the client's cache entry.
-        cached = client.__dict__.get("_aiokit_resource")
+        await self.open()
+        ident = self.identity_for(identity, account, role)
+        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
+        region, _, _, url = raw_key
+        key = ("resource", ident, *raw_key)
+        cached = self._resources.get(key)
         if cached is not None:
-            return cached
-        loader = shared_loader()
-        try:
-            model = await anyio.to_thread.run_sync(
-                loader.load_service_model, service, "resources-1"
-            )
-        except Exception as exc:
-            raise UnknownServiceError(
-                f"{service} has no resource interface; use pool.client({service!r})",
-                service=service,
-            ) from exc
-        api_version = client.meta.service_model.api_version
-        context = boto3.utils.ServiceContext(
-            service_name=service,
-            service_model=client.meta.service_model,
-            resource_json_definitions=model["resources"],
-            service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
-                self._session._session, service, api_version
-            ),
-        )
-        cls = await self._session.resource_factory.load_from_definition(
-            resource_name=service,
-            single_resource_json_definition=model["service"],
-            service_context=context,
-        )
-        resource = cls(client=client)
-        client.__dict__["_aiokit_resource"] = resource
+            return cached[1]
+        async with self._client_locks.setdefault(key, anyio.Lock()):
+            self._check_open()
+            cached = self._resources.get(key)
+            if cached is not None:
+                return cached[1]
+            await self._preload(service)
+            self._check_open()
+            partition = self._partition(region, service)
+            loader = shared_loader()
+            try:
+                model = await anyio.to_thread.run_sync(
+                    loader.load_service_model, service, "resources-1"
+                )
+            except Exception as exc:
+                raise UnknownServiceError(
+                    f"{service} has no resource interface; use pool.client({service!r})",
+                    service=service,
+                ) from exc
+            self._check_open()
+            credentials = await self._credentials_for(ident)
+            self._check_open()
+            raw = await self._new_raw_client(key, region, service, url, cfg)
+            try:
+                scope = Scope(identity_account(ident), region, service, partition)
+                client = bind(None, raw, credentials, scope, self._check_binding)
+                api_version = client.meta.service_model.api_version
+                context = boto3.utils.ServiceContext(
+                    service_name=service,
+                    service_model=client.meta.service_model,
+                    resource_json_definitions=model["resources"],
+                    service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
+                        self._session._session, service, api_version
+                    ),
+                )
+                cls = await self._session.resource_factory.load_from_definition(
+                    resource_name=service,
+                    single_resource_json_definition=model["service"],
+                    service_context=context,
+                )
+                resource = cls(client=client)
+                self._check_open()
+            except BaseException:
+                await raw.close()
+                raise
+            self._resources[key] = (raw, resource)
+            self._clients_created += 1
+            self._client_locks.pop(key, None)
         return resource
+
+    async def _check_binding(self, bound: Any) -> RawClient:
+        """A resource's client before each request: its own raw client, if the pool is open."""
+        self._check_open()
+        raw: RawClient = bound._aiokit.raw
+        return raw
 
     def paginate(
         self,
@@ -786,51 +846,68 @@ class SessionPool:
             return entry
         lock = self._client_locks.setdefault(key, anyio.Lock())
         async with lock:
+            self._check_open()  # taking the lock may have waited
             entry = self._raw.get(key)
             if entry is not None:
                 return entry
             region, service, _, url = key
-            # Shielded: creation does no network I/O, and a client half made when a cancel
-            # arrives would otherwise never be closed.
-            with anyio.CancelScope(shield=True):
-                if self._limits is not None:
-                    config = merge_config(config, _ONE_ATTEMPT)
-                try:
-                    client = await self._session.client(
-                        service,
-                        region_name=region,
-                        endpoint_url=url,
-                        config=config,
-                        # Placeholders that spare botocore a credential lookup; replaced below.
-                        aws_access_key_id="aiokit-unbound",
-                        aws_secret_access_key="aiokit-unbound",
-                    ).__aenter__()
-                except Exception as exc:
-                    raise translate(exc, service=service, region=region) from exc
-            client._request_signer._credentials = UnboundCredentials()
-            use_lean_signer(client)
-            cache_user_agent(client)
-            service_id = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
-            client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
-            if self._limits is not None:
-                # botocore makes one attempt here, so its retry handler never retries; all
-                # it would still do per request is mark retryable errors MaxAttemptsReached,
-                # which is not so: aiokit's limiter decides the retries.
-                client.meta.events.unregister(
-                    f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
-                )
-                # First, so the slot and token are taken before the request is signed.
-                client.meta.events.register_first(
-                    f"request-created.{service_id}", self._limits.before_attempt
-                )
-                client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
-            entry = RawClient(key, client)
+            entry = await self._new_raw_client(key, region, service, url, config)
             self._raw[key] = entry
             self._clients_created += 1
             self._client_locks.pop(key, None)
         await self._evict()
+        self._check_open()  # aclose() closed it (it was in the cache) while evicting
         return entry
+
+    async def _new_raw_client(
+        self,
+        key: tuple[Any, ...],
+        region: str | None,
+        service: str,
+        url: str | None,
+        config: AioConfig,
+    ) -> RawClient:
+        """Make a shared botocore client, with aiokit's handlers; closed again if the pool
+        closed meanwhile (then ``PoolClosedError``)."""
+        # Shielded: creation does no network I/O, and a client half made when a cancel
+        # arrives would otherwise never be closed.
+        with anyio.CancelScope(shield=True):
+            if self._limits is not None:
+                config = merge_config(config, _ONE_ATTEMPT)
+            try:
+                client = await self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=url,
+                    config=config,
+                    # Placeholders that spare botocore a credential lookup; replaced below.
+                    aws_access_key_id="aiokit-unbound",
+                    aws_secret_access_key="aiokit-unbound",
+                ).__aenter__()
+            except Exception as exc:
+                raise translate(exc, service=service, region=region) from exc
+            if self._state is _State.CLOSED:
+                await client.close()
+                self._check_open()
+        client._request_signer._credentials = UnboundCredentials()
+        use_lean_signer(client)
+        cache_user_agent(client)
+        service_id = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
+        client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
+        if self._limits is not None:
+            # botocore makes one attempt here, so its retry handler never retries; all
+            # it would still do per request is mark retryable errors MaxAttemptsReached,
+            # which is not so: aiokit's limiter decides the retries.
+            client.meta.events.unregister(
+                f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
+            )
+            # First, so the slot and token are taken before the request is signed.
+            client.meta.events.register_first(
+                f"request-created.{service_id}", self._limits.before_attempt
+            )
+            client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
+        return RawClient(key, client)
 
     async def _evict(self) -> None:
         """Close least recently used shared clients beyond ``max_clients``, never busy ones."""
