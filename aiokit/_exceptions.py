@@ -142,6 +142,10 @@ class AssumeRoleError(CredentialsError):
         self.role_arn = role_arn
 
 
+class InvalidCredentialsError(CredentialsError):
+    """AWS rejected the credentials themselves: unknown key, bad signature, expired token"""
+
+
 class AWSError(AiokitError):
     """AWS answered a request with an error.
 

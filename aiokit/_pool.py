@@ -25,12 +25,12 @@ import anyio
 import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
-from aiobotocore.session import AioSession
 from botocore.exceptions import DataNotFoundError
 from botocore.httpsession import get_cert_path
 
 from . import _waiters
 from ._botocore import (
+    EndpointSession,
     UnboundCredentials,
     cache_user_agent,
     config_key,
@@ -48,6 +48,7 @@ from ._exceptions import (
     AWSError,
     ConfigurationError,
     CredentialsError,
+    InvalidCredentialsError,
     InvalidRegionError,
     PoolClosedError,
     UnknownServiceError,
@@ -130,6 +131,22 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
         tcp_keepalive=True,
         http_session_cls=LeanHTTPSession,
     )
+
+
+# STS refusing the role by design: the role's trust policy, or STS off in that region.
+_ROLE_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "RegionDisabledException"})
+# AWS refusing the source credentials themselves: the role was never considered.
+_BAD_CREDENTIALS = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+    }
+)
 
 
 def _utc_now() -> datetime.datetime:
@@ -274,7 +291,10 @@ class SessionPool:
 
     def _prepare(self) -> Any:
         loader = shared_loader()
-        core = AioSession(profile=self._profile)
+        core = EndpointSession(profile=self._profile)
+        # The clients botocore's credential providers make (a profile's role_arn hop to
+        # STS, SSO) go where the pool's own would.
+        core.aiokit_endpoint = self._endpoint_for
         core.register_component("data_loader", loader)
         # Same results as botocore's parsers, with less CPU (see _parsers).
         core.register_component("response_parser_factory", ParserFactory())
@@ -446,6 +466,10 @@ class SessionPool:
                 self._bound.popitem(last=False)
         return bound
 
+    def _endpoint_for(self, service: str) -> str | None:
+        """The endpoint URL the pool sends ``service``'s requests to, if it has one."""
+        return self._endpoint_urls.get(service) or self._endpoint_url
+
     def _client_key(
         self,
         service: str,
@@ -460,7 +484,7 @@ class SessionPool:
         else:
             cfg = merge_config(self._config, config)
             cfg_key = config_key(cfg)
-        url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
+        url = endpoint_url or self._endpoint_for(service)
         return (region, service, cfg_key, url), cfg
 
     async def resource(
@@ -967,13 +991,18 @@ class SessionPool:
                 time_fetcher=_utc_now,
             )
             # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; the
-            # jitter spreads refreshes of identities made at the same moment.
+            # jitter spreads refreshes of identities made at the same moment. Neither window
+            # may be most of the credentials' lifetime: 15 minutes before the expiry of
+            # 15-minute credentials is at once, and every call would fetch new ones.
             advisory = self._refresh_before * (1 + random.uniform(0.0, 0.1))
-            credentials._advisory_refresh_timeout = advisory
-            credentials._mandatory_refresh_timeout = self._refresh_before * 2 / 3
+            credentials._advisory_refresh_timeout = min(advisory, identity.duration / 2)
+            credentials._mandatory_refresh_timeout = min(
+                self._refresh_before * 2 / 3, identity.duration / 3
+            )
             return credentials
         if isinstance(identity, Profile):
-            session = AioSession(profile=identity.name)
+            session = EndpointSession(profile=identity.name)
+            session.aiokit_endpoint = self._endpoint_for
             session.register_component("data_loader", shared_loader())
         else:
             session = self._session._session
@@ -990,6 +1019,10 @@ class SessionPool:
     async def _assume_role(self, identity: AssumeRole) -> dict[str, Any]:
         """Fetch credentials for a role (botocore's refresh callback)."""
         source = identity.source if identity.source is not None else self._identity
+        if source == identity:
+            # The pool's own identity is this role, with no source: it is assumed from
+            # botocore's default chain, not from itself (which would wait on its own lock).
+            source = DefaultCredentials()
         region = self._region or "us-east-1"
         partition = self._partition(region, "sts")
         arn = identity.arn(partition)
@@ -1006,17 +1039,30 @@ class SessionPool:
         await sts._aiokit.credentials.get_frozen_credentials()
         async with self._sts_limiter:
             try:
+                # Transient failures (5xx, throttling, resets) are retried by the client
+                # itself, as every call is; what is still an error here is final.
                 response = await sts.assume_role(**params)
             except AWSError as exc:
-                raise AssumeRoleError(
-                    f"could not assume {arn}: {exc.code}: {exc.error_message}",
-                    code=exc.code,
-                    role_arn=arn,
-                    service="sts",
-                    operation="AssumeRole",
-                    region=region,
-                    account=identity.account,
-                ) from exc
+                where = {
+                    "service": "sts",
+                    "operation": "AssumeRole",
+                    "region": region,
+                    "account": identity.account,
+                }
+                if exc.code in _ROLE_REFUSED:
+                    raise AssumeRoleError(
+                        f"could not assume {arn}: {exc.code}: {exc.error_message}",
+                        code=exc.code,
+                        role_arn=arn,
+                        **where,
+                    ) from exc
+                if exc.code in _BAD_CREDENTIALS:
+                    raise InvalidCredentialsError(
+                        f"could not assume {arn}: AWS rejected the credentials of "
+                        f"{source!r}: {exc.code}: {exc.error_message}",
+                        **where,
+                    ) from exc
+                raise
         self._refreshes += 1
         c = response["Credentials"]
         return {

@@ -235,9 +235,7 @@ class RecordingProxy:
             request.method, self.upstream + request.path_qs, headers=headers, data=body
         ) as answer:
             data = await answer.read()
-            back = {
-                k: v for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED_BACK
-            }
+            back = {k: v for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED_BACK}
             return web.Response(status=answer.status, body=data, headers=back)
 
     def by_key(self) -> dict[str, list[Sent]]:
@@ -283,7 +281,8 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
         if step == 0:
             await ddb.get_item(TableName="t", Key={"pk": {"S": "x"}})
         elif step == 1:
-            await ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "m": {"M": {"k": {"S": "v"}}}})
+            item = {"pk": {"S": "a"}, "m": {"M": {"k": {"S": "v"}}}}
+            await ddb.put_item(TableName="t", Item=item)
             await (await pool.client("sqs", identity=KEYS_A)).list_queues()
         else:
             await ddb.scan(TableName="t", Limit=5)
