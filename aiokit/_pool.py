@@ -14,6 +14,7 @@ import datetime
 import enum
 import random
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from ._botocore import (
     shared_loader,
     shared_ssl_context,
 )
-from ._clients import RawClient, Scope, bind, log_attempt
+from ._clients import RawClient, Scope, bind, call_stats, log_attempt
 from ._collector import DEFAULT_GC_THRESHOLD
 from ._crawl import Crawl
 from ._discovery import Accounts, discover_targets
@@ -151,6 +152,43 @@ _BAD_CREDENTIALS = frozenset(
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+class _UnprocessedBackoff:
+    """``after-call`` of BatchWriteItem on a resource's client: back off before a resend.
+
+    aioboto3's batch writer puts ``UnprocessedItems`` (DynamoDB's answer when a table or
+    partition is over its throughput) straight into its next request. This handler makes
+    the answer wait first: exponential backoff with equal jitter, longer after each answer
+    in a row with unprocessed items of that table. In ``"shared"`` retry mode the answer
+    also counts as a throttle of its scope, which slows every request of that scope.
+    """
+
+    BASE = 0.05
+    CAP = 5.0
+
+    def __init__(self, limits: RateLimiterRegistry | None) -> None:
+        self._limits = limits
+        self._streak: dict[str, int] = {}
+
+    async def __call__(self, parsed: Any, context: Any, **_: Any) -> None:
+        unprocessed = (parsed or {}).get("UnprocessedItems") or {}
+        tables = set(unprocessed)
+        for table in set(self._streak) - tables:
+            del self._streak[table]
+        if not tables:
+            return
+        streak = max(self._streak.get(t, 0) for t in tables)
+        for table in tables:
+            self._streak[table] = streak + 1
+        scope = (context or {}).get("aiokit_scope")
+        if self._limits is not None and scope is not None:
+            self._limits.limiter(self._limits.key(scope, "BatchWriteItem")).on_throttle()
+        stats = call_stats.get()
+        if stats is not None:
+            stats.throttles += 1
+        delay = min(self.CAP, self.BASE * 2**streak)
+        await anyio.sleep(delay / 2 + random.uniform(0, delay / 2))
 
 
 class SessionPool:
@@ -332,6 +370,16 @@ class SessionPool:
             self._resources.clear()
             for entry in entries:
                 await entry.close()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # As aiohttp's ClientSession: a pool collected while open never closed its clients.
+        if getattr(self, "_state", None) is _State.OPEN:
+            _warn(
+                f"unclosed {self!r}: use `async with aiokit.SessionPool(...)` or "
+                "`await pool.aclose()`",
+                ResourceWarning,
+                source=self,
+            )
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
@@ -540,6 +588,11 @@ class SessionPool:
             credentials = await self._credentials_for(ident)
             self._check_open()
             raw = await self._new_raw_client(key, region, service, url, cfg)
+            if service == "dynamodb":
+                # Its own client: the batch writer's pacing stays with the resource.
+                raw.client.meta.events.register(
+                    "after-call.dynamodb.BatchWriteItem", _UnprocessedBackoff(self._limits)
+                )
             try:
                 scope = Scope(identity_account(ident), region, service, partition)
                 client = bind(None, raw, credentials, scope, self._check_binding)

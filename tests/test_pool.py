@@ -319,6 +319,28 @@ async def test_no_leaks_after_success_error_and_cancellation(
     assert _resource_warnings(caught) == []
 
 
+async def test_a_pool_collected_while_open_warns_and_a_closed_one_does_not(
+    moto_endpoint: str,
+) -> None:
+    pool = _pool(moto_endpoint)
+    await pool.open()
+    # The idle worker thread that read the config files still holds that job (the pool's
+    # method) until its next one: give it one.
+    await anyio.to_thread.run_sync(lambda: None)
+    with pytest.warns(ResourceWarning, match=r"unclosed aiokit\.SessionPool\(state=open"):
+        del pool
+        gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unopened = _pool(moto_endpoint)
+        del unopened
+        async with _pool(moto_endpoint) as closed:
+            await (await closed.client("sqs")).list_queues()
+        del closed
+        gc.collect()
+    assert _resource_warnings(caught) == []
+
+
 # --- errors and secrets --------------------------------------------------------------------
 
 
