@@ -10,8 +10,10 @@ other file read, happen in worker threads, never on the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import enum
+import inspect
 import random
 import re
 import warnings
@@ -19,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aioboto3
 import anyio
@@ -63,6 +65,7 @@ from ._identity import (
     Identity,
     Profile,
     StaticKeys,
+    check_session_name,
     identity_account,
 )
 from ._paginate import Paginator
@@ -152,6 +155,41 @@ _BAD_CREDENTIALS = frozenset(
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+async def _session_options(role: AssumeRole) -> dict[str, Any]:
+    """AssumeRole's optional parameters for ``role``: policies, tags, MFA..."""
+    params: dict[str, Any] = {}
+    if role.policy is not None:
+        params["Policy"] = role.policy
+    if role.policy_arns:
+        params["PolicyArns"] = [{"arn": arn} for arn in role.policy_arns]
+    if role.tags:
+        # Stored as sorted (key, value) pairs, so the identity stays hashable.
+        pairs = cast(tuple[tuple[str, str], ...], role.tags)
+        params["Tags"] = [{"Key": k, "Value": v} for k, v in pairs]
+    if role.transitive_tag_keys:
+        params["TransitiveTagKeys"] = list(role.transitive_tag_keys)
+    if role.source_identity is not None:
+        params["SourceIdentity"] = role.source_identity
+    if role.mfa_serial is not None:
+        params["SerialNumber"] = role.mfa_serial
+        token: Any = role.mfa_token
+        if callable(token):
+            if inspect.iscoroutinefunction(token):
+                token = await token()
+            else:
+                # A plain function may prompt (input()): never on the event loop.
+                token = await anyio.to_thread.run_sync(token)
+                if inspect.isawaitable(token):
+                    token = await token
+        if not isinstance(token, str):
+            raise ConfigurationError(
+                f"the mfa_token function of {role!r} returned {type(token).__name__}, not "
+                "the code as a string"
+            )
+        params["TokenCode"] = token
+    return params
 
 
 class _UnprocessedBackoff:
@@ -801,6 +839,7 @@ class SessionPool:
         services: Sequence[str] | None = None,
         *,
         role: str | None = None,
+        session_name: str | None = None,
         refresh: bool = False,
     ) -> list[Target]:
         """The targets a fan-out or crawl should visit, interleaved across accounts.
@@ -813,12 +852,32 @@ class SessionPool:
             services: keep only regions where these services exist; global services get
                 one target per account.
             role: the role to assume for a list of account ids (default: the pool's).
+            session_name: the role session name for a list of account ids (default
+                ``"aiokit"``; an :class:`Organization` takes its own ``session_name``).
             refresh: re-read the cached organization and enabled regions.
 
         Raises:
-            ConfigurationError: an unknown region, OU, role, or a malformed account id.
+            ConfigurationError: an unknown region, OU, role, or a malformed account id or
+                session name.
         """
-        return await discover_targets(self, accounts, regions, services, role, refresh=refresh)
+        if session_name is not None:
+            check_session_name(session_name)
+            if accounts == "self" or not isinstance(accounts, str | Sequence):
+                raise ConfigurationError(
+                    "session_name= applies to a list of account ids; for an organization "
+                    "use aiokit.Organization(session_name=...)"
+                )
+        targets = await discover_targets(self, accounts, regions, services, role, refresh=refresh)
+        if session_name is None:
+            return targets
+        return [
+            dataclasses.replace(
+                t, identity=dataclasses.replace(t.identity, session_name=session_name)
+            )
+            if isinstance(t.identity, AssumeRole)
+            else t
+            for t in targets
+        ]
 
     def crawl(
         self,
@@ -1087,6 +1146,7 @@ class SessionPool:
         }
         if identity.external_id is not None:
             params["ExternalId"] = identity.external_id
+        params.update(await _session_options(identity))
         # Resolve the source's own credentials (an earlier hop of a chain) before taking an
         # STS slot, so a chain never waits for a slot while holding one.
         await sts._aiokit.credentials.get_frozen_credentials()

@@ -298,3 +298,141 @@ async def test_bad_source_credentials_are_invalid_credentials_not_a_refused_role
     assert isinstance(info.value, aiokit.CredentialsError)
     assert code in str(info.value)
     assert ROLE_ARN in str(info.value)
+
+
+# --- AssumeRole's session options -----------------------------------------------------------
+
+
+async def test_session_policies_tags_source_identity_and_mfa_reach_sts(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    codes = iter(["123456", "654321"])
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    role = aiokit.AssumeRole(
+        role_arn=ROLE_ARN,
+        session_name="audit-run",
+        duration=1800,
+        external_id="ext",
+        policy=policy,
+        policy_arns=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        tags={"team": "infra", "run": "42"},
+        transitive_tag_keys=["team"],
+        source_identity="alice",
+        mfa_serial="arn:aws:iam::111122223333:mfa/alice",
+        mfa_token=lambda: next(codes),  # called at each refresh, in a worker thread
+    )
+    assert "123456" not in repr(role) and "ext" not in repr(role)
+    async with _pool(url) as pool:
+        client = await pool.client("sts", identity=role)
+        await client.get_caller_identity()
+    (sent,) = server.assume_role_calls
+    assert sent["RoleArn"] == [ROLE_ARN]
+    assert sent["RoleSessionName"] == ["audit-run"]
+    assert sent["DurationSeconds"] == ["1800"]
+    assert sent["ExternalId"] == ["ext"]
+    assert sent["Policy"] == [policy]
+    assert sent["PolicyArns.member.1.arn"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    tags = {sent[f"Tags.member.{i}.Key"][0]: sent[f"Tags.member.{i}.Value"][0] for i in (1, 2)}
+    assert tags == {"team": "infra", "run": "42"}
+    assert sent["TransitiveTagKeys.member.1"] == ["team"]
+    assert sent["SourceIdentity"] == ["alice"]
+    assert sent["SerialNumber"] == ["arn:aws:iam::111122223333:mfa/alice"]
+    assert sent["TokenCode"] == ["123456"]
+
+
+async def test_an_async_mfa_token_function_is_awaited(sts: tuple[ScriptedSTS, str]) -> None:
+    server, url = sts
+
+    async def token() -> str:
+        return "112233"
+
+    role = aiokit.AssumeRole(role_arn=ROLE_ARN, mfa_serial="GAHT12345678", mfa_token=token)
+    async with _pool(url) as pool:
+        await (await pool.client("sts", identity=role)).get_caller_identity()
+    assert server.assume_role_calls[0]["TokenCode"] == ["112233"]
+
+
+async def test_session_options_work_against_moto(fake_organization: FakeOrganization) -> None:
+    member = fake_organization.account_ids[0]
+    role = aiokit.AssumeRole(
+        account=member,
+        role_name=ROLE,
+        tags={"k": "v"},
+        transitive_tag_keys=["k"],
+        policy='{"Version": "2012-10-17", "Statement": []}',
+        source_identity="alice",
+    )
+    async with _pool(fake_organization.endpoint_url) as pool:
+        sts = await pool.client("sts", identity=role)
+        assert (await sts.get_caller_identity())["Account"] == member
+
+
+async def test_targets_for_listed_accounts_take_a_session_name(
+    fake_organization: FakeOrganization,
+) -> None:
+    accounts = fake_organization.account_ids[:2]
+    async with _pool(fake_organization.endpoint_url, role=ROLE) as pool:
+        targets = await pool.targets(accounts, role=ROLE, session_name="inventory")
+        assert [t.account for t in targets] == accounts
+        for target in targets:
+            assert isinstance(target.identity, aiokit.AssumeRole)
+            assert target.identity.session_name == "inventory"
+            sts = await pool.client("sts", identity=target.identity)
+            me = await sts.get_caller_identity()
+            assert me["Arn"].endswith(f":assumed-role/{ROLE}/inventory")
+        with pytest.raises(aiokit.InvalidRoleError, match="session_name='x'"):
+            await pool.targets(accounts, session_name="x")
+        with pytest.raises(aiokit.ConfigurationError, match="Organization\\(session_name"):
+            await pool.targets(aiokit.Organization(), session_name="inventory")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"duration": 899}, "duration=899"),
+        ({"duration": 43201}, "duration=43201"),
+        ({"duration": "3600"}, "duration=...) must be whole seconds"),
+        ({"duration": True}, "duration=...) must be whole seconds"),
+        ({"policy": {"Version": "2012-10-17"}}, "policy=...) must be JSON text"),
+        ({"policy": "{not json"}, "policy=...) is not valid JSON"),
+        ({"policy_arns": "arn:aws:iam::aws:policy/X"}, "policy_arns=...) must be a list"),
+        ({"policy_arns": ["ReadOnlyAccess"]}, "malformed policy ARN 'ReadOnlyAccess'"),
+        ({"tags": ["a", "b"]}, "tags=...) must be a mapping"),
+        ({"tags": {"k": 1}}, "keys and values must be strings"),
+        ({"tags": {"": "v"}}, "malformed tag ''"),
+        ({"tags": {f"k{i}": "v" for i in range(51)}}, "51 tags, at most 50"),
+        ({"tags": {"a": "1"}, "transitive_tag_keys": ["b"]}, "['b'] are not keys of tags"),
+        ({"transitive_tag_keys": "a"}, "transitive_tag_keys=...) must be a list"),
+        ({"source_identity": "x"}, "source_identity='x'"),
+        ({"mfa_serial": "arn:aws:iam::111122223333:mfa/me"}, "mfa_serial and mfa_token"),
+        ({"mfa_token": "123456"}, "mfa_serial and mfa_token"),
+        ({"mfa_serial": "x", "mfa_token": "1"}, "mfa_serial='x'"),
+        ({"mfa_serial": "GAHT12345678", "mfa_token": 123456}, "mfa_token=...) must be"),
+        ({"external_id": 5}, "external_id=...) must be a string"),
+        ({"session_name": 5}, "session name 5"),
+        ({"source": "default"}, "source=...) must be an identity"),
+    ],
+    ids=lambda v: str(v)[:40] if isinstance(v, str) else None,
+)
+def test_bad_assume_role_options_name_the_parameter(kwargs: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(aiokit.InvalidRoleError) as info:
+        aiokit.AssumeRole(role_arn=ROLE_ARN, **kwargs)
+    assert isinstance(info.value, aiokit.ConfigurationError)
+    assert fragment in str(info.value)
+
+
+def test_an_int_account_id_is_refused_by_name() -> None:
+    with pytest.raises(aiokit.InvalidRoleError, match=r"account=\.\.\.\) must be a string"):
+        aiokit.AssumeRole(account=111122223333, role_name="R")  # type: ignore[arg-type]
+
+
+def test_session_options_keep_an_identity_hashable_and_equal() -> None:
+    a = aiokit.AssumeRole(
+        role_arn=ROLE_ARN, tags={"b": "2", "a": "1"}, policy_arns=["arn:aws:iam::aws:policy/X"]
+    )
+    b = aiokit.AssumeRole(
+        role_arn=ROLE_ARN, tags={"a": "1", "b": "2"}, policy_arns=("arn:aws:iam::aws:policy/X",)
+    )
+    assert a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
