@@ -288,9 +288,9 @@ def _own_config(config: Any) -> Any:
     state = config.__dict__.copy()
     for name in _CONFIG_DICTS:
         value = state.get(name)
-        if value is not None:
+        if value:
             state[name] = value.copy()
-    mine.__dict__.update(state)
+    mine.__dict__ = state
     return mine
 
 
@@ -339,9 +339,11 @@ def bind(
     # Its own meta: its own config and events (see BoundEvents), the rest shared.
     raw_meta = raw.client.meta
     meta = object.__new__(type(raw_meta))
-    meta.__dict__.update(raw_meta.__dict__)
-    meta._client_config = config
-    meta.events = BoundEvents(raw_meta.events, obj)
+    meta.__dict__ = {
+        **raw_meta.__dict__,
+        "_client_config": config,
+        "events": BoundEvents(raw_meta.events, obj),
+    }
     state["meta"] = meta
     state["_client_config"] = config
     # A shallow copy, as copy.copy makes, without its generic __reduce_ex__ round trip
