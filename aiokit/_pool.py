@@ -409,9 +409,12 @@ class SessionPool:
             for entry in entries:
                 await entry.close()
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+    def __del__(
+        self, _warn: Callable[..., None] = warnings.warn, _open: _State = _State.OPEN
+    ) -> None:
         # As aiohttp's ClientSession: a pool collected while open never closed its clients.
-        if getattr(self, "_state", None) is _State.OPEN:
+        # (Defaults bound now: at interpreter exit the module's globals may be gone.)
+        if getattr(self, "_state", None) is _open:
             _warn(
                 f"unclosed {self!r}: use `async with aiokit.SessionPool(...)` or "
                 "`await pool.aclose()`",
