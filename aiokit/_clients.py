@@ -33,8 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from botocore.exceptions import ClientError
 
-from ._exceptions import THROTTLING_CODES, translate
+from ._exceptions import (
+    THROTTLING_CODES,
+    AssumeRoleError,
+    AWSError,
+    InvalidCredentialsError,
+    translate,
+)
 from ._retry import held_slots
 
 __all__ = [
@@ -139,6 +146,10 @@ class BoundClientMixin:
             response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
         except Exception as exc:
             _log_call(scope, operation_name, start, error=exc)
+            if isinstance(exc, ClientError) and exc.operation_name != operation_name:
+                # Not this call's answer: STS's, to the client botocore's credential
+                # provider made for itself (a profile's role_arn hop) while signing it.
+                raise _provider_sts_error(exc, binding.credentials, scope) from exc
             new = translate(
                 exc,
                 service=scope.service,
@@ -304,6 +315,57 @@ _CONFIG_DICTS = (
     "client_context_params",
     "connector_args",
 )
+
+
+# STS refusing a role by design: the role's trust policy, or STS off in that region.
+ROLE_REFUSED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "RegionDisabledException"})
+# AWS refusing the credentials themselves: the role was never considered.
+BAD_CREDENTIALS_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+    }
+)
+
+
+def sts_failure(
+    error: AWSError, role_arn: str, source: str, where: dict[str, Any]
+) -> BaseException:
+    """What an STS AssumeRole error means: a refused role, rejected credentials, or itself."""
+    if error.code in ROLE_REFUSED_CODES:
+        return AssumeRoleError(
+            f"could not assume {role_arn}: {error.code}: {error.error_message}",
+            code=error.code,
+            role_arn=role_arn,
+            **where,
+        )
+    if error.code in BAD_CREDENTIALS_CODES:
+        return InvalidCredentialsError(
+            f"could not assume {role_arn}: AWS rejected the credentials of {source}: "
+            f"{error.code}: {error.error_message}",
+            **where,
+        )
+    return error
+
+
+def _provider_sts_error(exc: ClientError, credentials: Any, scope: Scope) -> BaseException:
+    fetcher = getattr(getattr(credentials, "_refresh_using", None), "__self__", None)
+    role_arn = getattr(fetcher, "_role_arn", None) or "the profile's role"
+    translated = translate(exc, service="sts", region=scope.region, account=scope.account)
+    if not isinstance(translated, AWSError):
+        return translated
+    where = {
+        "service": "sts",
+        "operation": exc.operation_name,
+        "region": scope.region,
+        "account": scope.account,
+    }
+    return sts_failure(translated, role_arn, "the profile's source", where)
 
 
 _bound_classes: dict[type, type] = {}

@@ -30,7 +30,7 @@ import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
 from botocore.config import Config as BotocoreConfig
-from botocore.exceptions import DataNotFoundError
+from botocore.exceptions import BotoCoreError, DataNotFoundError
 from botocore.httpsession import get_cert_path
 
 from . import _waiters
@@ -44,16 +44,14 @@ from ._botocore import (
     shared_loader,
     shared_ssl_context,
 )
-from ._clients import RawClient, Scope, bind, call_stats, log_attempt
+from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
 from ._collector import DEFAULT_GC_THRESHOLD
 from ._crawl import Crawl
 from ._discovery import Accounts, discover_targets
 from ._exceptions import (
-    AssumeRoleError,
     AWSError,
     ConfigurationError,
     CredentialsError,
-    InvalidCredentialsError,
     InvalidRegionError,
     InvalidRoleError,
     PoolClosedError,
@@ -139,22 +137,6 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
         tcp_keepalive=True,
         http_session_cls=LeanHTTPSession,
     )
-
-
-# STS refusing the role by design: the role's trust policy, or STS off in that region.
-_ROLE_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "RegionDisabledException"})
-# AWS refusing the source credentials themselves: the role was never considered.
-_BAD_CREDENTIALS = frozenset(
-    {
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "UnrecognizedClientException",
-        "InvalidAccessKeyId",
-        "AuthFailure",
-    }
-)
 
 
 def _utc_now() -> datetime.datetime:
@@ -1287,7 +1269,14 @@ class SessionPool:
             await anyio.to_thread.run_sync(session.get_scoped_config)
             credentials = await session.get_credentials()
         except Exception as exc:
-            raise translate(exc) from exc
+            new = translate(exc)
+            if new is exc and isinstance(exc, BotoCoreError):
+                # A credential_process that failed, a source_profile that is not there, a
+                # loop of profiles, an SSO token to renew...: botocore says which.
+                raise CredentialsError(
+                    f"no credentials for {identity!r}: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise new from exc
         if credentials is None:
             raise CredentialsError(f"no AWS credentials found for {identity!r}")
         return credentials
@@ -1326,20 +1315,10 @@ class SessionPool:
                     "region": region,
                     "account": identity.account,
                 }
-                if exc.code in _ROLE_REFUSED:
-                    raise AssumeRoleError(
-                        f"could not assume {arn}: {exc.code}: {exc.error_message}",
-                        code=exc.code,
-                        role_arn=arn,
-                        **where,
-                    ) from exc
-                if exc.code in _BAD_CREDENTIALS:
-                    raise InvalidCredentialsError(
-                        f"could not assume {arn}: AWS rejected the credentials of "
-                        f"{source!r}: {exc.code}: {exc.error_message}",
-                        **where,
-                    ) from exc
-                raise
+                failure = sts_failure(exc, arn, repr(source), where)
+                if failure is exc:
+                    raise
+                raise failure from exc
         self._refreshes += 1
         c = response["Credentials"]
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -436,3 +437,74 @@ def test_session_options_keep_an_identity_hashable_and_equal() -> None:
     )
     assert a == b and hash(a) == hash(b)
     assert {a: 1}[b] == 1
+
+
+# --- profiles whose credentials cannot be had ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "fragment"),
+    [
+        ("process", "CredentialRetrievalError"),
+        ("orphan", 'source_profile "nowhere"'),
+        ("loop", "InfiniteLoopConfigError"),
+    ],
+)
+async def test_a_profile_without_usable_credentials_is_a_credentials_error(
+    moto_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+    fragment: str,
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile process]\n"
+        f'credential_process = {sys.executable} -c "import sys; sys.exit(3)"\n'
+        "[profile orphan]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = nowhere\n"
+        "[profile loop]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = loop2\n"
+        "[profile loop2]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = loop\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with aiokit.SessionPool(
+        profile=profile, endpoint_url=moto_endpoint, region="us-east-1"
+    ) as pool:
+        with pytest.raises(aiokit.CredentialsError) as info:
+            await pool.client("sqs")
+    assert f"aiokit.Profile('{profile}')" in str(info.value)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (403, "AccessDenied", aiokit.AssumeRoleError),
+        (403, "InvalidClientTokenId", InvalidCredentialsError),
+    ],
+)
+async def test_a_profiles_role_hop_refused_by_sts_is_reported_as_such(
+    sts: tuple[ScriptedSTS, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    code: str,
+    error: type[Exception],
+) -> None:
+    server, url = sts
+    server.script = [(status, code)]
+    _role_profile(tmp_path, monkeypatch, ROLE_ARN)
+    async with aiokit.SessionPool(profile="member", endpoint_url=url) as pool:
+        sqs = await pool.client("sqs")
+        with pytest.raises(error) as info:
+            await sqs.list_queues()
+    assert not isinstance(info.value, aiokit.AccessDeniedError)  # not the call's own answer
+    assert (info.value.service, info.value.operation) == ("sts", "AssumeRole")
+    assert ROLE_ARN in str(info.value)
+    if isinstance(info.value, aiokit.AssumeRoleError):
+        assert info.value.role_arn == ROLE_ARN
