@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._exceptions import InvalidRoleError
+from ._exceptions import ConfigurationError, InvalidRoleError
 
 __all__ = ["AssumeRole", "DefaultCredentials", "Identity", "Profile", "StaticKeys"]
 
@@ -86,6 +86,10 @@ class Profile:
 
     name: str
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigurationError(f"Profile(name={self.name!r}): expected a profile name")
+
     def __repr__(self) -> str:
         return f"aiokit.Profile({self.name!r})"
 
@@ -103,6 +107,22 @@ class StaticKeys:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # The values are never echoed: only which one is wrong.
+        for name in ("access_key_id", "secret_access_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigurationError(
+                    f"StaticKeys({name}=...): expected a non-empty string, not "
+                    f"{'an empty one' if value == '' else type(value).__name__}"
+                )
+        if self.session_token is not None and (
+            not isinstance(self.session_token, str) or not self.session_token
+        ):
+            raise ConfigurationError(
+                "StaticKeys(session_token=...): expected a non-empty string or None"
+            )
 
     def __repr__(self) -> str:
         return f"aiokit.StaticKeys({_mask(self.access_key_id)!r})"

@@ -97,3 +97,21 @@ async def test_a_botocore_config_is_taken_as_an_aioconfig(moto_endpoint: str) ->
         sqs = await pool.client("sqs", config=Config(connect_timeout=3))
         assert (sqs.meta.config.read_timeout, sqs.meta.config.connect_timeout) == (7, 3)
         await sqs.list_queues()
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: aiokit.StaticKeys("", "secret"), "access_key_id=...): expected a non-empty"),
+        (lambda: aiokit.StaticKeys("AKIA", None), "secret_access_key=...)"),
+        (lambda: aiokit.StaticKeys("AKIA", "s", session_token=""), "session_token=...)"),
+        (lambda: aiokit.Profile(""), "Profile(name='')"),
+        (lambda: aiokit.Profile(5), "Profile(name=5)"),
+    ],
+    ids=["empty key id", "no secret", "empty token", "empty profile", "int profile"],
+)
+def test_bad_identities_are_refused_by_name(make: Any, fragment: str) -> None:
+    with pytest.raises(aiokit.ConfigurationError) as info:
+        make()
+    assert fragment in str(info.value)
+    assert "secret'" not in str(info.value)
