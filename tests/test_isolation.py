@@ -275,6 +275,7 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
     async with _pool(moto_endpoint) as seed:
         ddb = await _make_table(seed)
         await ddb.put_item(TableName="t", Item={"pk": {"S": "x"}, "n": {"N": "1"}})
+        await (await seed.client("s3")).create_bucket(Bucket="shared")
 
     async def as_keys(pool: aiokit.SessionPool, step: int) -> None:
         ddb = await pool.client("dynamodb", identity=KEYS_A)
@@ -286,6 +287,9 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
             await (await pool.client("sqs", identity=KEYS_A)).list_queues()
         else:
             await ddb.scan(TableName="t", Limit=5)
+            s3 = await pool.client("s3", identity=KEYS_A)
+            await s3.put_object(Bucket="shared", Key="a", Body=b"from a")
+            await s3.list_objects_v2(Bucket="shared", Prefix="a")
 
     async def as_role(pool: aiokit.SessionPool, step: int) -> None:
         ddb = await pool.client("dynamodb", identity=role)
@@ -296,6 +300,10 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
         else:
             await ddb.put_item(TableName="t", Item={"pk": {"S": "b"}, "l": {"L": [{"N": "1"}]}})
             await (await pool.client("sqs", identity=role)).list_queues()
+            s3 = await pool.client("s3", identity=role)
+            await s3.put_object(Bucket="shared", Key="b", Body=b"from the role")
+            answer = await s3.get_object(Bucket="shared", Key="b")
+            assert await answer["Body"].read() == b"from the role"
 
     async def with_resource(pool: aiokit.SessionPool, step: int) -> None:
         resource = await pool.resource("dynamodb", identity=KEYS_A)
@@ -333,7 +341,7 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
                 alone.setdefault(key, []).extend(sent)
 
     assert set(shared) == {KEYS_A.access_key_id, ROLE_KEY, TEST_CREDENTIALS.access_key_id}
-    assert len(shared[ROLE_KEY]) == 4
+    assert len(shared[ROLE_KEY]) == 6
     assert len(shared[TEST_CREDENTIALS.access_key_id]) == 1  # the one AssumeRole
     for key in shared:
         assert len(shared[key]) == len(alone[key]), key
