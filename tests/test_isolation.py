@@ -277,9 +277,14 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
         await ddb.put_item(TableName="t", Item={"pk": {"S": "x"}, "n": {"N": "1"}})
         await (await seed.client("s3")).create_bucket(Bucket="shared")
 
+    def mark(request: Any, **_: Any) -> None:
+        request.headers["x-aiokit-marked"] = "a"
+
     async def as_keys(pool: aiokit.SessionPool, step: int) -> None:
         ddb = await pool.client("dynamodb", identity=KEYS_A)
         if step == 0:
+            # A handler that changes the signed request, on this identity's client only.
+            ddb.meta.events.register("before-sign.dynamodb", mark)
             await ddb.get_item(TableName="t", Key={"pk": {"S": "x"}})
         elif step == 1:
             item = {"pk": {"S": "a"}, "m": {"M": {"k": {"S": "v"}}}}
@@ -347,6 +352,8 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
         assert len(shared[key]) == len(alone[key]), key
         for i, (got, fresh) in enumerate(zip(shared[key], alone[key], strict=True)):
             assert got == fresh, f"request {i} of {key} differs from a fresh pool's"
+    marked = [s for s in shared[KEYS_A.access_key_id] if (b"x-aiokit-marked", b"a") in s.headers]
+    assert len(marked) == 3  # A's DynamoDB calls after the handler, and no other request
     # Frozen time is in effect: every signed request carries the same date.
     dates = {dict(s.headers).get(b"X-Amz-Date") for s in recorder.sent}
     assert dates == {b"20260102T030405Z"}
