@@ -40,6 +40,7 @@ from ._exceptions import (
     AssumeRoleError,
     AWSError,
     InvalidCredentialsError,
+    PoolClosedError,
     translate,
 )
 from ._retry import held_slots
@@ -235,7 +236,7 @@ class BoundEvents:
         """Copy the shared emitter and point this client's emitting parts at the copy."""
         client = self._client()
         if client is None:  # pragma: no cover - the client owns this object
-            raise RuntimeError("the client of these events is gone")
+            raise PoolClosedError("the aiokit client of these events is gone")
         own = copy.copy(self._target)
         state = client.__dict__
         raw_signer = client._aiokit.raw.client._request_signer
