@@ -154,7 +154,8 @@ class AssumeRole:
         mfa_serial: the MFA device's serial number or ARN, when the role requires MFA.
         mfa_token: the current MFA code, or a function (plain or async) that returns it;
             called at each refresh (a plain one in a worker thread, so it may prompt).
-            Never shown.
+            A code serves one fetch: credentials that will need refreshing need a
+            function. Never shown.
 
     Raises:
         InvalidRoleError: a parameter is malformed or of the wrong type; the message names
@@ -230,6 +231,12 @@ class AssumeRole:
             raise InvalidRoleError(
                 "AssumeRole(source=...) must be an identity (DefaultCredentials, Profile, "
                 f"StaticKeys or AssumeRole), not {type(self.source).__name__}"
+            )
+        if isinstance(self.source, AssumeRole) and self.duration > 3600:
+            raise InvalidRoleError(
+                f"role session duration={self.duration} s: AWS allows at most 3600 s for a "
+                "role assumed from another role (a chain)",
+                account=self.account,
             )
         self._check_session_options()
 

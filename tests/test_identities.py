@@ -413,6 +413,10 @@ async def test_targets_for_listed_accounts_take_a_session_name(
         ({"external_id": 5}, "external_id=...) must be a string"),
         ({"session_name": 5}, "session name 5"),
         ({"source": "default"}, "source=...) must be an identity"),
+        (
+            {"duration": 7200, "source": aiokit.AssumeRole(role_arn=ROLE_ARN)},
+            "at most 3600 s for a role assumed from another role",
+        ),
     ],
     ids=lambda v: str(v)[:40] if isinstance(v, str) else None,
 )
