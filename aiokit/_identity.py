@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._exceptions import ConfigurationError, InvalidRoleError
+from ._exceptions import InvalidRoleError
 
 __all__ = ["AssumeRole", "DefaultCredentials", "Identity", "Profile", "StaticKeys"]
 
@@ -86,10 +86,6 @@ class Profile:
 
     name: str
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ConfigurationError(f"Profile(name={self.name!r}): expected a profile name")
-
     def __repr__(self) -> str:
         return f"aiokit.Profile({self.name!r})"
 
@@ -107,22 +103,6 @@ class StaticKeys:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        # The values are never echoed: only which one is wrong.
-        for name in ("access_key_id", "secret_access_key"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigurationError(
-                    f"StaticKeys({name}=...): expected a non-empty string, not "
-                    f"{'an empty one' if value == '' else type(value).__name__}"
-                )
-        if self.session_token is not None and (
-            not isinstance(self.session_token, str) or not self.session_token
-        ):
-            raise ConfigurationError(
-                "StaticKeys(session_token=...): expected a non-empty string or None"
-            )
 
     def __repr__(self) -> str:
         return f"aiokit.StaticKeys({_mask(self.access_key_id)!r})"
@@ -178,12 +158,6 @@ class AssumeRole:
     mfa_token: MfaToken | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("role_arn", "account", "role_name", "external_id"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidRoleError(
-                    f"AssumeRole({name}=...) must be a string, not {type(value).__name__}"
-                )
         if self.role_arn is not None:
             m = _ROLE_ARN.match(self.role_arn)
             if m is None:
@@ -214,23 +188,10 @@ class AssumeRole:
                 f"malformed role session name {self.session_name!r}: 2-64 characters of "
                 "letters, digits and +=,.@-"
             )
-        if isinstance(self.duration, bool) or not isinstance(self.duration, int):
-            raise InvalidRoleError(
-                f"AssumeRole(duration=...) must be whole seconds (an int), not "
-                f"{type(self.duration).__name__}",
-                account=self.account,
-            )
         if not 900 <= self.duration <= 43200:
             raise InvalidRoleError(
                 f"role session duration={self.duration} s is outside 900..43200",
                 account=self.account,
-            )
-        if self.source is not None and not isinstance(
-            self.source, DefaultCredentials | Profile | StaticKeys | AssumeRole
-        ):
-            raise InvalidRoleError(
-                "AssumeRole(source=...) must be an identity (DefaultCredentials, Profile, "
-                f"StaticKeys or AssumeRole), not {type(self.source).__name__}"
             )
         if isinstance(self.source, AssumeRole) and self.duration > 3600:
             raise InvalidRoleError(

@@ -22,14 +22,12 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 import aioboto3
 import anyio
 import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
-from botocore.config import Config as BotocoreConfig
 from botocore.exceptions import BotoCoreError, DataNotFoundError
 from botocore.httpsession import get_cert_path
 
@@ -53,7 +51,6 @@ from ._exceptions import (
     ConfigurationError,
     CredentialsError,
     InvalidRegionError,
-    InvalidRoleError,
     PoolClosedError,
     UnknownServiceError,
     translate,
@@ -61,7 +58,6 @@ from ._exceptions import (
 from ._fanout import Context, FanOut, Progress
 from ._http import LeanHTTPSession
 from ._identity import (
-    _ROLE_NAME,
     AssumeRole,
     DefaultCredentials,
     Identity,
@@ -141,128 +137,6 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
-
-
-# --- checks of the pool's options --------------------------------------------------------
-
-
-def _check_identity(value: object, parameter: str) -> None:
-    if not isinstance(value, DefaultCredentials | Profile | StaticKeys | AssumeRole):
-        raise ConfigurationError(
-            f"{parameter}= must be an identity (aiokit.DefaultCredentials, Profile, "
-            f"StaticKeys or AssumeRole), not {type(value).__name__}"
-        )
-
-
-def _check_role(value: object, parameter: str = "role") -> None:
-    if not isinstance(value, str) or not _ROLE_NAME.match(value):
-        raise InvalidRoleError(
-            f"{parameter}={value!r}: expected a role name (1-64 letters, digits and +=,.@-_, "
-            "with its path if it has one)"
-        )
-
-
-def _check_endpoint(value: object, parameter: str) -> None:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{parameter}={value!r}: expected an http(s) URL such as 'http://127.0.0.1:4566'"
-        )
-    try:
-        parts.port  # noqa: B018  (a malformed port raises here)
-    except ValueError as exc:
-        raise ConfigurationError(f"{parameter}={value!r}: {exc}") from exc
-
-
-def _check_config(value: object, parameter: str) -> AioConfig | None:
-    if value is None or isinstance(value, AioConfig):
-        return value
-    if isinstance(value, BotocoreConfig):
-        # A boto3 user's botocore Config: the same options, as aiobotocore's class.
-        return AioConfig(**value._user_provided_options)
-    raise ConfigurationError(
-        f"{parameter}= must be an aiobotocore.config.AioConfig (or botocore Config), not "
-        f"{type(value).__name__}: AioConfig(retries={{...}}, read_timeout=...)"
-    )
-
-
-def _check_count(value: object, parameter: str, least: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigurationError(f"{parameter}={value!r}: expected a whole number >= {least}")
-
-
-def _check_options(
-    *,
-    profile: object,
-    credentials: object,
-    region: object,
-    role: object,
-    endpoint_url: object,
-    endpoint_urls: object,
-    config: object,
-    concurrency: object,
-    max_clients: object,
-    refresh_before: object,
-    sts_concurrency: object,
-    retry: object,
-    quotas: object,
-) -> None:
-    """Every ``SessionPool`` option of the wrong type or out of range, by name."""
-    if profile is not None and (not isinstance(profile, str) or not profile):
-        raise ConfigurationError(f"profile={profile!r}: expected a profile name")
-    if credentials is not None:
-        _check_identity(credentials, "credentials")
-    if region is not None and (not isinstance(region, str) or not _REGION_FORMAT.match(region)):
-        raise InvalidRegionError(f"region={region!r}: expected a region name such as 'us-east-1'")
-    if role is not None:
-        _check_role(role)
-    if endpoint_url is not None:
-        _check_endpoint(endpoint_url, "endpoint_url")
-    if endpoint_urls is not None:
-        if not isinstance(endpoint_urls, Mapping):
-            raise ConfigurationError(
-                f"endpoint_urls= must map service names to URLs, not {type(endpoint_urls).__name__}"
-            )
-        for service, url in endpoint_urls.items():
-            if not isinstance(service, str):
-                raise ConfigurationError(f"endpoint_urls: {service!r} is not a service name")
-            _check_endpoint(url, f"endpoint_urls[{service!r}]")
-    _check_config(config, "config")
-    _check_count(concurrency, "concurrency")
-    _check_count(max_clients, "max_clients")
-    _check_count(sts_concurrency, "sts_concurrency")
-    if (
-        isinstance(refresh_before, bool)
-        or not isinstance(refresh_before, int | float)
-        or not 0 <= refresh_before < float("inf")
-    ):
-        raise ConfigurationError(f"refresh_before={refresh_before!r}: expected seconds >= 0")
-    if retry is not None and not isinstance(retry, RetrySettings):
-        raise ConfigurationError(
-            f"retry= must be an aiokit.RetrySettings, not {type(retry).__name__}"
-        )
-    if quotas is not None:
-        if not isinstance(quotas, Mapping):
-            raise ConfigurationError(f"quotas= must be a mapping, not {type(quotas).__name__}")
-        for key, quota in quotas.items():
-            ok_key = (
-                isinstance(key, tuple)
-                and len(key) == 2
-                and isinstance(key[0], str)
-                and (key[1] is None or isinstance(key[1], str))
-            )
-            ok_quota = (
-                isinstance(quota, tuple)
-                and len(quota) == 2
-                and all(
-                    isinstance(q, int | float) and not isinstance(q, bool) and q > 0 for q in quota
-                )
-            )
-            if not (ok_key and ok_quota):
-                raise ConfigurationError(
-                    f"quotas[{key!r}]={quota!r}: expected {{(service, action group or None): "
-                    "(rate per second, burst)} with positive numbers"
-                )
 
 
 async def _session_options(role: AssumeRole) -> dict[str, Any]:
@@ -397,21 +271,8 @@ class SessionPool:
     ) -> None:
         if profile is not None and credentials is not None:
             raise ConfigurationError("give profile or credentials, not both")
-        _check_options(
-            profile=profile,
-            credentials=credentials,
-            region=region,
-            role=role,
-            endpoint_url=endpoint_url,
-            endpoint_urls=endpoint_urls,
-            config=config,
-            concurrency=concurrency,
-            max_clients=max_clients,
-            refresh_before=refresh_before,
-            sts_concurrency=sts_concurrency,
-            retry=retry,
-            quotas=quotas,
-        )
+        if concurrency < 1 or max_clients < 1 or sts_concurrency < 1:
+            raise ConfigurationError("concurrency, max_clients and sts_concurrency must be >= 1")
         if gc_threshold is not None and gc_threshold < 1:
             raise ConfigurationError(f"gc_threshold must be >= 1 or None, not {gc_threshold}")
         self._gc_threshold = gc_threshold
@@ -427,9 +288,7 @@ class SessionPool:
         if retry_mode not in ("shared", "adaptive", "standard"):
             raise ConfigurationError(f"unknown retry_mode {retry_mode!r}")
         self._retry_mode = retry_mode
-        self._config = merge_config(
-            default_config(concurrency, retry_mode), _check_config(config, "config")
-        )
+        self._config = merge_config(default_config(concurrency, retry_mode), config)
         self._config_key = config_key(self._config)
         self._limits: RateLimiterRegistry | None = None
         if retry_mode == "shared":
@@ -605,17 +464,9 @@ class SessionPool:
         if identity is not None:
             if account is not None:
                 raise ConfigurationError("give identity or account, not both")
-            _check_identity(identity, "identity")
             return identity
         if account is None:
             return self._identity
-        if not isinstance(account, str):
-            raise InvalidRoleError(
-                f"account={account!r}: expected a 12-digit account id as a string, not "
-                f"{type(account).__name__}"
-            )
-        if role is not None:
-            _check_role(role)
         role_name = role or self._role
         if role_name is None:
             raise ConfigurationError(
@@ -698,18 +549,6 @@ class SessionPool:
         endpoint_url: str | None,
     ) -> tuple[tuple[Any, ...], AioConfig]:
         """The key of the raw client for these arguments, and its config."""
-        if not isinstance(service, str):
-            raise UnknownServiceError(
-                f"service={service!r}: expected a service name such as 's3', not "
-                f"{type(service).__name__}"
-            )
-        if region is not None and not isinstance(region, str):
-            raise InvalidRegionError(
-                f"region={region!r}: expected a region name such as 'us-east-1'", service=service
-            )
-        config = _check_config(config, "config")
-        if endpoint_url is not None:
-            _check_endpoint(endpoint_url, "endpoint_url")
         region = region or self._region
         if config is None:
             cfg, cfg_key = self._config, self._config_key
