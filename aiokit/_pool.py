@@ -51,6 +51,7 @@ from ._exceptions import (
     ConfigurationError,
     CredentialsError,
     InvalidRegionError,
+    InvalidRoleError,
     PoolClosedError,
     UnknownServiceError,
     translate,
@@ -1130,6 +1131,15 @@ class SessionPool:
         region = self._region or "us-east-1"
         partition = self._partition(region, "sts")
         arn = identity.arn(partition)
+        if arn.split(":", 2)[1] != partition:
+            # STS of one partition knows no role of another: say so instead of asking it.
+            raise InvalidRoleError(
+                f"role {arn} is in partition {arn.split(':', 2)[1]}, but the pool assumes "
+                f"roles through STS in {region} ({partition}): give the pool a region of "
+                "the role's partition",
+                account=identity.account,
+                region=region,
+            )
         sts = await self.client("sts", region, identity=source)
         params: dict[str, Any] = {
             "RoleArn": arn,

@@ -502,3 +502,16 @@ async def test_a_profiles_role_hop_refused_by_sts_is_reported_as_such(
     assert ROLE_ARN in str(info.value)
     if isinstance(info.value, aiokit.AssumeRoleError):
         assert info.value.role_arn == ROLE_ARN
+
+
+async def test_a_role_of_another_partition_is_refused_before_asking_sts(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    china = aiokit.AssumeRole(role_arn="arn:aws-cn:iam::111122223333:role/R")
+    async with _pool(url) as pool:  # us-east-1: partition aws
+        client = await pool.client("sts", identity=china)
+        with pytest.raises(aiokit.InvalidRoleError, match="partition aws-cn") as info:
+            await client.get_caller_identity()
+    assert "give the pool a region of the role's partition" in str(info.value)
+    assert server.assume_role_calls == []
