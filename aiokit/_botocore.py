@@ -16,6 +16,8 @@ changes the thing it relies on.
   request (~115 us each); it depends only on the client and the request's feature ids, so
   each client keeps the strings it has built, keyed by those ids.
 - A cheaply copied botocore context (``LeanClientContext``) for fan-out workers.
+- ``EndpointSession``: the clients botocore's credential providers make for themselves
+  (the STS hop of a profile's ``role_arn``, SSO) go to the pool's ``endpoint_url``.
 - Elsewhere: the HTTP session (``_http``) and the SigV4 signer (``_sigv4``).
 """
 
@@ -24,12 +26,14 @@ from __future__ import annotations
 import functools
 import ssl
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from aiobotocore.session import AioSession
 from botocore.context import ClientContext, get_context, set_context
 from botocore.httpsession import create_urllib3_context, get_cert_path
 from botocore.loaders import Loader, create_loader
@@ -38,6 +42,7 @@ from botocore.useragent import UserAgentString
 from ._exceptions import CredentialsError
 
 __all__ = [
+    "EndpointSession",
     "SharedSSLHTTPSession",
     "UnboundCredentials",
     "merge_config",
@@ -91,6 +96,29 @@ class SharedSSLHTTPSession(AIOHTTPSession):  # type: ignore[misc]
             ssl=shared_ssl_context(get_cert_path(self._verify)),
             **self._connector_args,
         )
+
+
+class EndpointSession(AioSession):  # type: ignore[misc]
+    """An ``AioSession`` whose clients default to the pool's endpoint URLs.
+
+    botocore's credential providers make clients of their own from the session (the STS
+    client that assumes a profile's ``role_arn`` from its ``source_profile``, SSO's), with
+    no ``endpoint_url``; a pool's ``endpoint_url`` promises every request, those included.
+    ``aiokit_endpoint(service)`` gives the URL, or ``None`` for botocore's own resolution
+    (``AWS_ENDPOINT_URL`` and the config files still apply then).
+    """
+
+    aiokit_endpoint: Callable[[str], str | None] | None = None
+
+    def create_client(self, *args: Any, **kwargs: Any) -> Any:
+        endpoint = self.aiokit_endpoint
+        # endpoint_url is create_client's sixth parameter: given positionally, it stands.
+        if endpoint is not None and len(args) < 6 and kwargs.get("endpoint_url") is None:
+            service = args[0] if args else kwargs.get("service_name")
+            url = endpoint(service) if isinstance(service, str) else None
+            if url is not None:
+                kwargs["endpoint_url"] = url
+        return super().create_client(*args, **kwargs)
 
 
 def merge_config(base: AioConfig, override: AioConfig | None) -> AioConfig:

@@ -5,31 +5,50 @@ parts: the parsed model, the endpoint resolver, the HTTP connection pool. A *bou
 what callers get: a shallow copy of a raw client carrying one identity's credentials, so that
 each request is signed as that identity (see ``_botocore.inject_request_credentials``). It
 costs a few kilobytes, behaves exactly like an aiobotocore client (operations, paginators,
-waiters, presigned URLs, S3 transfers, resources) and adds three things to every call:
+waiters, presigned URLs, S3 transfers) and adds three things to every call:
 
 - botocore errors become aiokit errors, carrying account, region, service and operation;
 - the call is logged at debug level with structured fields;
 - the call counts as in flight on its raw client, which the pool never closes while any
   call is in flight. When the pool has evicted the raw client, the next call rebinds to a
   fresh one, so a caller may hold a bound client for as long as the pool is open.
+
+Isolation: nothing done through one bound client changes what another sends or receives.
+Each bound client has its own ``meta`` (its own copy of the config) and its own
+``meta.events`` (:class:`BoundEvents`): it emits on the raw client's emitter, with no extra
+cost per request, until someone registers or unregisters a handler on it; then it gets a
+private copy of that emitter, and the parts of the client that emit (endpoint, signer,
+endpoint resolver) are rewired to it, for that client object only.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from botocore.exceptions import ClientError
 
-from ._exceptions import THROTTLING_CODES, translate
+from ._exceptions import (
+    CREDENTIAL_CODES,
+    THROTTLING_CODES,
+    AssumeRoleError,
+    AWSError,
+    InvalidCredentialsError,
+    PoolClosedError,
+    translate,
+)
 from ._retry import held_slots
 
 __all__ = [
     "Binding",
+    "BoundEvents",
     "CallStats",
     "RawClient",
     "Scope",
@@ -129,6 +148,10 @@ class BoundClientMixin:
             response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
         except Exception as exc:
             _log_call(scope, operation_name, start, error=exc)
+            if isinstance(exc, ClientError) and exc.operation_name != operation_name:
+                # Not this call's answer: STS's, to the client botocore's credential
+                # provider made for itself (a profile's role_arn hop) while signing it.
+                raise _provider_sts_error(exc, binding.credentials, scope) from exc
             new = translate(
                 exc,
                 service=scope.service,
@@ -163,6 +186,178 @@ class BoundClientMixin:
         return f"<aiokit client {s.service} region={s.region} account={s.account}>"
 
 
+class BoundEvents:
+    """A bound client's ``meta.events``: the raw client's emitter, copied on first change.
+
+    ``emit`` and ``emit_until_response`` are the current emitter's own bound methods, held
+    as attributes, so a request costs what it costs on the raw client. ``register``,
+    ``register_first``, ``register_last`` and ``unregister`` first give this client a
+    private copy of the emitter (see the module docstring); the changes are remembered
+    and made again when the pool rebinds the client to a fresh raw client.
+    """
+
+    __slots__ = ("__weakref__", "_changes", "_client", "_target", "emit", "emit_until_response")
+
+    def __init__(self, shared: Any, client: Any) -> None:
+        self._target = shared
+        self._client = weakref.ref(client)  # no cycle client -> meta -> events -> client
+        self._changes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] | None = None
+        self.emit = shared.emit
+        self.emit_until_response = shared.emit_until_response
+
+    @property
+    def private(self) -> bool:
+        """Whether this client has an emitter of its own."""
+        return self._changes is not None
+
+    def register(self, *args: Any, **kwargs: Any) -> None:
+        """Register a handler for this client only (botocore's ``register``)."""
+        self._change("register", args, kwargs)
+
+    def register_first(self, *args: Any, **kwargs: Any) -> None:
+        """Register a handler to run first, for this client only."""
+        self._change("register_first", args, kwargs)
+
+    def register_last(self, *args: Any, **kwargs: Any) -> None:
+        """Register a handler to run last, for this client only."""
+        self._change("register_last", args, kwargs)
+
+    def unregister(self, *args: Any, **kwargs: Any) -> Any:
+        """Unregister a handler from this client only."""
+        return self._change("unregister", args, kwargs)
+
+    def _change(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._changes is None:
+            self._own()
+        assert self._changes is not None
+        self._changes.append((method, args, kwargs))
+        return getattr(self._target, method)(*args, **kwargs)
+
+    def _own(self) -> None:
+        """Copy the shared emitter and point this client's emitting parts at the copy."""
+        client = self._client()
+        if client is None:  # pragma: no cover - the client owns this object
+            raise PoolClosedError("the aiokit client of these events is gone")
+        own = copy.copy(self._target)
+        state = client.__dict__
+        raw_signer = client._aiokit.raw.client._request_signer
+        signer = state["_request_signer"]
+        # botocore signs in a request-created handler bound to the raw client's signer,
+        # which emits choose-signer / before-sign on the raw emitter: use this client's.
+        _replace_handler(own, raw_signer.handler, signer.handler)
+        signer._event_emitter = weakref.proxy(own)
+        for name in ("_endpoint", "_ruleset_resolver"):
+            part = state.get(name)
+            if part is not None and hasattr(part, "_event_emitter"):
+                mine = object.__new__(type(part))
+                mine.__dict__.update(part.__dict__)
+                mine._event_emitter = own
+                state[name] = mine
+        self._target = own
+        self.emit = own.emit
+        self.emit_until_response = own.emit_until_response
+        self._changes = []
+
+    def replay(self, other: BoundEvents) -> None:
+        """Make ``other``'s changes here (after a rebind)."""
+        for method, args, kwargs in other._changes or ():
+            self._change(method, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "_target"), name)
+
+    def __copy__(self) -> Any:
+        return copy.copy(self._target)
+
+    def __repr__(self) -> str:
+        kind = "private" if self.private else "shared"
+        return f"<aiokit client events ({kind})>"
+
+
+def _replace_handler(events: Any, old: Any, new: Any) -> None:
+    """Put ``new`` wherever ``old`` is registered in ``events`` (an ``EventAliaser``), in place.
+
+    In place, so the handler keeps its position among the others of its event.
+    """
+    emitter = getattr(events, "_emitter", events)
+    nodes = [emitter._handlers._root]
+    while nodes:
+        node = nodes.pop()
+        values = node["values"]
+        if values is not None:
+            for section in (values.first, values.middle, values.last):
+                for i, handler in enumerate(section):
+                    if handler == old:
+                        section[i] = new
+        nodes.extend(node["children"].values())
+    emitter._lookup_cache = {}
+
+
+def _own_config(config: Any) -> Any:
+    """A copy of a client config for one bound client: its attributes and their dicts."""
+    mine = object.__new__(type(config))
+    state = config.__dict__.copy()
+    for name in _CONFIG_DICTS:
+        value = state.get(name)
+        if value:
+            state[name] = value.copy()
+    mine.__dict__ = state
+    return mine
+
+
+# The dict-valued options of botocore's and aiobotocore's Config (the rest are immutable).
+_CONFIG_DICTS = (
+    "_user_provided_options",
+    "retries",
+    "s3",
+    "proxies",
+    "proxies_config",
+    "client_context_params",
+    "connector_args",
+)
+
+
+# STS refusing a role by design: the role's trust policy, or STS off in that region.
+ROLE_REFUSED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "RegionDisabledException"})
+
+
+def sts_failure(
+    error: AWSError, role_arn: str, source: str, where: dict[str, Any]
+) -> BaseException:
+    """What an STS AssumeRole error means: a refused role, rejected credentials, or itself."""
+    if error.code in ROLE_REFUSED_CODES:
+        return AssumeRoleError(
+            f"could not assume {role_arn}: {error.code}: {error.error_message}",
+            code=error.code,
+            role_arn=role_arn,
+            **where,
+        )
+    if error.code in CREDENTIAL_CODES:  # the role was never considered
+        return InvalidCredentialsError(
+            f"could not assume {role_arn}: AWS rejected the credentials of {source}: "
+            f"{error.code}: {error.error_message}",
+            **where,
+        )
+    return error
+
+
+def _provider_sts_error(exc: ClientError, credentials: Any, scope: Scope) -> BaseException:
+    fetcher = getattr(getattr(credentials, "_refresh_using", None), "__self__", None)
+    role_arn = getattr(fetcher, "_role_arn", None) or "the profile's role"
+    translated = translate(exc, service="sts", region=scope.region, account=scope.account)
+    if not isinstance(translated, AWSError):
+        return translated
+    where = {
+        "service": "sts",
+        "operation": exc.operation_name,
+        "region": scope.region,
+        "account": scope.account,
+    }
+    return sts_failure(translated, role_arn, "the profile's source", where)
+
+
 _bound_classes: dict[type, type] = {}
 
 
@@ -182,12 +377,27 @@ def bind(
     refresh: Callable[[Any], Awaitable[RawClient]],
 ) -> Any:
     """Make (or, given ``obj``, remake in place) a client bound to ``credentials``."""
+    previous = None
     if obj is None:
         # Not copy.copy: botocore clients define __getattr__, which a half-built copy trips.
         obj = object.__new__(_bound_class(type(raw.client)))
+        config = _own_config(raw.client.meta.config)
+    else:  # a rebind: the client keeps its config and its event handlers
+        previous = obj.__dict__["meta"]
+        config = previous.config
     state = obj.__dict__
     state.clear()
     state.update(raw.client.__dict__)
+    # Its own meta: its own config and events (see BoundEvents), the rest shared.
+    raw_meta = raw.client.meta
+    meta = object.__new__(type(raw_meta))
+    meta.__dict__ = {
+        **raw_meta.__dict__,
+        "_client_config": config,
+        "events": BoundEvents(raw_meta.events, obj),
+    }
+    state["meta"] = meta
+    state["_client_config"] = config
     # A shallow copy, as copy.copy makes, without its generic __reduce_ex__ round trip
     # (a tenth of the cost of binding, once per target in a crawl).
     raw_signer = raw.client._request_signer
@@ -200,6 +410,8 @@ def bind(
     signer._credentials = credentials
     state["_request_signer"] = signer
     state["_aiokit"] = Binding(raw, credentials, scope, refresh)
+    if previous is not None and previous.events.private:
+        meta.events.replay(previous.events)
     return obj
 
 

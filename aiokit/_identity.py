@@ -13,8 +13,11 @@ pool can key its credential cache and its clients by it. Secrets are kept out of
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._exceptions import InvalidRoleError
 
@@ -26,6 +29,38 @@ _ROLE_ARN = re.compile(
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,64}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
+_MFA_SERIAL = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:mfa/[\w+=,.@/-]+|[\w+=/:,.@-]{9,256})$")
+_TAG = re.compile(r"^[\w\s+=,.@:/-]*$")
+
+MfaToken = str | Callable[[], str] | Callable[[], Awaitable[str]]
+"""An MFA code, or a function (plain or async) that returns the current one."""
+
+
+def check_session_name(name: object, parameter: str = "session_name") -> str:
+    """``name`` if it is a valid role session name, else ``InvalidRoleError`` naming it."""
+    if not isinstance(name, str) or not _SESSION_NAME.match(name):
+        raise InvalidRoleError(
+            f"{parameter}={name!r}: a role session name is 2-64 characters of letters, "
+            "digits and +=,.@-"
+        )
+    return name
+
+
+def _string_tuple(value: object, parameter: str) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | frozenset | set):
+        raise InvalidRoleError(
+            f"AssumeRole({parameter}=...) must be a list of strings, not {type(value).__name__}"
+        )
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidRoleError(
+                f"AssumeRole({parameter}=...) must be a list of strings; "
+                f"got a {type(item).__name__}"
+            )
+    return items
 
 
 def _mask(key: str) -> str:
@@ -88,12 +123,23 @@ class AssumeRole:
         session_name: the role session name, visible in the target account's CloudTrail.
         duration: the session's lifetime in seconds (900 to 43,200; AWS caps chained
             roles at 3,600).
-        source: the identity that assumes the role; ``None`` means the pool's own identity.
-            An ``AssumeRole`` here makes a role chain.
+        source: the identity that assumes the role; ``None`` means the pool's own identity
+            (and for the pool's own identity, botocore's default chain). An ``AssumeRole``
+            here makes a role chain.
+        policy: a session policy (JSON text) further restricting the role's permissions.
+        policy_arns: managed policies (ARNs) further restricting them.
+        tags: session tags (``{"key": "value"}``, at most 50).
+        transitive_tag_keys: keys of ``tags`` that pass on to the next role of a chain.
+        source_identity: the source identity, kept in CloudTrail along the chain.
+        mfa_serial: the MFA device's serial number or ARN, when the role requires MFA.
+        mfa_token: the current MFA code, or a function (plain or async) that returns it;
+            called at each refresh (a plain one in a worker thread, so it may prompt).
+            A code serves one fetch: credentials that will need refreshing need a
+            function. Never shown.
 
     Raises:
-        InvalidRoleError: the ARN, account id, role name, session name or duration is
-            malformed.
+        InvalidRoleError: a parameter is malformed or of the wrong type; the message names
+            it.
     """
 
     role_arn: str | None = None
@@ -103,6 +149,13 @@ class AssumeRole:
     session_name: str = "aiokit"
     duration: int = 3600
     source: Identity | None = None
+    policy: str | None = None
+    policy_arns: Sequence[str] = ()
+    tags: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: Sequence[str] = ()
+    source_identity: str | None = None
+    mfa_serial: str | None = None
+    mfa_token: MfaToken | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.role_arn is not None:
@@ -130,15 +183,95 @@ class AssumeRole:
                 raise InvalidRoleError(
                     f"malformed role name {self.role_name!r}", account=self.account
                 )
-        if not _SESSION_NAME.match(self.session_name):
+        if not isinstance(self.session_name, str) or not _SESSION_NAME.match(self.session_name):
             raise InvalidRoleError(
                 f"malformed role session name {self.session_name!r}: 2-64 characters of "
                 "letters, digits and +=,.@-"
             )
         if not 900 <= self.duration <= 43200:
             raise InvalidRoleError(
-                f"role session duration {self.duration} s is outside 900..43200",
+                f"role session duration={self.duration} s is outside 900..43200",
                 account=self.account,
+            )
+        if isinstance(self.source, AssumeRole) and self.duration > 3600:
+            raise InvalidRoleError(
+                f"role session duration={self.duration} s: AWS allows at most 3600 s for a "
+                "role assumed from another role (a chain)",
+                account=self.account,
+            )
+        self._check_session_options()
+
+    def _check_session_options(self) -> None:
+        if self.policy is not None:
+            if not isinstance(self.policy, str):
+                raise InvalidRoleError(
+                    f"AssumeRole(policy=...) must be JSON text, not {type(self.policy).__name__}"
+                    " (use json.dumps)"
+                )
+            try:
+                json.loads(self.policy)
+            except ValueError as exc:
+                raise InvalidRoleError(f"AssumeRole(policy=...) is not valid JSON: {exc}") from exc
+        arns = _string_tuple(self.policy_arns, "policy_arns")
+        for arn in arns:
+            if not _POLICY_ARN.match(arn):
+                raise InvalidRoleError(
+                    f"AssumeRole(policy_arns=...): malformed policy ARN {arn!r}: expected "
+                    "arn:aws:iam::<account or aws>:policy/<name>"
+                )
+        object.__setattr__(self, "policy_arns", arns)
+        tags: Any = self.tags
+        if isinstance(tags, Mapping):
+            pairs = tuple(sorted(tags.items()))
+        elif isinstance(tags, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in tags):
+            pairs = tuple(sorted(tags))
+        else:
+            raise InvalidRoleError(
+                f"AssumeRole(tags=...) must be a mapping of strings, not {type(tags).__name__}"
+            )
+        for key, value in pairs:
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise InvalidRoleError("AssumeRole(tags=...): keys and values must be strings")
+            if not 1 <= len(key) <= 128 or len(value) > 256 or not _TAG.match(key + value):
+                raise InvalidRoleError(
+                    f"AssumeRole(tags=...): malformed tag {key!r}: keys 1-128 and values "
+                    "0-256 characters of letters, digits, spaces and _.:/=+-@"
+                )
+        if len(pairs) > 50:
+            raise InvalidRoleError(f"AssumeRole(tags=...): {len(pairs)} tags, at most 50")
+        object.__setattr__(self, "tags", pairs)
+        transitive = _string_tuple(self.transitive_tag_keys, "transitive_tag_keys")
+        unknown = sorted(set(transitive) - {k for k, _ in pairs})
+        if unknown:
+            raise InvalidRoleError(
+                f"AssumeRole(transitive_tag_keys=...): {unknown} are not keys of tags"
+            )
+        object.__setattr__(self, "transitive_tag_keys", transitive)
+        if self.source_identity is not None and (
+            not isinstance(self.source_identity, str)
+            or not _SOURCE_IDENTITY.match(self.source_identity)
+        ):
+            raise InvalidRoleError(
+                f"AssumeRole(source_identity={self.source_identity!r}): 2-64 characters of "
+                "letters, digits and +=,.@-"
+            )
+        if self.mfa_serial is not None and (
+            not isinstance(self.mfa_serial, str) or not _MFA_SERIAL.match(self.mfa_serial)
+        ):
+            raise InvalidRoleError(
+                f"AssumeRole(mfa_serial={self.mfa_serial!r}): expected an MFA device's "
+                "serial number or arn:aws:iam::<account>:mfa/<name>"
+            )
+        token = self.mfa_token
+        if (self.mfa_serial is None) != (token is None):
+            raise InvalidRoleError(
+                "AssumeRole: give mfa_serial and mfa_token together (the token, or a "
+                "function returning the current one)"
+            )
+        if token is not None and not (isinstance(token, str) or callable(token)):
+            raise InvalidRoleError(
+                "AssumeRole(mfa_token=...) must be the code (a string) or a function "
+                f"returning it, not {type(token).__name__}"
             )
 
     def arn(self, partition: str = "aws") -> str:

@@ -10,27 +10,30 @@ other file read, happen in worker threads, never on the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import enum
+import inspect
 import random
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aioboto3
 import anyio
 import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
-from aiobotocore.session import AioSession
-from botocore.exceptions import DataNotFoundError
+from botocore.exceptions import BotoCoreError, DataNotFoundError
 from botocore.httpsession import get_cert_path
 
 from . import _waiters
 from ._botocore import (
+    EndpointSession,
     UnboundCredentials,
     cache_user_agent,
     config_key,
@@ -39,23 +42,31 @@ from ._botocore import (
     shared_loader,
     shared_ssl_context,
 )
-from ._clients import RawClient, Scope, bind, log_attempt
+from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
 from ._collector import DEFAULT_GC_THRESHOLD
 from ._crawl import Crawl
 from ._discovery import Accounts, discover_targets
 from ._exceptions import (
-    AssumeRoleError,
     AWSError,
     ConfigurationError,
     CredentialsError,
     InvalidRegionError,
+    InvalidRoleError,
     PoolClosedError,
     UnknownServiceError,
     translate,
 )
 from ._fanout import Context, FanOut, Progress
 from ._http import LeanHTTPSession
-from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
+from ._identity import (
+    AssumeRole,
+    DefaultCredentials,
+    Identity,
+    Profile,
+    StaticKeys,
+    check_session_name,
+    identity_account,
+)
 from ._paginate import Paginator
 from ._parsers import ParserFactory
 from ._retry import (
@@ -127,6 +138,78 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+async def _session_options(role: AssumeRole) -> dict[str, Any]:
+    """AssumeRole's optional parameters for ``role``: policies, tags, MFA..."""
+    params: dict[str, Any] = {}
+    if role.policy is not None:
+        params["Policy"] = role.policy
+    if role.policy_arns:
+        params["PolicyArns"] = [{"arn": arn} for arn in role.policy_arns]
+    if role.tags:
+        # Stored as sorted (key, value) pairs, so the identity stays hashable.
+        pairs = cast(tuple[tuple[str, str], ...], role.tags)
+        params["Tags"] = [{"Key": k, "Value": v} for k, v in pairs]
+    if role.transitive_tag_keys:
+        params["TransitiveTagKeys"] = list(role.transitive_tag_keys)
+    if role.source_identity is not None:
+        params["SourceIdentity"] = role.source_identity
+    if role.mfa_serial is not None:
+        params["SerialNumber"] = role.mfa_serial
+        token: Any = role.mfa_token
+        if callable(token):
+            if inspect.iscoroutinefunction(token):
+                token = await token()
+            else:
+                # A plain function may prompt (input()): never on the event loop.
+                token = await anyio.to_thread.run_sync(token)
+                if inspect.isawaitable(token):
+                    token = await token
+        if not isinstance(token, str):
+            raise ConfigurationError(
+                f"the mfa_token function of {role!r} returned {type(token).__name__}, not "
+                "the code as a string"
+            )
+        params["TokenCode"] = token
+    return params
+
+
+class _UnprocessedBackoff:
+    """``after-call`` of BatchWriteItem on a resource's client: back off before a resend.
+
+    aioboto3's batch writer puts ``UnprocessedItems`` (DynamoDB's answer when a table or
+    partition is over its throughput) straight into its next request. This handler makes
+    the answer wait first: exponential backoff with equal jitter, longer after each answer
+    in a row with unprocessed items of that table. In ``"shared"`` retry mode the answer
+    also counts as a throttle of its scope, which slows every request of that scope.
+    """
+
+    BASE = 0.05
+    CAP = 5.0
+
+    def __init__(self, limits: RateLimiterRegistry | None) -> None:
+        self._limits = limits
+        self._streak: dict[str, int] = {}
+
+    async def __call__(self, parsed: Any, context: Any, **_: Any) -> None:
+        unprocessed = (parsed or {}).get("UnprocessedItems") or {}
+        tables = set(unprocessed)
+        for table in set(self._streak) - tables:
+            del self._streak[table]
+        if not tables:
+            return
+        streak = max(self._streak.get(t, 0) for t in tables)
+        for table in tables:
+            self._streak[table] = streak + 1
+        scope = (context or {}).get("aiokit_scope")
+        if self._limits is not None and scope is not None:
+            self._limits.limiter(self._limits.key(scope, "BatchWriteItem")).on_throttle()
+        stats = call_stats.get()
+        if stats is not None:
+            stats.throttles += 1
+        delay = min(self.CAP, self.BASE * 2**streak)
+        await anyio.sleep(delay / 2 + random.uniform(0, delay / 2))
 
 
 class SessionPool:
@@ -225,6 +308,8 @@ class SessionPool:
         self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
         self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
         self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # Resources, each on a client of its own: (client, resource) per key.
+        self._resources: dict[tuple[Any, ...], tuple[RawClient, Any]] = {}
         self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
         self._credentials: dict[Identity, Any] = {}
         self._credential_locks: dict[Identity, anyio.Lock] = {}
@@ -258,12 +343,17 @@ class SessionPool:
             return
         async with self._start_lock:
             if self._state is _State.UNOPENED:
-                self._session = await anyio.to_thread.run_sync(self._prepare)
+                session = await anyio.to_thread.run_sync(self._prepare)
+                self._check_open()  # closed while the files were read
+                self._session = session
                 self._state = _State.OPEN
 
     def _prepare(self) -> Any:
         loader = shared_loader()
-        core = AioSession(profile=self._profile)
+        core = EndpointSession(profile=self._profile)
+        # The clients botocore's credential providers make (a profile's role_arn hop to
+        # STS, SSO) go where the pool's own would.
+        core.aiokit_endpoint = self._endpoint_for
         core.register_component("data_loader", loader)
         # Same results as botocore's parsers, with less CPU (see _parsers).
         core.register_component("response_parser_factory", ParserFactory())
@@ -290,12 +380,30 @@ class SessionPool:
             return
         self._state = _State.CLOSED
         with anyio.CancelScope(shield=True):
-            entries = [*self._raw.values(), *self._retiring]
+            entries = [
+                *self._raw.values(),
+                *self._retiring,
+                *(raw for raw, _ in self._resources.values()),
+            ]
             self._raw.clear()
             self._retiring.clear()
             self._bound.clear()
+            self._resources.clear()
             for entry in entries:
                 await entry.close()
+
+    def __del__(
+        self, _warn: Callable[..., None] = warnings.warn, _open: _State = _State.OPEN
+    ) -> None:
+        # As aiohttp's ClientSession: a pool collected while open never closed its clients.
+        # (Defaults bound now: at interpreter exit the module's globals may be gone.)
+        if getattr(self, "_state", None) is _open:
+            _warn(
+                f"unclosed {self!r}: use `async with aiokit.SessionPool(...)` or "
+                "`await pool.aclose()`",
+                ResourceWarning,
+                source=self,
+            )
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
@@ -324,7 +432,11 @@ class SessionPool:
 
     def statistics(self) -> PoolStatistics:
         """A frozen snapshot of the pool's counters."""
-        raws = [*self._raw.values(), *self._retiring]
+        raws = [
+            *self._raw.values(),
+            *self._retiring,
+            *(raw for raw, _ in self._resources.values()),
+        ]
         return PoolStatistics(
             identities=len(self._credentials),
             clients_open=sum(1 for r in raws if not r.closed),
@@ -399,28 +511,24 @@ class SessionPool:
         """
         await self.open()
         ident = self.identity_for(identity, account, role)
-        region = region or self._region
-        if config is None:
-            cfg, cfg_key = self._config, self._config_key
-        else:
-            cfg = merge_config(self._config, config)
-            cfg_key = config_key(cfg)
-        url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
-        raw_key = (region, service, cfg_key, url)
+        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
+        region = raw_key[0]
         bound_key = (ident, raw_key)
         bound = self._bound.get(bound_key)
         if bound is not None:
             self._bound.move_to_end(bound_key)
             return bound
         # Only on a miss: a cached client's service and region were checked when it was made.
+        # The pool may be closed during any await: check after each, so no client outlives it.
         await self._preload(service)
+        self._check_open()
         partition = self._partition(region, service)
         credentials = await self._credentials_for(ident)
+        self._check_open()
         raw = await self._raw_client(raw_key, cfg)
         bound = self._bound.get(bound_key)  # another task may have bound it meanwhile
         if bound is None:
-            account_id = ident.account if isinstance(ident, AssumeRole) else None
-            scope = Scope(account_id, region, service, partition)
+            scope = Scope(identity_account(ident), region, service, partition)
             bound = bind(None, raw, credentials, scope, self._refresh_binding)
             self._bound[bound_key] = bound
             # Bound clients are cheap to remake and hold no connections: dropping one closes
@@ -429,6 +537,27 @@ class SessionPool:
             while len(self._bound) > self._bound_limit:
                 self._bound.popitem(last=False)
         return bound
+
+    def _endpoint_for(self, service: str) -> str | None:
+        """The endpoint URL the pool sends ``service``'s requests to, if it has one."""
+        return self._endpoint_urls.get(service) or self._endpoint_url
+
+    def _client_key(
+        self,
+        service: str,
+        region: str | None,
+        config: AioConfig | None,
+        endpoint_url: str | None,
+    ) -> tuple[tuple[Any, ...], AioConfig]:
+        """The key of the raw client for these arguments, and its config."""
+        region = region or self._region
+        if config is None:
+            cfg, cfg_key = self._config, self._config_key
+        else:
+            cfg = merge_config(self._config, config)
+            cfg_key = config_key(cfg)
+        url = endpoint_url or self._endpoint_for(service)
+        return (region, service, cfg_key, url), cfg
 
     async def resource(
         self,
@@ -443,51 +572,83 @@ class SessionPool:
     ) -> Any:
         """An aioboto3 service resource (DynamoDB ``Table``, S3 ``Bucket``...) owned by the pool.
 
-        Takes the same arguments as :meth:`client` and uses the same cached client.
+        Takes the same arguments as :meth:`client`. Each resource is made on a botocore client
+        of its own, never on the client :meth:`client` shares: boto3 resources register
+        (de)serialisation handlers on their client, which would otherwise change what every
+        other caller of that client sends and receives. Resources are cached per (identity,
+        region, service, config) and closed with the pool.
 
         Raises:
             UnknownServiceError: the service has no resource interface.
+            PoolClosedError: the pool is closed (or was closed meanwhile).
         """
-        client = await self.client(
-            service,
-            region,
-            account=account,
-            role=role,
-            identity=identity,
-            config=config,
-            endpoint_url=endpoint_url,
-        )
-        # Kept on the bound client itself: it lives and goes with the client's cache entry.
-        cached = client.__dict__.get("_aiokit_resource")
+        await self.open()
+        ident = self.identity_for(identity, account, role)
+        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
+        region, _, _, url = raw_key
+        key = ("resource", ident, *raw_key)
+        cached = self._resources.get(key)
         if cached is not None:
-            return cached
-        loader = shared_loader()
-        try:
-            model = await anyio.to_thread.run_sync(
-                loader.load_service_model, service, "resources-1"
-            )
-        except Exception as exc:
-            raise UnknownServiceError(
-                f"{service} has no resource interface; use pool.client({service!r})",
-                service=service,
-            ) from exc
-        api_version = client.meta.service_model.api_version
-        context = boto3.utils.ServiceContext(
-            service_name=service,
-            service_model=client.meta.service_model,
-            resource_json_definitions=model["resources"],
-            service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
-                self._session._session, service, api_version
-            ),
-        )
-        cls = await self._session.resource_factory.load_from_definition(
-            resource_name=service,
-            single_resource_json_definition=model["service"],
-            service_context=context,
-        )
-        resource = cls(client=client)
-        client.__dict__["_aiokit_resource"] = resource
+            return cached[1]
+        async with self._client_locks.setdefault(key, anyio.Lock()):
+            self._check_open()
+            cached = self._resources.get(key)
+            if cached is not None:
+                return cached[1]
+            await self._preload(service)
+            self._check_open()
+            partition = self._partition(region, service)
+            loader = shared_loader()
+            try:
+                model = await anyio.to_thread.run_sync(
+                    loader.load_service_model, service, "resources-1"
+                )
+            except Exception as exc:
+                raise UnknownServiceError(
+                    f"{service} has no resource interface; use pool.client({service!r})",
+                    service=service,
+                ) from exc
+            self._check_open()
+            credentials = await self._credentials_for(ident)
+            self._check_open()
+            raw = await self._new_raw_client(key, region, service, url, cfg)
+            if service == "dynamodb":
+                # Its own client: the batch writer's pacing stays with the resource.
+                raw.client.meta.events.register(
+                    "after-call.dynamodb.BatchWriteItem", _UnprocessedBackoff(self._limits)
+                )
+            try:
+                scope = Scope(identity_account(ident), region, service, partition)
+                client = bind(None, raw, credentials, scope, self._check_binding)
+                api_version = client.meta.service_model.api_version
+                context = boto3.utils.ServiceContext(
+                    service_name=service,
+                    service_model=client.meta.service_model,
+                    resource_json_definitions=model["resources"],
+                    service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
+                        self._session._session, service, api_version
+                    ),
+                )
+                cls = await self._session.resource_factory.load_from_definition(
+                    resource_name=service,
+                    single_resource_json_definition=model["service"],
+                    service_context=context,
+                )
+                resource = cls(client=client)
+                self._check_open()
+            except BaseException:
+                await raw.close()
+                raise
+            self._resources[key] = (raw, resource)
+            self._clients_created += 1
+            self._client_locks.pop(key, None)
         return resource
+
+    async def _check_binding(self, bound: Any) -> RawClient:
+        """A resource's client before each request: its own raw client, if the pool is open."""
+        self._check_open()
+        raw: RawClient = bound._aiokit.raw
+        return raw
 
     def paginate(
         self,
@@ -664,6 +825,7 @@ class SessionPool:
         services: Sequence[str] | None = None,
         *,
         role: str | None = None,
+        session_name: str | None = None,
         refresh: bool = False,
     ) -> list[Target]:
         """The targets a fan-out or crawl should visit, interleaved across accounts.
@@ -676,12 +838,32 @@ class SessionPool:
             services: keep only regions where these services exist; global services get
                 one target per account.
             role: the role to assume for a list of account ids (default: the pool's).
+            session_name: the role session name for a list of account ids (default
+                ``"aiokit"``; an :class:`Organization` takes its own ``session_name``).
             refresh: re-read the cached organization and enabled regions.
 
         Raises:
-            ConfigurationError: an unknown region, OU, role, or a malformed account id.
+            ConfigurationError: an unknown region, OU, role, or a malformed account id or
+                session name.
         """
-        return await discover_targets(self, accounts, regions, services, role, refresh=refresh)
+        if session_name is not None:
+            check_session_name(session_name)
+            if accounts == "self" or not isinstance(accounts, str | Sequence):
+                raise ConfigurationError(
+                    "session_name= applies to a list of account ids; for an organization "
+                    "use aiokit.Organization(session_name=...)"
+                )
+        targets = await discover_targets(self, accounts, regions, services, role, refresh=refresh)
+        if session_name is None:
+            return targets
+        return [
+            dataclasses.replace(
+                t, identity=dataclasses.replace(t.identity, session_name=session_name)
+            )
+            if isinstance(t.identity, AssumeRole)
+            else t
+            for t in targets
+        ]
 
     def crawl(
         self,
@@ -786,51 +968,68 @@ class SessionPool:
             return entry
         lock = self._client_locks.setdefault(key, anyio.Lock())
         async with lock:
+            self._check_open()  # taking the lock may have waited
             entry = self._raw.get(key)
             if entry is not None:
                 return entry
             region, service, _, url = key
-            # Shielded: creation does no network I/O, and a client half made when a cancel
-            # arrives would otherwise never be closed.
-            with anyio.CancelScope(shield=True):
-                if self._limits is not None:
-                    config = merge_config(config, _ONE_ATTEMPT)
-                try:
-                    client = await self._session.client(
-                        service,
-                        region_name=region,
-                        endpoint_url=url,
-                        config=config,
-                        # Placeholders that spare botocore a credential lookup; replaced below.
-                        aws_access_key_id="aiokit-unbound",
-                        aws_secret_access_key="aiokit-unbound",
-                    ).__aenter__()
-                except Exception as exc:
-                    raise translate(exc, service=service, region=region) from exc
-            client._request_signer._credentials = UnboundCredentials()
-            use_lean_signer(client)
-            cache_user_agent(client)
-            service_id = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
-            client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
-            if self._limits is not None:
-                # botocore makes one attempt here, so its retry handler never retries; all
-                # it would still do per request is mark retryable errors MaxAttemptsReached,
-                # which is not so: aiokit's limiter decides the retries.
-                client.meta.events.unregister(
-                    f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
-                )
-                # First, so the slot and token are taken before the request is signed.
-                client.meta.events.register_first(
-                    f"request-created.{service_id}", self._limits.before_attempt
-                )
-                client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
-            entry = RawClient(key, client)
+            entry = await self._new_raw_client(key, region, service, url, config)
             self._raw[key] = entry
             self._clients_created += 1
             self._client_locks.pop(key, None)
         await self._evict()
+        self._check_open()  # aclose() closed it (it was in the cache) while evicting
         return entry
+
+    async def _new_raw_client(
+        self,
+        key: tuple[Any, ...],
+        region: str | None,
+        service: str,
+        url: str | None,
+        config: AioConfig,
+    ) -> RawClient:
+        """Make a shared botocore client, with aiokit's handlers; closed again if the pool
+        closed meanwhile (then ``PoolClosedError``)."""
+        # Shielded: creation does no network I/O, and a client half made when a cancel
+        # arrives would otherwise never be closed.
+        with anyio.CancelScope(shield=True):
+            if self._limits is not None:
+                config = merge_config(config, _ONE_ATTEMPT)
+            try:
+                client = await self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=url,
+                    config=config,
+                    # Placeholders that spare botocore a credential lookup; replaced below.
+                    aws_access_key_id="aiokit-unbound",
+                    aws_secret_access_key="aiokit-unbound",
+                ).__aenter__()
+            except Exception as exc:
+                raise translate(exc, service=service, region=region) from exc
+            if self._state is _State.CLOSED:
+                await client.close()
+                self._check_open()
+        client._request_signer._credentials = UnboundCredentials()
+        use_lean_signer(client)
+        cache_user_agent(client)
+        service_id = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
+        client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
+        if self._limits is not None:
+            # botocore makes one attempt here, so its retry handler never retries; all
+            # it would still do per request is mark retryable errors MaxAttemptsReached,
+            # which is not so: aiokit's limiter decides the retries.
+            client.meta.events.unregister(
+                f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
+            )
+            # First, so the slot and token are taken before the request is signed.
+            client.meta.events.register_first(
+                f"request-created.{service_id}", self._limits.before_attempt
+            )
+            client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
+        return RawClient(key, client)
 
     async def _evict(self) -> None:
         """Close least recently used shared clients beyond ``max_clients``, never busy ones."""
@@ -890,13 +1089,18 @@ class SessionPool:
                 time_fetcher=_utc_now,
             )
             # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; the
-            # jitter spreads refreshes of identities made at the same moment.
+            # jitter spreads refreshes of identities made at the same moment. Neither window
+            # may be most of the credentials' lifetime: 15 minutes before the expiry of
+            # 15-minute credentials is at once, and every call would fetch new ones.
             advisory = self._refresh_before * (1 + random.uniform(0.0, 0.1))
-            credentials._advisory_refresh_timeout = advisory
-            credentials._mandatory_refresh_timeout = self._refresh_before * 2 / 3
+            credentials._advisory_refresh_timeout = min(advisory, identity.duration / 2)
+            credentials._mandatory_refresh_timeout = min(
+                self._refresh_before * 2 / 3, identity.duration / 3
+            )
             return credentials
         if isinstance(identity, Profile):
-            session = AioSession(profile=identity.name)
+            session = EndpointSession(profile=identity.name)
+            session.aiokit_endpoint = self._endpoint_for
             session.register_component("data_loader", shared_loader())
         else:
             session = self._session._session
@@ -905,7 +1109,14 @@ class SessionPool:
             await anyio.to_thread.run_sync(session.get_scoped_config)
             credentials = await session.get_credentials()
         except Exception as exc:
-            raise translate(exc) from exc
+            new = translate(exc)
+            if new is exc and isinstance(exc, BotoCoreError):
+                # A credential_process that failed, a source_profile that is not there, a
+                # loop of profiles, an SSO token to renew...: botocore says which.
+                raise CredentialsError(
+                    f"no credentials for {identity!r}: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise new from exc
         if credentials is None:
             raise CredentialsError(f"no AWS credentials found for {identity!r}")
         return credentials
@@ -913,9 +1124,22 @@ class SessionPool:
     async def _assume_role(self, identity: AssumeRole) -> dict[str, Any]:
         """Fetch credentials for a role (botocore's refresh callback)."""
         source = identity.source if identity.source is not None else self._identity
+        if source == identity:
+            # The pool's own identity is this role, with no source: it is assumed from
+            # botocore's default chain, not from itself (which would wait on its own lock).
+            source = DefaultCredentials()
         region = self._region or "us-east-1"
         partition = self._partition(region, "sts")
         arn = identity.arn(partition)
+        if arn.split(":", 2)[1] != partition:
+            # STS of one partition knows no role of another: say so instead of asking it.
+            raise InvalidRoleError(
+                f"role {arn} is in partition {arn.split(':', 2)[1]}, but the pool assumes "
+                f"roles through STS in {region} ({partition}): give the pool a region of "
+                "the role's partition",
+                account=identity.account,
+                region=region,
+            )
         sts = await self.client("sts", region, identity=source)
         params: dict[str, Any] = {
             "RoleArn": arn,
@@ -924,22 +1148,26 @@ class SessionPool:
         }
         if identity.external_id is not None:
             params["ExternalId"] = identity.external_id
+        params.update(await _session_options(identity))
         # Resolve the source's own credentials (an earlier hop of a chain) before taking an
         # STS slot, so a chain never waits for a slot while holding one.
         await sts._aiokit.credentials.get_frozen_credentials()
         async with self._sts_limiter:
             try:
+                # Transient failures (5xx, throttling, resets) are retried by the client
+                # itself, as every call is; what is still an error here is final.
                 response = await sts.assume_role(**params)
             except AWSError as exc:
-                raise AssumeRoleError(
-                    f"could not assume {arn}: {exc.code}: {exc.error_message}",
-                    code=exc.code,
-                    role_arn=arn,
-                    service="sts",
-                    operation="AssumeRole",
-                    region=region,
-                    account=identity.account,
-                ) from exc
+                where = {
+                    "service": "sts",
+                    "operation": "AssumeRole",
+                    "region": region,
+                    "account": identity.account,
+                }
+                failure = sts_failure(exc, arn, repr(source), where)
+                if failure is exc:
+                    raise
+                raise failure from exc
         self._refreshes += 1
         c = response["Credentials"]
         return {

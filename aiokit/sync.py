@@ -44,6 +44,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from boto3.resources.base import ServiceResource
+from boto3.resources.collection import CollectionManager, ResourceCollection
 
 from . import _pool
 from ._crawl import Crawl as _AsyncCrawl
@@ -62,6 +64,7 @@ __all__ = [
     "Crawl",
     "Paginator",
     "ProgressBar",
+    "Resource",
     "SessionPool",
     "StreamingBody",
     "progress_bar",
@@ -329,6 +332,25 @@ class SessionPool:
         """
         return Client(self, self._call(self._aio.client, *args, **kwargs))
 
+    @_mirrors(_async_pool.resource)
+    def resource(self, *args: Any, **kwargs: Any) -> Resource:
+        """A boto3 resource whose actions, attributes and collections need no ``await``.
+
+        Takes the arguments of :meth:`aiokit.SessionPool.resource`::
+
+            table = pool.resource("dynamodb").Table("orders")
+            table.put_item(Item={"id": "1"})
+            with table.batch_writer() as writer:
+                writer.put_item(Item={"id": "2"})
+            for bucket in pool.resource("s3").buckets.all():
+                print(bucket.name)
+
+        Raises:
+            PoolClosedError: the pool is closed.
+            UnknownServiceError: the service has no resource interface.
+        """
+        return Resource(self, self._call(self._aio.resource, *args, **kwargs))
+
     @_mirrors(_async_pool.paginate)
     def paginate(self, *args: Any, **kwargs: Any) -> Paginator:
         """Paginate an operation: an iterable of pages, with ``items()`` and ``search()``.
@@ -517,6 +539,98 @@ def _sync_response(pool: SessionPool, response: Any) -> Any:
             if inspect.iscoroutinefunction(getattr(value, "read", None)):
                 response[key] = StreamingBody(pool, value)
     return response
+
+
+class _Proxy:
+    """An aioboto3 object used without ``await``: every attribute read and call runs on
+    the pool's loop (awaited there when it is async), and what comes back is wrapped the
+    same way when it is a resource, a collection, a context manager or an async iterator.
+    """
+
+    def __init__(self, pool: SessionPool, target: Any) -> None:
+        self._pool = pool
+        self._target = target
+
+    @property
+    def aio(self) -> Any:
+        """The async object underneath (for :meth:`SessionPool.run`)."""
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _sync_value(self._pool, self._pool._call(_read, self._target, name))
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *dir(self._target)})
+
+    def __iter__(self) -> Iterator[Any]:
+        if not hasattr(self._target, "__aiter__"):
+            raise TypeError(f"{type(self._target).__name__} is not iterable")
+        pool = self._pool
+        return (_sync_value(pool, v) for v in pool._iterate(self._target.__aiter__))
+
+    def __enter__(self) -> Any:
+        return _sync_value(self._pool, self._pool._call(self._target.__aenter__))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        return self._pool._call(self._target.__aexit__, exc_type, exc, tb)
+
+    def __repr__(self) -> str:
+        return f"aiokit.sync.{type(self).__name__.lstrip('_')}({self._target!r})"
+
+
+class Resource(_Proxy):
+    """A pool's boto3 resource without ``await``: see :meth:`SessionPool.resource`.
+
+    Actions (``table.put_item(...)``), sub-resources (``s3.Bucket("b")``), loaded
+    attributes (``table.item_count``), collections (``for b in s3.buckets.all()``) and
+    context managers (``with table.batch_writer() as w``) work as in boto3; ``meta`` is
+    the async resource's. The resource is owned by the pool and closed with it.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Resource):
+            return bool(self._target == other._target)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._target)
+
+
+async def _read(target: Any, name: str) -> Any:
+    value = getattr(target, name)
+    if inspect.isawaitable(value):  # a loaded attribute: aioboto3 fetches it on first read
+        value = await value
+    return value
+
+
+def _sync_value(pool: SessionPool, value: Any) -> Any:
+    """``value``, as the facade hands it out (see :class:`_Proxy`)."""
+    if isinstance(value, ServiceResource):
+        return Resource(pool, value)
+    if isinstance(value, ResourceCollection | CollectionManager):
+        return _Proxy(pool, value)
+    if isinstance(value, list) and value and isinstance(value[0], ServiceResource):
+        return [_sync_value(pool, v) for v in value]
+    if hasattr(value, "__aenter__") or hasattr(value, "__anext__"):
+        if hasattr(value, "__anext__") and not hasattr(value, "__aenter__"):
+            return (_sync_value(pool, v) for v in pool._iterate(lambda: value))
+        return _Proxy(pool, value)
+    if callable(value) and not isinstance(value, type):
+        fn = value
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _sync_value(pool, pool._call(fn, *args, **kwargs))
+
+        return call
+    return _sync_response(pool, value)
 
 
 class StreamingBody:

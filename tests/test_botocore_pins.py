@@ -353,3 +353,59 @@ async def test_shared_retry_pools_drop_botocores_one_attempt_retry_handler(
     sqs = await aiokit_pool.client("sqs")
     assert "retry-config-sqs" not in sqs.meta.events._emitter._unique_id_handlers
     assert (await sqs.list_queues())["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+async def test_client_parts_that_emit_events_are_where_bound_events_rewire_them(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    # BoundEvents (aiokit/_clients.py) copies the emitter on the first change and points
+    # the client's endpoint, endpoint resolver and signer at the copy; the signing handler
+    # is found in botocore's prefix trie and replaced in place.
+    from botocore.client import ClientMeta
+    from botocore.hooks import NodeList, _PrefixTrie
+
+    ddb = await aiokit_pool.client("dynamodb")
+    raw = ddb._aiokit.raw.client
+    assert "events" in vars(raw.meta) and "_client_config" in vars(raw.meta)
+    assert inspect.getsource(ClientMeta.config.fget).strip().endswith("return self._client_config")
+    for part in (raw._endpoint, raw._ruleset_resolver, raw._request_signer):
+        assert hasattr(part, "_event_emitter"), type(part)
+    assert "self._request_signer.handler" in inspect.getsource(
+        type(raw).__mro__[-2]._register_handlers
+    )
+    emitter = raw.meta.events._emitter
+    assert isinstance(emitter._handlers, _PrefixTrie)
+    assert set(emitter._handlers._root) == {"chunk", "children", "values"}
+    assert NodeList._fields == ("first", "middle", "last")
+    assert "_lookup_cache" in vars(emitter)
+    # Rewired: a handler on the bound client's copy sees requests the endpoint emits.
+    seen: list[str] = []
+    ddb.meta.events.register("before-send.dynamodb", lambda **_: seen.append("sent"))
+    assert ddb._endpoint is not raw._endpoint
+    assert ddb._endpoint.http_session is raw._endpoint.http_session  # connections shared
+    assert ddb._request_signer.handler in emitter_handlers(
+        ddb.meta.events, "request-created.dynamodb.X"
+    )
+    assert raw._request_signer.handler not in emitter_handlers(
+        ddb.meta.events, "request-created.dynamodb.X"
+    )
+    await ddb.list_tables()
+    assert seen == ["sent"]
+
+
+def emitter_handlers(events: Any, name: str) -> list[Any]:
+    return list(events._emitter._handlers.prefix_search(name))
+
+
+def test_credential_providers_make_their_clients_through_the_session() -> None:
+    # EndpointSession (aiokit/_botocore.py) gives those clients the pool's endpoint_url.
+    from aiobotocore import credentials as aio_credentials
+
+    params = list(inspect.signature(AioSession.create_client).parameters)
+    assert params[:2] == ["self", "args"]  # create_client(*args, **kwargs)
+    inner = list(inspect.signature(AioSession._create_client).parameters)
+    assert inner.index("endpoint_url") == 6  # after self: the sixth positional
+    assert "create_nested_client" in inspect.getsource(aio_credentials._get_client_creator)
+    from aiobotocore.utils import create_nested_client
+
+    assert "session.create_client(" in inspect.getsource(create_nested_client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 import io
 import logging
@@ -187,27 +188,28 @@ async def test_two_hop_role_chain(fake_organization: FakeOrganization) -> None:
 async def test_credentials_refresh_before_expiry(fake_organization: FakeOrganization) -> None:
     account = fake_organization.account_ids[0]
     short = aiokit.AssumeRole(account=account, role_name=ROLE, duration=900)
-    # Refresh when under 899 s (+ jitter) remain: 900 s credentials need it at every use.
-    async with _pool(fake_organization.endpoint_url, refresh_before=899) as pool:
-        sts = await pool.client("sts", identity=short)
-        keys = set()
-        for _ in range(3):
-            assert (await sts.get_caller_identity())["Account"] == account
-            keys.add(sts._aiokit.credentials._access_key)
-        assert pool.statistics().credential_refreshes >= 3
-        assert len(keys) >= 2
     async with _pool(fake_organization.endpoint_url) as pool:
         sts = await pool.client("sts", identity=short)
-        for _ in range(3):
-            await sts.get_caller_identity()
-        # With the default 15-minute window, 900 s credentials are fetched once... and then
-        # due at once; a 1-hour role is fetched exactly once.
+        await sts.get_caller_identity()
+        credentials = sts._aiokit.credentials
+        first = credentials._access_key
+        assert pool.statistics().credential_refreshes == 1
+        # 500 s on, 400 s of 900 are left: under half the lifetime, inside the (capped)
+        # advisory window, so the next call refreshes first.
+        later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=500)
+        credentials._time_fetcher = lambda: later
+        assert (await sts.get_caller_identity())["Account"] == account
+        assert pool.statistics().credential_refreshes == 2
+        assert credentials._access_key != first
+        credentials._time_fetcher = lambda: datetime.datetime.now(datetime.UTC)
+        await sts.get_caller_identity()
+        assert pool.statistics().credential_refreshes == 2
+        # A 1-hour role is fetched exactly once over several calls.
         hour = aiokit.AssumeRole(account=account, role_name=ROLE)
         sts_hour = await pool.client("sts", identity=hour)
-        before = pool.statistics().credential_refreshes
         for _ in range(3):
             await sts_hour.get_caller_identity()
-        assert pool.statistics().credential_refreshes == before + 1
+        assert pool.statistics().credential_refreshes == 3
 
 
 async def test_default_chain_and_profiles(
@@ -314,6 +316,28 @@ async def test_no_leaks_after_success_error_and_cancellation(
         assert pool.closed
         assert pool.statistics().clients_open == 0
         del pool, ddb
+        gc.collect()
+    assert _resource_warnings(caught) == []
+
+
+async def test_a_pool_collected_while_open_warns_and_a_closed_one_does_not(
+    moto_endpoint: str,
+) -> None:
+    pool = _pool(moto_endpoint)
+    await pool.open()
+    # The idle worker thread that read the config files still holds that job (the pool's
+    # method) until its next one: give it one.
+    await anyio.to_thread.run_sync(lambda: None)
+    with pytest.warns(ResourceWarning, match=r"unclosed aiokit\.SessionPool\(state=open"):
+        del pool
+        gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unopened = _pool(moto_endpoint)
+        del unopened
+        async with _pool(moto_endpoint) as closed:
+            await (await closed.client("sqs")).list_queues()
+        del closed
         gc.collect()
     assert _resource_warnings(caught) == []
 

@@ -346,7 +346,7 @@ def test_a_forgotten_pool_is_closed_when_collected(moto_endpoint: str) -> None:
 def test_signatures_follow_the_async_pool() -> None:
     import inspect
 
-    for name in ["client", "paginate", "wait", "wait_many", "targets", "crawl"]:
+    for name in ["client", "resource", "paginate", "wait", "wait_many", "targets", "crawl"]:
         sync_params = inspect.signature(getattr(aiokit.sync.SessionPool, name)).parameters
         async_params = inspect.signature(getattr(aiokit.SessionPool, name)).parameters
         assert list(sync_params) == list(async_params), name
@@ -358,6 +358,7 @@ def test_the_public_surface_is_the_intended_one() -> None:
         "Crawl",
         "Paginator",
         "ProgressBar",
+        "Resource",
         "SessionPool",
         "StreamingBody",
         "progress_bar",

@@ -1,0 +1,517 @@
+"""Identities: roles, profiles and STS, on moto and on a scripted STS endpoint."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from aiobotocore.config import AioConfig
+from aiohttp import web
+
+import aiokit
+from aiokit._exceptions import InvalidCredentialsError
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
+
+pytestmark = pytest.mark.anyio
+
+ROLE = "OrganizationAccountAccessRole"
+ACCOUNT = "111122223333"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/R"
+
+
+def _pool(endpoint: str, **kw: Any) -> aiokit.SessionPool:
+    kw.setdefault("region", "us-east-1")
+    kw.setdefault("credentials", TEST_CREDENTIALS)
+    return aiokit.SessionPool(endpoint_url=endpoint, **kw)
+
+
+# --- the pool's own identity, profiles, lifetimes ---------------------------------------
+
+
+async def test_a_pool_whose_own_identity_is_a_role_assumes_it_from_the_default_chain(
+    fake_organization: FakeOrganization,
+) -> None:
+    member = fake_organization.account_ids[0]
+    role = aiokit.AssumeRole(role_arn=fake_organization.role_arn(member))
+    # The default chain finds the test keys in the environment (aws_isolated_env).
+    with anyio.fail_after(30):
+        async with aiokit.SessionPool(
+            credentials=role, endpoint_url=fake_organization.endpoint_url, region="us-east-1"
+        ) as pool:
+            sts = await pool.client("sts")
+            me = await sts.get_caller_identity()
+            assert me["Account"] == member
+            assert pool.statistics().credential_refreshes == 1
+            # Other roles are assumed from the pool's identity, the role, as before.
+            other = fake_organization.account_ids[1]
+            hop = await pool.client("sts", account=other, role=ROLE)
+            assert (await hop.get_caller_identity())["Account"] == other
+
+
+def _role_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role_arn: str) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile source]\n"
+        "aws_access_key_id = testing\n"
+        "aws_secret_access_key = testing\n"
+        "[profile member]\n"
+        f"role_arn = {role_arn}\n"
+        "source_profile = source\n"
+        "region = us-east-1\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+
+@pytest.mark.parametrize("how", ["endpoint_url", "endpoint_urls"])
+async def test_a_profiles_role_is_assumed_through_the_pools_endpoint(
+    how: str,
+    fake_organization: FakeOrganization,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member = fake_organization.account_ids[2]
+    _role_profile(tmp_path, monkeypatch, fake_organization.role_arn(member))
+    url = fake_organization.endpoint_url
+    where: dict[str, Any] = (
+        {"endpoint_url": url} if how == "endpoint_url" else {"endpoint_urls": {"sts": url}}
+    )
+    # No internet here: an STS request to AWS itself would fail, not succeed.
+    with anyio.fail_after(60):
+        async with aiokit.SessionPool(profile="member", **where) as pool:
+            sts = await pool.client("sts")
+            assert sts.meta.endpoint_url == url
+            assert (await sts.get_caller_identity())["Account"] == member
+
+
+async def test_fifteen_minute_role_credentials_are_fetched_once(
+    fake_organization: FakeOrganization,
+) -> None:
+    account = fake_organization.account_ids[0]
+    short = aiokit.AssumeRole(account=account, role_name=ROLE, duration=900)
+    async with _pool(fake_organization.endpoint_url) as pool:  # default refresh_before
+        sts = await pool.client("sts", identity=short)
+        for _ in range(5):
+            assert (await sts.get_caller_identity())["Account"] == account
+        assert pool.statistics().credential_refreshes == 1
+
+
+# --- close racing creation ------------------------------------------------------------------
+
+
+async def test_a_client_made_while_the_pool_closes_is_closed_and_refused(
+    moto_endpoint: str,
+) -> None:
+    """Close the pool after every number of scheduler steps a client creation takes."""
+    outcomes = set()
+    for steps in range(12):
+        pool = _pool(moto_endpoint)
+        await pool.open()
+        await pool.client("sqs")  # models and credentials ready: creation is all that is left
+        result: list[Any] = []
+
+        async def make(pool: aiokit.SessionPool = pool, result: list[Any] = result) -> None:
+            try:
+                result.append(await pool.client("sqs", config=AioConfig(read_timeout=7)))
+            except aiokit.PoolClosedError as exc:
+                result.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(make)
+            for _ in range(steps):
+                await anyio.lowlevel.checkpoint()
+            closing_started_before = not result
+            await pool.aclose()
+        assert pool.statistics().clients_open == 0, steps
+        (got,) = result
+        if closing_started_before:
+            # The creation was under way when close began: it must not hand out a client.
+            assert isinstance(got, aiokit.PoolClosedError), steps
+        outcomes.add(type(got).__name__)
+        if not isinstance(got, Exception):
+            with pytest.raises(aiokit.PoolClosedError):
+                await got.list_queues()
+    # The sweep covered both sides of the race.
+    assert "PoolClosedError" in outcomes
+    assert len(outcomes) == 2
+
+
+# --- STS answers ----------------------------------------------------------------------------
+
+
+def _sts_error(status: int, code: str) -> web.Response:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        f"<Error><Type>Sender</Type><Code>{code}</Code><Message>scripted {code}</Message>"
+        "</Error><RequestId>scripted</RequestId></ErrorResponse>"
+    )
+    return web.Response(status=status, body=body.encode(), content_type="text/xml")
+
+
+def _assume_role_ok() -> web.Response:
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    body = (
+        '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<AssumeRoleResult><Credentials><AccessKeyId>ASIASCRIPTED0000001</AccessKeyId>"
+        "<SecretAccessKey>scripted-secret</SecretAccessKey>"
+        "<SessionToken>scripted-token</SessionToken>"
+        f"<Expiration>{expiry.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration></Credentials>"
+        "<AssumedRoleUser><AssumedRoleId>AROA:aiokit</AssumedRoleId>"
+        f"<Arn>arn:aws:sts::{ACCOUNT}:assumed-role/R/aiokit</Arn></AssumedRoleUser>"
+        "</AssumeRoleResult><ResponseMetadata><RequestId>ok</RequestId></ResponseMetadata>"
+        "</AssumeRoleResponse>"
+    )
+    return web.Response(body=body.encode(), content_type="text/xml")
+
+
+def _caller_identity() -> web.Response:
+    body = (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        f"<GetCallerIdentityResult><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/R/aiokit</Arn>"
+        f"<UserId>AROA:aiokit</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult>"
+        "<ResponseMetadata><RequestId>id</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
+    return web.Response(body=body.encode(), content_type="text/xml")
+
+
+class ScriptedSTS:
+    """An STS endpoint whose AssumeRole answers follow a script; the last one repeats."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, str] | None] = [None]  # None: success
+        self.assume_role_calls: list[dict[str, list[str]]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        params = urllib.parse.parse_qs((await request.read()).decode())
+        action = params.get("Action", [""])[0]
+        if action == "GetCallerIdentity":
+            return _caller_identity()
+        assert action == "AssumeRole", action
+        self.assume_role_calls.append(params)
+        step = self.script[min(len(self.assume_role_calls), len(self.script)) - 1]
+        return _assume_role_ok() if step is None else _sts_error(*step)
+
+
+@pytest.fixture
+async def sts() -> AsyncIterator[tuple[ScriptedSTS, str]]:
+    script = ScriptedSTS()
+    async with serve_on_loopback(script.handle) as url:
+        yield script, url
+
+
+def _quick_retries() -> aiokit.RetrySettings:
+    return aiokit.RetrySettings(max_attempts=4, max_backoff=0.01, throttle_timeout=0.5)
+
+
+async def _call_as_role(url: str, **kw: Any) -> dict[str, Any]:
+    async with _pool(url, retry=_quick_retries(), **kw) as pool:
+        client = await pool.client("sts", identity=aiokit.AssumeRole(role_arn=ROLE_ARN))
+        with anyio.fail_after(30):
+            result: dict[str, Any] = await client.get_caller_identity()
+        return result
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        [(500, "InternalFailure"), None],
+        [(503, "ServiceUnavailable"), (500, "InternalFailure"), None],
+        [(400, "Throttling"), (400, "Throttling"), None],
+    ],
+    ids=["500-then-ok", "503-500-then-ok", "throttled-then-ok"],
+)
+async def test_transient_sts_failures_are_retried(
+    sts: tuple[ScriptedSTS, str], script: list[tuple[int, str] | None]
+) -> None:
+    server, url = sts
+    server.script = script
+    assert (await _call_as_role(url))["Account"] == ACCOUNT
+    assert len(server.assume_role_calls) == len(script)
+
+
+async def test_sts_failing_for_good_is_that_error_not_a_refused_role(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    server.script = [(500, "InternalFailure")]
+    with pytest.raises(aiokit.AWSError) as info:
+        await _call_as_role(url)
+    assert not isinstance(info.value, aiokit.AssumeRoleError)
+    assert info.value.code == "InternalFailure"
+    assert (info.value.service, info.value.operation) == ("sts", "AssumeRole")
+    assert len(server.assume_role_calls) == 4  # retried, then given up
+
+
+async def test_sts_throttling_for_good_is_a_throttling_error(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    server.script = [(400, "Throttling")]
+    with pytest.raises(aiokit.ThrottlingError) as info:
+        await _call_as_role(url)
+    assert not isinstance(info.value, aiokit.CredentialsError)
+    assert len(server.assume_role_calls) >= 2
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(403, "AccessDenied"), (403, "AccessDeniedException"), (403, "RegionDisabledException")],
+)
+async def test_a_role_sts_refuses_is_an_assume_role_error(
+    sts: tuple[ScriptedSTS, str], status: int, code: str
+) -> None:
+    server, url = sts
+    server.script = [(status, code)]
+    with pytest.raises(aiokit.AssumeRoleError) as info:
+        await _call_as_role(url)
+    assert info.value.code == code
+    assert info.value.role_arn == ROLE_ARN
+    assert ROLE_ARN in str(info.value)
+    assert len(server.assume_role_calls) == 1  # by design: not retried
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "InvalidClientTokenId"),
+        (403, "SignatureDoesNotMatch"),
+        (400, "ExpiredToken"),
+        (400, "UnrecognizedClientException"),
+    ],
+)
+async def test_bad_source_credentials_are_invalid_credentials_not_a_refused_role(
+    sts: tuple[ScriptedSTS, str], status: int, code: str
+) -> None:
+    server, url = sts
+    server.script = [(status, code)]
+    with pytest.raises(InvalidCredentialsError) as info:
+        await _call_as_role(url)
+    assert not isinstance(info.value, aiokit.AssumeRoleError)
+    assert isinstance(info.value, aiokit.CredentialsError)
+    assert code in str(info.value)
+    assert ROLE_ARN in str(info.value)
+
+
+# --- AssumeRole's session options -----------------------------------------------------------
+
+
+async def test_session_policies_tags_source_identity_and_mfa_reach_sts(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    codes = iter(["123456", "654321"])
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    role = aiokit.AssumeRole(
+        role_arn=ROLE_ARN,
+        session_name="audit-run",
+        duration=1800,
+        external_id="ext",
+        policy=policy,
+        policy_arns=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        tags={"team": "infra", "run": "42"},
+        transitive_tag_keys=["team"],
+        source_identity="alice",
+        mfa_serial="arn:aws:iam::111122223333:mfa/alice",
+        mfa_token=lambda: next(codes),  # called at each refresh, in a worker thread
+    )
+    assert "123456" not in repr(role) and "ext" not in repr(role)
+    async with _pool(url) as pool:
+        client = await pool.client("sts", identity=role)
+        await client.get_caller_identity()
+    (sent,) = server.assume_role_calls
+    assert sent["RoleArn"] == [ROLE_ARN]
+    assert sent["RoleSessionName"] == ["audit-run"]
+    assert sent["DurationSeconds"] == ["1800"]
+    assert sent["ExternalId"] == ["ext"]
+    assert sent["Policy"] == [policy]
+    assert sent["PolicyArns.member.1.arn"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    tags = {sent[f"Tags.member.{i}.Key"][0]: sent[f"Tags.member.{i}.Value"][0] for i in (1, 2)}
+    assert tags == {"team": "infra", "run": "42"}
+    assert sent["TransitiveTagKeys.member.1"] == ["team"]
+    assert sent["SourceIdentity"] == ["alice"]
+    assert sent["SerialNumber"] == ["arn:aws:iam::111122223333:mfa/alice"]
+    assert sent["TokenCode"] == ["123456"]
+
+
+async def test_an_async_mfa_token_function_is_awaited(sts: tuple[ScriptedSTS, str]) -> None:
+    server, url = sts
+
+    async def token() -> str:
+        return "112233"
+
+    role = aiokit.AssumeRole(role_arn=ROLE_ARN, mfa_serial="GAHT12345678", mfa_token=token)
+    async with _pool(url) as pool:
+        await (await pool.client("sts", identity=role)).get_caller_identity()
+    assert server.assume_role_calls[0]["TokenCode"] == ["112233"]
+
+
+async def test_session_options_work_against_moto(fake_organization: FakeOrganization) -> None:
+    member = fake_organization.account_ids[0]
+    role = aiokit.AssumeRole(
+        account=member,
+        role_name=ROLE,
+        tags={"k": "v"},
+        transitive_tag_keys=["k"],
+        policy='{"Version": "2012-10-17", "Statement": []}',
+        source_identity="alice",
+    )
+    async with _pool(fake_organization.endpoint_url) as pool:
+        sts = await pool.client("sts", identity=role)
+        assert (await sts.get_caller_identity())["Account"] == member
+
+
+async def test_targets_for_listed_accounts_take_a_session_name(
+    fake_organization: FakeOrganization,
+) -> None:
+    accounts = fake_organization.account_ids[:2]
+    async with _pool(fake_organization.endpoint_url, role=ROLE) as pool:
+        targets = await pool.targets(accounts, role=ROLE, session_name="inventory")
+        assert [t.account for t in targets] == accounts
+        for target in targets:
+            assert isinstance(target.identity, aiokit.AssumeRole)
+            assert target.identity.session_name == "inventory"
+            sts = await pool.client("sts", identity=target.identity)
+            me = await sts.get_caller_identity()
+            assert me["Arn"].endswith(f":assumed-role/{ROLE}/inventory")
+        with pytest.raises(aiokit.InvalidRoleError, match="session_name='x'"):
+            await pool.targets(accounts, session_name="x")
+        with pytest.raises(aiokit.ConfigurationError, match="Organization\\(session_name"):
+            await pool.targets(aiokit.Organization(), session_name="inventory")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"duration": 899}, "duration=899"),
+        ({"duration": 43201}, "duration=43201"),
+        ({"policy": {"Version": "2012-10-17"}}, "policy=...) must be JSON text"),
+        ({"policy": "{not json"}, "policy=...) is not valid JSON"),
+        ({"policy_arns": "arn:aws:iam::aws:policy/X"}, "policy_arns=...) must be a list"),
+        ({"policy_arns": ["ReadOnlyAccess"]}, "malformed policy ARN 'ReadOnlyAccess'"),
+        ({"tags": ["a", "b"]}, "tags=...) must be a mapping"),
+        ({"tags": {"k": 1}}, "keys and values must be strings"),
+        ({"tags": {"": "v"}}, "malformed tag ''"),
+        ({"tags": {f"k{i}": "v" for i in range(51)}}, "51 tags, at most 50"),
+        ({"tags": {"a": "1"}, "transitive_tag_keys": ["b"]}, "['b'] are not keys of tags"),
+        ({"transitive_tag_keys": "a"}, "transitive_tag_keys=...) must be a list"),
+        ({"source_identity": "x"}, "source_identity='x'"),
+        ({"mfa_serial": "arn:aws:iam::111122223333:mfa/me"}, "mfa_serial and mfa_token"),
+        ({"mfa_token": "123456"}, "mfa_serial and mfa_token"),
+        ({"mfa_serial": "x", "mfa_token": "1"}, "mfa_serial='x'"),
+        ({"mfa_serial": "GAHT12345678", "mfa_token": 123456}, "mfa_token=...) must be"),
+        (
+            {"duration": 7200, "source": aiokit.AssumeRole(role_arn=ROLE_ARN)},
+            "at most 3600 s for a role assumed from another role",
+        ),
+    ],
+    ids=lambda v: str(v)[:40] if isinstance(v, str) else None,
+)
+def test_bad_assume_role_options_name_the_parameter(kwargs: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(aiokit.InvalidRoleError) as info:
+        aiokit.AssumeRole(role_arn=ROLE_ARN, **kwargs)
+    assert isinstance(info.value, aiokit.ConfigurationError)
+    assert fragment in str(info.value)
+
+
+def test_session_options_keep_an_identity_hashable_and_equal() -> None:
+    a = aiokit.AssumeRole(
+        role_arn=ROLE_ARN, tags={"b": "2", "a": "1"}, policy_arns=["arn:aws:iam::aws:policy/X"]
+    )
+    b = aiokit.AssumeRole(
+        role_arn=ROLE_ARN, tags={"a": "1", "b": "2"}, policy_arns=("arn:aws:iam::aws:policy/X",)
+    )
+    assert a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+
+
+# --- profiles whose credentials cannot be had ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "fragment"),
+    [
+        ("process", "CredentialRetrievalError"),
+        ("orphan", 'source_profile "nowhere"'),
+        ("loop", "InfiniteLoopConfigError"),
+    ],
+)
+async def test_a_profile_without_usable_credentials_is_a_credentials_error(
+    moto_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+    fragment: str,
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile process]\n"
+        f'credential_process = {sys.executable} -c "import sys; sys.exit(3)"\n'
+        "[profile orphan]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = nowhere\n"
+        "[profile loop]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = loop2\n"
+        "[profile loop2]\n"
+        f"role_arn = {ROLE_ARN}\n"
+        "source_profile = loop\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with aiokit.SessionPool(
+        profile=profile, endpoint_url=moto_endpoint, region="us-east-1"
+    ) as pool:
+        with pytest.raises(aiokit.CredentialsError) as info:
+            await pool.client("sqs")
+    assert f"aiokit.Profile('{profile}')" in str(info.value)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (403, "AccessDenied", aiokit.AssumeRoleError),
+        (403, "InvalidClientTokenId", InvalidCredentialsError),
+    ],
+)
+async def test_a_profiles_role_hop_refused_by_sts_is_reported_as_such(
+    sts: tuple[ScriptedSTS, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    code: str,
+    error: type[Exception],
+) -> None:
+    server, url = sts
+    server.script = [(status, code)]
+    _role_profile(tmp_path, monkeypatch, ROLE_ARN)
+    async with aiokit.SessionPool(profile="member", endpoint_url=url) as pool:
+        sqs = await pool.client("sqs")
+        with pytest.raises(error) as info:
+            await sqs.list_queues()
+    assert not isinstance(info.value, aiokit.AccessDeniedError)  # not the call's own answer
+    assert (info.value.service, info.value.operation) == ("sts", "AssumeRole")
+    assert ROLE_ARN in str(info.value)
+    if isinstance(info.value, aiokit.AssumeRoleError):
+        assert info.value.role_arn == ROLE_ARN
+
+
+async def test_a_role_of_another_partition_is_refused_before_asking_sts(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    china = aiokit.AssumeRole(role_arn="arn:aws-cn:iam::111122223333:role/R")
+    async with _pool(url) as pool:  # us-east-1: partition aws
+        client = await pool.client("sts", identity=china)
+        with pytest.raises(aiokit.InvalidRoleError, match="partition aws-cn") as info:
+            await client.get_caller_identity()
+    assert "give the pool a region of the role's partition" in str(info.value)
+    assert server.assume_role_calls == []
