@@ -144,8 +144,17 @@ class Outcome(Generic[T]):
         reason: why it was skipped or failed (``"access denied"``, ``"timeout"``...).
         duration: seconds from start to end of this target's work.
         calls: API calls made.
-        retries: HTTP attempts retried (botocore's and aiokit's page retries).
+        retries: every retry: ``throttle_retries + transient_retries + page_retries``.
         throttles: throttled HTTP responses seen.
+        throttle_retries: HTTP attempts sent again after a throttle.
+        transient_retries: HTTP attempts sent again after a transient error (5xx, timeout,
+            connection error), by aiokit's scope limiter or botocore's retry handler.
+        page_retries: pages a paginator asked for again, in a new call, after a call
+            failed (``page_retries`` of ``paginate``).
+
+    The pool's ``statistics().scopes`` count the same HTTP attempts per throttling scope:
+    summed over the targets of a fan-out, ``throttles``, ``throttle_retries`` and
+    ``transient_retries`` agree with the scopes' (page retries are new requests there).
     """
 
     target: Target
@@ -157,6 +166,9 @@ class Outcome(Generic[T]):
     calls: int = 0
     retries: int = 0
     throttles: int = 0
+    throttle_retries: int = 0
+    transient_retries: int = 0
+    page_retries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -410,6 +422,9 @@ class FanOut(Generic[T]):
                     calls=stats.calls,
                     retries=stats.retries,
                     throttles=stats.throttles,
+                    throttle_retries=stats.throttle_retries,
+                    transient_retries=stats.transient_retries,
+                    page_retries=stats.page_retries,
                 )
             return Outcome(
                 target,
@@ -419,6 +434,9 @@ class FanOut(Generic[T]):
                 calls=stats.calls,
                 retries=stats.retries,
                 throttles=stats.throttles,
+                throttle_retries=stats.throttle_retries,
+                transient_retries=stats.transient_retries,
+                page_retries=stats.page_retries,
             )
         finally:
             call_stats.reset(token)
