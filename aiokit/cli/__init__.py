@@ -7,6 +7,7 @@ traceback only under ``--debug``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -466,9 +467,12 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
+    spec = _accounts(accounts, profiles, role, external_id)
+    if isinstance(spec, aiokit.Organization):
+        spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column
     async with _pool(profile, region, endpoint_url, role=role) as pool:
         found = await pool.targets(
-            _accounts(accounts, profiles, role, external_id),
+            spec,
             _regions(regions),
             services.split(",") if services else None,
             role=role if accounts not in (None, "org", "self") else None,
