@@ -359,26 +359,37 @@ class FanOut(Generic[T]):
                     if self._deadline is not None:
                         scope.deadline = anyio.current_time() + self._deadline
                     async with anyio.create_task_group() as group:
+                        # A worker per target taken, up to the bound: targets of unknown
+                        # number (a generator) with a huge ``concurrency`` cost as many
+                        # tasks as there are targets, not ``concurrency`` idle ones.
                         for _ in range(workers):
-                            group.start_soon(self._work, source, send)
+                            first = await source.take()
+                            if first is None:
+                                break
+                            group.start_soon(self._work, source, send, first)
                 if scope.cancelled_caught:
                     self._deadline_reached = True
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
 
-    async def _work(self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]]) -> None:
+    async def _work(
+        self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]], first: Target
+    ) -> None:
         use_lean_client_context()  # this worker task's own botocore context
+        target: Target | None = first
         while True:
-            target = await source.take()
             if target is None:
-                return
+                target = await source.take()
+                if target is None:
+                    return
             self._started += 1
             outcome = await self._bounded(target)
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
             # stops the workers, which is what keeps memory bounded.
             await send_soon(send, outcome)
+            target = None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
         account = _limiter(self._account_limiters, target.account, self._per_account)
