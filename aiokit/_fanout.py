@@ -568,9 +568,14 @@ def _limiter(
 
 
 class _Targets:
-    """The fan-out's targets, handed to its workers one at a time."""
+    """The fan-out's targets, handed to its workers one at a time, each distinct one once.
+
+    Targets are cells (``Target`` compares by account, region and partition): a repeat
+    would visit the same cell again and yield its items twice, so it is dropped.
+    """
 
     def __init__(self, targets: Iterable[Target] | AsyncIterable[Target]) -> None:
+        self._seen: set[Target] = set()
         self._iterator: Iterator[Target] | None = None
         self._source: AsyncGenerator[Target, None] | None = None
         if isinstance(targets, AsyncIterable):
@@ -581,6 +586,14 @@ class _Targets:
 
     async def take(self) -> Target | None:
         """The next target, or ``None`` when there are no more (for every later call too)."""
+        target = await self._next()
+        while target is not None and target in self._seen:
+            target = await self._next()
+        if target is not None:
+            self._seen.add(target)  # no await since the check: no other worker got it
+        return target
+
+    async def _next(self) -> Target | None:
         if self._iterator is not None:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.

@@ -636,7 +636,8 @@ class SessionPool:
         Args:
             fn: the work for one target; gets a :class:`Context` (``ctx.client(...)``,
                 ``ctx.paginate(...)``, ``ctx.wait(...)``, ``ctx.target``).
-            targets: targets, or an async iterator of them.
+            targets: targets, or an async iterator of them; a target given twice (same
+                account, region and partition) is visited once.
             concurrency: targets in progress at once.
             per_account: targets of one account in progress at once.
             per_region: targets of one region in progress at once.

@@ -412,3 +412,26 @@ async def test_huge_concurrency_over_a_few_targets_costs_a_few_tasks(
         got = sorted([o.value async for o in outcomes if o.value is not None])
     assert got == sorted(regions)
     assert max(tasks_seen) < 20
+
+
+async def test_a_target_given_twice_is_visited_once(aiokit_pool: aiokit.SessionPool) -> None:
+    """Targets are cells: a repeated one would list the same items twice."""
+    s3 = await aiokit_pool.client("s3")
+    await s3.create_bucket(Bucket="twice")
+    for i in range(5):
+        await s3.put_object(Bucket="twice", Key=f"k{i}", Body=b"x")
+    here = aiokit.Target(None, "us-east-1")
+    again = aiokit.Target(None, "us-east-1", name="the same cell, another object")
+    items, report = await aiokit_pool.crawl(
+        "s3", "list_objects_v2", [here, again, here], Bucket="twice"
+    ).collect()
+    assert sorted(i.data["Key"] for i in items) == [f"k{i}" for i in range(5)]
+    assert report.targets == 1
+
+    async def cells() -> AsyncIterator[aiokit.Target]:
+        for target in [here, aiokit.Target(None, "eu-west-1"), again]:
+            yield target
+
+    async with aiokit_pool.fan_out(lambda ctx: anyio.lowlevel.checkpoint(), cells()) as outcomes:
+        visited = [o.target.region async for o in outcomes]
+    assert sorted(visited) == ["eu-west-1", "us-east-1"]
