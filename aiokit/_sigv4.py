@@ -15,6 +15,10 @@ installed (``boto3[crt]``) botocore maps ``v4`` to ``CrtSigV4Auth`` instead of
 ``SigV4Auth``; that one is replaced too (same signature, about twice the CPU), while the
 other CRT signers (``s3v4``, ``v4a``, ...) stay. The canonical request is not logged
 (botocore logs it at DEBUG, security token included).
+
+One difference, on purpose: a header given twice (``add_header`` in an event handler) is
+signed with its last value, which is the one botocore's prepared request sends; botocore
+signs both values and AWS refuses the request.
 """
 
 from __future__ import annotations

@@ -19,7 +19,12 @@ import pytest
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.signers import AioRequestSigner
 from botocore.auth import S3SigV4Auth, SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest, create_request_object, prepare_request_dict
+from botocore.awsrequest import (
+    AWSRequest,
+    HeadersDict,
+    create_request_object,
+    prepare_request_dict,
+)
 from botocore.compat import HAS_CRT
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.serialize import create_serializer
@@ -186,9 +191,12 @@ class VerifyingServer:
         wire = AWSRequest(
             method=request.method,
             url=f"http://{request.headers['Host']}{request.raw_path}",
-            headers={n: request.headers[n] for n in signed_names if n != "host"},
             data=body,
         )
+        for name in signed_names:  # every value of a header sent more than once
+            if name != "host":
+                for value in request.headers.getall(name):
+                    wire.headers[name] = value  # HTTPHeaders: adds another
         wire.context["timestamp"] = request.headers["X-Amz-Date"]
         auth = SigV4Auth(Credentials(key_id, KEYS[1]), service, region)
         canonical = auth.canonical_request(wire)
@@ -360,3 +368,61 @@ async def test_pool_clients_sign_v4_with_aiokits_signer_on_the_wire(
     assert verifying_server.rejected == []
     assert verifying_server.verified == 2
     assert signed_by == ["LeanSigV4Auth", "LeanSigV4Auth"]
+
+
+# -- a header sent twice ---------------------------------------------------------------------
+
+
+def _with_repeated_headers(case: tuple[str, str, dict[str, Any], str]) -> AWSRequest:
+    request = _request(*case)
+    request.headers["X-Amz-Meta-Twice"] = "one"
+    request.headers["X-Amz-Meta-Twice"] = " two  words "  # HTTPHeaders keeps both
+    request.headers.add_header("x-amz-meta-cased", "A")
+    request.headers.add_header("X-AMZ-META-CASED", "B")
+    return request
+
+
+@pytest.mark.parametrize("case", CASES[:3], ids=[f"{c[0]}-{c[1]}" for c in CASES[:3]])
+def test_a_header_given_twice_is_signed_as_it_is_sent(
+    case: tuple[str, str, dict[str, Any], str], frozen_clock: Any
+) -> None:
+    """The one place aiokit's signature is not botocore's, on purpose.
+
+    botocore's prepared request keeps one value per header name (the last one), and that
+    is what goes on the wire; botocore's signer signs every value, comma-joined, so AWS
+    refuses the request. aiokit signs what is sent: botocore's signature of the request
+    as prepared.
+    """
+    credentials = ReadOnlyCredentials(*KEYS, TOKEN)
+    ours = _with_repeated_headers(case)
+    LeanSigV4Auth(credentials, case[0], "eu-west-1").add_auth(ours)
+    sent = _with_repeated_headers(case)
+    folded = HeadersDict(sent.headers.items())  # what AWSRequest.prepare() sends
+    assert folded["X-Amz-Meta-Twice"] == " two  words " and folded["x-amz-meta-cased"] == "B"
+    as_sent = AWSRequest(sent.method, sent.url, data=sent.data, params=sent.params)
+    for name, value in folded.items():
+        as_sent.headers[name] = value
+    SigV4Auth(credentials, case[0], "eu-west-1").add_auth(as_sent)
+    assert ours.headers["Authorization"] == as_sent.headers["Authorization"]
+
+
+@pytest.mark.anyio
+async def test_a_header_added_twice_by_a_handler_checks_out_on_the_wire(
+    verifying_server: VerifyingServer,
+) -> None:
+    """Where a plain aiobotocore client is refused (InvalidSignatureException)."""
+
+    def twice(request: Any, **_: Any) -> None:
+        request.headers.add_header("X-Amz-Meta-Twice", "one")
+        request.headers.add_header("X-Amz-Meta-Twice", "two")
+
+    async with aiokit.SessionPool(
+        endpoint_url=verifying_server.url,
+        region="eu-west-1",
+        credentials=aiokit.StaticKeys(KEYS[0], KEYS[1]),
+    ) as pool:
+        ddb = await pool.client("dynamodb")
+        ddb.meta.events.register("before-sign.dynamodb.ListTables", twice)
+        tables = await ddb.list_tables(Limit=5)
+    assert tables["TableNames"] == ["t"]
+    assert verifying_server.rejected == []
