@@ -375,5 +375,9 @@ def translate(
     if isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
         return EndpointError(f"{where}: {exc}", **kw)
     if isinstance(exc, bce.HTTPClientError):
+        if isinstance(exc.kwargs.get("error"), ValueError):
+            # The request could not be sent as built (a line break in a header value,
+            # say): a bad parameter, not the endpoint's fault.
+            return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
         return EndpointError(f"{where}: {exc}", **kw)
     return exc

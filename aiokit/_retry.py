@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio
+from botocore.exceptions import HTTPClientError
 from botocore.retries.throttling import CubicCalculator
 
 from ._exceptions import (
@@ -458,7 +459,7 @@ class RateLimiterRegistry:
         if caught_exception is None and status < 500:
             limiter.on_success()
         transient = caught_exception is not None or status >= 500
-        if not transient:
+        if not transient or _malformed(caught_exception):
             return None
         tries = attempts - context.get("aiokit_throttled", 0)
         if tries >= settings.max_attempts:
@@ -468,6 +469,14 @@ class RateLimiterRegistry:
             return None
         context["aiokit_retry_cause"] = "transient"
         return random.uniform(0, min(settings.max_backoff, 2 ** (tries - 1)))
+
+
+def _malformed(exc: BaseException | None) -> bool:
+    """A request that could not be sent as built (a line break in a header value, say):
+    the same request fails the same way every time, so it is not retried."""
+    if isinstance(exc, HTTPClientError):
+        exc = exc.kwargs.get("error")
+    return isinstance(exc, ValueError)
 
 
 def _answer(response: Any) -> tuple[int, str, float]:
