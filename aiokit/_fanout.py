@@ -52,6 +52,7 @@ from botocore.exceptions import (
 from ._botocore import use_lean_client_context
 from ._clients import CallStats, call_stats
 from ._collector import raised_gc_threshold
+from ._discovery import _whoami as whoami
 from ._exceptions import (
     AiokitError,
     AssumeRoleError,
@@ -232,28 +233,52 @@ class FanOutStatistics:
 
 
 class Context:
-    """What ``fn`` gets: the pool's calls, bound to one target's identity and region."""
+    """What ``fn`` gets: the pool's calls, bound to one target's identity and region.
+
+    A target with an ``account`` but no ``identity`` is visited as the pool itself when
+    the pool is in that account, and otherwise through the pool's ``role`` there (as
+    ``pool.client(account=...)``): never as the pool in another account than its label.
+    Which one is asked of STS (once per pool) at the target's first call.
+    """
 
     def __init__(self, pool: SessionPool, target: Target) -> None:
         self.pool = pool
         self.target = target
+        self._identity = target.identity
+        self._unresolved = target.identity is None and target.account is not None
+
+    async def _acting(self) -> Any:
+        """The identity to act as (see the class docstring)."""
+        if self._unresolved:
+            own, _ = await whoami(self.pool, None)
+            if self.target.account != own:
+                self._identity = self.pool.identity_for(account=self.target.account)
+            self._unresolved = False
+        return self._identity
 
     def __repr__(self) -> str:
         return f"aiokit.Context({self.target!r})"
 
     async def client(self, service: str) -> Any:
         """The pool's client for ``service`` as this target's identity, in its region."""
-        return await self.pool.client(service, self.target.region, identity=self.target.identity)
+        return await self.pool.client(service, self.target.region, identity=await self._acting())
 
     def paginate(self, service: str, operation: str, **params: Any) -> Paginator:
         """``SessionPool.paginate`` for this target."""
-        return self.pool.paginate(
+        pager = self.pool.paginate(
             service,
             operation,
             self.target.region,
-            identity=self.target.identity,
+            identity=self._identity,
             **params,
         )
+        if self._unresolved:  # the identity is known at the first request, not now
+
+            async def get_client() -> Any:
+                return await self.client(service)
+
+            pager._get_client = get_client
+        return pager
 
     async def wait(self, service: str, waiter: str, **kwargs: Any) -> Any:
         """``SessionPool.wait`` for this target."""
@@ -261,7 +286,7 @@ class Context:
             service,
             waiter,
             self.target.region,
-            identity=self.target.identity,
+            identity=await self._acting(),
             **kwargs,
         )
 

@@ -435,3 +435,32 @@ async def test_a_target_given_twice_is_visited_once(aiokit_pool: aiokit.SessionP
     async with aiokit_pool.fan_out(lambda ctx: anyio.lowlevel.checkpoint(), cells()) as outcomes:
         visited = [o.target.region async for o in outcomes]
     assert sorted(visited) == ["eu-west-1", "us-east-1"]
+
+
+async def test_a_target_labelled_with_an_account_is_visited_in_that_account(
+    org_pool: OrgPool, fake_organization: FakeOrganization, moto_endpoint: str
+) -> None:
+    """``Target(account, region)`` without an identity: the pool's role in that account
+    (as ``pool.client(account=...)``), or the pool itself in its own account; it was the
+    pool's own account whatever the label said, so items were filed under another."""
+    member = fake_organization.accounts[2].id
+    management = fake_organization.management_account
+
+    async def caller(ctx: aiokit.Context) -> str:
+        sts = await ctx.client("sts")
+        return str((await sts.get_caller_identity())["Account"])
+
+    targets = [aiokit.Target(member, "us-east-1"), aiokit.Target(management, "eu-west-1")]
+    async with org_pool() as pool, pool.fan_out(caller, targets) as outcomes:
+        visited = {o.target.account: o.value async for o in outcomes}
+    assert visited == {member: member, management: management}
+    # no role to reach the account with: said so, not visited as someone else
+    async with aiokit.SessionPool(
+        endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        with pytest.raises(
+            aiokit.ConfigurationError, match=f"no role to assume in account {member}"
+        ):
+            async with pool.fan_out(caller, [aiokit.Target(member, "us-east-1")]) as outcomes:
+                async for _ in outcomes:
+                    pass
