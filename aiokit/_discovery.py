@@ -357,6 +357,7 @@ class _Cache:
     tree: _OrgTree | None = None
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     callers: dict[Identity, tuple[str, str]] = field(default_factory=dict)  # account, partition
+    caller_locks: dict[Identity, anyio.Lock] = field(default_factory=dict)
     enabled: dict[tuple[Identity, str], tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -418,9 +419,14 @@ async def _whoami(pool: SessionPool, identity: Identity | None) -> tuple[str, st
     key = identity if identity is not None else pool.identity
     known = cache.callers.get(key)
     if known is None:
-        sts = await pool.client("sts", _home_region(pool), identity=identity)
-        answer = await sts.get_caller_identity()
-        known = cache.callers[key] = (str(answer["Account"]), _arn_partition(answer["Arn"]))
+        # One question per identity, however many tasks (a fan-out's targets) ask at once.
+        async with cache.caller_locks.setdefault(key, anyio.Lock()):
+            known = cache.callers.get(key)
+            if known is None:
+                sts = await pool.client("sts", _home_region(pool), identity=identity)
+                answer = await sts.get_caller_identity()
+                known = (str(answer["Account"]), _arn_partition(answer["Arn"]))
+                cache.callers[key] = known
     return known
 
 

@@ -464,3 +464,24 @@ async def test_a_target_labelled_with_an_account_is_visited_in_that_account(
             async with pool.fan_out(caller, [aiokit.Target(member, "us-east-1")]) as outcomes:
                 async for _ in outcomes:
                     pass
+
+
+async def test_who_the_pool_is_is_asked_once_for_many_labelled_targets(
+    org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    """Three targets labelled with the pool's account start at once: one GetCallerIdentity
+    of the pool's (in its region), not one per target."""
+    management = fake_organization.management_account
+    regions = ("eu-west-1", "us-west-2", "ap-southeast-2")
+    targets = [aiokit.Target(management, r) for r in regions]
+
+    async def caller(ctx: aiokit.Context) -> str:
+        sts = await ctx.client("sts")
+        return str((await sts.get_caller_identity())["Account"])
+
+    async with org_pool() as pool:
+        async with pool.fan_out(caller, targets, concurrency=3) as outcomes:
+            visited = [o.value async for o in outcomes]
+        sts = {k.region: s.requests for k, s in pool.statistics().scopes.items()}
+    assert visited == [management] * 3
+    assert sts == {"us-east-1": 1, **{r: 1 for r in regions}}
