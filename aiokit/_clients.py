@@ -66,18 +66,23 @@ class CallStats:
     """Counters for the API calls made in one context (one fan-out target, say).
 
     Set one with ``call_stats.set(CallStats())``; every call and HTTP attempt made in that
-    context (task) is counted into it.
+    context (task) is counted into it. ``throttle_retries`` and ``transient_retries`` are
+    HTTP attempts sent again within one call (by aiokit's scope limiter or botocore's retry
+    handler), after a throttle or after anything else; ``page_retries`` are pages aiokit's
+    paginator asked for again in a new call once a call had failed.
     """
 
     calls: int = 0
     attempts: int = 0
     throttles: int = 0
     page_retries: int = 0
+    throttle_retries: int = 0
+    transient_retries: int = 0
 
     @property
     def retries(self) -> int:
-        """HTTP attempts beyond the first of each call, plus aiokit's page retries."""
-        return max(0, self.attempts - self.calls) + self.page_retries
+        """Every retry: HTTP attempts sent again within a call, plus page retries."""
+        return self.throttle_retries + self.transient_retries + self.page_retries
 
 
 call_stats: ContextVar[CallStats | None] = ContextVar("aiokit_call_stats", default=None)
@@ -466,8 +471,18 @@ def log_attempt(
     stats = call_stats.get()
     if stats is not None:
         stats.attempts += 1
-        if response is not None and _is_throttle(response):
+        throttled = response is not None and _is_throttle(response)
+        if throttled:
             stats.throttles += 1
+        # This handler sees every attempt of a call with the same context: an attempt
+        # after the first means the one before it was sent again, for its own cause.
+        context = request_dict.get("context", {})
+        if attempts > 1:
+            if context.get("aiokit_last_throttled"):
+                stats.throttle_retries += 1
+            else:
+                stats.transient_retries += 1
+        context["aiokit_last_throttled"] = throttled
     if not logger.isEnabledFor(logging.DEBUG):
         return
     scope = request_dict.get("context", {}).get("aiokit_scope")

@@ -119,23 +119,40 @@ def _as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
 class Organization:
     """The active accounts of the AWS Organization the pool's identity can list.
 
+    Reading it takes one paginated ``ListAccounts`` (permission
+    ``organizations:ListAccounts``); the management account is known from the account ARNs
+    it returns, so no ``DescribeOrganization``. Filters and details cost more calls only
+    when asked for: ``ous`` or ``with_ou_paths`` walk the OU tree (``ListRoots``,
+    ``ListOrganizationalUnitsForParent``, ``ListAccountsForParent``), ``tags`` or
+    ``with_tags`` read each account's tags (``ListTagsForResource``, one per account), and
+    ``"self"`` in ``include``/``exclude`` asks STS ``GetCallerIdentity`` once.
+
     Filters combine with *and*; the management account is subject to them like any other
-    once ``include_management`` lets it in. ``ous=["Root"]`` selects every account and, as a
-    side effect, fills each target's ``ou_path``.
+    once ``include_management`` lets it in.
+
+    Each target's ``ou_path`` and ``tags`` depend on the spec alone, never on what the pool
+    read before: ``ou_path`` is filled when ``ous`` or ``with_ou_paths`` is given (else
+    ``None``), ``tags`` when ``tags`` or ``with_tags`` is given (else empty).
 
     Args:
         role: the role assumed in each member account.
         ous: OU ids, names or paths (``"Root/prod/web"``); accounts anywhere under one of
             them are kept. A name matching several OUs selects all of them.
         include: account ids or name patterns (``fnmatch``, case-sensitive, matched against
-            id and name); only matching accounts are kept.
+            id and name); only matching accounts are kept. ``"self"`` is the account of the
+            pool's own identity (the calling account), not an account named "self".
         exclude: account ids or name patterns; matching accounts are dropped.
+            ``exclude=["self"]`` drops the calling account: the management account when
+            ``include_management`` let it in, or a delegated administrator's own account.
         tags: keep accounts whose tags contain all of these key/value pairs.
         include_management: also visit the management account. When the pool's identity is
             in it, it is visited as that identity (no role assumed); otherwise through
             ``role``.
         external_id: the external id the member roles' trust policies ask for.
         session_name: the role session name, visible in the members' CloudTrail.
+        with_ou_paths: fill every target's ``ou_path`` (``"Root/prod/web"``) without
+            filtering on OUs.
+        with_tags: fill every target's ``tags`` without filtering on them.
 
     Raises:
         InvalidRoleError: the role name or session name is malformed.
@@ -149,6 +166,8 @@ class Organization:
     include_management: bool = False
     external_id: str | None = field(default=None, repr=False)
     session_name: str = "aiokit"
+    with_ou_paths: bool = False
+    with_tags: bool = False
 
     def __post_init__(self) -> None:
         for name in ("ous", "include", "exclude"):
@@ -338,6 +357,7 @@ class _Cache:
     tree: _OrgTree | None = None
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     callers: dict[Identity, tuple[str, str]] = field(default_factory=dict)  # account, partition
+    caller_locks: dict[Identity, anyio.Lock] = field(default_factory=dict)
     enabled: dict[tuple[Identity, str], tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -399,9 +419,14 @@ async def _whoami(pool: SessionPool, identity: Identity | None) -> tuple[str, st
     key = identity if identity is not None else pool.identity
     known = cache.callers.get(key)
     if known is None:
-        sts = await pool.client("sts", _home_region(pool), identity=identity)
-        answer = await sts.get_caller_identity()
-        known = cache.callers[key] = (str(answer["Account"]), _arn_partition(answer["Arn"]))
+        # One question per identity, however many tasks (a fan-out's targets) ask at once.
+        async with cache.caller_locks.setdefault(key, anyio.Lock()):
+            known = cache.callers.get(key)
+            if known is None:
+                sts = await pool.client("sts", _home_region(pool), identity=identity)
+                answer = await sts.get_caller_identity()
+                known = (str(answer["Account"]), _arn_partition(answer["Arn"]))
+                cache.callers[key] = known
     return known
 
 
@@ -433,12 +458,27 @@ async def _read_organization(pool: SessionPool, spec: Organization) -> _Cache:
             pager = pool.paginate("organizations", "list_accounts", region)
             cache.accounts = [a async for a in pager.items()]
         if cache.management is None:
+            cache.management = _management_from_arns(cache.accounts)
+        if cache.management is None and cache.accounts:
+            # No account ARN to read it from (AWS always sends them): ask.
             org = await pool.client("organizations", region)
             answer = await org.describe_organization()
             cache.management = str(answer["Organization"]["MasterAccountId"])
-        if spec.ous and cache.tree is None:
+        if (spec.ous or spec.with_ou_paths) and cache.tree is None:
             cache.tree = await _walk_organization(pool, region)
     return cache
+
+
+def _management_from_arns(accounts: Sequence[Mapping[str, Any]]) -> str | None:
+    """The management account, from ListAccounts' own answer.
+
+    Every account ARN names it: ``arn:aws:organizations::<management>:account/o-.../<id>``.
+    """
+    for account in accounts:
+        parts = str(account.get("Arn", "")).split(":")
+        if len(parts) >= 6 and parts[2] == "organizations" and _ACCOUNT_ID.match(parts[4]):
+            return parts[4]
+    return None
 
 
 async def _walk_organization(pool: SessionPool, region: str) -> _OrgTree:
@@ -514,11 +554,17 @@ async def _organization_accounts(pool: SessionPool, spec: Organization) -> list[
     candidates = [a for a in cache.accounts if _is_active(a)]
     if not spec.include_management:
         candidates = [a for a in candidates if a["Id"] != cache.management]
-    if spec.include:
-        candidates = [a for a in candidates if _matches(a, spec.include)]
-    if spec.exclude:
-        candidates = [a for a in candidates if not _matches(a, spec.exclude)]
-    tree = cache.tree
+    include, exclude = spec.include, spec.exclude
+    if "self" in (include or ()) or "self" in (exclude or ()):
+        caller, _ = await _whoami(pool, None)
+        include = include and tuple(caller if p == "self" else p for p in include)
+        exclude = exclude and tuple(caller if p == "self" else p for p in exclude)
+    if include:
+        candidates = [a for a in candidates if _matches(a, include)]
+    if exclude:
+        candidates = [a for a in candidates if not _matches(a, exclude)]
+    # Only what this spec asked for: the cache may hold more from an earlier spec.
+    tree = cache.tree if (spec.ous or spec.with_ou_paths) else None
     if spec.ous:
         assert tree is not None  # walked by _read_organization when ous are given
         chosen = _select_units(tree, spec.ous)
@@ -532,6 +578,9 @@ async def _organization_accounts(pool: SessionPool, spec: Organization) -> list[
         await _read_tags(pool, cache, [a["Id"] for a in candidates])
         wanted = spec.tags.items()
         candidates = [a for a in candidates if wanted <= cache.tags[a["Id"]].items()]
+    elif spec.with_tags:
+        await _read_tags(pool, cache, [a["Id"] for a in candidates])
+    with_tags = bool(spec.tags or spec.with_tags)
 
     self_account: str | None = None
     if any(a["Id"] == cache.management for a in candidates):
@@ -554,7 +603,7 @@ async def _organization_accounts(pool: SessionPool, spec: Organization) -> list[
                 identity,
                 name=a.get("Name"),
                 ou_path=ou_path,
-                tags=cache.tags.get(account_id, {}),
+                tags=cache.tags[account_id] if with_tags else {},
             )
         )
     return found
@@ -760,7 +809,8 @@ async def discover_targets(
         Distinct targets in diagonal order: every account once per round, each starting at
         another region, so consecutive targets are in different accounts and regions. Each
         carries the identity to act as (``None``: the pool's own) and, from an organization,
-        the account's name, plus its OU path and tags when those were read for a filter.
+        the account's name, plus its OU path and tags when the spec asks for them (see
+        :class:`Organization`: the same spec gives the same targets whatever ran before).
 
     Raises:
         ConfigurationError: a malformed ``accounts`` spec, ``role`` with an organization, no

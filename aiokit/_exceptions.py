@@ -449,6 +449,20 @@ def _from_client_error(
     return new
 
 
+# botocore's "invalid type" lines echo the value (a secret passed as bytes, say): the
+# parameter's name and types say what is wrong without it.
+_ECHOED_VALUE = re.compile(
+    r"(Invalid type for (?:document )?parameter .+?), value: .*?, (type: <class '[^']*'>, "
+    r"valid types: )",
+    re.DOTALL,
+)
+
+
+def _without_values(report: str) -> str:
+    """botocore's parameter validation report, less the values it echoes."""
+    return _ECHOED_VALUE.sub(r"\1, \2", report)
+
+
 def translate(
     exc: BaseException,
     *,
@@ -474,8 +488,11 @@ def translate(
     if isinstance(exc, bce.ClientError):
         return _from_client_error(exc, service, operation, region, account)
     if isinstance(exc, bce.ParamValidationError):
-        # botocore's report lists the offending parameter names, never their values' secrets.
-        return InvalidParameterError(f"{where}: {exc.kwargs.get('report', exc)}", **kw)
+        report = _without_values(str(exc.kwargs.get("report", exc)))
+        # botocore's error rides along as the cause, which tracebacks print: without too.
+        exc.kwargs["report"] = report
+        exc.args = (exc.fmt.format(**exc.kwargs),)
+        return InvalidParameterError(f"{where}: {report}", **kw)
     if isinstance(exc, bce.UnknownServiceError):
         return UnknownServiceError(
             f"unknown service {exc.kwargs.get('service_name')!r}; see botocore's list of services",
@@ -498,5 +515,9 @@ def translate(
     if isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
         return EndpointError(f"{where}: {exc}", **kw)
     if isinstance(exc, bce.HTTPClientError):
+        if isinstance(exc.kwargs.get("error"), ValueError):
+            # The request could not be sent as built (a line break in a header value,
+            # say): a bad parameter, not the endpoint's fault.
+            return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
         return EndpointError(f"{where}: {exc}", **kw)
     return exc

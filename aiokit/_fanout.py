@@ -52,6 +52,7 @@ from botocore.exceptions import (
 from ._botocore import use_lean_client_context
 from ._clients import CallStats, call_stats
 from ._collector import raised_gc_threshold
+from ._discovery import _whoami as whoami
 from ._exceptions import (
     ACCESS_DENIED_CODES,
     CREDENTIAL_CODES,
@@ -158,8 +159,17 @@ class Outcome(Generic[T]):
         reason: why it was skipped or failed (``"access denied"``, ``"timeout"``...).
         duration: seconds from start to end of this target's work.
         calls: API calls made.
-        retries: HTTP attempts retried (botocore's and aiokit's page retries).
+        retries: every retry: ``throttle_retries + transient_retries + page_retries``.
         throttles: throttled HTTP responses seen.
+        throttle_retries: HTTP attempts sent again after a throttle.
+        transient_retries: HTTP attempts sent again after a transient error (5xx, timeout,
+            connection error), by aiokit's scope limiter or botocore's retry handler.
+        page_retries: pages a paginator asked for again, in a new call, after a call
+            failed (``page_retries`` of ``paginate``).
+
+    The pool's ``statistics().scopes`` count the same HTTP attempts per throttling scope:
+    summed over the targets of a fan-out, ``throttles``, ``throttle_retries`` and
+    ``transient_retries`` agree with the scopes' (page retries are new requests there).
     """
 
     target: Target
@@ -171,6 +181,9 @@ class Outcome(Generic[T]):
     calls: int = 0
     retries: int = 0
     throttles: int = 0
+    throttle_retries: int = 0
+    transient_retries: int = 0
+    page_retries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -234,28 +247,52 @@ class FanOutStatistics:
 
 
 class Context:
-    """What ``fn`` gets: the pool's calls, bound to one target's identity and region."""
+    """What ``fn`` gets: the pool's calls, bound to one target's identity and region.
+
+    A target with an ``account`` but no ``identity`` is visited as the pool itself when
+    the pool is in that account, and otherwise through the pool's ``role`` there (as
+    ``pool.client(account=...)``): never as the pool in another account than its label.
+    Which one is asked of STS (once per pool) at the target's first call.
+    """
 
     def __init__(self, pool: SessionPool, target: Target) -> None:
         self.pool = pool
         self.target = target
+        self._identity = target.identity
+        self._unresolved = target.identity is None and target.account is not None
+
+    async def _acting(self) -> Any:
+        """The identity to act as (see the class docstring)."""
+        if self._unresolved:
+            own, _ = await whoami(self.pool, None)
+            if self.target.account != own:
+                self._identity = self.pool.identity_for(account=self.target.account)
+            self._unresolved = False
+        return self._identity
 
     def __repr__(self) -> str:
         return f"aiokit.Context({self.target!r})"
 
     async def client(self, service: str) -> Any:
         """The pool's client for ``service`` as this target's identity, in its region."""
-        return await self.pool.client(service, self.target.region, identity=self.target.identity)
+        return await self.pool.client(service, self.target.region, identity=await self._acting())
 
     def paginate(self, service: str, operation: str, **params: Any) -> Paginator:
         """``SessionPool.paginate`` for this target."""
-        return self.pool.paginate(
+        pager = self.pool.paginate(
             service,
             operation,
             self.target.region,
-            identity=self.target.identity,
+            identity=self._identity,
             **params,
         )
+        if self._unresolved:  # the identity is known at the first request, not now
+
+            async def get_client() -> Any:
+                return await self.client(service)
+
+            pager._get_client = get_client
+        return pager
 
     async def wait(self, service: str, waiter: str, **kwargs: Any) -> Any:
         """``SessionPool.wait`` for this target."""
@@ -263,7 +300,7 @@ class Context:
             service,
             waiter,
             self.target.region,
-            identity=self.target.identity,
+            identity=await self._acting(),
             **kwargs,
         )
 
@@ -361,26 +398,37 @@ class FanOut(Generic[T]):
                     if self._deadline is not None:
                         scope.deadline = anyio.current_time() + self._deadline
                     async with anyio.create_task_group() as group:
+                        # A worker per target taken, up to the bound: targets of unknown
+                        # number (a generator) with a huge ``concurrency`` cost as many
+                        # tasks as there are targets, not ``concurrency`` idle ones.
                         for _ in range(workers):
-                            group.start_soon(self._work, source, send)
+                            first = await source.take()
+                            if first is None:
+                                break
+                            group.start_soon(self._work, source, send, first)
                 if scope.cancelled_caught:
                     self._deadline_reached = True
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
 
-    async def _work(self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]]) -> None:
+    async def _work(
+        self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]], first: Target
+    ) -> None:
         use_lean_client_context()  # this worker task's own botocore context
+        target: Target | None = first
         while True:
-            target = await source.take()
             if target is None:
-                return
+                target = await source.take()
+                if target is None:
+                    return
             self._started += 1
             outcome = await self._bounded(target)
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
             # stops the workers, which is what keeps memory bounded.
             await send_soon(send, outcome)
+            target = None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
         account = _limiter(self._account_limiters, target.account, self._per_account)
@@ -424,6 +472,9 @@ class FanOut(Generic[T]):
                     calls=stats.calls,
                     retries=stats.retries,
                     throttles=stats.throttles,
+                    throttle_retries=stats.throttle_retries,
+                    transient_retries=stats.transient_retries,
+                    page_retries=stats.page_retries,
                 )
             return Outcome(
                 target,
@@ -433,6 +484,9 @@ class FanOut(Generic[T]):
                 calls=stats.calls,
                 retries=stats.retries,
                 throttles=stats.throttles,
+                throttle_retries=stats.throttle_retries,
+                transient_retries=stats.transient_retries,
+                page_retries=stats.page_retries,
             )
         finally:
             call_stats.reset(token)
@@ -553,9 +607,14 @@ def _limiter(
 
 
 class _Targets:
-    """The fan-out's targets, handed to its workers one at a time."""
+    """The fan-out's targets, handed to its workers one at a time, each distinct one once.
+
+    Targets are cells (``Target`` compares by account, region and partition): a repeat
+    would visit the same cell again and yield its items twice, so it is dropped.
+    """
 
     def __init__(self, targets: Iterable[Target] | AsyncIterable[Target]) -> None:
+        self._seen: set[Target] = set()
         self._iterator: Iterator[Target] | None = None
         self._source: AsyncGenerator[Target, None] | None = None
         if isinstance(targets, AsyncIterable):
@@ -566,6 +625,14 @@ class _Targets:
 
     async def take(self) -> Target | None:
         """The next target, or ``None`` when there are no more (for every later call too)."""
+        target = await self._next()
+        while target is not None and target in self._seen:
+            target = await self._next()
+        if target is not None:
+            self._seen.add(target)  # no await since the check: no other worker got it
+        return target
+
+    async def _next(self) -> Target | None:
         if self._iterator is not None:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.

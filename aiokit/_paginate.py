@@ -104,7 +104,10 @@ class Paginator:
     Iterate it for pages, or use :meth:`items` and :meth:`search`. Each iteration starts from
     ``StartingToken`` (or the beginning). After every page, :attr:`resume_token` is the token
     to pass as ``PaginationConfig={"StartingToken": ...}`` to continue after that page
-    (``None`` once the last page has been seen).
+    (``None`` once the last page has been seen). While :meth:`items` hands out a page's
+    records, it is the token that continues after the last record handed out (botocore's
+    own in-page form, as ``MaxItems`` makes), so stopping mid-page loses and repeats
+    nothing; resume with the same ``PageSize``.
 
     Attributes:
         resume_token: where to resume after the last page yielded.
@@ -144,10 +147,18 @@ class Paginator:
         self._next_token: dict[str, Any] | None = None  # encoded only when asked for
         self.pages = 0
         self.retries = 0
+        # Where the page being handed out by items() began (None: the first page, from
+        # StartingToken or the beginning), its records, and how many were handed out.
+        self._iterator: Any = None
+        self._page_start: dict[str, Any] | None = None
+        self._in_page: int | None = None
+        self._taken = 0
 
     @property
     def resume_token(self) -> str | None:
-        """Where to resume after the last page yielded (``None`` after the last page)."""
+        """Where to resume after the last page (or :meth:`items` record) yielded."""
+        if self._in_page is not None and self._taken < self._in_page:
+            return self._token_in_page()
         if self._next_token is not None:
             self._resume_token = TokenEncoder().encode(self._next_token)
             self._next_token = None
@@ -155,6 +166,19 @@ class Paginator:
 
     def _set_token(self, token: str | None) -> None:
         self._resume_token, self._next_token = token, None
+
+    def _token_in_page(self) -> str:
+        """botocore's token for "this page, less its first records": the page's own input
+        token and ``boto_truncate_amount``, counted from the page as the service sends it."""
+        iterator = self._iterator
+        if self._page_start is not None:
+            start, offset = dict(self._page_start), 0
+        elif self._config.get("StartingToken") is not None:
+            start, offset = iterator._parse_starting_token()  # what it already skipped
+        else:
+            start, offset = {name: None for name in iterator._input_token}, 0
+        start["boto_truncate_amount"] = offset + self._taken
+        return str(TokenEncoder().encode(start))
 
     def __repr__(self) -> str:
         return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
@@ -191,6 +215,7 @@ class Paginator:
     async def _pages(self) -> AsyncIterator[dict[str, Any]]:
         _, iterator = await self._start()
         self.pages = 0
+        self._iterator, self._page_start, self._in_page = iterator, None, None
         max_items = self._config.get("MaxItems")
         primary = iterator.result_keys[0]
         seen = 0
@@ -228,6 +253,7 @@ class Paginator:
                 else:
                     self._next_token = token
                 yield page
+                self._page_start = token  # the next page's input token
         finally:
             await pages.aclose()
 
@@ -251,9 +277,19 @@ class Paginator:
                 operation=self._operation,
             )
         expression = jmespath.compile(key or names[0])
+        if key is not None and key != names[0]:
+            # botocore's in-page tokens count the first result key only: page tokens here.
+            async for page in self:
+                for record in expression.search(page) or ():
+                    yield record
+            return
         async for page in self:
-            for record in expression.search(page) or ():
+            records = expression.search(page) or ()
+            self._in_page, self._taken = len(records), 0
+            for record in records:
+                self._taken += 1
                 yield record
+            self._in_page = None
 
     def search(self, expression: str) -> AsyncIterator[Any]:
         """Yield the JMESPath ``expression``'s matches on each page (lists are flattened).

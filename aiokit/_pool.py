@@ -9,6 +9,7 @@ other file read, happen in worker threads, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime
@@ -17,6 +18,7 @@ import inspect
 import random
 import re
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -303,6 +305,9 @@ class SessionPool:
         self._bound_limit = max(1024, 4 * concurrency)
         self._refresh_before = refresh_before
         self._state = _State.UNOPENED
+        # The event loop the pool was first used in: its locks and connections are that
+        # loop's, so another loop gets a clear error instead of a request that never ends.
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._start_lock = anyio.Lock()
         self._session: Any = None
         self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
@@ -379,6 +384,17 @@ class SessionPool:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        if self._in_another_loop():
+            # The connections are the other loop's: closing them here would fail or hang.
+            self._raw.clear()
+            self._retiring.clear()
+            self._bound.clear()
+            self._resources.clear()
+            raise PoolClosedError(
+                "this aiokit.SessionPool is now closed, but its connections belong to the "
+                "event loop it was used in and cannot be closed from this one; close a pool "
+                "in the loop that used it"
+            )
         with anyio.CancelScope(shield=True):
             entries = [
                 *self._raw.values(),
@@ -408,6 +424,23 @@ class SessionPool:
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
             raise PoolClosedError("this aiokit.SessionPool is closed; make a new one")
+        if self._in_another_loop():
+            raise PoolClosedError(
+                "this aiokit.SessionPool belongs to the event loop it was first used in, "
+                "which is not this one (has that loop ended?): its connections and locks "
+                "cannot serve another loop; make a new pool in this one"
+            )
+
+    def _in_another_loop(self) -> bool:
+        """Whether the running loop is not the pool's (the first one that used it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside any loop (making a paginator, say)
+            return False
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+            return False
+        return self._loop() is not loop
 
     @property
     def closed(self) -> bool:
@@ -797,7 +830,8 @@ class SessionPool:
         Args:
             fn: the work for one target; gets a :class:`Context` (``ctx.client(...)``,
                 ``ctx.paginate(...)``, ``ctx.wait(...)``, ``ctx.target``).
-            targets: targets, or an async iterator of them.
+            targets: targets, or an async iterator of them; a target given twice (same
+                account, region and partition) is visited once.
             concurrency: targets in progress at once.
             per_account: targets of one account in progress at once.
             per_region: targets of one region in progress at once.

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio
+from botocore.exceptions import HTTPClientError
 from botocore.retries.throttling import CubicCalculator
 
 from ._exceptions import (
@@ -129,9 +130,18 @@ class ScopeStatistics:
         rate: the send rate the scope's bucket allows now (requests/s; ``None``: no limit).
         tokens: tokens in the bucket now.
         in_flight: requests in flight now.
-        requests: HTTP attempts sent.
-        throttles: throttled responses.
-        retries: attempts retried after transient errors.
+        requests: HTTP attempts sent: first attempts and retries alike.
+        throttles: throttled responses received (a throttle past ``throttle_timeout``
+            included, which is not resent).
+        retries: HTTP attempts sent again, for any reason: ``throttle_retries +
+            transient_retries``. The same count as ``Outcome.retries`` and as botocore's
+            ``ResponseMetadata.RetryAttempts`` summed over calls (a fan-out target's
+            ``Outcome.retries`` also counts aiokit's page retries, which the scope sees
+            as new requests).
+        throttle_retries: attempts sent again after a throttle; these use neither the
+            caller's attempts nor the retry budget.
+        transient_retries: attempts sent again after a transient error (5xx, timeout,
+            connection error), each paid from the retry budget.
         waited: seconds requests spent waiting for a slot or a token.
         budget: retry budget left.
     """
@@ -144,6 +154,8 @@ class ScopeStatistics:
     retries: int
     waited: float
     budget: int
+    throttle_retries: int = 0
+    transient_retries: int = 0
 
 
 class ScopeLimiter:
@@ -194,7 +206,8 @@ class ScopeLimiter:
         self._in_flight = 0
         self._budget_max = budget
         self.budget = budget
-        self.requests = self.throttles = self.retries = 0
+        self.requests = self.throttles = 0
+        self.throttle_retries = self.transient_retries = 0
         self.waited = 0.0
 
     # --- sending ---------------------------------------------------------------------------
@@ -310,8 +323,19 @@ class ScopeLimiter:
         if self.budget < cost:
             return False
         self.budget -= cost
-        self.retries += 1
         return True
+
+    @property
+    def retries(self) -> int:
+        """HTTP attempts sent again, for any reason (see ``ScopeStatistics``)."""
+        return self.throttle_retries + self.transient_retries
+
+    def count_retry(self, cause: str) -> None:
+        """An attempt sent again, after a ``"throttle"`` or a ``"transient"`` error."""
+        if cause == "throttle":
+            self.throttle_retries += 1
+        else:
+            self.transient_retries += 1
 
     def statistics(self) -> ScopeStatistics:
         """A frozen snapshot."""
@@ -325,6 +349,8 @@ class ScopeLimiter:
             retries=self.retries,
             waited=self.waited,
             budget=self.budget,
+            throttle_retries=self.throttle_retries,
+            transient_retries=self.transient_retries,
         )
 
 
@@ -391,6 +417,11 @@ class RateLimiterRegistry:
             return
         limiter = self.limiter(self.key(scope, operation_name))
         await limiter.acquire()
+        # Counted when the attempt is really sent again (not when decided: a caller
+        # cancelled during the backoff sends nothing more).
+        cause = context.pop("aiokit_retry_cause", None)
+        if cause is not None:
+            limiter.count_retry(cause)
         context["aiokit_limiter"] = limiter
         context.setdefault("aiokit_started", self._clock())
         held = held_slots.get()
@@ -423,11 +454,12 @@ class RateLimiterRegistry:
                 return None
             # Throttles do not use the caller's attempts: count them apart.
             context["aiokit_throttled"] = context.get("aiokit_throttled", 0) + 1
+            context["aiokit_retry_cause"] = "throttle"
             return retry_after  # the scope's bucket paces the resend
         if caught_exception is None and status < 500:
             limiter.on_success()
         transient = caught_exception is not None or status >= 500
-        if not transient:
+        if not transient or _malformed(caught_exception):
             return None
         tries = attempts - context.get("aiokit_throttled", 0)
         if tries >= settings.max_attempts:
@@ -435,7 +467,16 @@ class RateLimiterRegistry:
         timeout = "timeout" in type(caught_exception).__name__.lower()
         if not limiter.spend(10 if timeout else 5):
             return None
+        context["aiokit_retry_cause"] = "transient"
         return random.uniform(0, min(settings.max_backoff, 2 ** (tries - 1)))
+
+
+def _malformed(exc: BaseException | None) -> bool:
+    """A request that could not be sent as built (a line break in a header value, say):
+    the same request fails the same way every time, so it is not retried."""
+    if isinstance(exc, HTTPClientError):
+        exc = exc.kwargs.get("error")
+    return isinstance(exc, ValueError)
 
 
 def _answer(response: Any) -> tuple[int, str, float]:

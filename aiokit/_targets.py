@@ -23,7 +23,9 @@ class Target:
         account: the 12-digit account id (``None``: whatever account the identity is in).
         region: the region (``None`` for a global service visited once per account).
         partition: ``aws``, ``aws-cn``, ``aws-us-gov``...
-        identity: who to act as; ``None`` means the pool's own identity.
+        identity: who to act as. ``None``: the pool's own identity when ``account`` is
+            ``None`` or the pool's own account; for another account, the pool's ``role``
+            there (``ConfigurationError`` when the pool has none).
         name: the account's name, when known.
         ou_path: the account's OU path in the organization, e.g. ``"Root/prod/web"``.
         tags: the account's tags.

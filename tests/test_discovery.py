@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import boto3
 import pytest
 import pytest_asyncio
@@ -107,7 +108,8 @@ async def test_organization_tags_and_ous_are_read_only_when_filtered_on(
     monkeypatch.setattr(aiokit_pool, "paginate", counting)
     targets = await discover_targets(aiokit_pool, Organization(tags={"env": "prod"}))
     assert operations.count("list_tags_for_resource") == 6
-    # Tags and OU paths, once read, ride along on later targets of this pool.
+    # Tags once read are not read again, but a spec that does not ask for them has none:
+    # what a spec gives does not depend on what ran before (see the tests at the end).
     targets = await discover_targets(aiokit_pool, Organization(ous=["Root"]))
     assert operations.count("list_tags_for_resource") == 6
     assert operations.count("list_roots") == 1
@@ -115,6 +117,12 @@ async def test_organization_tags_and_ous_are_read_only_when_filtered_on(
     for t in targets:
         assert t.account is not None
         assert t.ou_path == f"Root/{by_id[t.account].ou}"
+        assert dict(t.tags) == {}
+    targets = await discover_targets(aiokit_pool, Organization(with_tags=True))
+    assert operations.count("list_tags_for_resource") == 6
+    for t in targets:
+        assert t.account is not None
+        assert t.ou_path is None
         assert dict(t.tags) == by_id[t.account].tags
 
 
@@ -578,3 +586,179 @@ async def test_profiles_are_found_by_get_caller_identity(
     ]
     with pytest.raises(aiokit.ConfigurationError):
         Profiles([])
+
+
+# --- Organization(): the calls it makes, the calling account, details independent of history ---
+
+
+class RecordingProxy:
+    """Forwards every request to moto and records the operations, as AWS would see them."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.operations: list[str] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        target = request.headers.get("X-Amz-Target")  # JSON protocols: Organizations
+        if target is not None:
+            self.operations.append(target.rsplit(".", 1)[-1])
+        else:  # query protocols: STS, EC2
+            form = dict(p.split("=", 1) for p in body.decode().split("&") if "=" in p)
+            self.operations.append(form.get("Action", f"{request.method} {request.path}"))
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
+                request.method, self.upstream + request.path_qs, headers=headers, data=body
+            ) as upstream,
+        ):
+            payload = await upstream.read()
+            out = {
+                k: v
+                for k, v in upstream.headers.items()
+                if k.lower() not in {"transfer-encoding", "content-length", "connection"}
+            }
+            return web.Response(status=upstream.status, body=payload, headers=out)
+
+
+@pytest.fixture
+async def recording(fake_organization: FakeOrganization) -> AsyncIterator[RecordingProxy]:
+    proxy = RecordingProxy(fake_organization.endpoint_url)
+    async with serve_on_loopback(proxy.handle) as proxy.url:
+        yield proxy
+
+
+def _pool_via(proxy: RecordingProxy) -> aiokit.SessionPool:
+    return aiokit.SessionPool(
+        endpoint_url=proxy.url, region="us-east-1", credentials=TEST_CREDENTIALS
+    )
+
+
+def _details(targets: list[Target]) -> list[tuple[Any, ...]]:
+    return [
+        (t.account, t.region, t.name, t.identity, t.ou_path, sorted(t.tags.items()))
+        for t in targets
+    ]
+
+
+async def test_organization_calls_list_accounts_only(
+    recording: RecordingProxy, fake_organization: FakeOrganization
+) -> None:
+    """One permission, one paginated call: the management account comes from the ARNs."""
+    async with _pool_via(recording) as pool:
+        targets = await discover_targets(pool, Organization(), regions="us-east-1")
+    assert recording.operations == ["ListAccounts"]
+    assert {t.account for t in targets} == set(fake_organization.account_ids)
+    assert MANAGEMENT not in {t.account for t in targets}
+
+
+async def test_including_the_management_account_asks_only_who_the_pool_is(
+    recording: RecordingProxy, fake_organization: FakeOrganization
+) -> None:
+    async with _pool_via(recording) as pool:
+        spec = Organization(include_management=True)
+        targets = await discover_targets(pool, spec, regions="us-east-1")
+    # GetCallerIdentity: whether the pool is in the management account (then no role)
+    assert recording.operations == ["ListAccounts", "GetCallerIdentity"]
+    management = next(t for t in targets if t.account == MANAGEMENT)
+    assert management.identity is None
+
+
+async def test_exclude_self_drops_the_calling_account(
+    recording: RecordingProxy, fake_organization: FakeOrganization
+) -> None:
+    async with _pool_via(recording) as pool:
+        spec = Organization(include_management=True, exclude=["self"])
+        targets = await discover_targets(pool, spec, regions="us-east-1")
+        assert {t.account for t in targets} == set(fake_organization.account_ids)
+        only = Organization(include_management=True, include=["self"])
+        (me,) = await discover_targets(pool, only, regions="us-east-1")
+        # and combined with other patterns, as an id among ids
+        spec = Organization(exclude=["self", "member-0"])
+        rest = await discover_targets(pool, spec, regions="us-east-1")
+    assert me.account == MANAGEMENT and me.identity is None
+    assert {t.account for t in rest} == set(fake_organization.account_ids[1:])
+    assert recording.operations.count("GetCallerIdentity") == 1  # asked once per pool
+
+
+EARLIER: list[dict[str, Any]] = [
+    {"ous": ["Root"]},
+    {"tags": {"env": "prod"}},
+    {"with_tags": True, "with_ou_paths": True, "include_management": True},
+]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"ous": ["prod"]}, id="ous"),
+        pytest.param({"tags": {"env": "dev"}}, id="tags"),
+        pytest.param({"with_ou_paths": True}, id="with-ou-paths"),
+        pytest.param({"with_tags": True}, id="with-tags"),
+    ],
+)
+async def test_the_same_spec_gives_the_same_targets_whatever_ran_before(
+    fake_organization: FakeOrganization, spec: dict[str, Any]
+) -> None:
+    endpoint = fake_organization.endpoint_url
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as fresh:
+        alone = await discover_targets(fresh, Organization(**spec), regions=TWO_REGIONS)
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as used:
+        for earlier in EARLIER:
+            await discover_targets(used, Organization(**earlier), regions="us-east-1")
+        after = await discover_targets(used, Organization(**spec), regions=TWO_REGIONS)
+    assert _details(after) == _details(alone)
+    assert alone
+
+
+async def test_ou_paths_and_tags_are_filled_on_request_at_their_cost(
+    recording: RecordingProxy, fake_organization: FakeOrganization
+) -> None:
+    by_id = {a.id: a for a in fake_organization.accounts}
+    async with _pool_via(recording) as pool:
+        plain = await discover_targets(pool, Organization(), regions="us-east-1")
+        assert all(t.ou_path is None and not t.tags for t in plain)
+        paths = await discover_targets(pool, Organization(with_ou_paths=True), "us-east-1")
+        walk = recording.operations[1:]
+        tagged = await discover_targets(pool, Organization(with_tags=True), "us-east-1")
+        reads = recording.operations[1 + len(walk) :]
+    # the OU walk: the root, then each unit's OUs and accounts (Root, prod, dev)
+    assert walk.count("ListRoots") == 1
+    assert walk.count("ListOrganizationalUnitsForParent") == 3
+    assert walk.count("ListAccountsForParent") == 3
+    assert len(walk) == 7
+    assert reads == ["ListTagsForResource"] * len(fake_organization.accounts)
+    for t in paths:
+        assert t.account is not None
+        assert t.ou_path == f"Root/{by_id[t.account].ou}" and not t.tags
+    for t in tagged:
+        assert t.account is not None
+        assert dict(t.tags) == by_id[t.account].tags and t.ou_path is None
+
+
+def test_cli_targets_of_an_organization_show_each_accounts_ou(
+    fake_organization: FakeOrganization,
+) -> None:
+    """``aiokit targets`` has an "ou" column: it is filled, not left empty."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "aiokit.cli", "targets", "--accounts", "org", "--regions",
+         "us-east-1", "--endpoint-url", fake_organization.endpoint_url, "--region", "us-east-1"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if "member-" in line]
+    assert len(rows) == len(fake_organization.accounts)
+    for account in fake_organization.accounts:
+        (row,) = [r for r in rows if account.id in r]
+        assert f"Root/{account.ou}" in row

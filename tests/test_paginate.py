@@ -334,3 +334,76 @@ async def test_page_retries_are_bounded(proxy_factory: Any, moto_endpoint: str) 
     assert pager.retries == 2
     assert any("retried page 2" in note for note in info.value.__notes__)
     assert pager.resume_token is not None  # resume later from where it stopped
+
+
+# --- resuming from inside a page --------------------------------------------------------------
+
+
+async def _items_until(
+    pool: aiokit.SessionPool, stop: int, config: dict[str, Any], **params: Any
+) -> tuple[list[str], str | None]:
+    """Read items, saving the resume token after each one as a checkpointing consumer
+    would, and stop after ``stop`` of them (a crash, say)."""
+    seen: list[str] = []
+    token = config.get("StartingToken")
+    if stop == 0:
+        return seen, token
+    pager = pool.paginate(**params, PaginationConfig=config)
+    async for item in pager.items():
+        seen.append(item["Key"] if isinstance(item, dict) else item)
+        token = pager.resume_token
+        if len(seen) == stop:
+            break
+    return seen, token
+
+
+@pytest.mark.parametrize("stop", range(11))
+async def test_a_resume_token_saved_after_any_item_loses_and_repeats_nothing(
+    aiokit_pool: aiokit.SessionPool, stop: int
+) -> None:
+    """Stopping after any item, mid-page included, and resuming from the token saved
+    after it gives every item exactly once (the rest of the page was lost before)."""
+    s3 = await aiokit_pool.client("s3")
+    await s3.create_bucket(Bucket="resume-mid-page")
+    keys = [f"k{i:02d}" for i in range(10)]
+    for key in keys:
+        await s3.put_object(Bucket="resume-mid-page", Key=key, Body=b"")
+    call = {"service": "s3", "operation": "list_objects_v2", "Bucket": "resume-mid-page"}
+    config: dict[str, Any] = {"PageSize": 4}
+    first, token = await _items_until(aiokit_pool, stop, config, **call)
+    rest: list[str] = []
+    # then, twice, two items at a time, and the rest; None: nothing left
+    for count in (2, 2, -1):
+        if token is None and (first or rest):
+            break
+        resume = {"StartingToken": token} if token is not None else {}
+        more, token = await _items_until(aiokit_pool, count, {**config, **resume}, **call)
+        rest += more
+    assert token is None  # read to the end
+    assert first + rest == keys
+
+
+async def test_in_page_resume_tokens_work_for_json_services_and_with_max_items(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    ddb = await aiokit_pool.client("dynamodb")
+    names = [f"t{i:02d}" for i in range(7)]
+    for name in names:
+        await ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    call = {"service": "dynamodb", "operation": "list_tables"}
+    first, token = await _items_until(aiokit_pool, 4, {"PageSize": 3}, **call)
+    rest, _ = await _items_until(aiokit_pool, -1, {"PageSize": 3, "StartingToken": token}, **call)
+    assert first + rest == names
+    # MaxItems ends mid-page: the token after its last item is botocore's own
+    pager = aiokit_pool.paginate(
+        "dynamodb", "list_tables", PaginationConfig={"PageSize": 3, "MaxItems": 5}
+    )
+    got = [name async for name in pager.items()]
+    after = pager.resume_token
+    rest, _ = await _items_until(aiokit_pool, -1, {"PageSize": 3, "StartingToken": after}, **call)
+    assert got + rest == names

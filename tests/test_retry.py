@@ -403,3 +403,113 @@ async def test_capacity_halving_mid_run_recovers_without_failing_targets() -> No
             assert found[(account, region)] == expected_items(config, account, region, "instances")
     assert stats["throttled"] > 0  # the halving did bite
     assert sum(s.throttles for s in scopes.values()) == stats["throttled"]
+
+
+# --- what "retries" counts, per scope and per target, against the server's own counts ----------
+
+
+async def test_scope_and_outcome_retry_counts_agree_with_the_servers() -> None:
+    """The same throttled and faulted calls, counted three ways, give the same figures.
+
+    The fake endpoint throttles DynamoDB hard and answers a fifth of its requests with a
+    500; every throttle and every 500 is resent, so each is one retry of its kind, and the
+    scopes' statistics and the targets' outcomes must both say so.
+    """
+    from benchmarks.fake_aws import FakeAWS, FakeConfig, expected_items
+
+    config = FakeConfig(
+        accounts=2,
+        items={"tables": 12},
+        page_size={"ListTables": 2},
+        throttle=True,
+        buckets={"dynamodb:*": [2.0, 40.0], "sts:*": [500.0, 500.0]},
+        fault_500=0.2,
+        fault_seed=7,
+        fault_actions=["dynamodb:*"],
+    )
+    regions = ["us-east-1", "eu-west-1"]
+    accounts = ["100000000001", "100000000002"]
+    targets = [
+        aiokit.Target.assume(a, r, "OrganizationAccountAccessRole")
+        for r in regions
+        for a in accounts
+    ]
+
+    async def tables(ctx: aiokit.Context) -> list[str]:
+        return [t async for t in ctx.paginate("dynamodb", "list_tables").items()]
+
+    settings = RetrySettings(max_attempts=20, max_backoff=0.01)
+    async with FakeAWS(config) as fake:
+        async with _pool(fake.endpoint_url, retry=settings) as pool:
+            async with pool.fan_out(tables, targets, concurrency=4) as stream:
+                outcomes = [o async for o in stream]
+            scopes = {k: s for k, s in pool.statistics().scopes.items() if k.service == "dynamodb"}
+        server = fake.stats()
+    assert all(o.ok for o in outcomes), outcomes
+    for o in outcomes:
+        assert o.value == expected_items(config, o.target.account, o.target.region, "tables")
+
+    throttled = server["throttled_by_action"]["dynamodb:ListTables"]
+    faulted = server["faults"].get("500", 0)
+    sent = server["by_action"]["dynamodb:ListTables"]
+    assert throttled > 0 and faulted > 0  # both kinds happened
+    # every throttle and every 500 was sent again: one retry of its kind each
+    assert sum(s.throttles for s in scopes.values()) == throttled
+    assert sum(s.throttle_retries for s in scopes.values()) == throttled
+    assert sum(s.transient_retries for s in scopes.values()) == faulted
+    assert sum(s.retries for s in scopes.values()) == throttled + faulted
+    assert sum(s.requests for s in scopes.values()) == sent
+    # the outcomes count the same attempts
+    assert sum(o.throttles for o in outcomes) == throttled
+    assert sum(o.throttle_retries for o in outcomes) == throttled
+    assert sum(o.transient_retries for o in outcomes) == faulted
+    assert sum(o.page_retries for o in outcomes) == 0
+    assert sum(o.retries for o in outcomes) == throttled + faulted
+    # 6 pages per target, each one call; every other request to the server a retry. The
+    # AssumeRole of each account is counted as a call of the target that needed it first.
+    assume_role = server["by_action"]["sts:AssumeRole"]
+    assert assume_role == 2
+    assert sum(o.calls for o in outcomes) == 4 * 6 + assume_role
+    assert sent - throttled - faulted == 4 * 6
+
+
+@pytest.mark.parametrize("mode", ["shared", "standard"])
+async def test_outcome_retries_are_botocores_retry_attempts(
+    throttler: Throttler, mode: str
+) -> None:
+    """Whoever retries (aiokit's scopes or botocore's handler), a target's retries are the
+    attempts sent again, as botocore's ``RetryAttempts`` counts them, split by cause."""
+    throttler.throttles = 2
+    answers: list[dict[str, Any]] = []
+
+    async def list_tables(ctx: aiokit.Context) -> None:
+        ddb = await ctx.client("dynamodb")
+        answers.append(await ddb.list_tables())
+
+    async with _pool(throttler.url, retry_mode=mode) as pool:
+        target = aiokit.Target(account=None, region="us-east-1")
+        async with pool.fan_out(list_tables, [target]) as stream:
+            (outcome,) = [o async for o in stream]
+    assert outcome.ok, outcome
+    assert throttler.requests == 3
+    assert answers[0]["ResponseMetadata"]["RetryAttempts"] == 2
+    assert (outcome.calls, outcome.throttles, outcome.retries) == (1, 2, 2)
+    assert (outcome.throttle_retries, outcome.transient_retries, outcome.page_retries) == (2, 0, 0)
+
+
+async def test_a_request_that_cannot_be_sent_as_built_is_a_bad_parameter_not_retried(
+    moto_endpoint: str,
+) -> None:
+    """A line break in a header value fails the same way every time: no retries (they took
+    4.6 s and 20 of the scope's budget), and the error is the parameter's, not the
+    endpoint's."""
+    async with _pool(moto_endpoint) as pool:
+        s3 = await pool.client("s3")
+        await s3.create_bucket(Bucket="header-values")
+        with pytest.raises(aiokit.InvalidParameterError, match="s3 PutObject in us-east-1"):
+            await s3.put_object(
+                Bucket="header-values", Key="k", Body=b"x", Metadata={"note": "two\nlines"}
+            )
+        scopes = pool.statistics().scopes.values()
+    assert sum(s.requests for s in scopes) == 2  # CreateBucket, and PutObject once
+    assert sum(s.retries for s in scopes) == 0

@@ -20,7 +20,13 @@ import pytest_asyncio
 from aiobotocore.credentials import AioCredentials
 from aiobotocore.signers import AioRequestSigner
 from botocore.auth import S3SigV4Auth, SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest, create_request_object, prepare_request_dict
+from botocore.awsrequest import (
+    AWSRequest,
+    HeadersDict,
+    create_request_object,
+    prepare_request_dict,
+)
+from botocore.compat import HAS_CRT
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.serialize import create_serializer
 
@@ -156,8 +162,12 @@ async def test_only_plain_sigv4_is_replaced() -> None:
     s3 = await signer.get_auth_instance("s3", "us-east-1", "s3v4")
     presign = await signer.get_auth_instance("sqs", "us-east-1", "v4-query")
     assert type(plain) is LeanSigV4Auth
-    assert type(s3) is S3SigV4Auth
-    assert type(presign) is SigV4QueryAuth
+    # the others are whatever botocore maps them to: its own classes, or the CRT's
+    assert type(s3) is botocore.auth.AUTH_TYPE_MAPS["s3v4"]
+    assert type(presign) is botocore.auth.AUTH_TYPE_MAPS["v4-query"]
+    if not HAS_CRT:
+        assert type(s3) is S3SigV4Auth
+        assert type(presign) is SigV4QueryAuth
 
 
 # -- over real HTTP: a server that checks each signature with botocore -------------------
@@ -182,9 +192,12 @@ class VerifyingServer:
         wire = AWSRequest(
             method=request.method,
             url=f"http://{request.headers['Host']}{request.raw_path}",
-            headers={n: request.headers[n] for n in signed_names if n != "host"},
             data=body,
         )
+        for name in signed_names:  # every value of a header sent more than once
+            if name != "host":
+                for value in request.headers.getall(name):
+                    wire.headers[name] = value  # HTTPHeaders: adds another
         wire.context["timestamp"] = request.headers["X-Amz-Date"]
         auth = SigV4Auth(Credentials(key_id, KEYS[1]), service, region)
         canonical = auth.canonical_request(wire)
@@ -243,3 +256,174 @@ async def test_pool_clients_signatures_check_out_on_the_wire(
     assert functions["Functions"] == []
     assert verifying_server.rejected == []
     assert verifying_server.verified == 6
+
+
+# -- with awscrt installed (boto3[crt]): botocore maps v4 to its CRT signer ---------------
+
+needs_crt = pytest.mark.skipif(
+    not HAS_CRT, reason="awscrt is not installed (the [test] extra has it)"
+)
+
+
+def _lean_signer() -> LeanRequestSigner:
+    signer = AioRequestSigner(
+        service_id=botocore.session.get_session().get_service_model("sqs").service_id,
+        region_name="us-east-1",
+        signing_name="sqs",
+        signature_version="v4",
+        credentials=AioCredentials(*KEYS),
+        event_emitter=botocore.session.get_session().get_component("event_emitter"),
+    )
+    signer.__class__ = LeanRequestSigner
+    return signer  # type: ignore[return-value]
+
+
+@needs_crt
+@pytest.mark.anyio
+async def test_plain_v4_is_aiokits_signer_when_botocore_would_use_the_crts() -> None:
+    from botocore.crt.auth import CrtSigV4Auth
+
+    assert botocore.auth.AUTH_TYPE_MAPS["v4"] is CrtSigV4Auth  # what botocore does with awscrt
+    auth = await _lean_signer().get_auth_instance("sqs", "eu-west-1", "v4")
+    assert type(auth) is LeanSigV4Auth
+    assert (auth._service_name, auth._region_name) == ("sqs", "eu-west-1")
+    assert (auth.credentials.access_key, auth.credentials.secret_key) == KEYS
+    # the default signature version of the signer is v4 too
+    assert type(await _lean_signer().get_auth_instance("sqs", "eu-west-1")) is LeanSigV4Auth
+
+
+@needs_crt
+@pytest.mark.anyio
+async def test_other_crt_signers_stay_the_crts_and_still_sign() -> None:
+    from botocore.crt.auth import CrtS3SigV4Auth, CrtSigV4AsymAuth, CrtSigV4QueryAuth
+
+    signer = _lean_signer()
+    v4a = await signer.get_auth_instance("s3", "*", "v4a")
+    s3 = await signer.get_auth_instance("s3", "us-east-1", "s3v4")
+    presign = await signer.get_auth_instance("sqs", "us-east-1", "v4-query")
+    assert type(v4a) is CrtSigV4AsymAuth
+    assert type(s3) is CrtS3SigV4Auth
+    assert type(presign) is CrtSigV4QueryAuth
+    request = _request(*CASES[2])
+    v4a.add_auth(request)
+    assert request.headers["Authorization"].startswith("AWS4-ECDSA-P256-SHA256 Credential=")
+    assert request.headers["X-Amz-Region-Set"] == "*"
+
+
+@needs_crt
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["keys", "session-token"])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_the_signature_is_the_crts_too(
+    case: tuple[str, str, dict[str, Any], str],
+    token: str | None,
+    frozen_clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CRT signer aiokit replaces gives the same Authorization header."""
+    import botocore.crt.auth
+    from botocore.crt.auth import CrtSigV4Auth
+
+    # the CRT signer reads its own clock, timezone-aware
+    now = frozen_clock[0].replace(tzinfo=datetime.UTC)
+    monkeypatch.setattr(botocore.crt.auth, "get_current_datetime", lambda **_: now)
+    credentials = ReadOnlyCredentials(*KEYS, token)
+    ours, crts = _copy(_request(*case)), _copy(_request(*case))
+    LeanSigV4Auth(credentials, case[0], "eu-west-1").add_auth(ours)
+    CrtSigV4Auth(credentials, case[0], "eu-west-1").add_auth(crts)
+    assert ours.headers["Authorization"] == crts.headers["Authorization"]
+    assert ours.headers["X-Amz-Date"] == crts.headers["X-Amz-Date"]
+
+
+@pytest.mark.anyio
+async def test_pool_clients_sign_v4_with_aiokits_signer_on_the_wire(
+    verifying_server: VerifyingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every v4 request a pool client sends is signed by LeanSigV4Auth, awscrt or not."""
+    signed_by: list[str] = []
+    lean_add_auth = LeanSigV4Auth.add_auth
+
+    def counting_add_auth(self: LeanSigV4Auth, request: Any) -> None:
+        signed_by.append(type(self).__name__)
+        lean_add_auth(self, request)
+
+    monkeypatch.setattr(LeanSigV4Auth, "add_auth", counting_add_auth)
+    if HAS_CRT:
+        from botocore.crt.auth import CrtSigV4Auth
+
+        crt_add_auth = CrtSigV4Auth.add_auth
+
+        def crt_counting_add_auth(self: Any, request: Any) -> None:
+            signed_by.append(type(self).__name__)
+            crt_add_auth(self, request)
+
+        monkeypatch.setattr(CrtSigV4Auth, "add_auth", crt_counting_add_auth)
+    async with aiokit.SessionPool(
+        endpoint_url=verifying_server.url,
+        region="eu-west-1",
+        credentials=aiokit.StaticKeys(KEYS[0], KEYS[1]),
+    ) as pool:
+        sts = await pool.client("sts")
+        ddb = await pool.client("dynamodb")
+        await sts.get_caller_identity()
+        await ddb.list_tables(Limit=5)
+    assert verifying_server.rejected == []
+    assert verifying_server.verified == 2
+    assert signed_by == ["LeanSigV4Auth", "LeanSigV4Auth"]
+
+
+# -- a header sent twice ---------------------------------------------------------------------
+
+
+def _with_repeated_headers(case: tuple[str, str, dict[str, Any], str]) -> AWSRequest:
+    request = _request(*case)
+    request.headers["X-Amz-Meta-Twice"] = "one"
+    request.headers["X-Amz-Meta-Twice"] = " two  words "  # HTTPHeaders keeps both
+    request.headers.add_header("x-amz-meta-cased", "A")
+    request.headers.add_header("X-AMZ-META-CASED", "B")
+    return request
+
+
+@pytest.mark.parametrize("case", CASES[:3], ids=[f"{c[0]}-{c[1]}" for c in CASES[:3]])
+def test_a_header_given_twice_is_signed_as_it_is_sent(
+    case: tuple[str, str, dict[str, Any], str], frozen_clock: Any
+) -> None:
+    """The one place aiokit's signature is not botocore's, on purpose.
+
+    botocore's prepared request keeps one value per header name (the last one), and that
+    is what goes on the wire; botocore's signer signs every value, comma-joined, so AWS
+    refuses the request. aiokit signs what is sent: botocore's signature of the request
+    as prepared.
+    """
+    credentials = ReadOnlyCredentials(*KEYS, TOKEN)
+    ours = _with_repeated_headers(case)
+    LeanSigV4Auth(credentials, case[0], "eu-west-1").add_auth(ours)
+    sent = _with_repeated_headers(case)
+    folded = HeadersDict(sent.headers.items())  # what AWSRequest.prepare() sends
+    assert folded["X-Amz-Meta-Twice"] == " two  words " and folded["x-amz-meta-cased"] == "B"
+    as_sent = AWSRequest(sent.method, sent.url, data=sent.data, params=sent.params)
+    for name, value in folded.items():
+        as_sent.headers[name] = value
+    SigV4Auth(credentials, case[0], "eu-west-1").add_auth(as_sent)
+    assert ours.headers["Authorization"] == as_sent.headers["Authorization"]
+
+
+@pytest.mark.anyio
+async def test_a_header_added_twice_by_a_handler_checks_out_on_the_wire(
+    verifying_server: VerifyingServer,
+) -> None:
+    """Where a plain aiobotocore client is refused (InvalidSignatureException)."""
+
+    def twice(request: Any, **_: Any) -> None:
+        request.headers.add_header("X-Amz-Meta-Twice", "one")
+        request.headers.add_header("X-Amz-Meta-Twice", "two")
+
+    async with aiokit.SessionPool(
+        endpoint_url=verifying_server.url,
+        region="eu-west-1",
+        credentials=aiokit.StaticKeys(KEYS[0], KEYS[1]),
+    ) as pool:
+        ddb = await pool.client("dynamodb")
+        ddb.meta.events.register("before-sign.dynamodb.ListTables", twice)
+        tables = await ddb.list_tables(Limit=5)
+    assert tables["TableNames"] == ["t"]
+    assert verifying_server.rejected == []

@@ -12,6 +12,7 @@ with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import errno
 import functools
@@ -799,9 +800,12 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
+    spec = _accounts(accounts, profiles, role, external_id)
+    if isinstance(spec, aiokit.Organization):
+        spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column
     async with _pool(profile, region, endpoint_url, role=role) as pool:
         found = await pool.targets(
-            _accounts(accounts, profiles, role, external_id),
+            spec,
             _regions(regions),
             services.split(",") if services else None,
             role=role if accounts not in (None, "org", "self") else None,
