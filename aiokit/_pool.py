@@ -226,6 +226,8 @@ class SessionPool:
         self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
         self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
+        self._botocore_retries: set[tuple[Any, ...]] = set()  # raw keys retried by botocore
+        self._verify: dict[tuple[Any, ...], bool | str] = {}  # raw keys with their own verify=
         self._credentials: dict[Identity, Any] = {}
         self._credential_locks: dict[Identity, anyio.Lock] = {}
         self._sts_limiter = anyio.Semaphore(sts_concurrency)
@@ -375,6 +377,7 @@ class SessionPool:
         identity: Identity | None = None,
         config: AioConfig | None = None,
         endpoint_url: str | None = None,
+        verify: bool | str | None = None,
     ) -> Any:
         """A ready aiobotocore client owned by the pool: no ``async with`` needed.
 
@@ -387,8 +390,12 @@ class SessionPool:
             account: act in this account by assuming ``role`` (or the pool's ``role``).
             role: the role name to assume in ``account``.
             identity: act as this identity instead (exclusive with ``account``).
-            config: an ``AioConfig`` merged over the pool's config for this client.
+            config: an ``AioConfig`` merged over the pool's config for this client. Its
+                ``retries``, when given, are honoured as botocore's: that client is retried
+                by botocore in the mode and attempts given, outside the shared limiter.
             endpoint_url: send this client's requests to this URL.
+            verify: as boto3's: ``False`` skips TLS certificate checks, a path names a CA
+                bundle; the pool's default (botocore's CA bundle) if omitted.
 
         Raises:
             PoolClosedError: the pool is closed.
@@ -406,7 +413,13 @@ class SessionPool:
             cfg = merge_config(self._config, config)
             cfg_key = config_key(cfg)
         url = endpoint_url or self._endpoint_urls.get(service) or self._endpoint_url
-        raw_key = (region, service, cfg_key, url)
+        raw_key = (region, service, cfg_key if verify is None else (cfg_key, verify), url)
+        if verify is not None:
+            self._verify[raw_key] = verify
+        if config is not None and config.retries is not None and self._limits is not None:
+            # A client's own ``retries`` are honoured as given: botocore retries that client
+            # (its mode, its attempts), outside the shared limiter.
+            self._botocore_retries.add(raw_key)
         bound_key = (ident, raw_key)
         bound = self._bound.get(bound_key)
         if bound is not None:
@@ -792,8 +805,9 @@ class SessionPool:
             region, service, _, url = key
             # Shielded: creation does no network I/O, and a client half made when a cancel
             # arrives would otherwise never be closed.
+            limits = None if key in self._botocore_retries else self._limits
             with anyio.CancelScope(shield=True):
-                if self._limits is not None:
+                if limits is not None:
                     config = merge_config(config, _ONE_ATTEMPT)
                 try:
                     client = await self._session.client(
@@ -801,6 +815,7 @@ class SessionPool:
                         region_name=region,
                         endpoint_url=url,
                         config=config,
+                        verify=self._verify.get(key),
                         # Placeholders that spare botocore a credential lookup; replaced below.
                         aws_access_key_id="aiokit-unbound",
                         aws_secret_access_key="aiokit-unbound",
@@ -813,7 +828,7 @@ class SessionPool:
             service_id = client.meta.service_model.service_id.hyphenize()
             client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
             client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
-            if self._limits is not None:
+            if limits is not None:
                 # botocore makes one attempt here, so its retry handler never retries; all
                 # it would still do per request is mark retryable errors MaxAttemptsReached,
                 # which is not so: aiokit's limiter decides the retries.
@@ -822,9 +837,9 @@ class SessionPool:
                 )
                 # First, so the slot and token are taken before the request is signed.
                 client.meta.events.register_first(
-                    f"request-created.{service_id}", self._limits.before_attempt
+                    f"request-created.{service_id}", limits.before_attempt
                 )
-                client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
+                client.meta.events.register(f"needs-retry.{service_id}", limits.after_attempt)
             entry = RawClient(key, client)
             self._raw[key] = entry
             self._clients_created += 1

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio
+from botocore.retries.standard import TransientRetryableChecker
 from botocore.retries.throttling import CubicCalculator
 
 from ._exceptions import (
@@ -426,7 +427,12 @@ class RateLimiterRegistry:
             return retry_after  # the scope's bucket paces the resend
         if caught_exception is None and status < 500:
             limiter.on_success()
-        transient = caught_exception is not None or status >= 500
+        if caught_exception is not None:
+            # botocore's own classification: connection trouble is worth another attempt; an
+            # exception of any other kind (a bug in a custom HTTP session, say) is not.
+            transient = isinstance(caught_exception, _TRANSIENT_EXCEPTIONS)
+        else:
+            transient = status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES
         if not transient:
             return None
         tries = attempts - context.get("aiokit_throttled", 0)
@@ -436,6 +442,11 @@ class RateLimiterRegistry:
         if not limiter.spend(10 if timeout else 5):
             return None
         return random.uniform(0, min(settings.max_backoff, 2 ** (tries - 1)))
+
+
+_TRANSIENT_EXCEPTIONS = TransientRetryableChecker._TRANSIENT_EXCEPTION_CLS
+_TRANSIENT_STATUS = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
+_TRANSIENT_CODES = frozenset(TransientRetryableChecker._TRANSIENT_ERROR_CODES)
 
 
 def _answer(response: Any) -> tuple[int, str, float]:
