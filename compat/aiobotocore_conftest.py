@@ -204,9 +204,7 @@ def patch_attributes(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-async def _clients(
-    session: AioSession, moto_server: str, mocking_test: bool
-) -> AsyncIterator[Any]:
+async def _clients(session: AioSession, moto_server: str, mocking_test: bool) -> AsyncIterator[Any]:
     """``await make(service, region, config, **kw)``; everything made is closed after."""
     if not mocking_test:
         pytest.skip("written for real AWS (mocking_test=False); no AWS account here")
@@ -247,9 +245,7 @@ async def _clients(
 
 def _client_fixture(service: str) -> Any:
     @pytest.fixture
-    async def fixture(
-        _clients: Any, region: str, config: AioConfig, patch_attributes: Any
-    ) -> Any:
+    async def fixture(_clients: Any, region: str, config: AioConfig, patch_attributes: Any) -> Any:
         return await _clients(service, region, config)
 
     fixture.__name__ = f"{service}_client"
@@ -376,9 +372,10 @@ async def create_table(dynamodb_client: Any) -> AsyncIterator[Any]:
             KeySchema=[{"AttributeName": "testKey", "KeyType": "HASH"}],
             ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
         )
-        while (await dynamodb_client.describe_table(TableName=name))["Table"][
-            "TableStatus"
-        ] != "ACTIVE":
+        for _ in range(600):
+            described = await dynamodb_client.describe_table(TableName=name)
+            if described["Table"]["TableStatus"] == "ACTIVE":
+                break
             await anyio.sleep(0.05)
         _ok(response, 200)
         return name
@@ -440,9 +437,10 @@ async def create_stream(kinesis_client: Any) -> AsyncIterator[Any]:
         name = stream_name or _name()
         made.append(name)
         _ok(await kinesis_client.create_stream(StreamName=name, **kw), 200)
-        while (await kinesis_client.describe_stream(StreamName=name))["StreamDescription"][
-            "StreamStatus"
-        ] != "ACTIVE":
+        for _ in range(300):
+            described = await kinesis_client.describe_stream(StreamName=name)
+            if described["StreamDescription"]["StreamStatus"] == "ACTIVE":
+                break
             await anyio.sleep(0.2)
         return name
 

@@ -60,7 +60,7 @@ class AIOServer:
                 try:
                     async with session.get(self.endpoint_url + "/ok", timeout=0.5):
                         return self
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     await asyncio.sleep(0.25)
         raise RuntimeError("the slow test endpoint did not start")
 

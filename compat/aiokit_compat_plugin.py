@@ -2,8 +2,8 @@
 
 With ``AIOKIT_COMPAT_MODE=aiobotocore`` the protocol tests run on aiobotocore's own
 (async) parsers: the baseline aiokit's parsers are compared with, since a pool's clients
-are aiobotocore clients. With ``AIOKIT_COMPAT_MODE=aiokit`` it puts aiokit's replacements where botocore's own tests
-look for botocore's:
+are aiobotocore clients. With ``AIOKIT_COMPAT_MODE=aiokit`` it puts aiokit's replacements
+where botocore's own tests look for botocore's:
 
 - the protocol tests' parser table (``PROTOCOL_PARSERS``) gets aiokit's parser classes (the
   ones ``aiokit._parsers.ParserFactory`` hands a pool's clients), and their timestamp
