@@ -432,7 +432,8 @@ def _log_call(
         return
     duration = time.perf_counter() - start
     if error is not None:
-        meta = getattr(error, "response", {}).get("ResponseMetadata", {})
+        # botocore's HTTPClientError subclasses carry ``response=None``.
+        meta = (getattr(error, "response", None) or {}).get("ResponseMetadata", {})
         outcome = type(error).__name__
     else:
         meta = (response or {}).get("ResponseMetadata", {})

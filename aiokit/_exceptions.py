@@ -389,7 +389,7 @@ def describe(
     return text
 
 
-_class_cache: dict[tuple[type[BaseException], type[AWSError]], type[AWSError]] = {}
+_class_cache: dict[tuple[type[BaseException], type[Any]], type[AWSError]] = {}
 _class_lock = threading.Lock()
 
 
@@ -511,13 +511,30 @@ def translate(
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         return CredentialsError(f"{where}: no AWS credentials found ({type(exc).__name__})", **kw)
     if isinstance(exc, bce.ConnectTimeoutError | bce.ReadTimeoutError):
-        return EndpointError(f"{where}: timed out ({exc})", **kw)
-    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectionClosedError):
-        return EndpointError(f"{where}: {exc}", **kw)
+        return _endpoint_error(exc, f"{where}: timed out ({exc})", kw)
+    if isinstance(exc, bce.SSLError):
+        return _endpoint_error(
+            exc, f"{where}: {exc} (a CA bundle: verify='path'; no check: verify=False)", kw
+        )
+    if isinstance(exc, bce.ConnectionError | bce.ConnectionClosedError):
+        # EndpointConnectionError, ProxyConnectionError, and the rest of botocore's kind
+        return _endpoint_error(exc, f"{where}: {exc}", kw)
     if isinstance(exc, bce.HTTPClientError):
         if isinstance(exc.kwargs.get("error"), ValueError):
             # The request could not be sent as built (a line break in a header value,
             # say): a bad parameter, not the endpoint's fault.
             return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
-        return EndpointError(f"{where}: {exc}", **kw)
+        return _endpoint_error(exc, f"{where}: {exc}", kw)
     return exc
+
+
+def _endpoint_error(exc: bce.BotoCoreError, message: str, kw: dict[str, Any]) -> EndpointError:
+    """An EndpointError that is also the botocore class it replaces, as AWSError is, so
+    ``except botocore.exceptions.EndpointConnectionError`` (and the like) still catches it."""
+    cls = _aws_error_class(type(exc), EndpointError)  # type: ignore[arg-type]
+    new = cls.__new__(cls)
+    Exception.__init__(new, message)
+    new.kwargs = dict(exc.kwargs)  # type: ignore[attr-defined]  # botocore's attribute
+    for name, value in kw.items():
+        setattr(new, name, value)
+    return new  # type: ignore[return-value]

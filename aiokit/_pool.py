@@ -316,6 +316,8 @@ class SessionPool:
         # Resources, each on a client of its own: (client, resource) per key.
         self._resources: dict[tuple[Any, ...], tuple[RawClient, Any]] = {}
         self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
+        self._botocore_retries: set[tuple[Any, ...]] = set()  # raw keys retried by botocore
+        self._verify: dict[tuple[Any, ...], bool | str] = {}  # raw keys with their own verify=
         self._credentials: dict[Identity, Any] = {}
         self._credential_locks: dict[Identity, anyio.Lock] = {}
         self._sts_limiter = anyio.Semaphore(sts_concurrency)
@@ -520,6 +522,7 @@ class SessionPool:
         identity: Identity | None = None,
         config: AioConfig | None = None,
         endpoint_url: str | None = None,
+        verify: bool | str | None = None,
     ) -> Any:
         """A ready aiobotocore client owned by the pool: no ``async with`` needed.
 
@@ -532,8 +535,12 @@ class SessionPool:
             account: act in this account by assuming ``role`` (or the pool's ``role``).
             role: the role name to assume in ``account``.
             identity: act as this identity instead (exclusive with ``account``).
-            config: an ``AioConfig`` merged over the pool's config for this client.
+            config: an ``AioConfig`` merged over the pool's config for this client. Its
+                ``retries``, when given, are honoured as botocore's: that client is retried
+                by botocore in the mode and attempts given, outside the shared limiter.
             endpoint_url: send this client's requests to this URL.
+            verify: as boto3's: ``False`` skips TLS certificate checks, a path names a CA
+                bundle; the pool's default (botocore's CA bundle) if omitted.
 
         Raises:
             PoolClosedError: the pool is closed.
@@ -544,7 +551,7 @@ class SessionPool:
         """
         await self.open()
         ident = self.identity_for(identity, account, role)
-        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
+        raw_key, cfg = self._client_key(service, region, config, endpoint_url, verify)
         region = raw_key[0]
         bound_key = (ident, raw_key)
         bound = self._bound.get(bound_key)
@@ -581,6 +588,7 @@ class SessionPool:
         region: str | None,
         config: AioConfig | None,
         endpoint_url: str | None,
+        verify: bool | str | None = None,
     ) -> tuple[tuple[Any, ...], AioConfig]:
         """The key of the raw client for these arguments, and its config."""
         region = region or self._region
@@ -590,7 +598,14 @@ class SessionPool:
             cfg = merge_config(self._config, config)
             cfg_key = config_key(cfg)
         url = endpoint_url or self._endpoint_for(service)
-        return (region, service, cfg_key, url), cfg
+        key = (region, service, cfg_key if verify is None else (cfg_key, verify), url)
+        if verify is not None:
+            self._verify[key] = verify
+        if config is not None and config.retries is not None and self._limits is not None:
+            # A client's own ``retries`` are honoured as given: botocore retries that client
+            # (its mode, its attempts), outside the shared limiter.
+            self._botocore_retries.add(key)
+        return key, cfg
 
     async def resource(
         self,
@@ -1027,8 +1042,9 @@ class SessionPool:
         closed meanwhile (then ``PoolClosedError``)."""
         # Shielded: creation does no network I/O, and a client half made when a cancel
         # arrives would otherwise never be closed.
+        limits = None if key in self._botocore_retries else self._limits
         with anyio.CancelScope(shield=True):
-            if self._limits is not None:
+            if limits is not None:
                 config = merge_config(config, _ONE_ATTEMPT)
             try:
                 client = await self._session.client(
@@ -1036,6 +1052,7 @@ class SessionPool:
                     region_name=region,
                     endpoint_url=url,
                     config=config,
+                    verify=self._verify.get(key),
                     # Placeholders that spare botocore a credential lookup; replaced below.
                     aws_access_key_id="aiokit-unbound",
                     aws_secret_access_key="aiokit-unbound",
@@ -1051,7 +1068,7 @@ class SessionPool:
         service_id = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
         client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
-        if self._limits is not None:
+        if limits is not None:
             # botocore makes one attempt here, so its retry handler never retries; all
             # it would still do per request is mark retryable errors MaxAttemptsReached,
             # which is not so: aiokit's limiter decides the retries.
@@ -1060,9 +1077,9 @@ class SessionPool:
             )
             # First, so the slot and token are taken before the request is signed.
             client.meta.events.register_first(
-                f"request-created.{service_id}", self._limits.before_attempt
+                f"request-created.{service_id}", limits.before_attempt
             )
-            client.meta.events.register(f"needs-retry.{service_id}", self._limits.after_attempt)
+            client.meta.events.register(f"needs-retry.{service_id}", limits.after_attempt)
         return RawClient(key, client)
 
     async def _evict(self) -> None:

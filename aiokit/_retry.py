@@ -37,6 +37,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import anyio
 from botocore.exceptions import HTTPClientError
+from botocore.retries.standard import TransientRetryableChecker
 from botocore.retries.throttling import CubicCalculator
 
 from ._exceptions import (
@@ -458,7 +459,12 @@ class RateLimiterRegistry:
             return retry_after  # the scope's bucket paces the resend
         if caught_exception is None and status < 500:
             limiter.on_success()
-        transient = caught_exception is not None or status >= 500
+        if caught_exception is not None:
+            # botocore's own classification: connection trouble is worth another attempt; an
+            # exception of any other kind (a bug in a custom HTTP session, say) is not.
+            transient = isinstance(caught_exception, _TRANSIENT_EXCEPTIONS)
+        else:
+            transient = status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES
         if not transient or _malformed(caught_exception):
             return None
         tries = attempts - context.get("aiokit_throttled", 0)
@@ -477,6 +483,9 @@ def _malformed(exc: BaseException | None) -> bool:
     if isinstance(exc, HTTPClientError):
         exc = exc.kwargs.get("error")
     return isinstance(exc, ValueError)
+_TRANSIENT_EXCEPTIONS = TransientRetryableChecker._TRANSIENT_EXCEPTION_CLS
+_TRANSIENT_STATUS = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
+_TRANSIENT_CODES = frozenset(TransientRetryableChecker._TRANSIENT_ERROR_CODES)
 
 
 def _answer(response: Any) -> tuple[int, str, float]:

@@ -93,7 +93,11 @@ class LeanSigV4Auth(SigV4Auth):  # type: ignore[misc]
         for name, value in request.headers.items():
             lowered = name.lower()
             if lowered not in _NOT_SIGNED:
-                signed[lowered] = value
+                earlier = signed.get(lowered)
+                if earlier is None:
+                    signed[lowered] = value
+                else:  # a repeated header: its values joined by commas, as botocore does
+                    signed[lowered] = f"{' '.join(earlier.split())},{' '.join(value.split())}"
         if "host" not in signed:
             origin = url[: len(parts.scheme) + 3 + len(parts.netloc)]
             host = _hosts.get(origin)
