@@ -93,11 +93,9 @@ class LeanSigV4Auth(SigV4Auth):  # type: ignore[misc]
         for name, value in request.headers.items():
             lowered = name.lower()
             if lowered not in _NOT_SIGNED:
-                earlier = signed.get(lowered)
-                if earlier is None:
-                    signed[lowered] = value
-                else:  # a repeated header: its values joined by commas, as botocore does
-                    signed[lowered] = f"{' '.join(earlier.split())},{' '.join(value.split())}"
+                # A repeated name keeps its last value: that is what botocore's prepared
+                # request sends (see test_a_header_given_twice_is_signed_as_it_is_sent).
+                signed[lowered] = value
         if "host" not in signed:
             origin = url[: len(parts.scheme) + 3 + len(parts.netloc)]
             host = _hosts.get(origin)

@@ -341,7 +341,7 @@ def test_report_to_pandas_without_pandas_names_the_extra(monkeypatch: pytest.Mon
         aiokit.Report().to_pandas()
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_crawl_to_pandas_without_pandas_fails_before_crawling(
     aiokit_pool: aiokit.SessionPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,11 +21,12 @@ from typing import Any
 
 import anyio
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from aiokit.testing import serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"]
 ACCOUNT = "123456789012"
@@ -100,7 +101,7 @@ _STS_ERROR = (
 )
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def fake(tmp_path: Path) -> AsyncIterator[FakeAWS]:
     server = FakeAWS()
     async with serve_on_loopback(server.handle) as server.url:

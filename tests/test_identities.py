@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+import pytest_asyncio
 from aiobotocore.config import AioConfig
 from aiohttp import web
 
@@ -19,7 +20,7 @@ import aiokit
 from aiokit._exceptions import InvalidCredentialsError
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 ACCOUNT = "111122223333"
@@ -201,7 +202,7 @@ class ScriptedSTS:
         return _assume_role_ok() if step is None else _sts_error(*step)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def sts() -> AsyncIterator[tuple[ScriptedSTS, str]]:
     script = ScriptedSTS()
     async with serve_on_loopback(script.handle) as url:

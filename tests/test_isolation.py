@@ -15,14 +15,16 @@ from typing import Any
 import aiohttp
 import anyio
 import botocore.auth
+import botocore.compat
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from botocore.handlers import disable_signing
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 ROLE = "OrganizationAccountAccessRole"
 KEYS_A = aiokit.StaticKeys("AKIAIDENTITYA0000001", "secret-of-identity-a")
@@ -245,7 +247,7 @@ class RecordingProxy:
         return grouped
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def proxy(moto_endpoint: str) -> AsyncIterator[tuple[RecordingProxy, str]]:
     async with aiohttp.ClientSession() as session:
         recorder = RecordingProxy(moto_endpoint, session)
@@ -270,6 +272,16 @@ async def test_every_request_is_byte_for_byte_what_a_fresh_pool_sends(
     """
     frozen = datetime.datetime(2026, 1, 2, 3, 4, 5)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: frozen)
+    # With awscrt installed, S3's signer is the CRT's, which reads botocore.utils' clock.
+    if botocore.compat.HAS_CRT:
+        import botocore.crt.auth as crt_auth
+
+        aware = frozen.replace(tzinfo=datetime.UTC)
+        monkeypatch.setattr(
+            crt_auth,
+            "get_current_datetime",
+            lambda remove_tzinfo=True: frozen if remove_tzinfo else aware,
+        )
     recorder, url = proxy
     role = aiokit.AssumeRole(account=fake_organization.account_ids[0], role_name=ROLE)
     async with _pool(moto_endpoint) as seed:

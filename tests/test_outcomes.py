@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiobotocore.config import AioConfig
 from aiohttp import web
 
@@ -27,7 +28,7 @@ from aiokit._exceptions import (
 from aiokit._fanout import classify
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 
 # --- AWS-shaped error answers, per protocol -----------------------------------------------
@@ -100,7 +101,7 @@ _ASSUMED = (
 )
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def script() -> AsyncIterator[Script]:
     s = Script()
     async with serve_on_loopback(s.handle) as s.url:

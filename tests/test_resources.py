@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 import aiokit
@@ -37,14 +38,14 @@ class BusyTable:
         return web.json_response(answer, content_type="application/x-amz-json-1.0")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def busy() -> AsyncIterator[tuple[BusyTable, str]]:
     table = BusyTable(busy_answers=3)
     async with serve_on_loopback(table.handle) as url:
         yield table, url
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_the_batch_writer_backs_off_before_resending_unprocessed_items(
     busy: tuple[BusyTable, str],
 ) -> None:
@@ -68,7 +69,7 @@ async def test_the_batch_writer_backs_off_before_resending_unprocessed_items(
     assert stats.throttles == 3
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_the_batch_writer_of_a_plain_client_is_not_slowed(
     busy: tuple[BusyTable, str],
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 import aiokit
 from aiokit.testing import FakeOrganization
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 SECRET_KEY = "hostile-secret-KEY-9f8e7d6c5b4a3210"
 SESSION_TOKEN = "hostile-session-TOKEN-0123456789abcdef"

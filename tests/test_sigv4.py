@@ -279,7 +279,7 @@ def _lean_signer() -> LeanRequestSigner:
 
 
 @needs_crt
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_plain_v4_is_aiokits_signer_when_botocore_would_use_the_crts() -> None:
     from botocore.crt.auth import CrtSigV4Auth
 
@@ -293,7 +293,7 @@ async def test_plain_v4_is_aiokits_signer_when_botocore_would_use_the_crts() -> 
 
 
 @needs_crt
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_other_crt_signers_stay_the_crts_and_still_sign() -> None:
     from botocore.crt.auth import CrtS3SigV4Auth, CrtSigV4AsymAuth, CrtSigV4QueryAuth
 
@@ -334,7 +334,7 @@ def test_the_signature_is_the_crts_too(
     assert ours.headers["X-Amz-Date"] == crts.headers["X-Amz-Date"]
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_pool_clients_sign_v4_with_aiokits_signer_on_the_wire(
     verifying_server: VerifyingServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,7 +407,7 @@ def test_a_header_given_twice_is_signed_as_it_is_sent(
     assert ours.headers["Authorization"] == as_sent.headers["Authorization"]
 
 
-@pytest.mark.anyio
+@pytest.mark.asyncio
 async def test_a_header_added_twice_by_a_handler_checks_out_on_the_wire(
     verifying_server: VerifyingServer,
 ) -> None:

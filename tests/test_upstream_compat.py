@@ -182,41 +182,6 @@ async def test_verify_false_and_a_ca_bundle_per_client(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-# --- SigV4: a header given more than once is signed as botocore signs it ------------------
-
-
-def _with_repeated_headers() -> Any:
-    from botocore.awsrequest import AWSRequest
-
-    request = AWSRequest(method="GET", url="https://example.amazonaws.com/", headers={})
-    # botocore's headers are an email Message: setting a name again adds another value.
-    for name, value in [("My-Header1", "value2 "), ("My-Header1", "  value2"), ("X-B", "1")]:
-        request.headers[name] = value
-    request.headers["My-Header1"] = "value1"
-    request.context = {}
-    return request
-
-
-def test_repeated_headers_are_signed_as_botocore_signs_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import datetime
-
-    import botocore.auth
-    from botocore.credentials import ReadOnlyCredentials
-
-    from aiokit._sigv4 import LeanSigV4Auth
-
-    moment = datetime.datetime(2026, 12, 1, 12, 0, 0)
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: moment)
-    credentials = ReadOnlyCredentials("AKIDEXAMPLE", "secret", None)
-    ours, theirs = _with_repeated_headers(), _with_repeated_headers()
-    assert len(ours.headers.get_all("My-Header1")) == 3
-    LeanSigV4Auth(credentials, "service", "us-east-1").add_auth(ours)
-    botocore.auth.SigV4Auth(credentials, "service", "us-east-1").add_auth(theirs)
-    assert ours.headers["Authorization"] == theirs.headers["Authorization"]
-
-
 def test_botocores_transient_classification_is_where_aiokit_reads_it() -> None:
     """aiokit's shared retry reads botocore's own lists of what is transient."""
     from botocore.retries.standard import TransientRetryableChecker
