@@ -17,6 +17,7 @@
     │   └── ThrottlingError
     ├── EndpointError (also ConnectionError)  no usable answer: refused, reset, timeout
     ├── PoolClosedError (also RuntimeError)   a pool or its client used after close
+    ├── UsageError (also RuntimeError)        an object used out of turn (run twice, ...)
     ├── PaginationError                       a paginator could not go on
     ├── RetryableError                        raised by user code to ask aiokit.retry again
     └── WaiterError
@@ -58,6 +59,7 @@ __all__ = [
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
+    "UsageError",
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",
@@ -177,6 +179,11 @@ class EndpointError(AiokitError, ConnectionError):
 
 class PoolClosedError(AiokitError, RuntimeError):
     """A pool, or a client it handed out, was used after the pool was closed."""
+
+
+class UsageError(AiokitError, RuntimeError):
+    """An aiokit object was used out of turn: a fan-out or crawl run twice or iterated
+    outside its ``async with``, an ``aiokit.sync`` call from the pool's own event loop."""
 
 
 class RetryableError(AiokitError):

@@ -38,9 +38,11 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import anyio
 from botocore.retries.throttling import CubicCalculator
 
+from . import _validate
 from ._exceptions import (
     THROTTLING_CODES,
     AWSError,
+    ConfigurationError,
     EndpointError,
     RetryableError,
     ThrottlingError,
@@ -119,6 +121,14 @@ class RetrySettings:
     max_backoff: float = 20.0
     max_in_flight: int = 64
     budget: int = 500
+
+    def __post_init__(self) -> None:
+        # Each is a count or a span that must be above zero: a zero in-flight cap, say,
+        # would make every request wait forever for a slot.
+        for name in ("max_attempts", "max_in_flight", "budget"):
+            _validate.count(f"RetrySettings {name}", getattr(self, name))
+        for name in ("throttle_timeout", "max_backoff"):
+            _validate.seconds(f"RetrySettings {name}", getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +506,22 @@ def retry(
             other error at once, unchanged.
     """
 
+    _validate.count("retry attempts", attempts)
+    _validate.seconds("retry deadline", deadline, optional=True)
+    _validate.seconds("retry base", base, zero=True)
+    _validate.seconds("retry cap", cap, zero=True)
+    if fn is not None and not callable(fn):
+        raise ConfigurationError(
+            f"aiokit.retry takes the function to wrap, or keyword options "
+            f"(@aiokit.retry(attempts=5)), not {type(fn).__name__} {fn!r}"
+        )
+
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        if not callable(func):
+            raise ConfigurationError(
+                f"aiokit.retry wraps an async function, not {type(func).__name__} {func!r}"
+            )
+
         @functools.wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             start = time.monotonic()

@@ -48,7 +48,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from . import _pool
 from ._crawl import Crawl as _AsyncCrawl
 from ._crawl import Item, Report
-from ._exceptions import PoolClosedError
+from ._exceptions import PoolClosedError, UsageError
 from ._fanout import Context, FanOutStatistics, Outcome
 from ._identity import Identity
 from ._notebook import ProgressBar, progress_bar
@@ -114,7 +114,7 @@ class _Loop:
     def check_thread(self) -> None:
         """Refuse a call from the loop's own thread: it would wait for itself forever."""
         if threading.get_ident() == self.thread_id:
-            raise RuntimeError(
+            raise UsageError(
                 "aiokit.sync called from the pool's own event loop (in a fan-out function "
                 "or a progress hook?); use the async API there: ctx.client(...), await ..."
             )
@@ -686,7 +686,7 @@ class Crawl:
 
     def _claim(self) -> None:
         if self._started:
-            raise RuntimeError("a crawl runs once; make a new one with pool.crawl(...)")
+            raise UsageError("a crawl runs once; make a new one with pool.crawl(...)")
         self._started = True
 
     def _start(self) -> None:

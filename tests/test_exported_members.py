@@ -43,6 +43,7 @@ EXPECTED = {
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
+    "UsageError",
     "WaitResult",
     "WaiterError",
     "WaiterFailed",
@@ -74,4 +75,5 @@ def test_every_error_derives_from_the_root() -> None:
     assert issubclass(aiokit.WaiterTimeout, TimeoutError)
     assert issubclass(aiokit.ConfigurationError, ValueError)
     assert issubclass(aiokit.PoolClosedError, RuntimeError)
+    assert issubclass(aiokit.UsageError, RuntimeError)
     assert issubclass(aiokit.EndpointError, ConnectionError)

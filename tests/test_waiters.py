@@ -175,7 +175,7 @@ async def test_deadline_cancels_the_request_in_flight(
 
 @pytest.mark.parametrize(
     "limit",
-    [{"max_attempts": 3}, {"WaiterConfig": {"Delay": 0, "MaxAttempts": 3}}],
+    [{"max_attempts": 3}, {"WaiterConfig": {"Delay": 0.01, "MaxAttempts": 3}}],
     ids=["max_attempts", "boto3_WaiterConfig"],
 )
 async def test_attempts_exhausted_raises_waiter_timeout(
@@ -191,7 +191,7 @@ async def test_attempts_exhausted_raises_waiter_timeout(
     s3.meta.events.register("before-call.s3.HeadBucket", count)
     try:
         with pytest.raises(aiokit.WaiterTimeout, match="max attempts \\(3\\) exceeded") as info:
-            await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0, **limit)
+            await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0.01, **limit)
     finally:
         s3.meta.events.unregister("before-call.s3.HeadBucket", count)
     assert polls == 3
@@ -223,7 +223,7 @@ async def test_cancellation_during_a_request_is_prompt(
 async def test_errors_name_the_account(aiokit_pool: aiokit.SessionPool) -> None:
     s3 = await aiokit_pool.client("s3", account="111111111111", role="Auditor")
     with pytest.raises(aiokit.WaiterTimeout) as info:
-        await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0, max_attempts=1)
+        await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0.01, max_attempts=1)
     assert info.value.account == "111111111111"
     assert "s3 waiter BucketExists in us-east-1 (account 111111111111)" in str(info.value)
 
