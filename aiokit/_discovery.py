@@ -44,6 +44,7 @@ import anyio
 from aiobotocore.config import AioConfig
 from botocore.regions import EndpointResolver
 
+from . import _validate
 from ._botocore import shared_loader
 from ._exceptions import (
     AccessDeniedError,
@@ -771,6 +772,7 @@ async def discover_targets(
         UnknownServiceError: botocore knows no such service.
         AWSError, CredentialsError: listing the organization or asking STS failed.
     """
+    _check_arguments(accounts, regions, services, role)
     await pool.open()
     if refresh:
         _caches.pop(pool, None)
@@ -834,6 +836,33 @@ async def discover_targets(
                 position = canonical.index(region) if region in canonical else len(canonical)
                 rank[region] = (1, position, region)
     return _interleave(plans, rank)
+
+
+def _check_arguments(accounts: object, regions: object, services: object, role: object) -> None:
+    """The types of ``pool.targets``' arguments, before anything is read or asked."""
+    accounts_hint = (
+        "expected 'self', a 12-digit account id string, a list of them, "
+        "aiokit.Organization(...) or aiokit.Profiles(...)"
+    )
+    if not isinstance(accounts, Organization | Profiles | str):
+        if isinstance(accounts, Mapping) or not isinstance(accounts, Iterable):
+            raise ConfigurationError(f"accounts={accounts!r}: {accounts_hint}")
+    if regions is not None and not isinstance(regions, str):
+        if isinstance(regions, Mapping) or not isinstance(regions, Iterable):
+            raise InvalidRegionError(
+                f"regions={regions!r}: expected a region name, a list of them, 'all' or 'enabled'"
+            )
+    if services is not None and not isinstance(services, str):
+        if isinstance(services, Mapping) or not isinstance(services, Iterable):
+            raise ConfigurationError(
+                f"services={services!r}: expected a service name or a list of them"
+            )
+        if isinstance(services, Sequence):  # an iterator is checked as it is read
+            for name in services:
+                _validate.service(name)
+    elif services is not None:
+        _validate.service(services)
+    _validate.text("role", role, optional=True, error=InvalidRoleError)
 
 
 async def _service_prefixes(services: Sequence[str] | None) -> list[str] | None:

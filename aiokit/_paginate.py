@@ -93,6 +93,37 @@ def _names(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _check_config(
+    service: str,
+    operation: str,
+    config: Mapping[str, Any],
+    page_config: Mapping[str, Any],
+    region: str | None = None,
+    account: str | None = None,
+) -> None:
+    """What of ``PaginationConfig`` only the paginator model can judge."""
+    if config.get("PageSize") is not None and "limit_key" not in page_config:
+        # botocore would raise its own PaginationError, outside aiokit's tree.
+        raise InvalidParameterError(
+            f"{describe(service, operation, region, account)}: PaginationConfig PageSize is "
+            "not supported by this operation (AWS sets its page size); use MaxItems to stop "
+            "early",
+            service=service,
+            operation=operation,
+            region=region,
+            account=account,
+        )
+    if config.get("StartingToken") is not None:
+        _validate.decode_token(
+            service,
+            operation,
+            config["StartingToken"],
+            _names(page_config["input_token"]),
+            region_=region,
+            account=account,
+        )
+
+
 def check_listing(service: str, operation: str, params: Mapping[str, Any], key: str | None) -> str:
     """Check a paginated request against the service's models, without a client or request.
 
@@ -132,10 +163,7 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
         validate_parameters(request, model.operation_model(camel).input_shape)
     except Exception as exc:
         raise translate(exc, service=service, operation=camel) from exc
-    if config.get("StartingToken") is not None:
-        _validate.decode_token(
-            service, camel, config["StartingToken"], _names(page_config["input_token"])
-        )
+    _check_config(service, camel, config, page_config)
     names = _names(page_config.get("result_key", []))
     if key is not None and key not in names:
         raise InvalidParameterError(
@@ -241,15 +269,7 @@ class Paginator:
         except Exception as exc:
             raise self._translate(exc) from exc
         page_config = client._cache["page_config"][camel]
-        if self._config.get("StartingToken") is not None:
-            _validate.decode_token(
-                self._service,
-                camel,
-                self._config["StartingToken"],
-                _names(page_config["input_token"]),
-                region_=self._where[0],
-                account=self._where[1],
-            )
+        _check_config(self._service, camel, self._config, page_config, *self._where)
         # What client.get_paginator(snake) makes, without the class it builds on every call
         # to carry a docstring (a tenth of a millisecond per target in a crawl).
         paginator = _RetryingPaginator(getattr(client, snake), page_config, model)
