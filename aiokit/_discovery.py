@@ -152,6 +152,7 @@ class Organization:
     session_name: str = "aiokit"
 
     def __post_init__(self) -> None:
+        _validate.organization(self)
         for name in ("ous", "include", "exclude"):
             object.__setattr__(self, name, _as_tuple(getattr(self, name)))
         if self.tags is not None:
@@ -197,6 +198,10 @@ class Profiles:
     names: Sequence[str]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.names, str | Iterable) or isinstance(self.names, Mapping):
+            raise ConfigurationError(
+                f"Profiles needs one or more non-empty profile names, not {self.names!r}"
+            )
         names = _as_tuple(self.names) or ()
         if not names or not all(isinstance(n, str) and n for n in names):
             raise ConfigurationError("Profiles needs one or more non-empty profile names")

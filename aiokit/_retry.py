@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import math
 import random
 import time
@@ -502,6 +503,8 @@ def retry(
         cap: the largest backoff, seconds.
 
     Raises:
+        ConfigurationError: an option is out of range (at decoration), or the function is
+            not async (at the call).
         Exception: the last retryable error once attempts or the deadline are spent; any
             other error at once, unchanged.
     """
@@ -527,7 +530,13 @@ def retry(
             start = time.monotonic()
             for attempt in range(1, attempts + 1):
                 try:
-                    return await func(*args, **kwargs)
+                    result = func(*args, **kwargs)
+                    if not inspect.isawaitable(result):
+                        raise ConfigurationError(
+                            f"aiokit.retry wraps async functions; {func.__qualname__} "
+                            f"returned {type(result).__name__}, not an awaitable"
+                        )
+                    return await result
                 except Exception as exc:
                     if not _retryable(exc) or attempt >= attempts:
                         raise

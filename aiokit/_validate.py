@@ -50,6 +50,8 @@ __all__ = [
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _RETRY_MODES = ("shared", "adaptive", "standard")
+# The most targets a fan-out runs at once: far above any AWS quota, and a task per slot.
+MAX_CONCURRENCY = 100_000
 
 
 def _kind(value: object) -> str:
@@ -232,6 +234,11 @@ def fan_out_args(
         raise ConfigurationError(f"fn must be an async function, not {_kind(fn)} {fn!r}")
     targets("targets", targets_)
     count("concurrency", concurrency)
+    if isinstance(concurrency, int) and concurrency > MAX_CONCURRENCY:
+        # A worker task per slot: a billion would never finish starting.
+        raise ConfigurationError(
+            f"concurrency must be at most {MAX_CONCURRENCY:,}, not {concurrency:,}"
+        )
     # A bound of 0 would make every target wait for a slot that never comes.
     count("per_account", per_account, optional=True)
     count("per_region", per_region, optional=True)
@@ -467,3 +474,35 @@ def assume_role(role: Any) -> None:
             f"{_kind(role.duration)} {role.duration!r}"
         )
     identity("AssumeRole source", role.source)
+
+
+def organization(spec: Any) -> None:
+    """``Organization``'s filters: strings (one or a list) and a str-to-str tag mapping."""
+    for name in ("ous", "include", "exclude"):
+        value = getattr(spec, name)
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, Mapping) or not isinstance(value, Iterable):
+            raise ConfigurationError(
+                f"Organization {name} must be a str or a list of str, not {_kind(value)}"
+            )
+        items = list(value)
+        object.__setattr__(spec, name, items)  # an iterator is read once, here
+        for item in items:
+            if not isinstance(item, str) or not item:
+                raise ConfigurationError(
+                    f"Organization {name} must hold non-empty strings, not {item!r}"
+                )
+    tags = spec.tags
+    if tags is not None and (
+        not isinstance(tags, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
+    ):
+        raise ConfigurationError(
+            f"Organization tags must be a mapping of str to str, not {_kind(tags)} {tags!r}"
+        )
+    if not isinstance(spec.include_management, bool):
+        raise ConfigurationError(
+            f"Organization include_management must be True or False, not "
+            f"{_kind(spec.include_management)}"
+        )

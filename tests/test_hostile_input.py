@@ -551,6 +551,11 @@ ROWS = [
     # --- pool.fan_out(...) --------------------------------------------------------------------
     Row("fan_out-concurrency-0", lambda e: fan_out(e, concurrency=0), Config, "concurrency"),
     Row("fan_out-concurrency-bool", lambda e: fan_out(e, concurrency=True), Config, "concurrency"),
+    Row("fan_out-concurrency-huge", lambda e: fan_out(e, concurrency=10**9), Config, "at most"),
+    Row("Organization-tags-list", lambda e: aiokit.Organization(tags=["a"]), Config, "tags"),
+    Row("Organization-include-int", lambda e: aiokit.Organization(include=5), Config, "include"),
+    Row("Organization-ous-items", lambda e: aiokit.Organization(ous=["prod", 5]), Config, "ous"),
+    Row("Profiles-int", lambda e: aiokit.Profiles(5), Config, "profile names"),
     Row("fan_out-per_account-0", lambda e: fan_out(e, per_account=0), Config, "per_account"),
     Row("fan_out-per_region-0", lambda e: fan_out(e, per_region=0), Config, "per_region"),
     Row(
@@ -828,6 +833,7 @@ ROWS = [
     Row("retry-deadline-negative", lambda e: aiokit.retry(deadline=-1), Config, "deadline"),
     Row("retry-base-nan", lambda e: aiokit.retry(base=NAN), Config, "base"),
     Row("retry-cap-negative", lambda e: aiokit.retry(cap=-1), Config, "cap"),
+    Row("retry-wraps-sync-function", lambda e: aiokit.retry(lambda: 1)(), Config, "async"),
     # --- aiokit.sync.SessionPool ----------------------------------------------------------------
     Row(
         "sync-concurrency-0",
