@@ -383,4 +383,10 @@ def translate(
         return EndpointError(f"{where}: {exc}", **kw)
     if isinstance(exc, bce.HTTPClientError):
         return EndpointError(f"{where}: {exc}", **kw)
+    if type(exc) is ValueError and str(exc).startswith("Invalid endpoint: "):
+        # botocore's check of an endpoint URL from the environment or config files
+        # (AWS_ENDPOINT_URL_<SERVICE>, endpoint_url in a profile): aiokit checks its own.
+        return ConfigurationError(
+            f"{where}: {exc} (an endpoint URL needs http:// or https:// and a host)", **kw
+        )
     return exc

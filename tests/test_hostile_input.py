@@ -913,3 +913,13 @@ async def test_bad_input_gets_one_clear_error(env: Env, row: Row) -> None:
 def test_the_table_is_large_and_its_ids_unique() -> None:
     assert len(ROWS) > 60
     assert len({r.id for r in ROWS}) == len(ROWS)
+
+
+async def test_a_malformed_endpoint_url_from_the_environment_is_a_configuration_error(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore checks endpoint URLs it reads itself, with a bare ValueError.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "nohost")
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        with anyio.fail_after(10), pytest.raises(aiokit.ConfigurationError, match="nohost"):
+            await pool.client("sqs")
