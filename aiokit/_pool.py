@@ -791,7 +791,9 @@ class SessionPool:
             raise InvalidRegionError(
                 f"invalid region name {region!r} for {service}", service=service, region=region
             )
-        for partition in shared_loader().load_data("endpoints")["partitions"]:
+        partitions = shared_loader().load_data("endpoints")["partitions"]
+        _validate.not_a_typo(region, service, partitions)
+        for partition in partitions:
             if region in partition["regions"] or re.match(partition["regionRegex"], region):
                 self._partitions[region] = str(partition["partition"])
                 return self._partitions[region]

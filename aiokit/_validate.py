@@ -324,6 +324,13 @@ def pool_options(
         raise ConfigurationError(
             f"retry must be an aiokit.RetrySettings(...) or None, not {_kind(retry)}"
         )
+    for name, value in (("retry", retry), ("quotas", quotas)):
+        if value is not None and retry_mode != "shared":
+            # Silently ignored otherwise: botocore's own modes know no such settings.
+            raise ConfigurationError(
+                f"{name}= applies to retry_mode='shared' only, not {retry_mode!r}; for "
+                "botocore's modes pass config=AioConfig(retries={...})"
+            )
     if quotas is not None:
         if not isinstance(quotas, Mapping):
             raise ConfigurationError(
@@ -505,4 +512,25 @@ def organization(spec: Any) -> None:
         raise ConfigurationError(
             f"Organization include_management must be True or False, not "
             f"{_kind(spec.include_management)}"
+        )
+
+
+def not_a_typo(region_: str, service_: str, partitions: Iterable[Mapping[str, Any]]) -> None:
+    """Refuse a region botocore does not know that is one slip from one it knows.
+
+    botocore takes any name of the right shape (``us-eats-1`` fits the ``aws`` partition's
+    pattern) and the mistake shows only as a connection error to a host that does not exist,
+    after every retry. Names unlike any known region (an emulator's ``local``) still pass.
+    """
+    import difflib
+
+    known = [name for partition in partitions for name in partition.get("regions", {})]
+    if region_ in known:
+        return
+    close = difflib.get_close_matches(region_, known, n=3, cutoff=0.85)
+    if close:
+        raise InvalidRegionError(
+            f"unknown region {region_!r} for {service_}; did you mean {', '.join(close)}?",
+            service=service_,
+            region=region_,
         )

@@ -202,6 +202,18 @@ ROWS = [
     pool_row("profile-and-credentials", "not both", profile="p", credentials=TEST_CREDENTIALS),
     pool_row("role-int", "role must be a non-empty str", Role, role=5),
     pool_row("retry_mode-unknown", "retry_mode must be one of", retry_mode="fast"),
+    pool_row(
+        "retry-with-botocore-mode",
+        "retry= applies to retry_mode='shared' only",
+        retry=aiokit.RetrySettings(),
+        retry_mode="standard",
+    ),
+    pool_row(
+        "quotas-with-botocore-mode",
+        "quotas= applies to retry_mode='shared' only",
+        quotas={("ec2", "describe"): (10.0, 10.0)},
+        retry_mode="adaptive",
+    ),
     pool_row("retry-dict", "retry must be an aiokit.RetrySettings", retry={"max_attempts": 3}),
     pool_row("quotas-negative", "rate", quotas={("ec2", "describe"): (-1.0, 10.0)}),
     pool_row("quotas-list", "quotas must be a mapping", quotas=[("ec2", 1)]),
@@ -224,6 +236,18 @@ ROWS = [
         lambda e: e.pool.client("sqs", "xx-nowhere-1"),
         Region,
         "xx-nowhere-1",
+    ),
+    Row(
+        "client-region-typo",
+        lambda e: e.pool.client("sqs", "us-eats-1"),
+        Region,
+        "did you mean us-east-1",
+    ),
+    Row(
+        "paginate-region-typo",
+        lambda e: drain(pager(e, region="eu-wset-1")),
+        Region,
+        "did you mean eu-west-1",
     ),
     Row(
         "client-account-int",
