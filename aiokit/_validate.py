@@ -195,15 +195,53 @@ def endpoint_url(name: str, value: object) -> None:
 
 def config(name: str, value: object) -> AioConfig | None:
     """An ``AioConfig``, ``None``, or a plain botocore ``Config`` (converted to one)."""
-    if value is None or isinstance(value, AioConfig):
-        return value
+    if value is None:
+        return None
     if isinstance(value, Config):
+        _config_values(name, value._user_provided_options)
+        if isinstance(value, AioConfig):
+            return value
         # What a boto3 user has at hand; aiobotocore needs its own subclass.
         return AioConfig(**value._user_provided_options)
     raise ConfigurationError(
         f"{name} must be an aiobotocore.config.AioConfig (e.g. AioConfig(retries=...)), not "
         f"{_kind(value)}"
     )
+
+
+def _config_values(name: str, options: Mapping[str, Any]) -> None:
+    """The options botocore takes without a check and fails on later, or never."""
+    for key in ("connect_timeout", "read_timeout"):
+        if options.get(key) is not None:
+            seconds(f"{name} {key}", options[key])
+    if options.get("max_pool_connections") is not None:
+        # 0 connections: every request waits for one forever.
+        count(f"{name} max_pool_connections", options["max_pool_connections"])
+    proxies = options.get("proxies")
+    if proxies is not None and not (
+        isinstance(proxies, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items())
+    ):
+        raise ConfigurationError(
+            f"{name} proxies must be a mapping like {{'https': 'http://proxy:3128'}}, not "
+            f"{_kind(proxies)}"
+        )
+    for key in ("user_agent", "user_agent_extra", "user_agent_appid"):
+        text(f"{name} {key}", options.get(key), optional=True)
+    for key in ("tcp_keepalive", "inject_host_prefix"):
+        value = options.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigurationError(f"{name} {key} must be True or False, not {value!r}")
+    version = options.get("signature_version")
+    if version is not None:
+        from botocore import UNSIGNED
+        from botocore.auth import AUTH_TYPE_MAPS
+
+        if version is not UNSIGNED and version not in AUTH_TYPE_MAPS:
+            raise ConfigurationError(
+                f"{name} signature_version {version!r} is unknown to botocore (e.g. 'v4', "
+                "'s3v4', or botocore.UNSIGNED)"
+            )
 
 
 def targets(name: str, value: object) -> None:

@@ -20,7 +20,9 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from aiobotocore.config import AioConfig
 from aiohttp import web
+from botocore.config import Config as BotocoreConfig
 
 import aiokit
 import aiokit.sync
@@ -192,6 +194,36 @@ ROWS = [
     pool_row("endpoint_urls-list", "endpoint_urls must be a mapping", endpoint_urls=["x"]),
     pool_row("config-dict", "config must be an aiobotocore", config={"retries": {}}),
     pool_row("config-str", "config must be an aiobotocore", config="AioConfig()"),
+    pool_row(
+        "config-max_pool_connections-0",
+        "max_pool_connections",
+        config=AioConfig(max_pool_connections=0),
+    ),
+    pool_row("config-read_timeout-str", "read_timeout", config=AioConfig(read_timeout="30")),
+    pool_row(
+        "config-connect_timeout-negative", "connect_timeout", config=AioConfig(connect_timeout=-1)
+    ),
+    pool_row("config-proxies-str", "proxies", config=AioConfig(proxies="http://proxy:3128")),
+    pool_row(
+        "config-signature_version-unknown",
+        "signature_version",
+        config=AioConfig(signature_version="v9"),
+    ),
+    pool_row(
+        "config-user_agent_extra-int", "user_agent_extra", config=AioConfig(user_agent_extra=5)
+    ),
+    Row(
+        "client-config-max_pool_connections-0",
+        lambda e: e.pool.client("sqs", config=AioConfig(max_pool_connections=0)),
+        Config,
+        "max_pool_connections",
+    ),
+    Row(
+        "client-botocore-Config-is-taken",
+        lambda e: e.pool.client("sqs", config=BotocoreConfig(read_timeout=0)),
+        Config,
+        "read_timeout",
+    ),
     pool_row("region-int", "region must be a region name", Region, region=1),
     pool_row("region-list", "region must be a region name", Region, region=["us-east-1"]),
     pool_row("region-empty", "region must be a region name", Region, region=""),
@@ -947,3 +979,9 @@ async def test_a_malformed_endpoint_url_from_the_environment_is_a_configuration_
     async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
         with anyio.fail_after(10), pytest.raises(aiokit.ConfigurationError, match="nohost"):
             await pool.client("sqs")
+
+
+async def test_a_plain_botocore_config_is_taken_as_an_aiobotocore_one(env: Env) -> None:
+    sqs = await env.pool.client("sqs", config=BotocoreConfig(read_timeout=7))
+    assert sqs.meta.config.read_timeout == 7
+    await sqs.list_queues()
