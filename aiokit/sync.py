@@ -48,7 +48,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from . import _pool
 from ._crawl import Crawl as _AsyncCrawl
 from ._crawl import Item, Report
-from ._exceptions import PoolClosedError, UsageError
+from ._exceptions import ConfigurationError, PoolClosedError, UsageError
 from ._fanout import Context, FanOutStatistics, Outcome
 from ._identity import Identity
 from ._notebook import ProgressBar, progress_bar
@@ -313,7 +313,12 @@ class SessionPool:
 
         Raises:
             PoolClosedError: the pool is closed.
+            ConfigurationError: ``fn`` is not callable.
         """
+        if not callable(fn):
+            raise ConfigurationError(
+                f"run() takes an async function to call, not {type(fn).__name__} {fn!r}"
+            )
         return self._call(fn, *args, **kwargs)
 
     @_mirrors(_async_pool.client)

@@ -915,6 +915,7 @@ ROWS = [
         aiokit.ProfileNotFoundError,
         "'nope'",
     ),
+    Row("sync-run-not-callable", sync_row(lambda p: p.run(5)), Config, "run() takes"),
     Row("sync-client-region-int", sync_row(lambda p: p.client("sqs", 5)), Region, "region must be"),
     Row(
         "sync-crawl-unknown-parameter",
