@@ -89,6 +89,15 @@ def _lookup(mapping: Mapping[str, str], service: str, operation: str) -> tuple[s
     )
 
 
+def _as_built(service: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parameters as botocore validates them, after its ``before-parameter-build``
+    handlers: Glacier's fills in ``accountId="-"`` (``botocore.handlers.inject_account_id``),
+    so ``list_vaults()`` with no account id is valid, as in boto3."""
+    if service == "glacier" and params.get("accountId") is None:
+        return {**params, "accountId": "-"}
+    return params
+
+
 def _names(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -160,7 +169,7 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
     request = dict(params)
     config = _validate.pagination_config(service, camel, request.pop("PaginationConfig", None))
     try:
-        validate_parameters(request, model.operation_model(camel).input_shape)
+        validate_parameters(_as_built(service, request), model.operation_model(camel).input_shape)
     except Exception as exc:
         raise translate(exc, service=service, operation=camel) from exc
     _check_config(service, camel, config, page_config)
@@ -265,7 +274,7 @@ class Paginator:
             )
         model = client.meta.service_model.operation_model(camel)
         try:
-            validate_parameters(self._params, model.input_shape)
+            validate_parameters(_as_built(self._service, self._params), model.input_shape)
         except Exception as exc:
             raise self._translate(exc) from exc
         page_config = client._cache["page_config"][camel]

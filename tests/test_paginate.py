@@ -333,3 +333,15 @@ async def test_page_retries_are_bounded(proxy_factory: Any, moto_endpoint: str) 
     assert pager.retries == 2
     assert any("retried page 2" in note for note in info.value.__notes__)
     assert pager.resume_token is not None  # resume later from where it stopped
+
+
+async def test_glacier_listings_need_no_account_id_as_in_boto3(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    # botocore fills in accountId="-" before validating; aiokit's own check must agree.
+    glacier = await aiokit_pool.client("glacier")
+    await glacier.create_vault(vaultName="v1")
+    names = [v["VaultName"] async for v in aiokit_pool.paginate("glacier", "list_vaults").items()]
+    assert names == ["v1"]
+    items, _ = await aiokit_pool.crawl("glacier", "list_vaults").collect()
+    assert [i.data["VaultName"] for i in items] == ["v1"]
