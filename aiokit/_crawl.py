@@ -24,6 +24,8 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import _validate
+from ._exceptions import InvalidParameterError, UnknownOperationError, UsageError
 from ._extras import import_extra
 from ._fanout import (
     Context,
@@ -35,6 +37,7 @@ from ._fanout import (
     exit_task_group,
     send_soon,
 )
+from ._paginate import check_listing
 from ._targets import Target
 
 if TYPE_CHECKING:
@@ -178,6 +181,15 @@ class Crawl:
         progress: Callable[[Progress], None] | None = None,
         on_outcome: Callable[[Outcome[int]], None] | None = None,
     ) -> None:
+        # The cheap checks now, at the call; the ones that need the service's models when
+        # the crawl starts (``check_listing``), once for all targets and before any request.
+        _validate.service(service)
+        _validate.text("operation", operation, error=UnknownOperationError)
+        _validate.text("key", key, optional=True, error=InvalidParameterError)
+        _validate.callable_or_none("on_outcome", on_outcome)
+        if not isinstance(params, dict):
+            raise InvalidParameterError(f"{service} {operation}: parameters must be a dict")
+        _validate.pagination_config(service, operation, params.get("PaginationConfig"))
         self._pool = pool
         self._service = service
         self._operation = operation
@@ -228,6 +240,13 @@ class Crawl:
                 self.report.never_visited = self._given - self.report.targets
 
     async def __aenter__(self) -> Crawl:
+        if self._send is not None:
+            raise UsageError("a crawl runs once; make a new one with pool.crawl(...)")
+        # A bad operation, parameter or key is the same mistake for every target: say so
+        # once, here, rather than let each target fail with it.
+        self._operation = await anyio.to_thread.run_sync(
+            check_listing, self._service, self._operation, self._params, self._key
+        )
         send, receive = anyio.create_memory_object_stream[Item | Outcome[int]](
             self._concurrency * 16
         )
@@ -255,7 +274,7 @@ class Crawl:
     def events(self) -> AsyncIterator[Item | Outcome[int]]:
         """Items and outcomes in order: each target's outcome comes after all its items."""
         if self._receive is None:
-            raise RuntimeError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
+            raise UsageError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
         return Drain(self._receive)
 
     def statistics(self) -> Any:

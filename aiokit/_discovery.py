@@ -44,6 +44,7 @@ import anyio
 from aiobotocore.config import AioConfig
 from botocore.regions import EndpointResolver
 
+from . import _validate
 from ._botocore import shared_loader
 from ._exceptions import (
     AccessDeniedError,
@@ -170,6 +171,7 @@ class Organization:
     with_tags: bool = False
 
     def __post_init__(self) -> None:
+        _validate.organization(self)
         for name in ("ous", "include", "exclude"):
             object.__setattr__(self, name, _as_tuple(getattr(self, name)))
         if self.tags is not None:
@@ -215,6 +217,10 @@ class Profiles:
     names: Sequence[str]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.names, str | Iterable) or isinstance(self.names, Mapping):
+            raise ConfigurationError(
+                f"Profiles needs one or more non-empty profile names, not {self.names!r}"
+            )
         names = _as_tuple(self.names) or ()
         if not names or not all(isinstance(n, str) and n for n in names):
             raise ConfigurationError("Profiles needs one or more non-empty profile names")
@@ -821,6 +827,7 @@ async def discover_targets(
         UnknownServiceError: botocore knows no such service.
         AWSError, CredentialsError: listing the organization or asking STS failed.
     """
+    _check_arguments(accounts, regions, services, role)
     await pool.open()
     if refresh:
         _caches.pop(pool, None)
@@ -884,6 +891,33 @@ async def discover_targets(
                 position = canonical.index(region) if region in canonical else len(canonical)
                 rank[region] = (1, position, region)
     return _interleave(plans, rank)
+
+
+def _check_arguments(accounts: object, regions: object, services: object, role: object) -> None:
+    """The types of ``pool.targets``' arguments, before anything is read or asked."""
+    accounts_hint = (
+        "expected 'self', a 12-digit account id string, a list of them, "
+        "aiokit.Organization(...) or aiokit.Profiles(...)"
+    )
+    if not isinstance(accounts, Organization | Profiles | str):
+        if isinstance(accounts, Mapping) or not isinstance(accounts, Iterable):
+            raise ConfigurationError(f"accounts={accounts!r}: {accounts_hint}")
+    if regions is not None and not isinstance(regions, str):
+        if isinstance(regions, Mapping) or not isinstance(regions, Iterable):
+            raise InvalidRegionError(
+                f"regions={regions!r}: expected a region name, a list of them, 'all' or 'enabled'"
+            )
+    if services is not None and not isinstance(services, str):
+        if isinstance(services, Mapping) or not isinstance(services, Iterable):
+            raise ConfigurationError(
+                f"services={services!r}: expected a service name or a list of them"
+            )
+        if isinstance(services, Sequence):  # an iterator is checked as it is read
+            for name in services:
+                _validate.service(name)
+    elif services is not None:
+        _validate.service(services)
+    _validate.text("role", role, optional=True, error=InvalidRoleError)
 
 
 async def _service_prefixes(services: Sequence[str] | None) -> list[str] | None:

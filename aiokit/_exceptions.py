@@ -19,6 +19,7 @@
     │   └── ThrottlingError
     ├── EndpointError (also ConnectionError)  no usable answer: refused, reset, timeout
     ├── PoolClosedError (also RuntimeError)   a pool or its client used after close
+    ├── UsageError (also RuntimeError)        an object used out of turn (run twice, ...)
     ├── PaginationError                       a paginator could not go on
     ├── RetryableError                        raised by user code to ask aiokit.retry again
     └── WaiterError
@@ -65,6 +66,7 @@ __all__ = [
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
+    "UsageError",
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",
@@ -202,6 +204,11 @@ class EndpointError(AiokitError, ConnectionError):
 
 class PoolClosedError(AiokitError, RuntimeError):
     """A pool, or a client it handed out, was used after the pool was closed."""
+
+
+class UsageError(AiokitError, RuntimeError):
+    """An aiokit object was used out of turn: a fan-out or crawl run twice or iterated
+    outside its ``async with``, an ``aiokit.sync`` call from the pool's own event loop."""
 
 
 class RetryableError(AiokitError):
@@ -525,6 +532,12 @@ def translate(
             # say): a bad parameter, not the endpoint's fault.
             return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
         return _endpoint_error(exc, f"{where}: {exc}", kw)
+    if type(exc) is ValueError and str(exc).startswith("Invalid endpoint: "):
+        # botocore's check of an endpoint URL from the environment or config files
+        # (AWS_ENDPOINT_URL_<SERVICE>, endpoint_url in a profile): aiokit checks its own.
+        return ConfigurationError(
+            f"{where}: {exc} (an endpoint URL needs http:// or https:// and a host)", **kw
+        )
     return exc
 
 

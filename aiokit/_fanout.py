@@ -25,6 +25,7 @@ cancel). Leaving the ``async with`` cancels what is still running and closes eve
 from __future__ import annotations
 
 import enum
+import inspect
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -49,6 +50,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from . import _validate
 from ._botocore import use_lean_client_context
 from ._clients import CallStats, call_stats
 from ._collector import raised_gc_threshold
@@ -66,6 +68,7 @@ from ._exceptions import (
     CredentialsError,
     InvalidCredentialsError,
     ThrottlingError,
+    UsageError,
     is_opt_in_region,
 )
 from ._targets import Target
@@ -326,8 +329,16 @@ class FanOut(Generic[T]):
         progress: Callable[[Progress], None] | None = None,
         count_items: Callable[[T], int] = _sized,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+        _validate.fan_out_args(
+            fn=fn,
+            targets_=targets,
+            concurrency=concurrency,
+            per_account=per_account,
+            per_region=per_region,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+        )
         self._pool = pool
         self._fn = fn
         self._targets = targets
@@ -352,7 +363,7 @@ class FanOut(Generic[T]):
 
     async def __aenter__(self) -> FanOut[T]:
         if self._entered:
-            raise RuntimeError("a FanOut runs once; make a new one")
+            raise UsageError("a FanOut runs once; make a new one")
         self._entered = True
         send, receive = anyio.create_memory_object_stream[Outcome[T]](self._concurrency)
         self._receive = receive
@@ -372,7 +383,7 @@ class FanOut(Generic[T]):
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
         if self._receive is None:
-            raise RuntimeError(
+            raise UsageError(
                 "use `async with pool.fan_out(...) as outcomes: async for o in outcomes`"
             )
         return Drain(self._receive)
@@ -454,12 +465,13 @@ class FanOut(Generic[T]):
         try:
             try:
                 if self._timeout is None:
-                    value = await self._fn(Context(self._pool, target))
+                    value = await _awaited(self._fn, Context(self._pool, target))
                 else:
                     with anyio.fail_after(self._timeout):
-                        value = await self._fn(Context(self._pool, target))
+                        value = await _awaited(self._fn, Context(self._pool, target))
             except Exception as exc:
-                verdict = classify(exc, target.region)
+                # Misuse (UsageError) is a bug in the caller's code, whatever classify says.
+                verdict = None if isinstance(exc, UsageError) else classify(exc, target.region)
                 if verdict is None:
                     raise  # a bug in fn: surface it, stop the fan-out
                 status, reason = verdict
@@ -537,6 +549,17 @@ class FanOut(Generic[T]):
         )
 
 
+def _awaited(fn: Callable[[Context], Awaitable[T]], ctx: Context) -> Awaitable[T]:
+    """``fn(ctx)``, which must be awaitable: a plain function is a usage error, said so."""
+    result = fn(ctx)
+    if not inspect.isawaitable(result):
+        raise ConfigurationError(
+            f"fan_out's fn must be an async function (async def fn(ctx)); "
+            f"{getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}"
+        )
+    return result
+
+
 async def send_soon(send: MemoryObjectSendStream[Any], item: Any) -> None:
     """``send.send(item)``, without its scheduling round trip when the buffer has room.
 
@@ -571,7 +594,11 @@ async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
 
     Leaving means the consumer wants no more (it finished, broke out, or failed), so the work
     is cancelled. A bug in user code reaches the caller as its own exception, not wrapped in
-    an exception group.
+    an exception group: when several targets raise at once, errors of one class raised at
+    one place in the code are one bug (a ``KeyError`` whose key differs per target is still
+    one mistake), so the first is raised with a note counting the others. Only errors of
+    different classes, or raised at different places, stay together in the group, since
+    each may need its own fix.
     """
     tg.cancel_scope.cancel()
     try:
@@ -579,10 +606,26 @@ async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
     except BaseExceptionGroup as group:
         cancelled = anyio.get_cancelled_exc_class()
         bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-        # Several tasks hitting the same error (a bad parameter, say) is still one error.
-        if bugs and len({(type(e), str(e)) for e in bugs}) == 1:
-            raise bugs[0] from group
+        if bugs and len({_bug_key(e) for e in bugs}) == 1:
+            first = bugs[0]
+            if len(bugs) > 1:
+                first.add_note(
+                    f"aiokit: {len(bugs) - 1} more target(s) raised the same "
+                    f"{type(first).__name__} at the same time; the first is shown"
+                )
+            # Its own cause, not the group: the traceback reads as if it were raised alone.
+            raise first from first.__cause__
         raise
+
+
+def _bug_key(exc: BaseException) -> tuple[type[BaseException], Any, int | None]:
+    """What makes two errors the same bug: their class and the line that raised them."""
+    tb = exc.__traceback__
+    if tb is None:
+        return type(exc), None, None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return type(exc), tb.tb_frame.f_code, tb.tb_lineno
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
@@ -636,12 +679,13 @@ class _Targets:
         if self._iterator is not None:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.
-            return next(self._iterator, None)
+            target = next(self._iterator, _END)
+            return None if target is _END else _checked(target)
         assert self._source is not None
         async with self._lock:  # an async generator serves one caller at a time
             try:
                 # Once exhausted, it keeps raising StopAsyncIteration for every worker.
-                return await self._source.__anext__()
+                return _checked(await self._source.__anext__())
             except StopAsyncIteration:
                 return None
 
@@ -649,6 +693,18 @@ class _Targets:
         """Close the caller's async iterator (a plain one is left as it is)."""
         if self._source is not None:
             await self._source.aclose()
+
+
+_END = object()
+
+
+def _checked(target: object) -> Target:
+    if isinstance(target, Target):
+        return target
+    raise ConfigurationError(
+        f"targets must hold aiokit.Target objects (aiokit.Target(account, region)), not "
+        f"{type(target).__name__} {target!r}"
+    )
 
 
 async def _aiter(targets: AsyncIterable[Target]) -> AsyncGenerator[Target, None]:

@@ -41,6 +41,7 @@ from botocore.httpsession import (
 )
 
 from ._botocore import SharedSSLHTTPSession, shared_ssl_context
+from ._exceptions import InvalidParameterError
 
 __all__ = ["LeanHTTPSession"]
 
@@ -459,7 +460,7 @@ class LeanHTTPSession(SharedSSLHTTPSession):
             if lowered == "content-length":
                 has_length = True
             if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                raise ValueError(f"a line break in the value of HTTP header {name!r}")
+                raise InvalidParameterError(f"a line break in the value of HTTP header {name!r}")
             lines.append(f"{name}: {value}")
         lines.append("Accept-Encoding: identity")
         if not has_length and (body or request.method not in _NO_BODY_METHODS):

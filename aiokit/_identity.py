@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _validate
 from ._exceptions import InvalidRoleError
 
 __all__ = ["AssumeRole", "DefaultCredentials", "Identity", "Profile", "StaticKeys"]
@@ -86,6 +87,9 @@ class Profile:
 
     name: str
 
+    def __post_init__(self) -> None:
+        _validate.text("Profile name", self.name)
+
     def __repr__(self) -> str:
         return f"aiokit.Profile({self.name!r})"
 
@@ -103,6 +107,9 @@ class StaticKeys:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _validate.static_keys(self)
 
     def __repr__(self) -> str:
         return f"aiokit.StaticKeys({_mask(self.access_key_id)!r})"
@@ -158,6 +165,7 @@ class AssumeRole:
     mfa_token: MfaToken | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        _validate.assume_role(self)
         if self.role_arn is not None:
             m = _ROLE_ARN.match(self.role_arn)
             if m is None:

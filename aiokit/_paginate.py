@@ -30,12 +30,17 @@ import anyio
 import jmespath
 from aiobotocore.context import with_current_context
 from aiobotocore.paginate import AioPageIterator, AioPaginator
+from botocore import xform_name
+from botocore.exceptions import DataNotFoundError
 from botocore.exceptions import PaginationError as BotocorePaginationError
+from botocore.model import ServiceModel
 from botocore.paginate import TokenEncoder
 from botocore.useragent import register_feature_id
 from botocore.validate import validate_parameters
 from jmespath.exceptions import JMESPathError
 
+from . import _validate
+from ._botocore import shared_loader
 from ._clients import call_stats
 from ._exceptions import (
     AiokitError,
@@ -49,11 +54,9 @@ from ._exceptions import (
     translate,
 )
 
-__all__ = ["Paginator", "operation_names", "is_transient"]
+__all__ = ["Paginator", "check_listing", "is_transient", "operation_names"]
 
 logger = logging.getLogger("aiokit")
-
-_PAGINATION_KEYS = frozenset({"MaxItems", "PageSize", "StartingToken"})
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -70,7 +73,10 @@ def operation_names(client: Any, operation: str) -> tuple[str, str]:
         UnknownOperationError: the service has no such operation (close names suggested).
     """
     mapping: dict[str, str] = client.meta.method_to_api_mapping
-    service = client.meta.service_model.service_name
+    return _lookup(mapping, client.meta.service_model.service_name, operation)
+
+
+def _lookup(mapping: Mapping[str, str], service: str, operation: str) -> tuple[str, str]:
     if operation in mapping:
         return operation, mapping[operation]
     for snake, camel in mapping.items():
@@ -81,6 +87,100 @@ def operation_names(client: Any, operation: str) -> tuple[str, str]:
     raise UnknownOperationError(
         f"{service} has no operation {operation!r}{hint}", service=service, operation=operation
     )
+
+
+def _as_built(service: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parameters as botocore validates them, after its ``before-parameter-build``
+    handlers: Glacier's fills in ``accountId="-"`` (``botocore.handlers.inject_account_id``),
+    so ``list_vaults()`` with no account id is valid, as in boto3."""
+    if service == "glacier" and params.get("accountId") is None:
+        return {**params, "accountId": "-"}
+    return params
+
+
+def _names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _check_config(
+    service: str,
+    operation: str,
+    config: Mapping[str, Any],
+    page_config: Mapping[str, Any],
+    region: str | None = None,
+    account: str | None = None,
+) -> None:
+    """What of ``PaginationConfig`` only the paginator model can judge."""
+    if config.get("PageSize") is not None and "limit_key" not in page_config:
+        # botocore would raise its own PaginationError, outside aiokit's tree.
+        raise InvalidParameterError(
+            f"{describe(service, operation, region, account)}: PaginationConfig PageSize is "
+            "not supported by this operation (AWS sets its page size); use MaxItems to stop "
+            "early",
+            service=service,
+            operation=operation,
+            region=region,
+            account=account,
+        )
+    if config.get("StartingToken") is not None:
+        _validate.decode_token(
+            service,
+            operation,
+            config["StartingToken"],
+            _names(page_config["input_token"]),
+            region_=region,
+            account=account,
+        )
+
+
+def check_listing(service: str, operation: str, params: Mapping[str, Any], key: str | None) -> str:
+    """Check a paginated request against the service's models, without a client or request.
+
+    What a crawl checks once before it starts, rather than once per target: the service,
+    the operation and that it paginates, the parameters (botocore's own validator against
+    the operation's input shape), ``PaginationConfig`` and ``key``. Blocking (it may read
+    model files): run it in a worker thread.
+
+    Returns:
+        The operation's CamelCase name.
+
+    Raises:
+        UnknownServiceError, UnknownOperationError, InvalidParameterError: as the paginator
+            would raise them for every target.
+    """
+    loader = shared_loader()
+    try:
+        model = ServiceModel(loader.load_service_model(service, "service-2"), service)
+    except Exception as exc:
+        raise translate(exc, service=service) from exc
+    mapping = {xform_name(name): name for name in model.operation_names}
+    snake, camel = _lookup(mapping, service, operation)
+    try:
+        pagination = loader.load_service_model(service, "paginators-1")["pagination"]
+    except DataNotFoundError:
+        pagination = {}
+    if camel not in pagination:
+        raise UnknownOperationError(
+            f"{service} {camel} is not paginated; call client.{snake}() directly",
+            service=service,
+            operation=camel,
+        )
+    page_config = pagination[camel]
+    request = dict(params)
+    config = _validate.pagination_config(service, camel, request.pop("PaginationConfig", None))
+    try:
+        validate_parameters(_as_built(service, request), model.operation_model(camel).input_shape)
+    except Exception as exc:
+        raise translate(exc, service=service, operation=camel) from exc
+    _check_config(service, camel, config, page_config)
+    names = _names(page_config.get("result_key", []))
+    if key is not None and key not in names:
+        raise InvalidParameterError(
+            f"{service} {camel} has result keys {names}, not {key!r}",
+            service=service,
+            operation=camel,
+        )
+    return camel
 
 
 class _RetryingPageIterator(AioPageIterator):  # type: ignore[misc]
@@ -125,16 +225,14 @@ class Paginator:
         page_retries: int = 5,
         retry_budget: float = 60.0,
     ) -> None:
+        _validate.service(service)
+        _validate.text("operation", operation, error=UnknownOperationError)
+        _validate.count("page_retries", page_retries, minimum=0)
+        _validate.seconds("retry_budget", retry_budget, zero=True)
         params = dict(params)
-        config = dict(params.pop("PaginationConfig", None) or {})
-        unknown = set(config) - _PAGINATION_KEYS
-        if unknown:
-            raise InvalidParameterError(
-                f"{service} {operation}: unknown PaginationConfig keys {sorted(unknown)}; "
-                f"expected {sorted(_PAGINATION_KEYS)}",
-                service=service,
-                operation=operation,
-            )
+        config = _validate.pagination_config(
+            service, operation, params.pop("PaginationConfig", None)
+        )
         self._get_client = get_client
         self._service = service
         self._operation = operation
@@ -200,14 +298,14 @@ class Paginator:
             )
         model = client.meta.service_model.operation_model(camel)
         try:
-            validate_parameters(self._params, model.input_shape)
+            validate_parameters(_as_built(self._service, self._params), model.input_shape)
         except Exception as exc:
             raise self._translate(exc) from exc
+        page_config = client._cache["page_config"][camel]
+        _check_config(self._service, camel, self._config, page_config, *self._where)
         # What client.get_paginator(snake) makes, without the class it builds on every call
         # to carry a docstring (a tenth of a millisecond per target in a crawl).
-        paginator = _RetryingPaginator(
-            getattr(client, snake), client._cache["page_config"][camel], model
-        )
+        paginator = _RetryingPaginator(getattr(client, snake), page_config, model)
         iterator = paginator.paginate(**self._params, PaginationConfig=dict(self._config))
         iterator.aiokit_pager = self
         return paginator, iterator

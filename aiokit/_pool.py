@@ -33,7 +33,7 @@ from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCreden
 from botocore.exceptions import BotoCoreError, DataNotFoundError
 from botocore.httpsession import get_cert_path
 
-from . import _waiters
+from . import _validate, _waiters
 from ._botocore import (
     EndpointSession,
     UnboundCredentials,
@@ -272,12 +272,23 @@ class SessionPool:
         quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None = None,
         gc_threshold: int | None = DEFAULT_GC_THRESHOLD,
     ) -> None:
-        if profile is not None and credentials is not None:
-            raise ConfigurationError("give profile or credentials, not both")
-        if concurrency < 1 or max_clients < 1 or sts_concurrency < 1:
-            raise ConfigurationError("concurrency, max_clients and sts_concurrency must be >= 1")
-        if gc_threshold is not None and gc_threshold < 1:
-            raise ConfigurationError(f"gc_threshold must be >= 1 or None, not {gc_threshold}")
+        config = _validate.pool_options(
+            profile=profile,
+            credentials=credentials,
+            region_=region,
+            role=role,
+            endpoint_url_=endpoint_url,
+            endpoint_urls=endpoint_urls,
+            config_=config,
+            concurrency=concurrency,
+            max_clients=max_clients,
+            refresh_before=refresh_before,
+            sts_concurrency=sts_concurrency,
+            retry_mode=retry_mode,
+            retry=retry,
+            quotas=quotas,
+            gc_threshold=gc_threshold,
+        )
         self._gc_threshold = gc_threshold
         self._profile = profile
         self._identity: Identity = (
@@ -549,6 +560,15 @@ class SessionPool:
             ProfileNotFoundError / CredentialsError: the identity's credentials are not
                 to be had.
         """
+        config = _validate.client_args(
+            service_=service,
+            region_=region,
+            account=account,
+            role=role,
+            identity_=identity,
+            config_=config,
+            endpoint_url_=endpoint_url,
+        )
         await self.open()
         ident = self.identity_for(identity, account, role)
         raw_key, cfg = self._client_key(service, region, config, endpoint_url, verify)
@@ -735,6 +755,9 @@ class SessionPool:
             InvalidParameterError: a parameter is unknown or of the wrong type (likewise).
         """
         self._check_open()
+        _validate.client_args(
+            service_=service, region_=region, account=account, role=role, identity_=identity
+        )
 
         async def get_client() -> Any:
             return await self.client(service, region, account=account, role=role, identity=identity)
@@ -999,7 +1022,9 @@ class SessionPool:
             raise InvalidRegionError(
                 f"invalid region name {region!r} for {service}", service=service, region=region
             )
-        for partition in shared_loader().load_data("endpoints")["partitions"]:
+        partitions = shared_loader().load_data("endpoints")["partitions"]
+        _validate.not_a_typo(region, service, partitions)
+        for partition in partitions:
             if region in partition["regions"] or re.match(partition["regionRegex"], region):
                 self._partitions[region] = str(partition["partition"])
                 return self._partitions[region]

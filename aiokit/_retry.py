@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import math
 import random
 import time
@@ -40,9 +41,11 @@ from botocore.exceptions import HTTPClientError
 from botocore.retries.standard import TransientRetryableChecker
 from botocore.retries.throttling import CubicCalculator
 
+from . import _validate
 from ._exceptions import (
     THROTTLING_CODES,
     AWSError,
+    ConfigurationError,
     EndpointError,
     RetryableError,
     ThrottlingError,
@@ -121,6 +124,14 @@ class RetrySettings:
     max_backoff: float = 20.0
     max_in_flight: int = 64
     budget: int = 500
+
+    def __post_init__(self) -> None:
+        # Each is a count or a span that must be above zero: a zero in-flight cap, say,
+        # would make every request wait forever for a slot.
+        for name in ("max_attempts", "max_in_flight", "budget"):
+            _validate.count(f"RetrySettings {name}", getattr(self, name))
+        for name in ("throttle_timeout", "max_backoff"):
+            _validate.seconds(f"RetrySettings {name}", getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +494,8 @@ def _malformed(exc: BaseException | None) -> bool:
     if isinstance(exc, HTTPClientError):
         exc = exc.kwargs.get("error")
     return isinstance(exc, ValueError)
+
+
 _TRANSIENT_EXCEPTIONS = TransientRetryableChecker._TRANSIENT_EXCEPTION_CLS
 _TRANSIENT_STATUS = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
 _TRANSIENT_CODES = frozenset(TransientRetryableChecker._TRANSIENT_ERROR_CODES)
@@ -542,17 +555,40 @@ def retry(
         cap: the largest backoff, seconds.
 
     Raises:
+        ConfigurationError: an option is out of range (at decoration), or the function is
+            not async (at the call).
         Exception: the last retryable error once attempts or the deadline are spent; any
             other error at once, unchanged.
     """
 
+    _validate.count("retry attempts", attempts)
+    _validate.seconds("retry deadline", deadline, optional=True)
+    _validate.seconds("retry base", base, zero=True)
+    _validate.seconds("retry cap", cap, zero=True)
+    if fn is not None and not callable(fn):
+        raise ConfigurationError(
+            f"aiokit.retry takes the function to wrap, or keyword options "
+            f"(@aiokit.retry(attempts=5)), not {type(fn).__name__} {fn!r}"
+        )
+
     def decorate(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        if not callable(func):
+            raise ConfigurationError(
+                f"aiokit.retry wraps an async function, not {type(func).__name__} {func!r}"
+            )
+
         @functools.wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             start = time.monotonic()
             for attempt in range(1, attempts + 1):
                 try:
-                    return await func(*args, **kwargs)
+                    result = func(*args, **kwargs)
+                    if not inspect.isawaitable(result):
+                        raise ConfigurationError(
+                            f"aiokit.retry wraps async functions; {func.__qualname__} "
+                            f"returned {type(result).__name__}, not an awaitable"
+                        )
+                    return await result
                 except Exception as exc:
                     if not _retryable(exc) or attempt >= attempts:
                         raise

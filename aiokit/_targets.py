@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from . import _validate
+from ._exceptions import ConfigurationError
 from ._identity import AssumeRole, Identity
 
 __all__ = ["Target"]
@@ -42,6 +44,22 @@ class Target:
     )
 
     def __post_init__(self) -> None:
+        _validate.account_id("Target account", self.account)
+        _validate.region("Target region", self.region)
+        _validate.text("Target partition", self.partition)
+        _validate.identity("Target identity", self.identity)
+        for name in ("name", "ou_path"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(
+                    f"Target {name} must be a str or None, not {type(value).__name__}"
+                )
+        if not isinstance(self.tags, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.tags.items()
+        ):
+            raise ConfigurationError(
+                f"Target tags must be a mapping of str to str, not {type(self.tags).__name__}"
+            )
         # Read-only, so a Target shared across tasks cannot be changed under them.
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 

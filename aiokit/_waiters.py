@@ -16,9 +16,11 @@ because aiobotocore's ``AIOWaiter.wait`` sleeps a fixed delay and knows no deadl
   it is the floor: jitter never polls faster than that, it only spreads waits that started
   together (``wait_many``) and thins out requests for resources that take long. The first
   sleep is exactly ``delay``. ``backoff="fixed"`` sleeps ``delay`` every time, as botocore.
-- When the next poll would fall after the deadline, one last poll is made shortly before it
-  (``min(delay, 1 s)`` before), so a resource that becomes ready in the final stretch is
-  not missed.
+- When the next poll would fall after the deadline, one last poll is made just before it
+  (twice the previous poll's round trip before, between 0.1 s and 1 s, never more than one
+  delay), so a resource that becomes ready in the final stretch is not missed; if that poll
+  does not succeed, ``WaiterTimeout`` is raised at the deadline, not before it: "not done
+  within 3 s" is said at 3 s.
 - Cancellation is plain anyio cancellation: sleeps are ``anyio.sleep`` and requests are
   cancellable, so a wait inside ``anyio.move_on_after`` ends promptly.
 
@@ -44,6 +46,7 @@ from botocore.exceptions import ClientError, WaiterConfigError
 from botocore.waiter import SingleWaiterConfig, WaiterModel, is_valid_waiter_error
 from jmespath.exceptions import JMESPathError
 
+from . import _validate
 from ._exceptions import (
     AiokitError,
     ConfigurationError,
@@ -61,8 +64,9 @@ logger = logging.getLogger("aiokit")
 Backoff = Literal["exponential", "fixed"]
 
 _STATES = frozenset({"success", "failure", "retry"})
-# The last poll before a deadline happens this long (or one delay, if shorter) before it.
-_LAST_POLL_MARGIN = 1.0
+# The last poll before a deadline starts twice the previous poll's round trip before it,
+# within these bounds (and never more than one delay before it).
+_LAST_POLL_LEAD = (0.1, 1.0)
 # 2**32 times any delay is far past any max_delay; the cap only keeps the float finite.
 _MAX_EXPONENT = 32
 
@@ -178,9 +182,15 @@ async def wait(
             (``EndpointError``...) propagate as the operation raised them.
     """
     start = anyio.current_time()
+    _validate.text("waiter", waiter_name, error=UnknownOperationError)
     waiter_config = params.pop("WaiterConfig", None) or {}
     if not isinstance(waiter_config, Mapping):
         raise ConfigurationError("WaiterConfig must be a mapping like {'Delay': 5}")
+    unknown = set(waiter_config) - {"Delay", "MaxAttempts"}
+    if unknown:
+        raise ConfigurationError(
+            f"unknown WaiterConfig keys {sorted(map(str, unknown))}; expected Delay, MaxAttempts"
+        )
     if delay is None:
         delay = waiter_config.get("Delay")
     if max_attempts is None:
@@ -236,10 +246,22 @@ async def wait_many(
         ExceptionGroup: a wait raised something that is not an aiokit error (a bug).
     """
     start = anyio.current_time()
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"concurrency must be an int >= 1, not {concurrency!r}")
+    _validate.text("waiter", waiter_name, error=UnknownOperationError)
+    _validate.count("concurrency", concurrency)
     policy = _policy(timeout, delay, max_attempts, backoff, max_delay)
-    sets = [dict(p) for p in param_sets]
+    if isinstance(param_sets, str | bytes | Mapping) or not isinstance(param_sets, Iterable):
+        raise ConfigurationError(
+            "param_sets must be a list of parameter dicts, one per wait, not "
+            f"{type(param_sets).__name__}"
+        )
+    given: list[Any] = list(param_sets)
+    for index, one_set in enumerate(given):
+        if not isinstance(one_set, Mapping):
+            raise ConfigurationError(
+                f"param_sets[{index}] must be a dict of the operation's parameters, not "
+                f"{type(one_set).__name__} {one_set!r}"
+            )
+    sets = [dict(p) for p in given]
     waiter = await _resolve(client, waiter_name, model, policy)
     deadline = math.inf if timeout is None else start + timeout
     limiter = anyio.CapacityLimiter(concurrency)
@@ -304,7 +326,9 @@ async def _run(
     state = "waiting"
     attempts = 0
     while True:
+        started = anyio.current_time()
         polled = await _poll(waiter, params, deadline, limiter)
+        round_trip = anyio.current_time() - started
         if polled is None:
             raise _deadline_passed(waiter, policy, attempts, last_response, last_matched)
         response, error = polled
@@ -349,10 +373,13 @@ async def _run(
         pause = next_delay(attempts, delay, policy.backoff, policy.max_delay)
         remaining = deadline - anyio.current_time()
         if pause >= remaining:
-            margin = min(delay, _LAST_POLL_MARGIN)
-            if remaining <= margin:
+            low, high = _LAST_POLL_LEAD
+            lead = min(delay, high, max(low, 2 * round_trip))
+            if remaining <= lead:
+                # That was the last poll: the wait ends at its deadline, as promised.
+                await anyio.sleep(max(0.0, remaining))
                 raise _deadline_passed(waiter, policy, attempts, response, last_matched)
-            pause = remaining - margin
+            pause = remaining - lead
         logger.debug(
             "%s: attempt %d not done; next poll in %.2f s",
             waiter.where(),
@@ -424,19 +451,14 @@ def _policy(
     backoff: str,
     max_delay: float,
 ) -> _Policy:
-    # `not x >= 0` also rejects NaN.
-    if timeout is not None and not (_is_number(timeout) and timeout >= 0):
-        raise ConfigurationError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
-    if delay is not None and not (_is_number(delay) and 0 <= delay < math.inf):
-        raise ConfigurationError(f"delay must be a number of seconds >= 0, not {delay!r}")
-    if max_attempts is not None and (
-        isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
-    ):
-        raise ConfigurationError(f"max_attempts must be an int >= 1, not {max_attempts!r}")
+    # A zero or negative span would give up before the first answer, or poll in a tight
+    # loop; NaN and infinities never compare as meant.
+    _validate.seconds("timeout", timeout, optional=True)
+    _validate.seconds("delay", delay, optional=True)
+    _validate.count("max_attempts", max_attempts, optional=True)
     if backoff not in ("exponential", "fixed"):
         raise ConfigurationError(f"backoff must be 'exponential' or 'fixed', not {backoff!r}")
-    if not (_is_number(max_delay) and max_delay >= 0):
-        raise ConfigurationError(f"max_delay must be a number of seconds >= 0, not {max_delay!r}")
+    _validate.seconds("max_delay", max_delay)
     return _Policy(
         timeout=None if timeout is None else float(timeout),
         delay=None if delay is None else float(delay),

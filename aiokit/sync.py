@@ -50,7 +50,7 @@ from boto3.resources.collection import CollectionManager, ResourceCollection
 from . import _pool
 from ._crawl import Crawl as _AsyncCrawl
 from ._crawl import Item, Report
-from ._exceptions import PoolClosedError
+from ._exceptions import ConfigurationError, PoolClosedError, UsageError
 from ._fanout import Context, FanOutStatistics, Outcome
 from ._identity import Identity
 from ._notebook import ProgressBar, progress_bar
@@ -117,7 +117,7 @@ class _Loop:
     def check_thread(self) -> None:
         """Refuse a call from the loop's own thread: it would wait for itself forever."""
         if threading.get_ident() == self.thread_id:
-            raise RuntimeError(
+            raise UsageError(
                 "aiokit.sync called from the pool's own event loop (in a fan-out function "
                 "or a progress hook?); use the async API there: ctx.client(...), await ..."
             )
@@ -316,7 +316,12 @@ class SessionPool:
 
         Raises:
             PoolClosedError: the pool is closed.
+            ConfigurationError: ``fn`` is not callable.
         """
+        if not callable(fn):
+            raise ConfigurationError(
+                f"run() takes an async function to call, not {type(fn).__name__} {fn!r}"
+            )
         return self._call(fn, *args, **kwargs)
 
     @_mirrors(_async_pool.client)
@@ -800,7 +805,7 @@ class Crawl:
 
     def _claim(self) -> None:
         if self._started:
-            raise RuntimeError("a crawl runs once; make a new one with pool.crawl(...)")
+            raise UsageError("a crawl runs once; make a new one with pool.crawl(...)")
         self._started = True
 
     def _start(self) -> None:

@@ -136,7 +136,7 @@ async def test_none_leaves_the_collector_alone_and_a_bad_value_is_refused() -> N
         region="us-east-1", credentials=TEST_CREDENTIALS, gc_threshold=20_000
     ) as pool:
         assert await _thresholds_seen(pool) == {20_000}
-    with pytest.raises(aiokit.ConfigurationError, match="gc_threshold must be >= 1"):
+    with pytest.raises(aiokit.ConfigurationError, match="gc_threshold must be an int >= 1"):
         aiokit.SessionPool(gc_threshold=0)
 
 

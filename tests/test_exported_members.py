@@ -45,6 +45,7 @@ EXPECTED = {
     "ThrottlingError",
     "UnknownOperationError",
     "UnknownServiceError",
+    "UsageError",
     "WaitResult",
     "WaiterError",
     "WaiterFailed",
@@ -76,4 +77,5 @@ def test_every_error_derives_from_the_root() -> None:
     assert issubclass(aiokit.WaiterTimeout, TimeoutError)
     assert issubclass(aiokit.ConfigurationError, ValueError)
     assert issubclass(aiokit.PoolClosedError, RuntimeError)
+    assert issubclass(aiokit.UsageError, RuntimeError)
     assert issubclass(aiokit.EndpointError, ConnectionError)

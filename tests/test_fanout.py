@@ -487,3 +487,86 @@ async def test_who_the_pool_is_is_asked_once_for_many_labelled_targets(
         sts = {k.region: s.requests for k, s in pool.statistics().scopes.items()}
     assert visited == [management] * 3
     assert sts == {"us-east-1": 1, **{r: 1 for r in regions}}
+
+
+class _Barrier:
+    """Every target is under way before any raises, and none is cancelled by the first
+    error while it waits: the errors are truly concurrent, as when many tasks resume from
+    one event (a lock, a shared client) and fail alike in the same loop pass."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.arrived = 0
+        self.event = anyio.Event()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        if self.arrived == self.n:
+            self.event.set()
+        with anyio.CancelScope(shield=True):
+            await self.event.wait()
+
+
+async def test_a_bug_raised_by_many_targets_is_raised_once_as_itself(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    accounts = [f"{i:012d}" for i in range(1, 7)]
+    targets = [aiokit.Target(a, "us-east-1") for a in accounts]
+    barrier = _Barrier(len(targets))
+
+    async def buggy(ctx: aiokit.Context) -> int:
+        await barrier.wait()
+        return {}[ctx.target.account]  # a KeyError whose message differs per target
+
+    with anyio.fail_after(10):
+        with pytest.raises(KeyError) as info:
+            async with aiokit_pool.fan_out(buggy, targets, concurrency=6) as outcomes:
+                async for _ in outcomes:
+                    pass
+    assert not isinstance(info.value, BaseExceptionGroup)
+    assert info.value.args[0] in accounts
+    assert any("5 more target(s) raised the same KeyError" in n for n in info.value.__notes__)
+
+
+async def test_different_bugs_raised_at_once_stay_together_in_a_group(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    targets = [aiokit.Target(f"{i:012d}", "us-east-1") for i in range(1, 5)]
+    barrier = _Barrier(len(targets))
+
+    async def buggy(ctx: aiokit.Context) -> int:
+        await barrier.wait()
+        if ctx.target == targets[0]:
+            raise ZeroDivisionError("one bug")
+        raise LookupError("another bug")
+
+    with anyio.fail_after(10):
+        with pytest.raises(BaseExceptionGroup) as info:
+            async with aiokit_pool.fan_out(buggy, targets, concurrency=4) as outcomes:
+                async for _ in outcomes:
+                    pass
+    assert info.group_contains(ZeroDivisionError)
+    assert info.group_contains(LookupError)
+
+
+async def test_a_crawl_checks_its_request_once_before_any_target_starts(
+    seeded: tuple[aiokit.SessionPool, list[aiokit.Target]],
+) -> None:
+    pool, targets = seeded
+    before = pool.statistics().credential_refreshes
+    for kwargs, fragment in [
+        ({"Limitt": 5}, "Limitt"),
+        ({"key": "Nope"}, "'Nope'"),
+        ({"PaginationConfig": {"MaxItems": -1}}, "MaxItems"),
+    ]:
+        with anyio.fail_after(10):
+            with pytest.raises(aiokit.InvalidParameterError, match=fragment) as info:
+                async with pool.crawl("sqs", "list_queues", targets, **kwargs) as crawl:
+                    async for _ in crawl:
+                        pass
+        assert not isinstance(info.value, BaseExceptionGroup)
+        assert info.value.account is None  # not one target's error: the request's
+    with pytest.raises(aiokit.UnknownOperationError, match="not paginated"):
+        await pool.crawl("sqs", "create_queue", targets, QueueName="q").collect()
+    # No target was started: no role was assumed for any of them.
+    assert pool.statistics().credential_refreshes == before

@@ -407,3 +407,15 @@ async def test_in_page_resume_tokens_work_for_json_services_and_with_max_items(
     after = pager.resume_token
     rest, _ = await _items_until(aiokit_pool, -1, {"PageSize": 3, "StartingToken": after}, **call)
     assert got + rest == names
+
+
+async def test_glacier_listings_need_no_account_id_as_in_boto3(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    # botocore fills in accountId="-" before validating; aiokit's own check must agree.
+    glacier = await aiokit_pool.client("glacier")
+    await glacier.create_vault(vaultName="v1")
+    names = [v["VaultName"] async for v in aiokit_pool.paginate("glacier", "list_vaults").items()]
+    assert names == ["v1"]
+    items, _ = await aiokit_pool.crawl("glacier", "list_vaults").collect()
+    assert [i.data["VaultName"] for i in items] == ["v1"]

@@ -161,6 +161,31 @@ async def test_deadline_raises_waiter_timeout(aiokit_pool: aiokit.SessionPool) -
     assert "1.5 s" in str(error)
 
 
+@pytest.mark.parametrize("delay", [None, 0.4], ids=["model_delay_20s", "delay_0.4s"])
+async def test_a_wait_gives_up_at_its_deadline_not_before(
+    aiokit_pool: aiokit.SessionPool, delay: float | None
+) -> None:
+    # DescribeTable of a missing table: moto answers ResourceNotFoundException at once,
+    # which table_exists retries on, so this wait can only end by its deadline.
+    ddb = await aiokit_pool.client("dynamodb")
+    polls: list[float] = []
+
+    def count(**_: Any) -> None:
+        polls.append(time.monotonic())
+
+    ddb.meta.events.register("before-call.dynamodb.DescribeTable", count)
+    start = time.monotonic()
+    try:
+        with pytest.raises(aiokit.WaiterTimeout, match="not done within 3 s"):
+            await _waiters.wait(ddb, "table_exists", TableName="missing", timeout=3, delay=delay)
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb.DescribeTable", count)
+    elapsed = time.monotonic() - start
+    assert 3.0 <= elapsed <= 3.0 + 1.0
+    # The last poll is made in the final stretch, not a second or more before the deadline.
+    assert 2.5 <= polls[-1] - start <= 3.0
+
+
 async def test_deadline_cancels_the_request_in_flight(
     aiokit_pool: aiokit.SessionPool, silent: Silent
 ) -> None:
@@ -176,7 +201,7 @@ async def test_deadline_cancels_the_request_in_flight(
 
 @pytest.mark.parametrize(
     "limit",
-    [{"max_attempts": 3}, {"WaiterConfig": {"Delay": 0, "MaxAttempts": 3}}],
+    [{"max_attempts": 3}, {"WaiterConfig": {"Delay": 0.01, "MaxAttempts": 3}}],
     ids=["max_attempts", "boto3_WaiterConfig"],
 )
 async def test_attempts_exhausted_raises_waiter_timeout(
@@ -192,7 +217,7 @@ async def test_attempts_exhausted_raises_waiter_timeout(
     s3.meta.events.register("before-call.s3.HeadBucket", count)
     try:
         with pytest.raises(aiokit.WaiterTimeout, match="max attempts \\(3\\) exceeded") as info:
-            await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0, **limit)
+            await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0.01, **limit)
     finally:
         s3.meta.events.unregister("before-call.s3.HeadBucket", count)
     assert polls == 3
@@ -224,7 +249,7 @@ async def test_cancellation_during_a_request_is_prompt(
 async def test_errors_name_the_account(aiokit_pool: aiokit.SessionPool) -> None:
     s3 = await aiokit_pool.client("s3", account="111111111111", role="Auditor")
     with pytest.raises(aiokit.WaiterTimeout) as info:
-        await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0, max_attempts=1)
+        await _waiters.wait(s3, "bucket_exists", Bucket="never", delay=0.01, max_attempts=1)
     assert info.value.account == "111111111111"
     assert "s3 waiter BucketExists in us-east-1 (account 111111111111)" in str(info.value)
 
