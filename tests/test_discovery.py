@@ -623,7 +623,7 @@ class RecordingProxy:
             return web.Response(status=upstream.status, body=payload, headers=out)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def recording(fake_organization: FakeOrganization) -> AsyncIterator[RecordingProxy]:
     proxy = RecordingProxy(fake_organization.endpoint_url)
     async with serve_on_loopback(proxy.handle) as proxy.url:
