@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install dev test lint docs bench bench-quick demo clean
+.PHONY: install dev test compat lint docs bench bench-quick demo clean
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,14 @@ test: $(TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# Upstream's own suites as the oracle: aiobotocore's and botocore's tests, from the sdists of
+# the pinned versions, run plain and through aiokit; fails on any departure (compat/run.py).
+compat: $(TEST)
+	$(BIN)/python compat/run.py
+
 lint: $(LINT) docs
-	$(BIN)/ruff check aiokit tests benchmarks
-	$(BIN)/ruff format --check aiokit tests benchmarks
+	$(BIN)/ruff check aiokit tests benchmarks compat
+	$(BIN)/ruff format --check aiokit tests benchmarks compat
 	$(BIN)/mypy
 
 # The documentation site (site/); --strict turns every mkdocs and docstring warning into a failure.
@@ -54,4 +59,4 @@ bench-quick: $(DEV)
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .mypy_cache .ruff_cache .compat
