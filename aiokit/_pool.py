@@ -52,6 +52,7 @@ from ._exceptions import (
     AWSError,
     ConfigurationError,
     CredentialsError,
+    InvalidParameterError,
     InvalidRegionError,
     InvalidRoleError,
     PoolClosedError,
@@ -569,6 +570,11 @@ class SessionPool:
             config_=config,
             endpoint_url_=endpoint_url,
         )
+        if verify is not None and not isinstance(verify, bool | str):
+            raise InvalidParameterError(
+                f"verify must be True, False or a CA bundle path, not {type(verify).__name__}",
+                service=service,
+            )
         await self.open()
         ident = self.identity_for(identity, account, role)
         raw_key, cfg = self._client_key(service, region, config, endpoint_url, verify)
@@ -650,6 +656,15 @@ class SessionPool:
             UnknownServiceError: the service has no resource interface.
             PoolClosedError: the pool is closed (or was closed meanwhile).
         """
+        config = _validate.client_args(
+            service_=service,
+            region_=region,
+            account=account,
+            role=role,
+            identity_=identity,
+            config_=config,
+            endpoint_url_=endpoint_url,
+        )
         await self.open()
         ident = self.identity_for(identity, account, role)
         raw_key, cfg = self._client_key(service, region, config, endpoint_url)

@@ -62,7 +62,9 @@ def closure(extras: set[str]) -> set[str]:
 
 
 def third_party_imports(paths: list[Path]) -> set[str]:
-    local = {"aiokit", "benchmarks", "tests", "inventory", "test_inventory"}
+    # aiokit itself, and the suite's own modules (tests import helpers from each other)
+    local = {"aiokit", "benchmarks", "tests", "inventory", "test_inventory", "conftest"}
+    local |= {p.stem for p in paths}
     found = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):

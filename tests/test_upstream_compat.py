@@ -192,3 +192,8 @@ def test_botocores_transient_classification_is_where_aiokit_reads_it() -> None:
         bce.HTTPClientError,
     }
     assert "RequestTimeout" in TransientRetryableChecker._TRANSIENT_ERROR_CODES
+
+
+async def test_verify_of_the_wrong_type_is_refused_by_name(aiokit_pool: aiokit.SessionPool) -> None:
+    with pytest.raises(aiokit.InvalidParameterError, match="verify must be True, False"):
+        await aiokit_pool.client("s3", verify=1)  # type: ignore[arg-type]
