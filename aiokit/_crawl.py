@@ -16,7 +16,7 @@ ones, so it stays small however many targets there are.
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sized
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +213,8 @@ class Crawl:
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._tg: TaskGroup | None = None
         self._concurrency = concurrency
-        self._given = len(targets) if isinstance(targets, Sized) else None
+        # Distinct targets: one given twice is visited once (FanOut), so it is not owed twice.
+        self._given = len(set(targets)) if isinstance(targets, Collection) else None
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
