@@ -532,6 +532,14 @@ def translate(
             # say): a bad parameter, not the endpoint's fault.
             return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
         return _endpoint_error(exc, f"{where}: {exc}", kw)
+    if type(exc) is RuntimeError and str(exc).startswith("Credentials were refreshed, but"):
+        # botocore's refresh of temporary credentials (a credential_process, SSO, a
+        # container's endpoint) got credentials whose expiry time had already passed.
+        return CredentialsError(
+            f"{where}: the credential source handed out credentials that have already "
+            "expired (is this machine's clock right?)",
+            **kw,
+        )
     if type(exc) is ValueError and str(exc).startswith("Invalid endpoint: "):
         # botocore's check of an endpoint URL from the environment or config files
         # (AWS_ENDPOINT_URL_<SERVICE>, endpoint_url in a profile): aiokit checks its own.

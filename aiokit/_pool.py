@@ -49,6 +49,7 @@ from ._collector import DEFAULT_GC_THRESHOLD
 from ._crawl import Crawl
 from ._discovery import Accounts, discover_targets
 from ._exceptions import (
+    AiokitError,
     AWSError,
     ConfigurationError,
     CredentialsError,
@@ -176,6 +177,42 @@ async def _session_options(role: AssumeRole) -> dict[str, Any]:
             )
         params["TokenCode"] = token
     return params
+
+
+def _role_credentials(response: Any, arn: str, region: str, account: str | None) -> dict[str, Any]:
+    """botocore's refresh metadata from an AssumeRole answer, checked: complete, unexpired."""
+    c = response.get("Credentials") if isinstance(response, dict) else None
+    keys = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+    missing = [k for k in keys if not c.get(k)] if isinstance(c, dict) else list(keys)
+    where: dict[str, Any] = {
+        "service": "sts",
+        "operation": "AssumeRole",
+        "region": region,
+        "account": account,
+    }
+    if not isinstance(c, dict) or missing:
+        raise CredentialsError(
+            f"could not assume {arn}: STS answered without credentials "
+            f"(missing {', '.join(missing)})",
+            **where,
+        )
+    expiry = c["Expiration"]
+    if not isinstance(expiry, datetime.datetime) or expiry.tzinfo is None:
+        raise CredentialsError(f"could not assume {arn}: STS gave no usable expiry time", **where)
+    if expiry <= _utc_now():
+        # botocore would say only "the refreshed credentials are still expired" (a
+        # RuntimeError), from the middle of signing some other call.
+        raise CredentialsError(
+            f"could not assume {arn}: STS handed out credentials that expired at "
+            f"{expiry.isoformat()} (is this machine's clock right?)",
+            **where,
+        )
+    return {
+        "access_key": c["AccessKeyId"],
+        "secret_key": c["SecretAccessKey"],
+        "token": c["SessionToken"],
+        "expiry_time": expiry.isoformat(),
+    }
 
 
 class _UnprocessedBackoff:
@@ -1207,6 +1244,14 @@ class SessionPool:
                 raise CredentialsError(
                     f"no credentials for {identity!r}: {type(exc).__name__}: {exc}"
                 ) from exc
+            if new is exc and not isinstance(exc, AiokitError):
+                # botocore lets some through raw: a credential_process that is not there
+                # (OSError) or prints no JSON, or an expiry time that is no date (ValueError).
+                # Not echoed: what a credential_process printed may be half a secret.
+                raise CredentialsError(
+                    f"no credentials for {identity!r}: {type(exc).__name__} while reading "
+                    "them (a credential_process that is missing or prints no valid JSON?)"
+                ) from None
             raise new from exc
         if credentials is None:
             raise CredentialsError(f"no AWS credentials found for {identity!r}")
@@ -1259,11 +1304,17 @@ class SessionPool:
                 if failure is exc:
                     raise
                 raise failure from exc
+            except AiokitError:
+                raise
+            except Exception as exc:
+                # An answer that is not STS's (a proxy's page, cut-off XML, a bad date):
+                # botocore's parser error, KeyError or ValueError, never a target's bug.
+                raise CredentialsError(
+                    f"could not assume {arn}: STS's answer could not be read: {type(exc).__name__}",
+                    service="sts",
+                    operation="AssumeRole",
+                    region=region,
+                    account=identity.account,
+                ) from None
         self._refreshes += 1
-        c = response["Credentials"]
-        return {
-            "access_key": c["AccessKeyId"],
-            "secret_key": c["SecretAccessKey"],
-            "token": c["SessionToken"],
-            "expiry_time": c["Expiration"].isoformat(),
-        }
+        return _role_credentials(response, arn, region, identity.account)

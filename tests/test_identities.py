@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import sys
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -476,6 +477,51 @@ async def test_a_profile_without_usable_credentials_is_a_credentials_error(
     assert fragment in str(info.value)
 
 
+PROCESS_SECRET = "process-secret-never-shown"
+
+
+def _process_keys(expiration: str) -> str:
+    keys = {
+        "Version": 1,
+        "AccessKeyId": "ASIAPROCESS000000001",
+        "SecretAccessKey": PROCESS_SECRET,
+        "SessionToken": "process-token",
+        "Expiration": expiration,
+    }
+    return json.dumps(keys)
+
+
+@pytest.mark.parametrize(
+    "profile", ["not-json", "secret-then-garbage", "missing", "bad-expiry", "expired"]
+)
+async def test_a_credential_process_that_gives_nothing_usable_is_a_credentials_error(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    prints = {
+        "not-json": "Enter your password:",
+        "secret-then-garbage": '{"Version": 1, "SecretAccessKey": "' + PROCESS_SECRET + '"',
+        "bad-expiry": _process_keys("tomorrow"),
+        "expired": _process_keys("2001-01-01T00:00:00Z"),
+    }
+    config = tmp_path / "config"
+    lines = [f"[profile missing]\ncredential_process = {tmp_path / 'no-such-helper'}\n"]
+    for name, text in prints.items():
+        helper = tmp_path / f"{name}.py"
+        helper.write_text(f"print({text!r})\n")
+        lines.append(f"[profile {name}]\ncredential_process = {sys.executable} {helper}\n")
+    config.write_text("".join(lines))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with aiokit.SessionPool(
+        profile=profile, endpoint_url=moto_endpoint, region="us-east-1"
+    ) as pool:
+        with pytest.raises(aiokit.CredentialsError) as info:
+            sqs = await pool.client("sqs")
+            await sqs.list_queues()
+    assert profile in str(info.value) or "expired" in str(info.value)
+    assert PROCESS_SECRET not in str(info.value)
+    assert PROCESS_SECRET not in repr(info.value.__cause__)
+
+
 @pytest.mark.parametrize(
     ("status", "code", "error"),
     [
@@ -516,3 +562,71 @@ async def test_a_role_of_another_partition_is_refused_before_asking_sts(
             await client.get_caller_identity()
     assert "give the pool a region of the role's partition" in str(info.value)
     assert server.assume_role_calls == []
+
+
+# --- STS answers that are not AssumeRole answers --------------------------------------------
+
+
+def _role_answer(credentials: str) -> str:
+    return (
+        '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        f"<AssumeRoleResult>{credentials}</AssumeRoleResult>"
+        "<ResponseMetadata><RequestId>odd</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    )
+
+
+def _credentials_xml(expiration: str) -> str:
+    return (
+        "<Credentials><AccessKeyId>ASIASCRIPTED0000001</AccessKeyId>"
+        f"<SecretAccessKey>{ODD_SECRET}</SecretAccessKey><SessionToken>odd-token</SessionToken>"
+        f"<Expiration>{expiration}</Expiration></Credentials>"
+    )
+
+
+ODD_SECRET = "odd-secret-never-shown"
+_AN_HOUR_AGO = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).strftime(
+    "%Y-%m-%dT%H:%M:%SZ"
+)
+ODD_ANSWERS = {
+    "no-credentials": _role_answer(""),
+    "cut-off-xml": _role_answer(_credentials_xml("2099-01-01T00:00:00Z"))[:300],
+    "a-proxys-page": "<html><body>Please log in to the proxy</body></html>",
+    "empty-body": "",
+    "expiry-not-a-date": _role_answer(_credentials_xml("tomorrow")),
+    "already-expired": _role_answer(_credentials_xml(_AN_HOUR_AGO)),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(ODD_ANSWERS))
+async def test_an_sts_answer_that_gives_no_usable_credentials_is_a_credentials_error(
+    answer: str,
+) -> None:
+    good_role = "arn:aws:iam::444455556666:role/Good"
+
+    async def handle(request: web.Request) -> web.Response:
+        params = urllib.parse.parse_qs((await request.read()).decode())
+        if params["Action"] == ["GetCallerIdentity"]:
+            return _caller_identity()
+        if params["RoleArn"] == [good_role]:
+            return _assume_role_ok()
+        return web.Response(body=ODD_ANSWERS[answer].encode(), content_type="text/xml")
+
+    async def call(ctx: aiokit.Context) -> Any:
+        return await (await ctx.client("sts")).get_caller_identity()
+
+    async with serve_on_loopback(handle) as url, _pool(url, retry=_quick_retries()) as pool:
+        client = await pool.client("sts", identity=aiokit.AssumeRole(role_arn=ROLE_ARN))
+        with anyio.fail_after(30), pytest.raises(aiokit.CredentialsError) as info:
+            await client.get_caller_identity()
+        assert not isinstance(info.value, aiokit.AssumeRoleError)
+        assert ROLE_ARN in str(info.value)
+        assert ODD_SECRET not in str(info.value)
+        assert info.value.__cause__ is None  # botocore's parser error quotes the body
+        # In a fan-out it is that target's failure, not a bug that stops every target.
+        targets = [
+            aiokit.Target(arn.split(":")[4], "us-east-1", identity=aiokit.AssumeRole(role_arn=arn))
+            for arn in (ROLE_ARN, good_role)
+        ]
+        outcomes = await pool.fan_out(call, targets).collect()
+    assert [o.status for o in outcomes] == [aiokit.Status.FAILED, aiokit.Status.OK]
+    assert outcomes[0].reason == "no credentials"
