@@ -179,6 +179,42 @@ async def _session_options(role: AssumeRole) -> dict[str, Any]:
     return params
 
 
+class _ProcessKilledOnExit:
+    """A ``credential_process`` child that does not outlive the wait for it.
+
+    aiobotocore waits for the process with ``communicate()``; cancelled (a timeout, Ctrl-C,
+    a closing pool), it leaves the child running, past the end of the program.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._process, name)
+
+    async def communicate(self, data: bytes | None = None) -> tuple[bytes, bytes]:
+        try:
+            return await self._process.communicate(data)
+        finally:
+            if self._process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+                with anyio.CancelScope(shield=True):
+                    await self._process.wait()
+
+
+async def _credential_process_popen(*args: Any, **kwargs: Any) -> _ProcessKilledOnExit:
+    return _ProcessKilledOnExit(await asyncio.create_subprocess_exec(*args, **kwargs))
+
+
+def _kill_cancelled_credential_process(session: Any) -> None:
+    """Make the session's ``credential_process`` provider kill its child when cancelled."""
+    resolver = session.get_component("credential_provider")
+    for provider in getattr(resolver, "providers", ()):
+        if getattr(provider, "METHOD", None) == "custom-process" and hasattr(provider, "_popen"):
+            provider._popen = _credential_process_popen
+
+
 def _role_credentials(response: Any, arn: str, region: str, account: str | None) -> dict[str, Any]:
     """botocore's refresh metadata from an AssumeRole answer, checked: complete, unexpired."""
     c = response.get("Credentials") if isinstance(response, dict) else None
@@ -1235,6 +1271,7 @@ class SessionPool:
         try:
             # Reading config and credentials files is blocking I/O: do it in a thread.
             await anyio.to_thread.run_sync(session.get_scoped_config)
+            _kill_cancelled_credential_process(session)
             credentials = await session.get_credentials()
         except Exception as exc:
             new = translate(exc)

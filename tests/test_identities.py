@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -520,6 +521,32 @@ async def test_a_credential_process_that_gives_nothing_usable_is_a_credentials_e
     assert profile in str(info.value) or "expired" in str(info.value)
     assert PROCESS_SECRET not in str(info.value)
     assert PROCESS_SECRET not in repr(info.value.__cause__)
+
+
+async def test_a_credential_process_cancelled_while_it_hangs_does_not_outlive_the_wait(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "pid"
+    helper = tmp_path / "hangs.py"
+    helper.write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    )
+    config = tmp_path / "config"
+    config.write_text(f"[profile hangs]\ncredential_process = {sys.executable} {helper}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with aiokit.SessionPool(
+        profile="hangs", endpoint_url=moto_endpoint, region="us-east-1"
+    ) as pool:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pool.client, "sqs")
+            for _ in range(400):  # the helper has started and said who it is
+                if pid_file.exists() and pid_file.read_text():
+                    break
+                await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 @pytest.mark.parametrize(
