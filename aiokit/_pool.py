@@ -30,7 +30,7 @@ import anyio
 import boto3.utils
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
-from botocore.exceptions import BotoCoreError, DataNotFoundError
+from botocore.exceptions import BotoCoreError, DataNotFoundError, PartialCredentialsError
 from botocore.httpsession import get_cert_path
 
 from . import _validate, _waiters
@@ -1275,9 +1275,12 @@ class SessionPool:
             credentials = await session.get_credentials()
         except Exception as exc:
             new = translate(exc)
-            if new is exc and isinstance(exc, BotoCoreError):
+            if (new is exc and isinstance(exc, BotoCoreError)) or isinstance(
+                exc, PartialCredentialsError
+            ):
                 # A credential_process that failed, a source_profile that is not there, a
-                # loop of profiles, an SSO token to renew...: botocore says which.
+                # loop of profiles, an SSO token to renew, AWS_ACCESS_KEY_ID set without
+                # AWS_SECRET_ACCESS_KEY...: botocore says which (it names, never shows).
                 raise CredentialsError(
                     f"no credentials for {identity!r}: {type(exc).__name__}: {exc}"
                 ) from exc

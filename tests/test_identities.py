@@ -550,6 +550,34 @@ async def test_a_credential_process_cancelled_while_it_hangs_does_not_outlive_th
 
 
 @pytest.mark.parametrize(
+    ("present", "missing"),
+    [("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), ("AWS_SECRET_ACCESS_KEY", None)],
+)
+async def test_half_set_key_variables_are_a_credentials_error_naming_what_is_missing(
+    moto_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    present: str,
+    missing: str | None,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "empty").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "empty"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "empty"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv(present, "half-set-value-never-shown")
+    async with aiokit.SessionPool(endpoint_url=moto_endpoint, region="us-east-1") as pool:
+        with pytest.raises(aiokit.CredentialsError) as info:
+            await pool.client("sqs")
+    message = str(info.value)
+    assert "aiokit.DefaultCredentials()" in message
+    if missing is not None:  # botocore ignores a lone secret: no credentials at all
+        assert f"missing: {missing}" in message
+    assert "half-set-value-never-shown" not in message
+
+
+@pytest.mark.parametrize(
     ("status", "code", "error"),
     [
         (403, "AccessDenied", aiokit.AssumeRoleError),
