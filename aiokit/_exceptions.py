@@ -44,6 +44,7 @@ import threading
 from typing import Any
 
 from botocore import exceptions as bce
+from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker
 
 __all__ = [
@@ -532,6 +533,16 @@ def translate(
             # say): a bad parameter, not the endpoint's fault.
             return InvalidParameterError(f"{where}: {exc.kwargs['error']}", **kw)
         return _endpoint_error(exc, f"{where}: {exc}", kw)
+    if isinstance(exc, ResponseParserError):
+        # botocore quotes the whole body, which may be an STS answer with its keys: keep
+        # only its first line, in this error and in the one it chains.
+        first = str(exc).split("\n", 1)[0]
+        exc.args = (first,)
+        return EndpointError(
+            f"{where}: the answer could not be read, not what AWS sends (a proxy's page, a "
+            f"body cut short?): {first}",
+            **kw,
+        )
     if type(exc) is RuntimeError and str(exc).startswith("Credentials were refreshed, but"):
         # botocore's refresh of temporary credentials (a credential_process, SSO, a
         # container's endpoint) got credentials whose expiry time had already passed.

@@ -1271,6 +1271,14 @@ class SessionPool:
         try:
             # Reading config and credentials files is blocking I/O: do it in a thread.
             await anyio.to_thread.run_sync(session.get_scoped_config)
+            if (
+                isinstance(identity, Profile)
+                and self._region is not None
+                and session.get_config_variable("region") is None
+            ):
+                # The STS client botocore makes for the profile's role_arn hop needs a
+                # region: a profile without one takes the pool's, as boto3's would.
+                session.set_config_variable("region", self._region)
             _kill_cancelled_credential_process(session)
             credentials = await session.get_credentials()
         except Exception as exc:

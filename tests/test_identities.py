@@ -657,6 +657,9 @@ async def test_an_sts_answer_that_gives_no_usable_credentials_is_a_credentials_e
     answer: str,
 ) -> None:
     good_role = "arn:aws:iam::444455556666:role/Good"
+    # XML that cannot be parsed is the endpoint's fault; parsed but unusable, STS's answer.
+    unparsable = answer in ("cut-off-xml", "empty-body")
+    expected = aiokit.EndpointError if unparsable else aiokit.CredentialsError
 
     async def handle(request: web.Request) -> web.Response:
         params = urllib.parse.parse_qs((await request.read()).decode())
@@ -671,12 +674,12 @@ async def test_an_sts_answer_that_gives_no_usable_credentials_is_a_credentials_e
 
     async with serve_on_loopback(handle) as url, _pool(url, retry=_quick_retries()) as pool:
         client = await pool.client("sts", identity=aiokit.AssumeRole(role_arn=ROLE_ARN))
-        with anyio.fail_after(30), pytest.raises(aiokit.CredentialsError) as info:
+        with anyio.fail_after(30), pytest.raises(expected) as info:
             await client.get_caller_identity()
         assert not isinstance(info.value, aiokit.AssumeRoleError)
-        assert ROLE_ARN in str(info.value)
-        assert ODD_SECRET not in str(info.value)
-        assert info.value.__cause__ is None  # botocore's parser error quotes the body
+        assert ROLE_ARN in str(info.value) or "sts AssumeRole" in str(info.value)
+        for error in (info.value, info.value.__cause__):  # botocore's parser error quotes
+            assert ODD_SECRET not in str(error)  # the body
         # In a fan-out it is that target's failure, not a bug that stops every target.
         targets = [
             aiokit.Target(arn.split(":")[4], "us-east-1", identity=aiokit.AssumeRole(role_arn=arn))
@@ -684,4 +687,45 @@ async def test_an_sts_answer_that_gives_no_usable_credentials_is_a_credentials_e
         ]
         outcomes = await pool.fan_out(call, targets).collect()
     assert [o.status for o in outcomes] == [aiokit.Status.FAILED, aiokit.Status.OK]
-    assert outcomes[0].reason == "no credentials"
+
+
+def _regionless_role_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _role_profile(tmp_path, monkeypatch, ROLE_ARN)
+    config = tmp_path / "config"
+    config.write_text(config.read_text().replace("region = us-east-1\n", ""))
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+
+
+async def test_a_profiles_role_hop_takes_the_pools_region_when_the_profile_has_none(
+    sts: tuple[ScriptedSTS, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url = sts
+    _regionless_role_profile(tmp_path, monkeypatch)
+    async with aiokit.SessionPool(profile="member", endpoint_url=url, region="eu-west-1") as pool:
+        client = await pool.client("sts")
+        with anyio.fail_after(30):
+            assert (await client.get_caller_identity())["Account"] == ACCOUNT
+    assert len(server.assume_role_calls) == 1
+
+
+async def test_an_unreadable_answer_is_an_endpoint_error_that_does_not_quote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _assume_role_ok().body
+    assert isinstance(whole, bytes)
+    cut = whole.replace(b"scripted-secret", ODD_SECRET.encode())[:330]
+    assert ODD_SECRET.encode() in cut  # what botocore's parser error would quote
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=cut, content_type="text/xml")
+
+    _role_profile(tmp_path, monkeypatch, ROLE_ARN)
+    async with serve_on_loopback(handle) as url:
+        async with aiokit.SessionPool(profile="member", endpoint_url=url) as pool:
+            client = await pool.client("sts")
+            with anyio.fail_after(30), pytest.raises(aiokit.EndpointError) as info:
+                await client.get_caller_identity()
+    assert "could not be read" in str(info.value)
+    for error in (info.value, info.value.__cause__, info.value.__context__):
+        assert ODD_SECRET not in str(error) and ODD_SECRET not in repr(error)
