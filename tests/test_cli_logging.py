@@ -29,6 +29,12 @@ SHAPES = {
     "credential-dict": f"{{'access_key': '{KEY_ID}', 'secret_key': '{SECRET}', "
     f"'token': '{TOKEN}', 'expiry_time': '2099-01-01'}}",
     "config-file": f"aws_secret_access_key = {SECRET}\naws_session_token={TOKEN}",
+    # botocore.endpoint's record of an AssumeRole request: external id and MFA code.
+    "assume-role-params": "{'body': {'Action': 'AssumeRole', 'RoleArn': 'arn:aws:iam::1:role/R'"
+    f", 'ExternalId': '{SECRET}', 'SerialNumber': 'arn:aws:iam::1:mfa/me', "
+    f"'TokenCode': '{TOKEN}'}}",
+    "assume-role-body": f"Action=AssumeRole&ExternalId={SECRET}&TokenCode={TOKEN}&Version=1",
+    "profile-config": f"external_id = {SECRET}",
 }
 
 

@@ -2,8 +2,9 @@
 
 botocore's DEBUG records hold what goes over the wire: ``Authorization`` headers (the
 credential scope and the signature), ``X-Amz-Security-Token``, AssumeRole answers with the
-new secret key and session token. Every record is passed through :class:`RedactSecrets`
-before it is written, tracebacks included, so ``--debug`` output can be pasted in an issue.
+new secret key and session token, AssumeRole requests with the external id and MFA code.
+Every record is passed through :class:`RedactSecrets` before it is written, tracebacks
+included, so ``--debug`` output can be pasted in an issue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _SECRET_NAMES = (
     r"|aws_session_token|session_token|sessiontoken|x-amz-security-token|security_token"
     r"|token|x-amz-signature|signature|x-amz-credential|credential|authorization"
     r"|aws_access_key_id|access_key_id|accesskeyid|access_key"
+    # An AssumeRole request's external id and MFA code.
+    r"|externalid|external_id|tokencode|token_code"
 )
 # name, then what separates it from its value (quotes, ':', '=', space, newline), then the
 # value up to the next quote, separator or end of line.
