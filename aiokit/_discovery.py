@@ -48,8 +48,10 @@ from . import _validate
 from ._botocore import shared_loader
 from ._exceptions import (
     AccessDeniedError,
+    AiokitError,
     AssumeRoleError,
     ConfigurationError,
+    CredentialsError,
     InvalidRegionError,
     InvalidRoleError,
     translate,
@@ -758,6 +760,17 @@ async def _enabled_regions(
     except AssumeRoleError as exc:
         # Every target in the account will fail the same way and be reported as such by the
         # fan-out; not cached, since a role may be fixed while the pool lives.
+        logger.warning("account %s: %s; using the default-enabled regions", account.id, exc)
+        return partition.default_enabled()
+    except AiokitError as exc:
+        if isinstance(exc, ConfigurationError) or not (
+            exc.operation == "AssumeRole"
+            or (account.identity is not None and isinstance(exc, CredentialsError))
+        ):
+            raise
+        # The account could not be reached (STS down or failing, its role's source keys
+        # rejected, its profile's credentials unreadable): not a reason to list no account
+        # at all. Its targets fail in the crawl, with this error, and count as failed.
         logger.warning("account %s: %s; using the default-enabled regions", account.id, exc)
         return partition.default_enabled()
     else:

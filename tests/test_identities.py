@@ -729,3 +729,45 @@ async def test_an_unreadable_answer_is_an_endpoint_error_that_does_not_quote_it(
     assert "could not be read" in str(info.value)
     for error in (info.value, info.value.__cause__, info.value.__context__):
         assert ODD_SECRET not in str(error) and ODD_SECRET not in repr(error)
+
+
+_EC2_REGIONS = (
+    '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+    "<requestId>r</requestId><regionInfo><item><regionName>us-east-1</regionName>"
+    "<regionEndpoint>ec2.us-east-1.amazonaws.com</regionEndpoint>"
+    "<optInStatus>opt-in-not-required</optInStatus></item></regionInfo>"
+    "</DescribeRegionsResponse>"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(500, "InternalFailure"), (403, "InvalidClientTokenId")]
+)
+async def test_an_account_sts_cannot_reach_is_failed_targets_not_an_empty_discovery(
+    status: int, code: str
+) -> None:
+    broken = "222222222222"
+
+    async def handle(request: web.Request) -> web.Response:
+        params = urllib.parse.parse_qs((await request.read()).decode())
+        action = params["Action"][0]
+        if action == "DescribeRegions":
+            return web.Response(body=_EC2_REGIONS.encode(), content_type="text/xml")
+        if action == "GetCallerIdentity":
+            return _caller_identity()
+        assert action == "AssumeRole", action
+        return _sts_error(status, code) if broken in params["RoleArn"][0] else _assume_role_ok()
+
+    async def call(ctx: aiokit.Context) -> Any:
+        return await (await ctx.client("sts")).get_caller_identity()
+
+    async with serve_on_loopback(handle) as url, _pool(url, retry=_quick_retries()) as pool:
+        targets = await pool.targets([ACCOUNT, broken], regions="enabled", role="R")
+        assert {t.account for t in targets} == {ACCOUNT, broken}
+        with anyio.fail_after(60):
+            outcomes = await pool.fan_out(call, targets).collect()
+    for outcome in outcomes:
+        expected = aiokit.Status.FAILED if outcome.target.account == broken else aiokit.Status.OK
+        assert outcome.status is expected, outcome
+        if outcome.status is aiokit.Status.FAILED:
+            assert code in str(outcome.error)
