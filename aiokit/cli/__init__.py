@@ -32,6 +32,7 @@ from ._deps import require_cli_extra
 require_cli_extra()
 
 import anyio  # noqa: E402
+import anyio.abc  # noqa: E402
 import click  # noqa: E402
 import jmespath  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -125,20 +126,40 @@ class _Interrupt:
     signum: int | None = None
 
 
+def _exit_now(signum: int) -> None:
+    """A second SIGINT/SIGTERM while the first one's cleanup runs (or hangs, on an output
+    nobody reads): one line and out, with the signal's exit code. Whatever SQLite has
+    committed is kept; no traceback, and no default handler killing the process mid-way."""
+    try:
+        err.print(f"interrupted again by {signal.Signals(signum).name}: exiting now")
+        sys.stderr.flush()  # not stdout: its reader may be the one that is stuck
+    except Exception:  # a closed stderr must not stop the exit
+        pass
+    os._exit(128 + signum)
+
+
 async def _main(command: Callable[[], Any], interrupt: _Interrupt) -> None:
-    """Run ``command``; SIGINT or SIGTERM cancels it (its cleanup runs) and is remembered."""
+    """Run ``command``; SIGINT or SIGTERM cancels it (its cleanup runs) and is remembered.
+
+    The signals stay caught until the command has ended: a second one during the cleanup
+    exits at once (see ``_exit_now``) instead of reaching Python's default handlers (a
+    ``KeyboardInterrupt`` traceback, or SIGTERM killing the process without a word)."""
     async with anyio.create_task_group() as tg:
+        work = anyio.CancelScope()
 
-        async def watch() -> None:
+        async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                task_status.started()
                 async for signum in signals:
+                    if interrupt.signum is not None:
+                        _exit_now(int(signum))
                     interrupt.signum = int(signum)
-                    tg.cancel_scope.cancel()
-                    return
+                    work.cancel()
 
-        tg.start_soon(watch)
+        await tg.start(watch)
         try:
-            await command()
+            with work:
+                await command()
         finally:
             tg.cancel_scope.cancel()
 
