@@ -28,9 +28,10 @@ ROOT = Path(__file__).parents[1]
 def aiokit_cli(*args: str, stdin: Any = None, **kw: Any) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    kw.setdefault("stdout", subprocess.PIPE)
     return subprocess.run(
         [sys.executable, "-m", "aiokit.cli", *args],
-        capture_output=True,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         timeout=120,
@@ -301,6 +302,30 @@ def test_a_closed_stdout_pipe_ends_quietly(moto_endpoint: str) -> None:
         code = process.wait(timeout=120)
         assert code in (0, 141), stderr
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*CRAWL, "--format", "jsonl"],
+        [*CRAWL, "--format", "csv"],
+        [*CRAWL, "--format", "table"],
+        CRAWL,
+        ["paginate", "sqs", "list_queues"],
+        ["targets"],
+    ],
+    ids=["crawl-jsonl", "crawl-csv", "crawl-table", "crawl-default", "paginate", "targets"],
+)
+def test_a_closed_stdout_is_an_unusable_output(moto_endpoint: str, args: list[str]) -> None:
+    # `aiokit paginate ... >&-`: Python starts with no sys.stdout. Printing into nothing and
+    # exiting 0 would say the data was delivered; it is exit code 2 and one line, as `ls >&-`.
+    result = aiokit_cli(
+        *args, "--endpoint-url", moto_endpoint, "--regions" if args[0] != "paginate" else
+        "--region", "us-east-1", stdout=None, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "error: cannot write the output: stdout is closed" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:

@@ -191,6 +191,15 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _check_stdout() -> None:
+    """Items that go to stdout need one: started with it closed (``>&-``), Python has none,
+    and rich would print into nothing and exit 0. Checked before the first request."""
+    if sys.stdout is None:
+        raise aiokit.ConfigurationError(
+            "cannot write the output: stdout is closed; pass --out PATH or open stdout"
+        )
+
+
 def print_error(exc: BaseException) -> None:
     """``error: ...`` and the hint that fits, one line each, on stderr."""
     text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
@@ -646,8 +655,10 @@ async def crawl(
         existing = "append" if append else "replace" if replace else "refuse"
         sink = open_sink(out_path, chosen, existing=existing)  # type: ignore[arg-type]
     elif chosen in ("jsonl", "csv"):
+        _check_stdout()
         sink = open_sink(sys.stdout, chosen)  # piped: machine-readable
     else:
+        _check_stdout()
         printer = _table_printer()
     state = CrawlState()
     title = f"{service} {operation}"
@@ -750,6 +761,7 @@ async def paginate(
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
+    _check_stdout()
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
@@ -821,6 +833,7 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
+    _check_stdout()
     spec = _accounts(accounts, profiles, role, external_id)
     if isinstance(spec, aiokit.Organization):
         spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column
