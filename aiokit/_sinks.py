@@ -624,6 +624,9 @@ def open_sink(
     Raises:
         ConfigurationError: an unknown format or extension, or one contradicting the other.
     """
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        # pathlib drops the slash, and "out.jsonl/" would quietly become the file out.jsonl.
+        raise ConfigurationError(f"cannot write {path!r}: a path ending in / names a directory")
     if isinstance(path, str | Path):
         format = output_format(path, format)
     else:

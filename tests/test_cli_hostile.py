@@ -143,6 +143,10 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("corrupt-db-append", [*CRAWL, "--out", "{file}.db", "--append"], _corrupt_inventory, 2,
      "not a usable aiokit inventory"),
     ("out-is-a-directory", [*CRAWL, "--out", "{tmp}"], None, 2, "directory"),
+    ("trailing-slash-jsonl", [*CRAWL, "--out", "{tmp}/new.jsonl/"], None, 2,
+     "a path ending in / names a directory"),
+    ("trailing-slash-db", [*CRAWL, "--out", "{tmp}/new.db/"], None, 2,
+     "a path ending in / names a directory"),
     ("disk-full", [*CRAWL, "--out", "/dev/full", "--format", "csv"], None, 2,
      "No space left on device"),
     # formats
