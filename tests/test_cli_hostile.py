@@ -100,6 +100,9 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("bad-waiter", ["wait", "dynamodb", "table_exizts"], None, 2, "table_exists"),
     ("no-waiters", ["wait", "sqs", "queue_exists"], None, 2, "has no waiters"),
     ("bad-account", [*CRAWL, "--accounts", "123", "--role", "R"], None, 2, "12 digits"),
+    ("no-accounts", [*CRAWL, "--accounts", ","], None, 2, "',' names no account"),
+    ("empty-accounts", [*CRAWL, "--accounts", ""], None, 2, "'' names no account"),
+    ("targets-no-accounts", ["targets", "--accounts", " , "], None, 2, "names no account"),
     ("bad-profile", ["paginate", "sqs", "list_queues", "--profile", "nope"], None, 2, "'nope'"),
     # parameters
     ("unknown-param", [*CRAWL, "--param", "Bogus=1"], None, 2, "Bogus"),
@@ -330,6 +333,16 @@ def test_a_closed_stdout_is_an_unusable_output(moto_endpoint: str, args: list[st
     assert result.returncode == 2, result.stderr
     assert "error: cannot write the output: stdout is closed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_accounts_leave_an_earlier_output_as_it_was(moto_endpoint: str, tmp_path: Path) -> None:
+    out = tmp_path / "earlier.jsonl"
+    out.write_text("an earlier run\n")
+    result = aiokit_cli(
+        *CRAWL, "--accounts", ",", "--out", str(out), "--endpoint-url", moto_endpoint
+    )
+    assert result.returncode == 2, result.stderr
+    assert out.read_text() == "an earlier run\n"  # refused before the output was opened
 
 
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:

@@ -349,14 +349,20 @@ def _accounts(
 ) -> Any:
     if profiles:
         return aiokit.Profiles([p for p in profiles.split(",") if p])
-    if accounts in (None, "", "self"):
+    if accounts in (None, "self"):
         return "self"
     if accounts == "org":
         kw: dict[str, Any] = {"external_id": external_id}
         if role:
             kw["role"] = role
         return aiokit.Organization(**kw)
-    return [a.strip() for a in accounts.split(",") if a.strip()]
+    ids = [a.strip() for a in accounts.split(",") if a.strip()]
+    if not ids:  # `--accounts "$IDS"` with $IDS unset: not "crawl nothing", nor "self"
+        raise click.BadParameter(
+            f"{accounts!r} names no account: use self, org or ID,ID,...",
+            param_hint="'--accounts'",
+        )
+    return ids
 
 
 def _regions(regions: str | None) -> Any:
@@ -649,6 +655,7 @@ async def crawl(
     params = _params(param, params_json)
     chosen = _plan_output(out_path, fmt, resume, append, replace)
     _compile(query)
+    spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
     sink: Sink | None = None
     printer: Callable[[Any], None] | None = None
     if out_path:
@@ -667,7 +674,7 @@ async def crawl(
             await sink.open(resume=resume)  # before the first request
         async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
             targets = await pool.targets(
-                _accounts(accounts, profiles, role, external_id),
+                spec,
                 _regions(regions),
                 [service],
                 role=role if accounts not in (None, "org", "self") else None,
