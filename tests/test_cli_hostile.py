@@ -335,14 +335,33 @@ def test_a_closed_stdout_is_an_unusable_output(moto_endpoint: str, args: list[st
     assert "Traceback" not in result.stderr
 
 
-def test_bad_accounts_leave_an_earlier_output_as_it_was(moto_endpoint: str, tmp_path: Path) -> None:
-    out = tmp_path / "earlier.jsonl"
-    out.write_text("an earlier run\n")
-    result = aiokit_cli(
-        *CRAWL, "--accounts", ",", "--out", str(out), "--endpoint-url", moto_endpoint
-    )
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--accounts", ","],
+        ["--param", "Bogus=1"],
+        ["--param", "MaxResults=NaN"],
+        ["--regions", "us-eats-1"],
+        ["--regions", "all,us-east-1"],
+        ["--query", "a["],
+    ],
+    ids=["accounts", "param", "param-type", "region", "all-in-a-list", "query"],
+)
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".db"])
+def test_bad_input_leaves_the_output_as_it_was(
+    moto_endpoint: str, tmp_path: Path, bad: list[str], suffix: str
+) -> None:
+    # Exit 2 says nothing was crawled: an earlier file is not emptied, and no new inventory
+    # is left behind to refuse the corrected command ("already holds an aiokit inventory").
+    earlier = tmp_path / f"earlier{suffix}"
+    if suffix != ".db":
+        earlier.write_text("an earlier run\n")
+    result = aiokit_cli(*CRAWL, *bad, "--out", str(earlier), "--endpoint-url", moto_endpoint)
     assert result.returncode == 2, result.stderr
-    assert out.read_text() == "an earlier run\n"  # refused before the output was opened
+    if suffix == ".db":
+        assert not earlier.exists()
+    else:
+        assert earlier.read_text() == "an earlier run\n"
 
 
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:

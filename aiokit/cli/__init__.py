@@ -50,6 +50,7 @@ from rich.text import Text  # noqa: E402
 import aiokit  # noqa: E402
 
 from .._crawl import Item, Report  # noqa: E402
+from .._paginate import check_listing  # noqa: E402
 from .._sinks import Run, Sink, open_sink, output_format  # noqa: E402
 from ._logging import configure_logging  # noqa: E402
 
@@ -288,7 +289,7 @@ def _known_regions() -> tuple[str, ...]:
     return tuple(r for p in endpoints["partitions"] for r in p["regions"])
 
 
-def check_region(region: str | None) -> None:
+def check_region(region: str | None, option: str = "--region") -> None:
     """``--region`` must be a region botocore knows (as ``--regions`` must)."""
     if region is None:
         return
@@ -296,7 +297,9 @@ def check_region(region: str | None) -> None:
     if region not in known:
         close = difflib.get_close_matches(region, known, n=1)
         suggestion = f"; did you mean {close[0]}?" if close else ""
-        raise aiokit.InvalidRegionError(f"--region: unknown region {region!r}{suggestion}")
+        if region in ("all", "enabled"):
+            suggestion = " ('all' and 'enabled' stand alone)"
+        raise aiokit.InvalidRegionError(f"{option}: unknown region {region!r}{suggestion}")
 
 
 def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
@@ -656,6 +659,12 @@ async def crawl(
     chosen = _plan_output(out_path, fmt, resume, append, replace)
     _compile(query)
     spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
+    # What can be checked without a request is checked before the output is opened too: a
+    # typo must not empty an earlier --out file, nor leave an inventory that then refuses
+    # the corrected command as "already holds an aiokit inventory".
+    for name in _regions(regions) if isinstance(_regions(regions), list) else ():
+        check_region(name, option="--regions")
+    await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink: Sink | None = None
     printer: Callable[[Any], None] | None = None
     if out_path:
