@@ -364,6 +364,22 @@ def test_bad_input_leaves_the_output_as_it_was(
         assert earlier.read_text() == "an earlier run\n"
 
 
+def test_an_inventory_left_without_runs_does_not_refuse_the_corrected_command(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # A malformed account id is found only once the pool resolves targets, after the
+    # inventory was made; the corrected command must not then be told to --append.
+    db = tmp_path / "inv.db"
+    bad = aiokit_cli(*CRAWL, "--accounts", "123", "--role", "R", "--out", str(db),
+                     "--endpoint-url", moto_endpoint, "--regions", "us-east-1")  # fmt: skip
+    assert bad.returncode == 2, bad.stderr
+    good = aiokit_cli(*CRAWL, "--out", str(db), "--endpoint-url", moto_endpoint,
+                      "--regions", "us-east-1")  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:
     for out, second in (("o.jsonl", 0), ("o.csv", 0), ("o.db", 2)):
         args = [*CRAWL, "--out", str(tmp_path / out), "--endpoint-url", moto_endpoint]
