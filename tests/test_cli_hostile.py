@@ -29,9 +29,9 @@ def aiokit_cli(*args: str, stdin: Any = None, **kw: Any) -> subprocess.Completed
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(
         [sys.executable, "-m", "aiokit.cli", *args],
-        stderr=subprocess.PIPE,
         text=True,
         env=env,
         timeout=120,
@@ -378,6 +378,28 @@ def test_an_inventory_left_without_runs_does_not_refuse_the_corrected_command(
     assert good.returncode == 0, good.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        pytest.param(["--regions", "us-east-1"], 0, id="ok"),
+        pytest.param(["--regions", "us-east-1", "--debug"], 0, id="ok-debug"),
+        pytest.param(["--regions", "us-eats-1"], 2, id="bad-input"),
+    ],
+)
+def test_an_unwritable_stderr_does_not_change_the_exit_code(
+    moto_endpoint: str, tmp_path: Path, args: list[str], code: int
+) -> None:
+    # `2>/dev/full` (a log on a full disk): the summary cannot be shown, but the crawl's
+    # outcome, and so its exit code, is what it was.
+    out = tmp_path / "o.jsonl"
+    with open("/dev/full", "w") as full:
+        result = aiokit_cli(*CRAWL, *args, "--out", str(out), "--endpoint-url", moto_endpoint,
+                            stderr=full)  # fmt: skip
+    assert result.returncode == code
+    if code == 0:
+        assert out.exists()
 
 
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:

@@ -66,7 +66,19 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 
-err = _Console(stderr=True, soft_wrap=True)
+class _StderrConsole(_Console):
+    def _check_buffer(self) -> None:
+        # stderr is for the human; the exit code and the output say what happened. A stderr
+        # that cannot be written (`2>/dev/full`, a log on a full disk, a closed pipe) must not
+        # turn a crawl that worked into exit code 1: what it cannot take is dropped.
+        try:
+            super()._check_buffer()
+        except OSError:
+            self.quiet = True
+            del self._buffer[:]
+
+
+err = _StderrConsole(stderr=True, soft_wrap=True)
 out = _Console(soft_wrap=True)
 
 HINTS: dict[type[BaseException], str] = {
