@@ -174,6 +174,14 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("demo-missing-dir", ["demo", "--out", "{tmp}/nowhere/demo.db"], None, 2,
      "does not exist"),
     ("demo-out-directory", ["demo", "--out", "{tmp}"], None, 2, "is a directory"),
+    ("demo-out-a-text-file", ["demo", "--out", "{file}"], _a_file, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-another-database", ["demo", "--out", "{file}.db"], _other_schema, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-random-bytes", ["demo", "--out", "{file}.db"], _random_bytes, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-jsonl", ["demo", "--out", "{tmp}/demo.jsonl"], None, 2,
+     "the demo writes an SQLite inventory"),
     # usage
     ("no-command", ["frobnicate"], None, 2, "No such command"),
     ("missing-argument", ["crawl", "sqs"], None, 2, "OPERATION"),
@@ -204,6 +212,8 @@ def test_hostile_invocations_end_in_one_clear_line(
     assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr  # one line says what was wrong
+    if setup is not None and argv[0] == "demo":  # refused, not deleted
+        assert (file.with_suffix(".db") if "{file}.db" in " ".join(args) else file).exists()
 
 
 HINT_CASES = [
