@@ -508,7 +508,7 @@ async def test_targets_lists_what_a_crawl_would_visit(fake: FakeAWS) -> None:
     ("second", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )
 async def test_a_second_signal_while_the_first_cleans_up_exits_at_once(
-    fake: FakeAWS, tmp_path: Path, second: int, code: int
+    fake: FakeAWS, tmp_path: Path, second: signal.Signals, code: int
 ) -> None:
     # --out a FIFO whose reader never reads: once the pipe is full the crawl's writes block,
     # so the first Ctrl-C's cleanup cannot end. The second signal must end the command with

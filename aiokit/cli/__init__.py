@@ -674,7 +674,8 @@ async def crawl(
     # What can be checked without a request is checked before the output is opened too: a
     # typo must not empty an earlier --out file, nor leave an inventory that then refuses
     # the corrected command as "already holds an aiokit inventory".
-    for name in _regions(regions) if isinstance(_regions(regions), list) else ():
+    listed = _regions(regions)
+    for name in listed if isinstance(listed, list) else ():
         check_region(name, option="--regions")
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink: Sink | None = None
