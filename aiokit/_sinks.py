@@ -372,7 +372,10 @@ class SqliteSink(Sink):
                     "refusing to write into it: pass another --out"
                 )
             if kind == "aiokit" and not resume:
-                if self._existing == "refuse":
+                # An inventory without runs (a crawl that failed before its first run, e.g.
+                # on a malformed account id) holds nothing to protect: it is not refused.
+                has_runs = db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+                if self._existing == "refuse" and has_runs:
                     raise ConfigurationError(
                         f"{self._path!r} already holds an aiokit inventory: {_CHOICES}"
                     )
@@ -624,6 +627,9 @@ def open_sink(
     Raises:
         ConfigurationError: an unknown format or extension, or one contradicting the other.
     """
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        # pathlib drops the slash, and "out.jsonl/" would quietly become the file out.jsonl.
+        raise ConfigurationError(f"cannot write {path!r}: a path ending in / names a directory")
     if isinstance(path, str | Path):
         format = output_format(path, format)
     else:

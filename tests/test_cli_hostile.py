@@ -28,9 +28,10 @@ ROOT = Path(__file__).parents[1]
 def aiokit_cli(*args: str, stdin: Any = None, **kw: Any) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(
         [sys.executable, "-m", "aiokit.cli", *args],
-        capture_output=True,
         text=True,
         env=env,
         timeout=120,
@@ -99,6 +100,9 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("bad-waiter", ["wait", "dynamodb", "table_exizts"], None, 2, "table_exists"),
     ("no-waiters", ["wait", "sqs", "queue_exists"], None, 2, "has no waiters"),
     ("bad-account", [*CRAWL, "--accounts", "123", "--role", "R"], None, 2, "12 digits"),
+    ("no-accounts", [*CRAWL, "--accounts", ","], None, 2, "',' names no account"),
+    ("empty-accounts", [*CRAWL, "--accounts", ""], None, 2, "'' names no account"),
+    ("targets-no-accounts", ["targets", "--accounts", " , "], None, 2, "names no account"),
     ("bad-profile", ["paginate", "sqs", "list_queues", "--profile", "nope"], None, 2, "'nope'"),
     # parameters
     ("unknown-param", [*CRAWL, "--param", "Bogus=1"], None, 2, "Bogus"),
@@ -142,6 +146,10 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("corrupt-db-append", [*CRAWL, "--out", "{file}.db", "--append"], _corrupt_inventory, 2,
      "not a usable aiokit inventory"),
     ("out-is-a-directory", [*CRAWL, "--out", "{tmp}"], None, 2, "directory"),
+    ("trailing-slash-jsonl", [*CRAWL, "--out", "{tmp}/new.jsonl/"], None, 2,
+     "a path ending in / names a directory"),
+    ("trailing-slash-db", [*CRAWL, "--out", "{tmp}/new.db/"], None, 2,
+     "a path ending in / names a directory"),
     ("disk-full", [*CRAWL, "--out", "/dev/full", "--format", "csv"], None, 2,
      "No space left on device"),
     # formats
@@ -166,6 +174,14 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("demo-missing-dir", ["demo", "--out", "{tmp}/nowhere/demo.db"], None, 2,
      "does not exist"),
     ("demo-out-directory", ["demo", "--out", "{tmp}"], None, 2, "is a directory"),
+    ("demo-out-a-text-file", ["demo", "--out", "{file}"], _a_file, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-another-database", ["demo", "--out", "{file}.db"], _other_schema, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-random-bytes", ["demo", "--out", "{file}.db"], _random_bytes, 2,
+     "exists and is not an aiokit inventory"),
+    ("demo-out-jsonl", ["demo", "--out", "{tmp}/demo.jsonl"], None, 2,
+     "the demo writes an SQLite inventory"),
     # usage
     ("no-command", ["frobnicate"], None, 2, "No such command"),
     ("missing-argument", ["crawl", "sqs"], None, 2, "OPERATION"),
@@ -196,6 +212,8 @@ def test_hostile_invocations_end_in_one_clear_line(
     assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr  # one line says what was wrong
+    if setup is not None and argv[0] == "demo":  # refused, not deleted
+        assert (file.with_suffix(".db") if "{file}.db" in " ".join(args) else file).exists()
 
 
 HINT_CASES = [
@@ -301,6 +319,97 @@ def test_a_closed_stdout_pipe_ends_quietly(moto_endpoint: str) -> None:
         code = process.wait(timeout=120)
         assert code in (0, 141), stderr
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*CRAWL, "--format", "jsonl"],
+        [*CRAWL, "--format", "csv"],
+        [*CRAWL, "--format", "table"],
+        CRAWL,
+        ["paginate", "sqs", "list_queues"],
+        ["targets"],
+    ],
+    ids=["crawl-jsonl", "crawl-csv", "crawl-table", "crawl-default", "paginate", "targets"],
+)
+def test_a_closed_stdout_is_an_unusable_output(moto_endpoint: str, args: list[str]) -> None:
+    # `aiokit paginate ... >&-`: Python starts with no sys.stdout. Printing into nothing and
+    # exiting 0 would say the data was delivered; it is exit code 2 and one line, as `ls >&-`.
+    result = aiokit_cli(
+        *args, "--endpoint-url", moto_endpoint, "--regions" if args[0] != "paginate" else
+        "--region", "us-east-1", stdout=None, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "error: cannot write the output: stdout is closed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--accounts", ","],
+        ["--param", "Bogus=1"],
+        ["--param", "MaxResults=NaN"],
+        ["--regions", "us-eats-1"],
+        ["--regions", "all,us-east-1"],
+        ["--query", "a["],
+    ],
+    ids=["accounts", "param", "param-type", "region", "all-in-a-list", "query"],
+)
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".db"])
+def test_bad_input_leaves_the_output_as_it_was(
+    moto_endpoint: str, tmp_path: Path, bad: list[str], suffix: str
+) -> None:
+    # Exit 2 says nothing was crawled: an earlier file is not emptied, and no new inventory
+    # is left behind to refuse the corrected command ("already holds an aiokit inventory").
+    earlier = tmp_path / f"earlier{suffix}"
+    if suffix != ".db":
+        earlier.write_text("an earlier run\n")
+    result = aiokit_cli(*CRAWL, *bad, "--out", str(earlier), "--endpoint-url", moto_endpoint)
+    assert result.returncode == 2, result.stderr
+    if suffix == ".db":
+        assert not earlier.exists()
+    else:
+        assert earlier.read_text() == "an earlier run\n"
+
+
+def test_an_inventory_left_without_runs_does_not_refuse_the_corrected_command(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # A malformed account id is found only once the pool resolves targets, after the
+    # inventory was made; the corrected command must not then be told to --append.
+    db = tmp_path / "inv.db"
+    bad = aiokit_cli(*CRAWL, "--accounts", "123", "--role", "R", "--out", str(db),
+                     "--endpoint-url", moto_endpoint, "--regions", "us-east-1")  # fmt: skip
+    assert bad.returncode == 2, bad.stderr
+    good = aiokit_cli(*CRAWL, "--out", str(db), "--endpoint-url", moto_endpoint,
+                      "--regions", "us-east-1")  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        pytest.param(["--regions", "us-east-1"], 0, id="ok"),
+        pytest.param(["--regions", "us-east-1", "--debug"], 0, id="ok-debug"),
+        pytest.param(["--regions", "us-eats-1"], 2, id="bad-input"),
+    ],
+)
+def test_an_unwritable_stderr_does_not_change_the_exit_code(
+    moto_endpoint: str, tmp_path: Path, args: list[str], code: int
+) -> None:
+    # `2>/dev/full` (a log on a full disk): the summary cannot be shown, but the crawl's
+    # outcome, and so its exit code, is what it was.
+    out = tmp_path / "o.jsonl"
+    with open("/dev/full", "w") as full:
+        result = aiokit_cli(*CRAWL, *args, "--out", str(out), "--endpoint-url", moto_endpoint,
+                            stderr=full)  # fmt: skip
+    assert result.returncode == code
+    if code == 0:
+        assert out.exists()
 
 
 def test_the_same_command_twice(moto_endpoint: str, tmp_path: Path) -> None:

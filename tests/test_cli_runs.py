@@ -502,3 +502,46 @@ async def test_targets_lists_what_a_crawl_would_visit(fake: FakeAWS) -> None:
     assert code == 0, err
     assert out.count(ACCOUNT) == 2 and "eu-west-1" in out
     assert "2 targets" in err
+
+
+@pytest.mark.parametrize(
+    ("second", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_a_second_signal_while_the_first_cleans_up_exits_at_once(
+    fake: FakeAWS, tmp_path: Path, second: signal.Signals, code: int
+) -> None:
+    # --out a FIFO whose reader never reads: once the pipe is full the crawl's writes block,
+    # so the first Ctrl-C's cleanup cannot end. The second signal must end the command with
+    # one line and its exit code: not a KeyboardInterrupt traceback, not a silent SIGTERM
+    # death, not a hang.
+    fake.queues = 2000  # 4 regions x 2000 items: far more than a pipe holds
+    fifo = tmp_path / "out.jsonl"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read
+    command = [
+        sys.executable, "-m", "aiokit.cli", *crawl_args(fifo),
+        "--endpoint-url", fake.url, "--region", "us-east-1",
+    ]  # fmt: skip
+    log = tmp_path / "stderr.txt"
+    try:
+        with log.open("wb") as stderr:
+            process = await anyio.open_process(command, stderr=stderr, env=_env())
+            async with process:
+                try:
+                    with anyio.fail_after(60):
+                        await _until(lambda: all(fake.calls[r] > 0 for r in REGIONS))
+                    await anyio.sleep(1)  # the pipe fills
+                    process.send_signal(signal.SIGINT)
+                    await anyio.sleep(1)
+                    process.send_signal(second)
+                    with anyio.fail_after(20):
+                        returncode = await process.wait()
+                finally:
+                    if process.returncode is None:
+                        process.kill()
+    finally:
+        os.close(reader)
+    err = log.read_text()
+    assert returncode == code, err
+    assert f"interrupted again by {signal.Signals(second).name}: exiting now" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -32,6 +32,7 @@ from ._deps import require_cli_extra
 require_cli_extra()
 
 import anyio  # noqa: E402
+import anyio.abc  # noqa: E402
 import click  # noqa: E402
 import jmespath  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -49,6 +50,7 @@ from rich.text import Text  # noqa: E402
 import aiokit  # noqa: E402
 
 from .._crawl import Item, Report  # noqa: E402
+from .._paginate import check_listing  # noqa: E402
 from .._sinks import Run, Sink, open_sink, output_format  # noqa: E402
 from ._logging import configure_logging  # noqa: E402
 
@@ -64,7 +66,19 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
 
 
-err = _Console(stderr=True, soft_wrap=True)
+class _StderrConsole(_Console):
+    def _check_buffer(self) -> None:
+        # stderr is for the human; the exit code and the output say what happened. A stderr
+        # that cannot be written (`2>/dev/full`, a log on a full disk, a closed pipe) must not
+        # turn a crawl that worked into exit code 1: what it cannot take is dropped.
+        try:
+            super()._check_buffer()
+        except OSError:
+            self.quiet = True
+            del self._buffer[:]
+
+
+err = _StderrConsole(stderr=True, soft_wrap=True)
 out = _Console(soft_wrap=True)
 
 HINTS: dict[type[BaseException], str] = {
@@ -125,20 +139,40 @@ class _Interrupt:
     signum: int | None = None
 
 
+def _exit_now(signum: int) -> None:
+    """A second SIGINT/SIGTERM while the first one's cleanup runs (or hangs, on an output
+    nobody reads): one line and out, with the signal's exit code. Whatever SQLite has
+    committed is kept; no traceback, and no default handler killing the process mid-way."""
+    try:
+        err.print(f"interrupted again by {signal.Signals(signum).name}: exiting now")
+        sys.stderr.flush()  # not stdout: its reader may be the one that is stuck
+    except Exception:  # a closed stderr must not stop the exit
+        pass
+    os._exit(128 + signum)
+
+
 async def _main(command: Callable[[], Any], interrupt: _Interrupt) -> None:
-    """Run ``command``; SIGINT or SIGTERM cancels it (its cleanup runs) and is remembered."""
+    """Run ``command``; SIGINT or SIGTERM cancels it (its cleanup runs) and is remembered.
+
+    The signals stay caught until the command has ended: a second one during the cleanup
+    exits at once (see ``_exit_now``) instead of reaching Python's default handlers (a
+    ``KeyboardInterrupt`` traceback, or SIGTERM killing the process without a word)."""
     async with anyio.create_task_group() as tg:
+        work = anyio.CancelScope()
 
-        async def watch() -> None:
+        async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                task_status.started()
                 async for signum in signals:
+                    if interrupt.signum is not None:
+                        _exit_now(int(signum))
                     interrupt.signum = int(signum)
-                    tg.cancel_scope.cancel()
-                    return
+                    work.cancel()
 
-        tg.start_soon(watch)
+        await tg.start(watch)
         try:
-            await command()
+            with work:
+                await command()
         finally:
             tg.cancel_scope.cancel()
 
@@ -168,6 +202,15 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _check_stdout() -> None:
+    """Items that go to stdout need one: started with it closed (``>&-``), Python has none,
+    and rich would print into nothing and exit 0. Checked before the first request."""
+    if sys.stdout is None:
+        raise aiokit.ConfigurationError(
+            "cannot write the output: stdout is closed; pass --out PATH or open stdout"
+        )
 
 
 def print_error(exc: BaseException) -> None:
@@ -258,7 +301,7 @@ def _known_regions() -> tuple[str, ...]:
     return tuple(r for p in endpoints["partitions"] for r in p["regions"])
 
 
-def check_region(region: str | None) -> None:
+def check_region(region: str | None, option: str = "--region") -> None:
     """``--region`` must be a region botocore knows (as ``--regions`` must)."""
     if region is None:
         return
@@ -266,7 +309,9 @@ def check_region(region: str | None) -> None:
     if region not in known:
         close = difflib.get_close_matches(region, known, n=1)
         suggestion = f"; did you mean {close[0]}?" if close else ""
-        raise aiokit.InvalidRegionError(f"--region: unknown region {region!r}{suggestion}")
+        if region in ("all", "enabled"):
+            suggestion = " ('all' and 'enabled' stand alone)"
+        raise aiokit.InvalidRegionError(f"{option}: unknown region {region!r}{suggestion}")
 
 
 def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
@@ -319,14 +364,20 @@ def _accounts(
 ) -> Any:
     if profiles:
         return aiokit.Profiles([p for p in profiles.split(",") if p])
-    if accounts in (None, "", "self"):
+    if accounts in (None, "self"):
         return "self"
     if accounts == "org":
         kw: dict[str, Any] = {"external_id": external_id}
         if role:
             kw["role"] = role
         return aiokit.Organization(**kw)
-    return [a.strip() for a in accounts.split(",") if a.strip()]
+    ids = [a.strip() for a in accounts.split(",") if a.strip()]
+    if not ids:  # `--accounts "$IDS"` with $IDS unset: not "crawl nothing", nor "self"
+        raise click.BadParameter(
+            f"{accounts!r} names no account: use self, org or ID,ID,...",
+            param_hint="'--accounts'",
+        )
+    return ids
 
 
 def _regions(regions: str | None) -> Any:
@@ -619,14 +670,24 @@ async def crawl(
     params = _params(param, params_json)
     chosen = _plan_output(out_path, fmt, resume, append, replace)
     _compile(query)
+    spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
+    # What can be checked without a request is checked before the output is opened too: a
+    # typo must not empty an earlier --out file, nor leave an inventory that then refuses
+    # the corrected command as "already holds an aiokit inventory".
+    listed = _regions(regions)
+    for name in listed if isinstance(listed, list) else ():
+        check_region(name, option="--regions")
+    await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink: Sink | None = None
     printer: Callable[[Any], None] | None = None
     if out_path:
         existing = "append" if append else "replace" if replace else "refuse"
         sink = open_sink(out_path, chosen, existing=existing)  # type: ignore[arg-type]
     elif chosen in ("jsonl", "csv"):
+        _check_stdout()
         sink = open_sink(sys.stdout, chosen)  # piped: machine-readable
     else:
+        _check_stdout()
         printer = _table_printer()
     state = CrawlState()
     title = f"{service} {operation}"
@@ -635,7 +696,7 @@ async def crawl(
             await sink.open(resume=resume)  # before the first request
         async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
             targets = await pool.targets(
-                _accounts(accounts, profiles, role, external_id),
+                spec,
                 _regions(regions),
                 [service],
                 role=role if accounts not in (None, "org", "self") else None,
@@ -729,6 +790,7 @@ async def paginate(
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
+    _check_stdout()
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
@@ -800,6 +862,7 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
+    _check_stdout()
     spec = _accounts(accounts, profiles, role, external_id)
     if isinstance(spec, aiokit.Organization):
         spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column

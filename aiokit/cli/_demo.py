@@ -7,6 +7,8 @@ code as ``aiokit crawl`` into an SQLite inventory.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import anyio
 
 import aiokit
 
-from .._sinks import SqliteSink
+from .._sinks import SqliteSink, _kind, output_format
 from . import err, outcome_table, run_crawl
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
@@ -72,6 +74,26 @@ def _check_out(out_path: Path) -> None:
         raise aiokit.ConfigurationError(
             f"--out {str(out_path)!r}: directory {str(out_path.parent)!r} does not exist"
         )
+    try:
+        output_format(out_path, "sqlite")
+    except aiokit.ConfigurationError:  # `--out demo.jsonl`: the demo writes SQLite only
+        raise aiokit.ConfigurationError(
+            f"--out {str(out_path)!r}: the demo writes an SQLite inventory; name it .db"
+        ) from None
+    # The demo starts its inventory over, deleting the file: only an earlier demo's (or
+    # another aiokit inventory) may go, never a file that is something else.
+    if out_path.exists() and out_path.stat().st_size > 0:
+        try:
+            uri = f"{out_path.resolve().as_uri()}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                kind = _kind(db)
+        except sqlite3.DatabaseError:
+            kind = "foreign"
+        if kind != "aiokit":
+            raise aiokit.ConfigurationError(
+                f"--out {str(out_path)!r} exists and is not an aiokit inventory; the demo "
+                "replaces its --out: pass another path"
+            )
 
 
 async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
