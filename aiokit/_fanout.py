@@ -247,6 +247,9 @@ class FanOutStatistics:
     retries: int
     throttles: int
     deadline_reached: bool
+    #: Targets started but stopped before an outcome (the deadline passed, the consumer
+    #: left, or a bug stopped the fan-out): ``started == done + in_flight + interrupted``.
+    interrupted: int = 0
 
 
 class Context:
@@ -355,6 +358,7 @@ class FanOut(Generic[T]):
         self._receive: MemoryObjectReceiveStream[Outcome[T]] | None = None
         self._started = self._done = self._ok = self._skipped = self._failed = 0
         self._items = self._calls = self._retries = self._throttles = 0
+        self._interrupted = 0
         self._deadline_reached = False
         self._entered = False
         self._collector = raised_gc_threshold(pool._gc_threshold)
@@ -434,7 +438,11 @@ class FanOut(Generic[T]):
                 if target is None:
                     return
             self._started += 1
-            outcome = await self._bounded(target)
+            try:
+                outcome = await self._bounded(target)
+            except BaseException:
+                self._interrupted += 1  # cancelled (deadline, consumer left) or a bug
+                raise
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
             # stops the workers, which is what keeps memory bounded.
@@ -520,7 +528,7 @@ class FanOut(Generic[T]):
             self._progress(
                 Progress(
                     self._done,
-                    self._started - self._done,
+                    self._started - self._done - self._interrupted,
                     self._ok,
                     self._skipped,
                     self._failed,
@@ -537,7 +545,7 @@ class FanOut(Generic[T]):
         return FanOutStatistics(
             started=self._started,
             done=self._done,
-            in_flight=self._started - self._done,
+            in_flight=self._started - self._done - self._interrupted,
             ok=self._ok,
             skipped=self._skipped,
             failed=self._failed,
@@ -546,6 +554,7 @@ class FanOut(Generic[T]):
             retries=self._retries,
             throttles=self._throttles,
             deadline_reached=self._deadline_reached,
+            interrupted=self._interrupted,
         )
 
 

@@ -1,0 +1,80 @@
+"""Library lifecycles at their edges: deadlines, timeouts and counters that must agree."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+from aiohttp import web
+
+import aiokit
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
+
+if TYPE_CHECKING:
+    from tests.conftest import OrgPool
+
+pytestmark = pytest.mark.asyncio
+
+ROLE = "OrganizationAccountAccessRole"
+
+
+async def test_fan_out_statistics_after_a_deadline_have_nothing_in_flight(
+    fake_organization: FakeOrganization, org_pool: OrgPool
+) -> None:
+    async def slow(ctx: aiokit.Context) -> int:
+        if ctx.target.region == "eu-west-1":
+            await anyio.sleep(30)
+        return 1
+
+    targets = [
+        aiokit.Target.assume(a, r, ROLE)
+        for a in fake_organization.account_ids
+        for r in ("us-east-1", "eu-west-1")
+    ]
+    async with org_pool() as pool:
+        fan = pool.fan_out(slow, targets, concurrency=len(targets), deadline=0.3)
+        outcomes = await fan.collect()
+    stats = fan.statistics()
+    assert stats.deadline_reached
+    assert stats.done == len(outcomes) == len(targets) // 2
+    assert stats.in_flight == 0  # the fan-out is over: nothing is running
+
+
+class PagedTables:
+    """DynamoDB ListTables: page 1 answers at once with two tables; page 2 never comes."""
+
+    def __init__(self) -> None:
+        self.released = anyio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read() or b"{}")
+        if "ExclusiveStartTableName" in body:
+            await self.released.wait()
+            return web.json_response({"TableNames": []})
+        page = {"TableNames": ["table-a", "table-b"], "LastEvaluatedTableName": "table-b"}
+        return web.json_response(page, content_type="application/x-amz-json-1.0")
+
+
+@pytest.mark.parametrize("limit", [{"deadline": 0.3}, {"timeout": 0.3}])
+async def test_crawl_report_counts_every_item_yielded_even_by_interrupted_targets(
+    limit: dict[str, float],
+) -> None:
+    server = PagedTables()
+    async with serve_on_loopback(server.handle) as url:
+        try:
+            async with aiokit.SessionPool(
+                endpoint_url=url, region="us-east-1", credentials=TEST_CREDENTIALS
+            ) as pool:
+                crawl = pool.crawl(
+                    "dynamodb", "list_tables", [aiokit.Target(None, "us-east-1")], **limit
+                )
+                items, report = await crawl.collect()
+        finally:
+            server.released.set()
+    assert [i.data for i in items] == ["table-a", "table-b"]  # page 1 came; page 2 was cut off
+    assert report.items == 2
+    stats = crawl.statistics()
+    assert stats.items == 2
+    assert stats.in_flight == 0
