@@ -262,7 +262,7 @@ class Crawl:
             async for outcome in outcomes:
                 self.report.add(outcome)
                 if self._on_outcome is not None:
-                    self._on_outcome(outcome)
+                    _validate.hook_result("on_outcome", self._on_outcome(outcome))
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
                 await send_soon(self._send, outcome)

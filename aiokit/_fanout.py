@@ -525,7 +525,7 @@ class FanOut(Generic[T]):
         self._retries += outcome.retries
         self._throttles += outcome.throttles
         if self._progress is not None:
-            self._progress(
+            hooked = self._progress(
                 Progress(
                     self._done,
                     self._started - self._done - self._interrupted,
@@ -535,6 +535,7 @@ class FanOut(Generic[T]):
                     self._items,
                 )
             )
+            _validate.hook_result("progress", hooked)
 
     def add_items(self, n: int) -> None:
         """Count ``n`` more items (for work that streams items rather than returning them)."""

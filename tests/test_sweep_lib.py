@@ -78,3 +78,34 @@ async def test_crawl_report_counts_every_item_yielded_even_by_interrupted_target
     stats = crawl.statistics()
     assert stats.items == 2
     assert stats.in_flight == 0
+
+
+async def test_an_async_progress_hook_is_refused_not_silently_never_awaited() -> None:
+    server = PagedTables()
+    server.released.set()
+    target = aiokit.Target(None, "us-east-1")
+
+    async def hook(_: object) -> None:
+        raise AssertionError("never run")
+
+    async with serve_on_loopback(server.handle) as url:
+        async with aiokit.SessionPool(
+            endpoint_url=url, region="us-east-1", credentials=TEST_CREDENTIALS
+        ) as pool:
+            with pytest.raises(aiokit.ConfigurationError, match=r"progress.*not awaited"):
+                pool.crawl("dynamodb", "list_tables", [target], progress=hook)
+            with pytest.raises(aiokit.ConfigurationError, match=r"progress.*not awaited"):
+                pool.fan_out(_one, [target], progress=hook)
+            # A plain callable that returns a coroutine: said so when it is first called,
+            # as one error, with no "never awaited" warning (warnings are errors here).
+            with pytest.raises(aiokit.ConfigurationError, match="returned coroutine"):
+                await pool.fan_out(_one, [target], progress=lambda p: hook(p)).collect()
+            crawl = aiokit.Crawl(
+                pool, "dynamodb", "list_tables", [target], {}, on_outcome=lambda o: hook(o)
+            )
+            with pytest.raises(aiokit.ConfigurationError, match=r"on_outcome.*coroutine"):
+                await crawl.collect()
+
+
+async def _one(ctx: aiokit.Context) -> int:
+    return 1
