@@ -283,6 +283,25 @@ async def wait_many(
     return [r for r in results if r is not None]
 
 
+def _matches(waiter: _Waiter, acceptor: Any, response: dict[str, Any], error: Any) -> bool:
+    """Whether ``acceptor`` matches ``response``; one whose JMESPath expression cannot be
+    evaluated on it (``abs()`` of a string, ``length(null)``) is a failed wait, said so,
+    rather than the raw ``JMESPathTypeError`` of botocore's matcher."""
+    try:
+        return bool(acceptor.matcher_func(response))
+    except JMESPathError as exc:
+        reason = (
+            f"acceptor {acceptor.matcher} {acceptor.argument!r} cannot be evaluated on the "
+            f"response: {exc}"
+        )
+        raise WaiterFailed(
+            f"{waiter.where()}: {reason}",
+            reason=reason,
+            last_response=response,
+            **waiter.error_fields(),
+        ) from (error if error is not None else exc)
+
+
 def next_delay(attempts: int, delay: float, backoff: Backoff, max_delay: float) -> float:
     """The sleep before the next poll, after ``attempts`` polls (1 or more).
 
@@ -337,7 +356,7 @@ async def _run(
         # As botocore: the first acceptor that matches sets the state; an error response
         # that no acceptor expects is a failure.
         for acceptor in waiter.acceptors:
-            if acceptor.matcher_func(response):
+            if _matches(waiter, acceptor, response, error):
                 last_matched = acceptor
                 state = acceptor.state
                 break
