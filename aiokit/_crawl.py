@@ -258,6 +258,16 @@ class Crawl:
 
     async def _drive(self) -> None:
         assert self._send is not None
+        try:
+            await self._relay()
+        finally:
+            # Also when the consumer stopped the crawl (``break``, an error, a cancel):
+            # what was given and got no outcome is owed, and the report says so.
+            if self._given is not None:
+                self.report.never_visited = self._given - self.report.targets
+
+    async def _relay(self) -> None:
+        assert self._send is not None
         async with self._send, self._fan_out as outcomes:
             async for outcome in outcomes:
                 self.report.add(outcome)
@@ -266,8 +276,6 @@ class Crawl:
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
                 await send_soon(self._send, outcome)
-            if self._given is not None:
-                self.report.never_visited = self._given - self.report.targets
 
     async def __aenter__(self) -> Crawl:
         if self._send is not None:

@@ -597,6 +597,11 @@ class Drain(AsyncIterator[V]):
                 return await self._receive.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
+        except anyio.ClosedResourceError:
+            raise UsageError(
+                "a fan-out or crawl was iterated after its `async with` ended; iterate "
+                "inside it: `async with pool.crawl(...) as crawl: async for item in crawl`"
+            ) from None
 
 
 async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:

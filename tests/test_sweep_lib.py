@@ -109,3 +109,27 @@ async def test_an_async_progress_hook_is_refused_not_silently_never_awaited() ->
 
 async def _one(ctx: aiokit.Context) -> int:
     return 1
+
+
+async def test_a_crawl_left_early_reports_its_unvisited_targets_and_refuses_reuse() -> None:
+    server = PagedTables()
+    server.released.set()
+    targets = [aiokit.Target(None, r) for r in ("us-east-1", "eu-west-1", "us-west-2")]
+    async with serve_on_loopback(server.handle) as url:
+        async with aiokit.SessionPool(
+            endpoint_url=url, region="us-east-1", credentials=TEST_CREDENTIALS
+        ) as pool:
+            crawl = pool.crawl("dynamodb", "list_tables", targets, concurrency=1)
+            async with crawl:
+                pass  # left before any outcome
+            assert crawl.report.targets == 0
+            assert crawl.report.never_visited == 3  # not 0: nothing was visited
+            with pytest.raises(aiokit.UsageError, match="after its `async with` ended"):
+                async for _ in crawl:
+                    pass
+            fan = pool.fan_out(_one, targets)
+            async with fan:
+                pass
+            with pytest.raises(aiokit.UsageError, match="after its `async with` ended"):
+                async for _ in fan:
+                    pass
