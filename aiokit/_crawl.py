@@ -34,6 +34,7 @@ from ._fanout import (
     Outcome,
     Progress,
     Status,
+    _checked,
     exit_task_group,
     send_soon,
 )
@@ -217,7 +218,9 @@ class Crawl:
         self._concurrency = concurrency
         self._pending: dict[int, Item] = {}  # sent into a full buffer, not yet counted
         # Distinct targets: one given twice is visited once (FanOut), so it is not owed twice.
-        self._given = len(set(targets)) if isinstance(targets, Collection) else None
+        # Each checked now (a dict or list in the list is named, not "unhashable type").
+        given = targets if isinstance(targets, Collection) else None
+        self._given = None if given is None else len({_checked(t) for t in given})
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
