@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -359,6 +360,7 @@ class FanOut(Generic[T]):
         self._started = self._done = self._ok = self._skipped = self._failed = 0
         self._items = self._calls = self._retries = self._throttles = 0
         self._interrupted = 0
+        self._deadline_at = math.inf  # set when the run starts, if there is a deadline
         self._deadline_reached = False
         self._entered = False
         self._collector = raised_gc_threshold(pool._gc_threshold)
@@ -407,22 +409,18 @@ class FanOut(Generic[T]):
         if isinstance(self._targets, Sized):
             workers = max(1, min(workers, len(self._targets)))
         source = _Targets(self._targets)
+        if self._deadline is not None:
+            self._deadline_at = anyio.current_time() + self._deadline
         try:
-            async with send:
-                with anyio.CancelScope() as scope:
-                    if self._deadline is not None:
-                        scope.deadline = anyio.current_time() + self._deadline
-                    async with anyio.create_task_group() as group:
-                        # A worker per target taken, up to the bound: targets of unknown
-                        # number (a generator) with a huge ``concurrency`` cost as many
-                        # tasks as there are targets, not ``concurrency`` idle ones.
-                        for _ in range(workers):
-                            first = await source.take()
-                            if first is None:
-                                break
-                            group.start_soon(self._work, source, send, first)
-                if scope.cancelled_caught:
-                    self._deadline_reached = True
+            async with send, anyio.create_task_group() as group:
+                # A worker per target taken, up to the bound: targets of unknown number (a
+                # generator) with a huge ``concurrency`` cost as many tasks as there are
+                # targets, not ``concurrency`` idle ones.
+                for _ in range(workers):
+                    first = await self._take(source)
+                    if first is None:
+                        break
+                    group.start_soon(self._work, source, send, first)
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
@@ -434,20 +432,36 @@ class FanOut(Generic[T]):
         target: Target | None = first
         while True:
             if target is None:
-                target = await source.take()
+                target = await self._take(source)
                 if target is None:
                     return
             self._started += 1
-            try:
-                outcome = await self._bounded(target)
-            except BaseException:
-                self._interrupted += 1  # cancelled (deadline, consumer left) or a bug
-                raise
+            # The deadline stops the work, not the delivery of its outcome: an outcome
+            # made is recorded and sent (a slow consumer still gets it), never dropped.
+            with anyio.CancelScope(deadline=self._deadline_at) as scope:
+                try:
+                    outcome = await self._bounded(target)
+                except BaseException:
+                    self._interrupted += 1  # cancelled (deadline, consumer left) or a bug
+                    raise
+            if scope.cancelled_caught:
+                self._deadline_reached = True
+                return
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
             # stops the workers, which is what keeps memory bounded.
             await send_soon(send, outcome)
             target = None
+
+    async def _take(self, source: _Targets) -> Target | None:
+        """The next target, or ``None``: none left, or the deadline has passed."""
+        if anyio.current_time() >= self._deadline_at:
+            self._deadline_reached = True
+            return None
+        with anyio.CancelScope(deadline=self._deadline_at) as scope:
+            return await source.take()
+        self._deadline_reached = scope.cancelled_caught  # an async source was slow
+        return None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
         account = _limiter(self._account_limiters, target.account, self._per_account)

@@ -133,3 +133,19 @@ async def test_a_crawl_left_early_reports_its_unvisited_targets_and_refuses_reus
             with pytest.raises(aiokit.UsageError, match="after its `async with` ended"):
                 async for _ in fan:
                     pass
+
+
+async def test_a_deadline_never_drops_an_outcome_already_made() -> None:
+    targets = [aiokit.Target(f"{i:012d}", "us-east-1") for i in range(20)]
+    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        fan = pool.fan_out(_one, targets, concurrency=2, deadline=0.3)
+        got = []
+        async with fan as outcomes:
+            async for outcome in outcomes:  # a slow consumer: the workers wait on it
+                got.append(outcome)
+                await anyio.sleep(0.1)
+    stats = fan.statistics()
+    assert stats.deadline_reached
+    assert 0 < len(got) < len(targets)
+    assert stats.done == stats.ok == len(got)  # every outcome made reached the consumer
+    assert stats.started == stats.done + stats.interrupted and stats.in_flight == 0
