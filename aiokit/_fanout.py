@@ -633,18 +633,24 @@ async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
     try:
         return await tg.__aexit__(*exc_info)
     except BaseExceptionGroup as group:
-        cancelled = anyio.get_cancelled_exc_class()
-        bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-        if bugs and len({_bug_key(e) for e in bugs}) == 1:
-            first = bugs[0]
-            if len(bugs) > 1:
-                first.add_note(
-                    f"aiokit: {len(bugs) - 1} more target(s) raised the same "
-                    f"{type(first).__name__} at the same time; the first is shown"
-                )
-            # Its own cause, not the group: the traceback reads as if it were raised alone.
-            raise first from first.__cause__
+        raise_one_bug(group)
         raise
+
+
+def raise_one_bug(group: BaseExceptionGroup[BaseException]) -> None:
+    """Raise the group's bug as itself when all its errors are one bug (see
+    :func:`exit_task_group`); return (for the caller to re-raise the group) otherwise."""
+    cancelled = anyio.get_cancelled_exc_class()
+    bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
+    if bugs and len({_bug_key(e) for e in bugs}) == 1:
+        first = bugs[0]
+        if len(bugs) > 1:
+            first.add_note(
+                f"aiokit: {len(bugs) - 1} more target(s) raised the same "
+                f"{type(first).__name__} at the same time; the first is shown"
+            )
+        # Its own cause, not the group: the traceback reads as if it were raised alone.
+        raise first from first.__cause__
 
 
 def _bug_key(exc: BaseException) -> tuple[type[BaseException], Any, int | None]:

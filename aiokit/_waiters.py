@@ -243,7 +243,9 @@ async def wait_many(
     Raises:
         UnknownOperationError: as for :func:`wait`, before any request.
         ConfigurationError: a malformed custom model or option, before any request.
-        ExceptionGroup: a wait raised something that is not an aiokit error (a bug).
+        Exception: a wait raised something that is not an aiokit error (a bug), as
+            itself when every wait that raised raised the same one (else an
+            ``ExceptionGroup`` of the different ones).
     """
     start = anyio.current_time()
     _validate.text("waiter", waiter_name, error=UnknownOperationError)
@@ -277,9 +279,15 @@ async def wait_many(
             elapsed = anyio.current_time() - start
             results[index] = WaitResult(params, True, response, None, elapsed)
 
-    async with anyio.create_task_group() as tg:
-        for index, params in enumerate(sets):
-            tg.start_soon(one, index, params)
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, params in enumerate(sets):
+                tg.start_soon(one, index, params)
+    except BaseExceptionGroup as group:
+        from ._fanout import raise_one_bug  # not at the top: _fanout is the heavier module
+
+        raise_one_bug(group)  # a bug every wait hit: raised once, as itself
+        raise
     return [r for r in results if r is not None]
 
 

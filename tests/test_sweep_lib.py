@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -149,3 +149,21 @@ async def test_a_deadline_never_drops_an_outcome_already_made() -> None:
     assert 0 < len(got) < len(targets)
     assert stats.done == stats.ok == len(got)  # every outcome made reached the consumer
     assert stats.started == stats.done + stats.interrupted and stats.in_flight == 0
+
+
+class _BrokenList(list[str]):
+    """A caller's list type whose iteration is broken: a bug in the caller's code."""
+
+    def __iter__(self) -> Any:
+        raise KeyError("broken")
+
+
+async def test_a_bug_every_wait_of_wait_many_hits_is_raised_once_as_itself() -> None:
+    async with aiokit.SessionPool(
+        endpoint_url="http://127.0.0.1:9", region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        with pytest.raises(KeyError, match="broken") as info:
+            await pool.wait_many(
+                "ec2", "instance_running", [{"InstanceIds": _BrokenList(["i-1"])}] * 3
+            )
+    assert any("2 more target(s) raised the same KeyError" in n for n in info.value.__notes__)
