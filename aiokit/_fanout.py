@@ -458,9 +458,9 @@ class FanOut(Generic[T]):
         if anyio.current_time() >= self._deadline_at:
             self._deadline_reached = True
             return None
-        with anyio.CancelScope(deadline=self._deadline_at) as scope:
+        with anyio.CancelScope(deadline=self._deadline_at):
             return await source.take()
-        self._deadline_reached = scope.cancelled_caught  # an async source was slow
+        self._deadline_reached = True  # an async source was still producing at the deadline
         return None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
