@@ -34,6 +34,7 @@ from ._fanout import (
     Outcome,
     Progress,
     Status,
+    _checked,
     exit_task_group,
     send_soon,
 )
@@ -72,7 +73,9 @@ class Report:
         counts: outcomes by status (``{"ok": 10, "skipped": 2, "failed": 0}``).
         reasons: skipped and failed outcomes by reason.
         problems: the skipped and failed outcomes themselves.
-        items: items the crawl yielded.
+        items: items the crawl yielded, each counted once as it is sent: those of a
+            target the deadline or its timeout interrupted mid-listing included (after
+            ``collect()``, ``items == len(items)``).
         never_visited: targets given but left without an outcome because the deadline
             passed or the crawl was stopped (known when the targets were a list; a resume
             runs them).
@@ -207,38 +210,75 @@ class Crawl:
             timeout=timeout,
             deadline=deadline,
             progress=progress,
-            count_items=int,
+            count_items=_no_items,  # counted item by item as they are sent (``_send_item``)
         )
         self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._tg: TaskGroup | None = None
         self._concurrency = concurrency
+        self._pending: dict[int, Item] = {}  # sent into a full buffer, not yet counted
         # Distinct targets: one given twice is visited once (FanOut), so it is not owed twice.
-        self._given = len(set(targets)) if isinstance(targets, Collection) else None
+        # Each checked now (a dict or list in the list is named, not "unhashable type").
+        given = targets if isinstance(targets, Collection) else None
+        self._given = None if given is None else len({_checked(t) for t in given})
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
         pager = ctx.paginate(self._service, self._operation, **self._params)
         n = 0
         async for record in pager.items(self._key):
-            await send_soon(self._send, Item(ctx.target, record))
+            await self._send_item(Item(ctx.target, record))
             n += 1
         return n
 
+    async def _send_item(self, item: Item) -> None:
+        """Send ``item`` and count it once in the report and the statistics.
+
+        Counted as it is sent, not from its target's outcome: the items of a target that
+        then timed out, failed or was stopped by the deadline were yielded all the same.
+        An item sent into a full buffer is counted by whichever side sees it delivered
+        first: this one when ``send`` returns, or the consumer when it takes it (a send
+        cancelled after its item was taken raises, yet the item was delivered).
+        """
+        assert self._send is not None
+        try:
+            self._send.send_nowait(item)
+        except anyio.WouldBlock:
+            self._pending[id(item)] = item
+            await self._send.send(item)  # cancelled: left pending, for the consumer
+            if self._pending.pop(id(item), None) is None:
+                return  # the consumer took it and counted it
+        self._count_item()
+
+    def _count_item(self) -> None:
+        self.report.items += 1
+        self._fan_out.add_items(1)
+
+    def _received(self, event: Item | Outcome[int]) -> Item | Outcome[int]:
+        if self._pending and self._pending.pop(id(event), None) is not None:
+            self._count_item()
+        return event
+
     async def _drive(self) -> None:
+        assert self._send is not None
+        try:
+            await self._relay()
+        finally:
+            # Also when the consumer stopped the crawl (``break``, an error, a cancel):
+            # what was given and got no outcome is owed, and the report says so.
+            if self._given is not None:
+                self.report.never_visited = self._given - self.report.targets
+
+    async def _relay(self) -> None:
         assert self._send is not None
         async with self._send, self._fan_out as outcomes:
             async for outcome in outcomes:
                 self.report.add(outcome)
-                if outcome.ok and outcome.value is not None:
-                    self.report.items += outcome.value
                 if self._on_outcome is not None:
-                    self._on_outcome(outcome)
+                    _validate.hook_result("on_outcome", self._on_outcome(outcome))
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
                 await send_soon(self._send, outcome)
-            if self._given is not None:
-                self.report.never_visited = self._given - self.report.targets
 
     async def __aenter__(self) -> Crawl:
         if self._send is not None:
@@ -276,7 +316,7 @@ class Crawl:
         """Items and outcomes in order: each target's outcome comes after all its items."""
         if self._receive is None:
             raise UsageError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
-        return Drain(self._receive)
+        return _Received(Drain(self._receive), self)
 
     def statistics(self) -> Any:
         """The underlying fan-out's :class:`FanOutStatistics`."""
@@ -302,6 +342,21 @@ class Crawl:
         items, _ = await self.collect()
         rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]
         return pd.DataFrame(rows)
+
+
+def _no_items(_: int) -> int:
+    return 0
+
+
+class _Received(AsyncIterator["Item | Outcome[int]"]):
+    """The crawl's events, each shown to the crawl as the consumer takes it (``_received``)."""
+
+    def __init__(self, events: AsyncIterator[Item | Outcome[int]], crawl: Crawl) -> None:
+        self._events = events
+        self._crawl = crawl
+
+    async def __anext__(self) -> Item | Outcome[int]:
+        return self._crawl._received(await self._events.__anext__())
 
 
 def _as_row(data: Any) -> dict[str, Any]:

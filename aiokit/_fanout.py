@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -247,6 +248,9 @@ class FanOutStatistics:
     retries: int
     throttles: int
     deadline_reached: bool
+    #: Targets started but stopped before an outcome (the deadline passed, the consumer
+    #: left, or a bug stopped the fan-out): ``started == done + in_flight + interrupted``.
+    interrupted: int = 0
 
 
 class Context:
@@ -355,6 +359,8 @@ class FanOut(Generic[T]):
         self._receive: MemoryObjectReceiveStream[Outcome[T]] | None = None
         self._started = self._done = self._ok = self._skipped = self._failed = 0
         self._items = self._calls = self._retries = self._throttles = 0
+        self._interrupted = 0
+        self._deadline_at = math.inf  # set when the run starts, if there is a deadline
         self._deadline_reached = False
         self._entered = False
         self._collector = raised_gc_threshold(pool._gc_threshold)
@@ -403,22 +409,18 @@ class FanOut(Generic[T]):
         if isinstance(self._targets, Sized):
             workers = max(1, min(workers, len(self._targets)))
         source = _Targets(self._targets)
+        if self._deadline is not None:
+            self._deadline_at = anyio.current_time() + self._deadline
         try:
-            async with send:
-                with anyio.CancelScope() as scope:
-                    if self._deadline is not None:
-                        scope.deadline = anyio.current_time() + self._deadline
-                    async with anyio.create_task_group() as group:
-                        # A worker per target taken, up to the bound: targets of unknown
-                        # number (a generator) with a huge ``concurrency`` cost as many
-                        # tasks as there are targets, not ``concurrency`` idle ones.
-                        for _ in range(workers):
-                            first = await source.take()
-                            if first is None:
-                                break
-                            group.start_soon(self._work, source, send, first)
-                if scope.cancelled_caught:
-                    self._deadline_reached = True
+            async with send, anyio.create_task_group() as group:
+                # A worker per target taken, up to the bound: targets of unknown number (a
+                # generator) with a huge ``concurrency`` cost as many tasks as there are
+                # targets, not ``concurrency`` idle ones.
+                for _ in range(workers):
+                    first = await self._take(source)
+                    if first is None:
+                        break
+                    group.start_soon(self._work, source, send, first)
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
@@ -430,16 +432,36 @@ class FanOut(Generic[T]):
         target: Target | None = first
         while True:
             if target is None:
-                target = await source.take()
+                target = await self._take(source)
                 if target is None:
                     return
             self._started += 1
-            outcome = await self._bounded(target)
+            # The deadline stops the work, not the delivery of its outcome: an outcome
+            # made is recorded and sent (a slow consumer still gets it), never dropped.
+            with anyio.CancelScope(deadline=self._deadline_at) as scope:
+                try:
+                    outcome = await self._bounded(target)
+                except BaseException:
+                    self._interrupted += 1  # cancelled (deadline, consumer left) or a bug
+                    raise
+            if scope.cancelled_caught:
+                self._deadline_reached = True
+                return
             self._record(outcome)
             # The worker waits until the consumer has room for the outcome: a slow consumer
             # stops the workers, which is what keeps memory bounded.
             await send_soon(send, outcome)
             target = None
+
+    async def _take(self, source: _Targets) -> Target | None:
+        """The next target, or ``None``: none left, or the deadline has passed."""
+        if anyio.current_time() >= self._deadline_at:
+            self._deadline_reached = True
+            return None
+        with anyio.CancelScope(deadline=self._deadline_at):
+            return await source.take()
+        self._deadline_reached = True  # an async source was still producing at the deadline
+        return None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
         account = _limiter(self._account_limiters, target.account, self._per_account)
@@ -517,16 +539,17 @@ class FanOut(Generic[T]):
         self._retries += outcome.retries
         self._throttles += outcome.throttles
         if self._progress is not None:
-            self._progress(
+            hooked = self._progress(
                 Progress(
                     self._done,
-                    self._started - self._done,
+                    self._started - self._done - self._interrupted,
                     self._ok,
                     self._skipped,
                     self._failed,
                     self._items,
                 )
             )
+            _validate.hook_result("progress", hooked)
 
     def add_items(self, n: int) -> None:
         """Count ``n`` more items (for work that streams items rather than returning them)."""
@@ -537,7 +560,7 @@ class FanOut(Generic[T]):
         return FanOutStatistics(
             started=self._started,
             done=self._done,
-            in_flight=self._started - self._done,
+            in_flight=self._started - self._done - self._interrupted,
             ok=self._ok,
             skipped=self._skipped,
             failed=self._failed,
@@ -546,6 +569,7 @@ class FanOut(Generic[T]):
             retries=self._retries,
             throttles=self._throttles,
             deadline_reached=self._deadline_reached,
+            interrupted=self._interrupted,
         )
 
 
@@ -587,6 +611,11 @@ class Drain(AsyncIterator[V]):
                 return await self._receive.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
+        except anyio.ClosedResourceError:
+            raise UsageError(
+                "a fan-out or crawl was iterated after its `async with` ended; iterate "
+                "inside it: `async with pool.crawl(...) as crawl: async for item in crawl`"
+            ) from None
 
 
 async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
@@ -604,18 +633,24 @@ async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
     try:
         return await tg.__aexit__(*exc_info)
     except BaseExceptionGroup as group:
-        cancelled = anyio.get_cancelled_exc_class()
-        bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-        if bugs and len({_bug_key(e) for e in bugs}) == 1:
-            first = bugs[0]
-            if len(bugs) > 1:
-                first.add_note(
-                    f"aiokit: {len(bugs) - 1} more target(s) raised the same "
-                    f"{type(first).__name__} at the same time; the first is shown"
-                )
-            # Its own cause, not the group: the traceback reads as if it were raised alone.
-            raise first from first.__cause__
+        raise_one_bug(group)
         raise
+
+
+def raise_one_bug(group: BaseExceptionGroup[BaseException]) -> None:
+    """Raise the group's bug as itself when all its errors are one bug (see
+    :func:`exit_task_group`); return (for the caller to re-raise the group) otherwise."""
+    cancelled = anyio.get_cancelled_exc_class()
+    bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
+    if bugs and len({_bug_key(e) for e in bugs}) == 1:
+        first = bugs[0]
+        if len(bugs) > 1:
+            first.add_note(
+                f"aiokit: {len(bugs) - 1} more target(s) raised the same "
+                f"{type(first).__name__} at the same time; the first is shown"
+            )
+        # Its own cause, not the group: the traceback reads as if it were raised alone.
+        raise first from first.__cause__
 
 
 def _bug_key(exc: BaseException) -> tuple[type[BaseException], Any, int | None]:

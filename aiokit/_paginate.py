@@ -393,7 +393,8 @@ class Paginator:
         """Yield the JMESPath ``expression``'s matches on each page (lists are flattened).
 
         Raises:
-            InvalidParameterError: the expression does not parse (raised here, at once).
+            InvalidParameterError: the expression does not parse (raised here, at once), or
+                fails on a page (a function given the wrong type, raised at that page).
         """
         try:
             compiled = jmespath.compile(expression)
@@ -407,7 +408,15 @@ class Paginator:
 
     async def _search(self, compiled: Any) -> AsyncIterator[Any]:
         async for page in self:
-            found = compiled.search(page)
+            try:
+                found = compiled.search(page)
+            except JMESPathError as exc:  # parses, but fails on the page: abs() of a string
+                raise InvalidParameterError(
+                    f"JMESPath expression {compiled.expression!r} fails on a page of "
+                    f"{self._describe()}: {exc}",
+                    service=self._service,
+                    operation=self._operation,
+                ) from exc
             if isinstance(found, list):
                 for value in found:
                     yield value

@@ -12,6 +12,7 @@ The checks live here, not in each function, so the same mistake gets the same wo
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
@@ -34,6 +35,7 @@ from ._exceptions import (
 __all__ = [
     "account_id",
     "callable_or_none",
+    "hook_result",
     "client_args",
     "config",
     "count",
@@ -115,9 +117,27 @@ def text(
 
 
 def callable_or_none(name: str, value: object) -> None:
-    """``value`` is ``None`` or callable."""
+    """``value`` is ``None`` or a plain (not async) callable: a hook aiokit calls, not awaits."""
     if value is not None and not callable(value):
         raise ConfigurationError(f"{name} must be callable or None, not {_kind(value)} {value!r}")
+    if inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value):
+        # Called and never awaited, it would do nothing but warn "never awaited".
+        raise ConfigurationError(
+            f"{name} is called, not awaited: it must be a plain function (def, not async "
+            f"def), not {getattr(value, '__qualname__', value)!r}"
+        )
+
+
+def hook_result(name: str, result: object) -> None:
+    """What a plain hook returned: an awaitable means an async hook in disguise, said so."""
+    if inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # no "never awaited" warning on top of the error
+        raise ConfigurationError(
+            f"{name} is called, not awaited: it must be a plain function, and it returned "
+            f"{type(result).__name__}"
+        )
 
 
 def service(value: object) -> None:

@@ -243,7 +243,9 @@ async def wait_many(
     Raises:
         UnknownOperationError: as for :func:`wait`, before any request.
         ConfigurationError: a malformed custom model or option, before any request.
-        ExceptionGroup: a wait raised something that is not an aiokit error (a bug).
+        Exception: a wait raised something that is not an aiokit error (a bug), as
+            itself when every wait that raised raised the same one (else an
+            ``ExceptionGroup`` of the different ones).
     """
     start = anyio.current_time()
     _validate.text("waiter", waiter_name, error=UnknownOperationError)
@@ -277,10 +279,35 @@ async def wait_many(
             elapsed = anyio.current_time() - start
             results[index] = WaitResult(params, True, response, None, elapsed)
 
-    async with anyio.create_task_group() as tg:
-        for index, params in enumerate(sets):
-            tg.start_soon(one, index, params)
+    try:
+        async with anyio.create_task_group() as tg:
+            for index, params in enumerate(sets):
+                tg.start_soon(one, index, params)
+    except BaseExceptionGroup as group:
+        from ._fanout import raise_one_bug  # not at the top: _fanout is the heavier module
+
+        raise_one_bug(group)  # a bug every wait hit: raised once, as itself
+        raise
     return [r for r in results if r is not None]
+
+
+def _matches(waiter: _Waiter, acceptor: Any, response: dict[str, Any], error: Any) -> bool:
+    """Whether ``acceptor`` matches ``response``; one whose JMESPath expression cannot be
+    evaluated on it (``abs()`` of a string, ``length(null)``) is a failed wait, said so,
+    rather than the raw ``JMESPathTypeError`` of botocore's matcher."""
+    try:
+        return bool(acceptor.matcher_func(response))
+    except JMESPathError as exc:
+        reason = (
+            f"acceptor {acceptor.matcher} {acceptor.argument!r} cannot be evaluated on the "
+            f"response: {exc}"
+        )
+        raise WaiterFailed(
+            f"{waiter.where()}: {reason}",
+            reason=reason,
+            last_response=response,
+            **waiter.error_fields(),
+        ) from (error if error is not None else exc)
 
 
 def next_delay(attempts: int, delay: float, backoff: Backoff, max_delay: float) -> float:
@@ -337,7 +364,7 @@ async def _run(
         # As botocore: the first acceptor that matches sets the state; an error response
         # that no acceptor expects is a failure.
         for acceptor in waiter.acceptors:
-            if acceptor.matcher_func(response):
+            if _matches(waiter, acceptor, response, error):
                 last_matched = acceptor
                 state = acceptor.state
                 break

@@ -705,6 +705,12 @@ ROWS = [
         "not one Target",
     ),
     Row(
+        "crawl-targets-holding-dicts",
+        lambda e: run(e.pool.crawl("dynamodb", "list_tables", [{"account": "1"}])),
+        Config,
+        "not dict",
+    ),
+    Row(
         "crawl-target-regions-unknown",
         lambda e: run(
             e.pool.crawl(

@@ -80,6 +80,16 @@ async def test_pages_items_and_search_are_exact(filled_pool: aiokit.SessionPool)
     assert len([o async for o in camel.items()]) == N_OBJECTS
 
 
+async def test_a_search_that_fails_on_a_page_is_an_invalid_parameter(
+    filled_pool: aiokit.SessionPool,
+) -> None:
+    pager = filled_pool.paginate("s3", "list_objects_v2", Bucket=BUCKET, MaxKeys=10)
+    # It parses; abs() of a list of strings fails on the first page.
+    with pytest.raises(aiokit.InvalidParameterError, match=r"abs\(Contents\[\]\.Key\)"):
+        async for _ in pager.search("abs(Contents[].Key)"):
+            pass
+
+
 async def test_several_result_keys_choose_one(filled_pool: aiokit.SessionPool) -> None:
     pager = filled_pool.paginate("s3", "list_objects_v2", Bucket=BUCKET, Delimiter="/")
     prefixes = [p["Prefix"] async for p in pager.items("CommonPrefixes")]

@@ -292,6 +292,20 @@ def test_proxy_stops_when_the_block_fails(moto_endpoint: str) -> None:
         pytest.param({"deny_accounts": "111122223333"}, "deny_accounts", id="deny-str"),
         pytest.param({"disable_regions": "eu-west-1"}, "disable_regions", id="regions-str"),
         pytest.param({"expire_credentials_after": -1}, "expire_credentials_after", id="neg"),
+        pytest.param({"expire_credentials_after": "1"}, "expire_credentials_after", id="e-str"),
+        pytest.param({"fail_rate": True}, "fail_rate", id="rate-bool"),
+        pytest.param({"stall_seconds": "2"}, "stall_seconds", id="stall-str"),
+        pytest.param({"stall_seconds": float("inf")}, "stall_seconds", id="stall-forever"),
+        pytest.param({"stall_seconds": float("nan")}, "stall_seconds", id="stall-nan"),
+        pytest.param({"throttle": {"sqs": ("5", 1)}}, "throttle['sqs']", id="rate-str"),
+        pytest.param({"throttle": [("sqs", (5, 1))]}, "{service: (rate", id="throttle-list"),
+        pytest.param({"throttle": {None: (5, 1)}}, "signing names", id="throttle-key"),
+        pytest.param({"deny_accounts": 111122223333}, "deny_accounts", id="deny-int"),
+        pytest.param(
+            {"disable_regions": {"111122223333": "eu-west-1"}},
+            "disable_regions['111122223333']",
+            id="regions-by-account-str",
+        ),
     ],
 )
 def test_bad_fault_settings_are_configuration_errors(

@@ -311,6 +311,22 @@ async def test_unexpected_error_is_a_failure_as_in_botocore(
     assert cause.code == "ResourceNotFoundException"
 
 
+async def test_an_acceptor_that_cannot_be_evaluated_is_a_waiter_failure(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    ddb = await aiokit_pool.client("dynamodb")
+    await _create_table(ddb, "typed")
+    # Valid JMESPath, compiled fine, but abs() of a string fails on every response.
+    model = _model({**SUCCESS_IF_ACTIVE, "argument": "abs(Table.TableStatus)", "expected": 1})
+    with pytest.raises(aiokit.WaiterFailed, match=r"abs\(Table.TableStatus\)") as info:
+        await _waiters.wait(ddb, "Custom", model=model, TableName="typed")
+    assert "cannot be evaluated" in info.value.reason
+    results = await aiokit_pool.wait_many(
+        "dynamodb", "Custom", [{"TableName": "typed"}] * 3, model=model
+    )  # one result each, not an ExceptionGroup
+    assert [type(r.error) for r in results] == [aiokit.WaiterFailed] * 3
+
+
 async def test_custom_model_success(aiokit_pool: aiokit.SessionPool) -> None:
     ddb = await aiokit_pool.client("dynamodb")
     async with anyio.create_task_group() as tg:

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
+import math
 import random
 import re
 import socket
@@ -118,10 +119,29 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _rate(name: str, value: float) -> float:
-    if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
         raise ConfigurationError(f"aws_faults: {name} must be a fraction in [0, 1], not {value!r}")
     return float(value)
+
+
+def _seconds(name: str, value: object, *, finite: bool = True) -> float:
+    """Seconds >= 0; finite for a stall (an infinite one would hold its test forever)."""
+    top = math.inf if finite else math.nan
+    if not _is_number(value) or not 0.0 <= value or value == top:  # type: ignore[operator]
+        raise ConfigurationError(f"aws_faults: {name} must be seconds >= 0, not {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _ids(name: str, value: object, what: str) -> frozenset[str]:
+    """A collection of ids or names (one string is refused: it would be its characters)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"aws_faults: {name} must be a list of {what}, not {value!r}")
+    return frozenset(str(v) for v in value)
 
 
 def _build(
@@ -137,14 +157,23 @@ def _build(
     seed: int,
 ) -> _Faults:
     buckets: dict[str, tuple[float, float]] = {}
+    if throttle is not None and not isinstance(throttle, Mapping):
+        raise ConfigurationError(
+            f"aws_faults: throttle must be {{service: (rate, burst)}}, not {throttle!r}"
+        )
     for service, spec in (throttle or {}).items():
+        if not isinstance(service, str) or not service:
+            raise ConfigurationError(
+                f"aws_faults: throttle's keys are service signing names ('sqs', '*'), "
+                f"not {service!r}"
+            )
         try:
             rate, burst = spec
         except (TypeError, ValueError):
             raise ConfigurationError(
                 f"aws_faults: throttle[{service!r}] must be (rate per second, burst), not {spec!r}"
             ) from None
-        if not rate > 0 or not burst >= 1:
+        if not (_is_number(rate) and _is_number(burst)) or not rate > 0 or not burst >= 1:
             raise ConfigurationError(
                 f"aws_faults: throttle[{service!r}] needs a rate > 0 and a burst >= 1, not {spec!r}"
             )
@@ -153,30 +182,28 @@ def _build(
     rates["stall_rate"] = _rate("stall_rate", stall_rate)
     if sum(rates.values()) > 1.0:
         raise ConfigurationError("aws_faults: fail_rate + reset_rate + stall_rate exceed 1")
-    if not stall_seconds >= 0:
-        raise ConfigurationError(f"aws_faults: stall_seconds must be >= 0, not {stall_seconds!r}")
-    if expire_credentials_after is not None and not expire_credentials_after >= 0:
-        raise ConfigurationError(
-            "aws_faults: expire_credentials_after must be seconds >= 0, "
-            f"not {expire_credentials_after!r}"
+    stall_seconds = _seconds("stall_seconds", stall_seconds)
+    if expire_credentials_after is not None:
+        expire_credentials_after = _seconds(
+            "expire_credentials_after", expire_credentials_after, finite=False
         )
-    if isinstance(deny_accounts, str):
-        raise ConfigurationError("aws_faults: deny_accounts is a list of account ids")
+    denied = _ids("deny_accounts", deny_accounts, "account ids")
     everywhere: frozenset[str] = frozenset()
     by_account: dict[str, frozenset[str]] = {}
     if isinstance(disable_regions, Mapping):
-        by_account = {str(a): frozenset(r) for a, r in disable_regions.items()}
-    elif isinstance(disable_regions, str):
-        raise ConfigurationError("aws_faults: disable_regions is a list of regions")
+        by_account = {
+            str(a): _ids(f"disable_regions[{a!r}]", r, "regions")
+            for a, r in disable_regions.items()
+        }
     else:
-        everywhere = frozenset(disable_regions)
+        everywhere = _ids("disable_regions", disable_regions, "regions")
     return _Faults(
         throttle=buckets,
         fail_rate=rates["fail_rate"],
         reset_rate=rates["reset_rate"],
         stall_rate=rates["stall_rate"],
         stall_seconds=float(stall_seconds),
-        deny_accounts=frozenset(str(a) for a in deny_accounts),
+        deny_accounts=denied,
         disable_regions=everywhere,
         disable_regions_by_account=by_account,
         expire_credentials_after=expire_credentials_after,
