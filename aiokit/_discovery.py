@@ -47,6 +47,7 @@ from botocore.regions import EndpointResolver
 from . import _validate
 from ._botocore import shared_loader
 from ._exceptions import (
+    DEFAULT_ENABLED_REGIONS,
     AccessDeniedError,
     AiokitError,
     AssumeRoleError,
@@ -81,29 +82,6 @@ _ACCOUNT_CONCURRENCY = 16
 _FEW_RETRIES = AioConfig(retries={"mode": "standard", "total_max_attempts": 3})
 
 _ENABLED_STATUSES = frozenset({"opt-in-not-required", "opted-in"})
-# Regions launched before March 2019 are enabled in every account; every later region is
-# opt-in, so this set is closed. Other partitions have no opt-in regions.
-_AWS_DEFAULT_ENABLED = frozenset(
-    {
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ca-central-1",
-        "eu-central-1",
-        "eu-north-1",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "sa-east-1",
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-    }
-)
 
 
 # --- public specs ---------------------------------------------------------------------------
@@ -254,7 +232,7 @@ class _Partition:
     def default_enabled(self) -> tuple[str, ...]:
         if self.name != "aws":
             return self.regions
-        return tuple(r for r in self.regions if r in _AWS_DEFAULT_ENABLED)
+        return tuple(r for r in self.regions if r in DEFAULT_ENABLED_REGIONS)
 
 
 @dataclass(frozen=True, slots=True)
