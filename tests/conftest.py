@@ -12,8 +12,10 @@ import gc
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
+import aiohttp
 import pytest
 from aiobotocore.session import AioSession
+from aiohttp import web
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
@@ -91,3 +93,22 @@ def plain_client(moto_endpoint: str) -> PlainClient:
         )
 
     return make
+
+
+async def relay(request: web.Request, body: bytes, upstream: str) -> web.Response:
+    """Send ``request`` (whose body is ``body``) on to ``upstream`` and hand back its answer
+    as is: the forwarding half of the tests' recording and fault-injecting proxies."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.request(
+            request.method, upstream + request.path_qs, headers=headers, data=body
+        ) as answer,
+    ):
+        payload = await answer.read()
+        out = {
+            k: v
+            for k, v in answer.headers.items()
+            if k.lower() not in {"transfer-encoding", "content-length", "connection"}
+        }
+        return web.Response(status=answer.status, body=payload, headers=out)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import boto3
 import pytest
 import pytest_asyncio
@@ -18,6 +17,7 @@ from aiokit._botocore import shared_loader
 from aiokit._discovery import Organization, Profiles, discover_targets
 from aiokit._targets import Target
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
+from tests.conftest import relay
 
 pytestmark = pytest.mark.asyncio
 
@@ -607,20 +607,7 @@ class RecordingProxy:
         else:  # query protocols: STS, EC2
             form = dict(p.split("=", 1) for p in body.decode().split("&") if "=" in p)
             self.operations.append(form.get("Action", f"{request.method} {request.path}"))
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with (
-            aiohttp.ClientSession(auto_decompress=False) as session,
-            session.request(
-                request.method, self.upstream + request.path_qs, headers=headers, data=body
-            ) as upstream,
-        ):
-            payload = await upstream.read()
-            out = {
-                k: v
-                for k, v in upstream.headers.items()
-                if k.lower() not in {"transfer-encoding", "content-length", "connection"}
-            }
-            return web.Response(status=upstream.status, body=payload, headers=out)
+        return await relay(request, body, self.upstream)
 
 
 @pytest_asyncio.fixture

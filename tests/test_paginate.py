@@ -7,7 +7,6 @@ import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 import pytest_asyncio
@@ -16,6 +15,7 @@ from aiohttp import web
 
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, MotoServer, serve_on_loopback
+from tests.conftest import relay
 
 pytestmark = pytest.mark.asyncio
 
@@ -248,20 +248,7 @@ class FaultProxy:
                 status, code, _ = self.failures.pop(0)
                 xml = f"<Error><Code>{code}</Code><Message>injected</Message></Error>"
                 return web.Response(status=status, text=xml, content_type="application/xml")
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with (
-            aiohttp.ClientSession(auto_decompress=False) as session,
-            session.request(
-                request.method, self.upstream + request.path_qs, headers=headers, data=body
-            ) as upstream,
-        ):
-            payload = await upstream.read()
-            out = {
-                k: v
-                for k, v in upstream.headers.items()
-                if k.lower() not in {"transfer-encoding", "content-length", "connection"}
-            }
-            return web.Response(status=upstream.status, body=payload, headers=out)
+        return await relay(request, body, self.upstream)
 
 
 @pytest_asyncio.fixture
