@@ -4,8 +4,6 @@ A :class:`SessionPool` owns sessions, credentials and clients; identities say wh
 is made as; every error aiokit raises derives from :class:`AiokitError`.
 """
 
-from ._crawl import Crawl, Item, Report
-from ._discovery import Organization, Profiles
 from ._exceptions import (
     AccessDeniedError,
     AiokitError,
@@ -31,12 +29,14 @@ from ._exceptions import (
     WaiterFailed,
     WaiterTimeout,
 )
-from ._fanout import Context, FanOut, FanOutStatistics, Outcome, Progress, Status
+from ._fleet.crawl import Crawl, Item, Report
+from ._fleet.discovery import Organization, Profiles
+from ._fleet.fanout import Context, FanOut, FanOutStatistics, Outcome, Progress, Status
+from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
 from ._pool import PoolStatistics, SessionPool
 from ._retry import RetrySettings, ScopeKey, ScopeStatistics, retry
-from ._targets import Target
 from ._waiters import WaitResult
 
 __version__ = "0.1.0.dev0"

@@ -45,6 +45,7 @@ from ._exceptions import (
     translate,
 )
 from ._retry import held_slots
+from ._where import Scope
 
 __all__ = [
     "Binding",
@@ -86,20 +87,6 @@ class CallStats:
 
 
 call_stats: ContextVar[CallStats | None] = ContextVar("aiokit_call_stats", default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Where a request goes: the key of per-scope behaviour (logging, later rate limits)."""
-
-    account: str | None
-    region: str | None
-    service: str
-    partition: str = "aws"
-
-    def fields(self) -> dict[str, Any]:
-        """Structured logging fields."""
-        return {"account": self.account, "region": self.region, "service": self.service}
 
 
 @dataclass(eq=False, slots=True)

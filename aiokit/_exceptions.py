@@ -41,11 +41,13 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from botocore import exceptions as bce
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker
+
+from ._where import Scope, describe
 
 __all__ = [
     "AWSError",
@@ -72,6 +74,7 @@ __all__ = [
     "WaiterFailed",
     "WaiterTimeout",
     "translate",
+    "translated",
 ]
 
 
@@ -384,19 +387,6 @@ def _is_throttling(code: str, status: int | None) -> bool:
     return code in THROTTLING_CODES or status == 429
 
 
-def describe(
-    service: str | None, operation: str | None, region: str | None, account: str | None
-) -> str:
-    """Return the ``service Operation in region (account N)`` prefix of error messages."""
-    parts = [p for p in (service, operation) if p]
-    text = " ".join(parts) or "request"
-    if region:
-        text += f" in {region}"
-    if account:
-        text += f" (account {account})"
-    return text
-
-
 _class_cache: dict[tuple[type[BaseException], type[Any]], type[AWSError]] = {}
 _class_lock = threading.Lock()
 
@@ -558,6 +548,43 @@ def translate(
             f"{where}: {exc} (an endpoint URL needs http:// or https:// and a host)", **kw
         )
     return exc
+
+
+class translated:
+    """``with translated(scope, operation):`` — the one boundary where botocore's errors
+    become aiokit's (``raise new from exc``), carrying where the request went.
+
+    aiokit's own errors, and exceptions aiokit does not know, pass through unchanged. A
+    class, not a generator-based context manager: it wraps every request, and this costs
+    a fraction of ``contextlib.contextmanager``'s CPU.
+    """
+
+    __slots__ = ("_operation", "_scope")
+
+    def __init__(self, scope: Scope | None = None, operation: str | None = None) -> None:
+        self._scope = scope
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        scope = self._scope
+        if scope is None:
+            new = translate(exc, operation=self._operation)
+        else:
+            new = translate(
+                exc,
+                service=scope.service,
+                operation=self._operation,
+                region=scope.region,
+                account=scope.account,
+            )
+        if new is exc:
+            return False
+        raise new from exc
 
 
 def _endpoint_error(exc: bce.BotoCoreError, message: str, kw: dict[str, Any]) -> EndpointError:

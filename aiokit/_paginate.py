@@ -50,9 +50,9 @@ from ._exceptions import (
     PaginationError,
     ThrottlingError,
     UnknownOperationError,
-    describe,
     translate,
 )
+from ._where import describe
 
 __all__ = ["Paginator", "check_listing", "is_transient", "operation_names"]
 

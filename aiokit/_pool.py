@@ -44,10 +44,10 @@ from ._botocore import (
     shared_loader,
     shared_ssl_context,
 )
+from ._botocore.http11 import LeanHTTPSession
+from ._botocore.parsers import ParserFactory
+from ._botocore.signers import use_lean_signer
 from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
-from ._collector import DEFAULT_GC_THRESHOLD
-from ._crawl import Crawl
-from ._discovery import Accounts, discover_targets
 from ._exceptions import (
     AiokitError,
     AWSError,
@@ -60,8 +60,11 @@ from ._exceptions import (
     UnknownServiceError,
     translate,
 )
-from ._fanout import Context, FanOut, Progress
-from ._http import LeanHTTPSession
+from ._fleet.crawl import Crawl
+from ._fleet.discovery import Accounts, discover_targets
+from ._fleet.fanout import Context, FanOut, Progress
+from ._fleet.targets import Target
+from ._gc import DEFAULT_GC_THRESHOLD
 from ._identity import (
     AssumeRole,
     DefaultCredentials,
@@ -72,7 +75,6 @@ from ._identity import (
     identity_account,
 )
 from ._paginate import Paginator
-from ._parsers import ParserFactory
 from ._retry import (
     RateLimiterRegistry,
     RetryMode,
@@ -80,8 +82,6 @@ from ._retry import (
     ScopeKey,
     ScopeStatistics,
 )
-from ._sigv4 import use_lean_signer
-from ._targets import Target
 from ._waiters import Backoff, WaitResult
 
 __all__ = ["PoolStatistics", "SessionPool"]

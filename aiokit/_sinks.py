@@ -38,9 +38,9 @@ from typing import Any, Literal, TextIO
 
 import anyio
 
-from ._crawl import Item
 from ._exceptions import ConfigurationError
-from ._fanout import Outcome, Status
+from ._fleet.crawl import Item
+from ._fleet.fanout import Outcome, Status
 
 __all__ = [
     "CsvSink",

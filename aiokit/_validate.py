@@ -29,8 +29,8 @@ from ._exceptions import (
     InvalidRegionError,
     InvalidRoleError,
     UnknownServiceError,
-    describe,
 )
+from ._where import describe
 
 __all__ = [
     "account_id",
@@ -266,7 +266,7 @@ def _config_values(name: str, options: Mapping[str, Any]) -> None:
 
 def targets(name: str, value: object) -> None:
     """An iterable or async iterable of targets (a lone ``Target`` or a string is not)."""
-    from ._targets import Target
+    from ._fleet.targets import Target
 
     if isinstance(value, Target):
         raise ConfigurationError(f"{name} must be a list of aiokit.Target, not one Target: [t]")

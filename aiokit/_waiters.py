@@ -53,9 +53,9 @@ from ._exceptions import (
     UnknownOperationError,
     WaiterFailed,
     WaiterTimeout,
-    describe,
     translate,
 )
+from ._where import describe
 
 __all__ = ["Backoff", "WaitResult", "next_delay", "wait", "wait_many"]
 
@@ -284,7 +284,7 @@ async def wait_many(
             for index, params in enumerate(sets):
                 tg.start_soon(one, index, params)
     except BaseExceptionGroup as group:
-        from ._fanout import raise_one_bug  # not at the top: _fanout is the heavier module
+        from ._fleet.fanout import raise_one_bug  # not at the top: _fanout is the heavier module
 
         raise_one_bug(group)  # a bug every wait hit: raised once, as itself
         raise

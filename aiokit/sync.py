@@ -48,15 +48,15 @@ from boto3.resources.base import ServiceResource
 from boto3.resources.collection import CollectionManager, ResourceCollection
 
 from . import _pool
-from ._crawl import Crawl as _AsyncCrawl
-from ._crawl import Item, Report
 from ._exceptions import ConfigurationError, PoolClosedError, UsageError
-from ._fanout import Context, FanOutStatistics, Outcome
+from ._fleet.crawl import Crawl as _AsyncCrawl
+from ._fleet.crawl import Item, Report
+from ._fleet.fanout import Context, FanOutStatistics, Outcome
+from ._fleet.progress import ProgressBar, progress_bar
+from ._fleet.targets import Target
 from ._identity import Identity
-from ._notebook import ProgressBar, progress_bar
 from ._paginate import Paginator as _AsyncPaginator
 from ._pool import PoolStatistics
-from ._targets import Target
 from ._waiters import WaitResult
 
 __all__ = [

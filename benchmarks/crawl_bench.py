@@ -250,7 +250,7 @@ def botocore_cpu_per_request(
     serializer = create_serializer(model.metadata["protocol"], include_validation=True)
     parser = create_parser(model.metadata["protocol"])
     if aiokit_parsers:
-        from aiokit._parsers import ParserFactory
+        from aiokit._botocore.parsers import ParserFactory
 
         aio_parser = ParserFactory().create_parser(model.metadata["protocol"])
         # aiobotocore's parse() is async; botocore's synchronous one (which the XML parsers

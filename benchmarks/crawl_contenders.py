@@ -310,10 +310,10 @@ async def _run_best(
     collector: Any = nullcontext()
     if aiokit_parts:
         from aiokit._botocore import cache_user_agent, use_lean_client_context
-        from aiokit._collector import DEFAULT_GC_THRESHOLD, raised_gc_threshold
-        from aiokit._http import LeanHTTPSession
-        from aiokit._parsers import ParserFactory
-        from aiokit._sigv4 import use_lean_signer
+        from aiokit._botocore.http11 import LeanHTTPSession
+        from aiokit._botocore.parsers import ParserFactory
+        from aiokit._botocore.signers import use_lean_signer
+        from aiokit._gc import DEFAULT_GC_THRESHOLD, raised_gc_threshold
 
         config = AioConfig(**SETTINGS.config_kwargs(), http_session_cls=LeanHTTPSession)
         session.register_component("response_parser_factory", ParserFactory())

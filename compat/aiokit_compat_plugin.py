@@ -6,7 +6,7 @@ are aiobotocore clients. With ``AIOKIT_COMPAT_MODE=aiokit`` it puts aiokit's rep
 where botocore's own tests look for botocore's:
 
 - the protocol tests' parser table (``PROTOCOL_PARSERS``) gets aiokit's parser classes (the
-  ones ``aiokit._parsers.ParserFactory`` hands a pool's clients), and their timestamp
+  ones ``aiokit._botocore.parsers.ParserFactory`` hands a pool's clients), and their timestamp
   helper calls aiokit's ``parse_timestamp``;
 - ``botocore.auth.SigV4Auth`` is aiokit's ``LeanSigV4Auth`` (set before the SigV4 test
   modules import it), and ``AUTH_TYPE_MAPS["v4"]`` with it.
@@ -30,7 +30,7 @@ def pytest_configure(config: Any) -> None:
         return
     import botocore.auth
 
-    from aiokit._sigv4 import LeanSigV4Auth
+    from aiokit._botocore.signers import LeanSigV4Auth
 
     botocore.auth.SigV4Auth = LeanSigV4Auth
     botocore.auth.AUTH_TYPE_MAPS["v4"] = LeanSigV4Auth
@@ -40,8 +40,8 @@ def pytest_collection_finish(session: Any) -> None:
     if MODE not in ("aiokit", "aiobotocore"):
         return
     if MODE == "aiokit":
-        from aiokit._parsers import _PARSERS as parsers
-        from aiokit._parsers import parse_timestamp
+        from aiokit._botocore.parsers import _PARSERS as parsers
+        from aiokit._botocore.parsers import parse_timestamp
     else:
         from aiobotocore.parsers import PROTOCOL_PARSERS as parsers
         from botocore.utils import parse_timestamp

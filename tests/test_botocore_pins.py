@@ -36,7 +36,7 @@ from aiokit._botocore import (
     shared_ssl_context,
     use_lean_client_context,
 )
-from aiokit._parsers import parse_timestamp
+from aiokit._botocore.parsers import parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ def _handler_source(method: Any) -> str:
 
 
 def test_xml_parsing_is_the_code_aiokit_mirrors() -> None:
-    """``aiokit/_parsers.py`` compiles botocore's XML walk (structures, lists, maps,
+    """``aiokit/_botocore/parsers.py`` compiles botocore's XML walk (structures, lists, maps,
     scalars) into per-shape functions; if upstream changes any method mirrored there, the
     mirror must be reviewed (and its digest here updated)."""
     import hashlib
@@ -309,10 +309,10 @@ def test_xml_parsing_is_the_code_aiokit_mirrors() -> None:
 
 def test_aiokit_xml_parsers_use_the_handlers_aiokit_compiles() -> None:
     """Each aiokit XML parser class resolves every type's handler to the botocore function
-    ``aiokit/_parsers.py`` mirrors (anything else would silently take the slow path)."""
+    ``aiokit/_botocore/parsers.py`` mirrors (anything else would silently take the slow path)."""
     from botocore import parsers
 
-    from aiokit._parsers import _LIST_HANDLERS, _MAP_HANDLERS, _SCALARS, ParserFactory
+    from aiokit._botocore.parsers import _LIST_HANDLERS, _MAP_HANDLERS, _SCALARS, ParserFactory
 
     for protocol in ("query", "ec2", "rest-xml"):
         parser_class = type(ParserFactory().create_parser(protocol))

@@ -1,4 +1,4 @@
-"""The garbage collector's threshold while fan-outs and crawls run (``aiokit._collector``)."""
+"""The garbage collector's threshold while fan-outs and crawls run (``aiokit._gc``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import anyio.lowlevel
 import pytest
 
 import aiokit
-from aiokit._collector import DEFAULT_GC_THRESHOLD, raised_gc_threshold
+from aiokit._gc import DEFAULT_GC_THRESHOLD, raised_gc_threshold
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
 if TYPE_CHECKING:

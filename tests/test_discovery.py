@@ -14,8 +14,8 @@ from aiohttp import web
 
 import aiokit
 from aiokit._botocore import shared_loader
-from aiokit._discovery import Organization, Profiles, discover_targets
-from aiokit._targets import Target
+from aiokit._fleet.discovery import Organization, Profiles, discover_targets
+from aiokit._fleet.targets import Target
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, serve_on_loopback
 from tests.conftest import relay
 

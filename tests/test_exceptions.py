@@ -21,10 +21,10 @@ BUILTIN_ERRORS = frozenset(
 # (file relative to the package, builtin raised) -> why it is not an AiokitError.
 ALLOWED = {
     ("sync.py", "AttributeError"): "__getattr__ must raise AttributeError (hasattr, getattr)",
-    ("_fanout.py", "StopAsyncIteration"): "the async iterator protocol",
+    ("_fleet/fanout.py", "StopAsyncIteration"): "the async iterator protocol",
     ("_sinks.py", "NotImplementedError"): "abstract methods of the sink base class",
     ("_retry.py", "AssertionError"): "an unreachable line, marked so for the type checker",
-    ("_notebook.py", "ImportError"): "an optional extra is not installed (names the extra)",
+    ("_fleet/progress.py", "ImportError"): "an optional extra is not installed (names the extra)",
     ("testing/_moto.py", "RuntimeError"): "the pytest plugin's own setup, not the library",
     ("_clients.py", "AttributeError"): "__getattr__ must raise AttributeError (copy, pickle)",
     ("sync.py", "TypeError"): "__iter__ of a value that is not iterable: the protocol's error",

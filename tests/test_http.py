@@ -1,4 +1,4 @@
-"""LeanHTTPSession (``aiokit._http``): real HTTP/1.1 exchanges with a scripted raw server.
+"""LeanHTTPSession (``aiokit._botocore.http11``): real HTTP/1.1 with a scripted raw server.
 
 Every test talks to an asyncio server on 127.0.0.1 (port 0) whose answers are raw bytes the
 test chooses, so framing, errors and connection reuse are seen from both ends: what the
@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import aiokit
-from aiokit._http import LeanHTTPSession
+from aiokit._botocore.http11 import LeanHTTPSession
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 

@@ -143,7 +143,7 @@ def test_to_pandas_without_pandas_says_which_extra() -> None:
         import sys
         sys.modules["pandas"] = None
         import aiokit
-        from aiokit._crawl import Report
+        from aiokit._fleet.crawl import Report
         try:
             Report().to_pandas()
         except aiokit.AiokitError as exc:

@@ -24,7 +24,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
 import aiokit
-from aiokit._notebook import progress_bar
+from aiokit._fleet.progress import progress_bar
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""aiokit's XML parsers (``aiokit/_parsers.py``) give exactly botocore's results.
+"""aiokit's XML parsers (``aiokit/_botocore/parsers.py``) give exactly botocore's results.
 
 Responses are captured as botocore receives them (the ``before-parse`` event of a plain
 aiobotocore client, not aiokit's) from a varied moto session and from the fake AWS
@@ -19,7 +19,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
 import aiokit
-from aiokit._parsers import ParserFactory, parse_timestamp
+from aiokit._botocore.parsers import ParserFactory, parse_timestamp
 from aiokit.testing import TEST_CREDENTIALS
 
 if TYPE_CHECKING:

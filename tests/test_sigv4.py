@@ -31,7 +31,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.serialize import create_serializer
 
 import aiokit
-from aiokit._sigv4 import LeanRequestSigner, LeanSigV4Auth
+from aiokit._botocore.signers import LeanRequestSigner, LeanSigV4Auth
 from aiokit.testing import serve_on_loopback
 
 KEYS = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

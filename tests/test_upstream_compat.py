@@ -20,7 +20,7 @@ from botocore import exceptions as bce
 from test_http import make_certificate, server_context
 
 import aiokit
-from aiokit._http import LeanHTTPSession
+from aiokit._botocore.http11 import LeanHTTPSession
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]

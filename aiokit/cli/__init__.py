@@ -49,7 +49,7 @@ from rich.text import Text  # noqa: E402
 
 import aiokit  # noqa: E402
 
-from .._crawl import Item, Report  # noqa: E402
+from .._fleet.crawl import Item, Report  # noqa: E402
 from .._paginate import check_listing  # noqa: E402
 from .._sinks import Run, Sink, open_sink, output_format  # noqa: E402
 from ._logging import configure_logging  # noqa: E402

@@ -23,7 +23,7 @@ from benchmarks.crawl_bench import (
     run_scenario,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HAND_WRITTEN = [
     "boto3_threads",
     "aioboto3_naive",

@@ -51,12 +51,10 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from . import _validate
-from ._botocore import use_lean_client_context
-from ._clients import CallStats, call_stats
-from ._collector import raised_gc_threshold
-from ._discovery import _whoami as whoami
-from ._exceptions import (
+from .. import _validate
+from .._botocore import use_lean_client_context
+from .._clients import CallStats, call_stats
+from .._exceptions import (
     ACCESS_DENIED_CODES,
     CREDENTIAL_CODES,
     OPT_IN_CODES,
@@ -72,11 +70,13 @@ from ._exceptions import (
     UsageError,
     is_opt_in_region,
 )
-from ._targets import Target
+from .._gc import raised_gc_threshold
+from .discovery import _whoami as whoami
+from .targets import Target
 
 if TYPE_CHECKING:
-    from ._paginate import Paginator
-    from ._pool import SessionPool
+    from .._paginate import Paginator
+    from .._pool import SessionPool
 
 __all__ = [
     "Context",
@@ -200,7 +200,7 @@ class Outcome(Generic[T]):
 
     def _repr_html_(self) -> str:
         """Jupyter's view: one row with the target, status, timings and value or error."""
-        from ._notebook import html_table
+        from .progress import html_table
 
         result = self.value if self.ok else self.error
         return html_table(

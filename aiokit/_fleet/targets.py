@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from . import _validate
-from ._exceptions import ConfigurationError
-from ._identity import AssumeRole, Identity
+from .. import _validate
+from .._exceptions import ConfigurationError
+from .._identity import AssumeRole, Identity
 
 __all__ = ["Target"]
 
@@ -78,7 +78,7 @@ class Target:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: what is known about the target, one row."""
-        from ._notebook import html_table
+        from .progress import html_table
 
         tags = ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
         return html_table(

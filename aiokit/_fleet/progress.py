@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._fanout import Progress
+    from .fanout import Progress
 
 __all__ = ["ProgressBar", "html_table", "interactive", "progress_bar"]
 

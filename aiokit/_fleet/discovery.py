@@ -44,9 +44,9 @@ import anyio
 from aiobotocore.config import AioConfig
 from botocore.regions import EndpointResolver
 
-from . import _validate
-from ._botocore import shared_loader
-from ._exceptions import (
+from .. import _validate
+from .._botocore import shared_loader
+from .._exceptions import (
     DEFAULT_ENABLED_REGIONS,
     AccessDeniedError,
     AiokitError,
@@ -57,11 +57,11 @@ from ._exceptions import (
     InvalidRoleError,
     translate,
 )
-from ._identity import AssumeRole, Identity, Profile
-from ._targets import Target
+from .._identity import AssumeRole, Identity, Profile
+from .targets import Target
 
 if TYPE_CHECKING:
-    from ._pool import SessionPool
+    from .._pool import SessionPool
 
 __all__ = ["Accounts", "Organization", "Profiles", "discover_targets"]
 

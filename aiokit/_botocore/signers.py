@@ -161,3 +161,16 @@ def use_lean_signer(client: Any) -> None:
     signer = getattr(client, "_request_signer", None)
     if type(signer) is AioRequestSigner:
         signer.__class__ = LeanRequestSigner
+
+
+def inject_request_credentials(request_signer: Any, context: dict[str, Any], **_: Any) -> None:
+    """``before-call`` handler: sign this request with its identity's own credentials.
+
+    The signer passed in is the per-identity copy a bound client carries (see ``_clients``);
+    it holds that identity's credentials. ``before-call`` runs after the endpoint ruleset
+    filled ``context['signing']``, and the signer reads it when the request is created.
+    """
+    credentials = getattr(request_signer, "aiokit_credentials", None)
+    if credentials is not None:
+        context.setdefault("signing", {})["request_credentials"] = credentials
+        context["aiokit_scope"] = request_signer.aiokit_scope

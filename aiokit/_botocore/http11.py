@@ -40,8 +40,8 @@ from botocore.httpsession import (
     get_cert_path,
 )
 
-from ._botocore import SharedSSLHTTPSession, shared_ssl_context
-from ._exceptions import InvalidParameterError
+from .._exceptions import InvalidParameterError
+from .httpsession import SharedSSLHTTPSession, shared_ssl_context
 
 __all__ = ["LeanHTTPSession"]
 

@@ -24,10 +24,11 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from . import _validate
-from ._exceptions import InvalidParameterError, UnknownOperationError, UsageError
-from ._extras import import_extra
-from ._fanout import (
+from .. import _validate
+from .._exceptions import InvalidParameterError, UnknownOperationError, UsageError
+from .._extras import import_extra
+from .._paginate import check_listing
+from .fanout import (
     Context,
     Drain,
     FanOut,
@@ -38,11 +39,10 @@ from ._fanout import (
     exit_task_group,
     send_soon,
 )
-from ._paginate import check_listing
-from ._targets import Target
+from .targets import Target
 
 if TYPE_CHECKING:
-    from ._pool import SessionPool
+    from .._pool import SessionPool
 
 __all__ = ["Crawl", "Item", "Report"]
 
@@ -137,7 +137,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the counts, then skipped and failed targets by reason."""
-        from ._notebook import html_table
+        from .progress import html_table
 
         statuses = ("ok", "skipped", "failed")
         summary = html_table(

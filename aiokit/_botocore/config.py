@@ -1,0 +1,36 @@
+"""botocore.config / aiobotocore.config: merging configs without losing aiobotocore's
+connector arguments, and a stable key per config."""
+
+from __future__ import annotations
+
+from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
+from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
+
+
+def merge_config(base: AioConfig, override: AioConfig | None) -> AioConfig:
+    """``base`` overridden by ``override``, keeping connector args and the HTTP session class.
+
+    ``AioConfig.merge`` drops the other config's ``connector_args`` and ``http_session_cls``.
+    """
+    if override is None:
+        return base
+    options = {**base._user_provided_options, **override._user_provided_options}
+    extra = dict(override.connector_args or {})
+    # AioConfig fills in a default keepalive_timeout; that default must not undo the base's.
+    if extra.get("keepalive_timeout") == DEFAULT_KEEPALIVE_TIMEOUT:
+        del extra["keepalive_timeout"]
+    connector_args = {**(base.connector_args or {}), **extra}
+    session_cls = (
+        override.http_session_cls
+        if override.http_session_cls is not AIOHTTPSession
+        else base.http_session_cls
+    )
+    return AioConfig(connector_args=connector_args, http_session_cls=session_cls, **options)
+
+
+def config_key(config: AioConfig) -> str:
+    """A stable key for a config, so equal configs share one client."""
+    options = sorted((k, repr(v)) for k, v in config._user_provided_options.items())
+    connector = sorted((k, repr(v)) for k, v in (config.connector_args or {}).items())
+    return repr((options, connector, config.http_session_cls.__qualname__))
