@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import functools
 import logging
 import re
 import weakref
@@ -42,12 +41,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from aiobotocore.config import AioConfig
-from botocore.regions import EndpointResolver
 
 from .. import _validate
-from .._botocore import shared_loader
+from .._endpoints import Coverage as _Coverage
+from .._endpoints import Endpoints as _Endpoints
+from .._endpoints import Partition as _Partition
+from .._endpoints import coverage as _coverage
+from .._endpoints import endpoint_prefix as _endpoint_prefix
+from .._endpoints import endpoints as _endpoints
 from .._exceptions import (
-    DEFAULT_ENABLED_REGIONS,
     AccessDeniedError,
     AiokitError,
     AssumeRoleError,
@@ -213,109 +215,6 @@ class Profiles:
 Accounts = Organization | Profiles | Sequence[str]
 """What ``accounts=`` accepts: an :class:`Organization`, :class:`Profiles`, account ids (one
 or a list), or ``"self"`` (the pool's own identity)."""
-
-
-# --- botocore's endpoint data ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Partition:
-    name: str
-    regions: tuple[str, ...]  # the regions botocore knows, in its order
-    regex: re.Pattern[str]
-    global_region: str
-    services: Mapping[str, Any]
-
-    def owns(self, region: str) -> bool:
-        return region in self.regions or bool(self.regex.match(region))
-
-    def default_enabled(self) -> tuple[str, ...]:
-        if self.name != "aws":
-            return self.regions
-        return tuple(r for r in self.regions if r in DEFAULT_ENABLED_REGIONS)
-
-
-@dataclass(frozen=True, slots=True)
-class _Endpoints:
-    partitions: Mapping[str, _Partition]
-    resolver: EndpointResolver
-
-    def known(self, region: str) -> _Partition | None:
-        for partition in self.partitions.values():
-            if region in partition.regions:
-                return partition
-        return None
-
-    def owner(self, region: str) -> _Partition | None:
-        return self.known(region) or next(
-            (p for p in self.partitions.values() if p.regex.match(region)), None
-        )
-
-
-@functools.cache
-def _load_endpoints() -> _Endpoints:
-    loader = shared_loader()
-    data = loader.load_data("endpoints")
-    global_regions = {
-        p["id"]: p["outputs"]["implicitGlobalRegion"]
-        for p in loader.load_data("partitions")["partitions"]
-    }
-    partitions = {}
-    for p in data["partitions"]:
-        name = p["partition"]
-        regions = tuple(p["regions"])
-        partitions[name] = _Partition(
-            name=name,
-            regions=regions,
-            regex=re.compile(p["regionRegex"]),
-            global_region=global_regions.get(name, regions[0]),
-            services=p["services"],
-        )
-    return _Endpoints(partitions, EndpointResolver(data))
-
-
-async def _endpoints() -> _Endpoints:
-    # Reading botocore's JSON is file I/O: never on the event loop.
-    return await anyio.to_thread.run_sync(_load_endpoints)
-
-
-def _endpoint_prefix(service: str) -> str:
-    """The key of a service in the endpoint data (``accessanalyzer`` -> ``access-analyzer``)."""
-    model = shared_loader().load_service_model(service, "service-2")
-    return str(model["metadata"].get("endpointPrefix", service))
-
-
-@dataclass(frozen=True, slots=True)
-class _Coverage:
-    """Where the requested services exist in one partition."""
-
-    global_: bool  # one target per account in the partition's global region
-    regional: bool  # per-region targets at all
-    only: frozenset[str] | None  # restrict per-region targets to these; None: no restriction
-
-
-def _coverage(endpoints: _Endpoints, prefixes: Sequence[str] | None, partition: str) -> _Coverage:
-    if prefixes is None:
-        return _Coverage(global_=False, regional=True, only=None)
-    data = endpoints.partitions[partition]
-    global_ = False
-    regional = False
-    only: set[str] | None = set()
-    for prefix in prefixes:
-        entry = data.services.get(prefix)
-        if entry is not None and entry.get("isRegionalized", True) is False:
-            global_ = True
-        elif entry is not None:
-            regional = True
-            if only is not None:
-                only.update(endpoints.resolver.get_available_endpoints(prefix, partition))
-        elif not any(prefix in p.services for p in endpoints.partitions.values()):
-            # Newer services live only in endpoint rule sets, which list no regions: assume
-            # the service is everywhere rather than drop it.
-            regional = True
-            only = None
-        # Otherwise the service exists in other partitions but not in this one.
-    return _Coverage(global_, regional, None if only is None else frozenset(only))
 
 
 # --- per-pool cache ----------------------------------------------------------------------------
