@@ -61,8 +61,21 @@ __all__ = [
     "ScopeStatistics",
     "RateLimiterRegistry",
     "action_group",
+    "backoff",
     "retry",
 ]
+
+
+def backoff(attempt: int, *, base: float, cap: float, floor: float = 0.0) -> float:
+    """The one jittered exponential backoff of aiokit, in seconds.
+
+    Drawn uniformly from ``[floor, max(floor, min(cap, base * 2 ** (attempt - 1)))]`` for the
+    ``attempt``-th retry (1-based): ``floor=0`` is AWS's "full jitter"; the waiters' Smithy
+    strategy is ``floor=delay, base=delay``; "equal jitter" is ``floor=half the ceiling``.
+    """
+    ceiling = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    return random.uniform(floor, max(floor, ceiling))
+
 
 RetryMode = Literal["shared", "adaptive", "standard"]
 

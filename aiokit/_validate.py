@@ -12,6 +12,7 @@ The checks live here, not in each function, so the same mistake gets the same wo
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import re
@@ -50,7 +51,20 @@ __all__ = [
     "targets",
 ]
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+"""A 12-digit AWS account id: the one pattern every module checks account ids with."""
+_ACCOUNT_ID = ACCOUNT_ID
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str:
+    """``"; did you mean a, b?"`` for the close matches of ``word`` among ``choices``, or ``""``.
+
+    The one "did you mean" of aiokit's error messages (operations, waiters, regions, names).
+    """
+    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 _RETRY_MODES = ("shared", "adaptive", "standard")
 # The most targets a fan-out runs at once: far above any AWS quota, and a task per slot.
 MAX_CONCURRENCY = 100_000
