@@ -393,7 +393,27 @@ class RunResult:
         return self.makespan / max(b.cpu_floor_aiokit, b.latency, b.rate)
 
 
-def _child_env() -> dict[str, str]:
+# `--baseline PATH`: the contender "aiokit_baseline" is "aiokit" with the aiokit package of
+# another checkout (main before a change, say), paired with this one in the same run. Its
+# subprocess runs in a directory holding two links, `benchmarks` (this tree's harness) and
+# `aiokit` (the other tree's package), first on its path.
+BASELINE_CONTENDER = "aiokit_baseline"
+_baseline_dir: Path | None = None
+
+
+def set_baseline(tree: Path) -> None:
+    """Run ``aiokit_baseline`` with ``tree``'s aiokit (see ``--baseline``)."""
+    global _baseline_dir
+    import tempfile
+
+    if not (tree / "aiokit" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {tree}: no aiokit package there")
+    _baseline_dir = Path(tempfile.mkdtemp(prefix="aiokit-baseline-"))
+    (_baseline_dir / "benchmarks").symlink_to(ROOT / "benchmarks")
+    (_baseline_dir / "aiokit").symlink_to(tree.resolve() / "aiokit")
+
+
+def _child_env(root: Path = ROOT) -> dict[str, str]:
     # No developer AWS setup may leak into a contender, and nothing may ever ask the
     # instance metadata service (a non-loopback address) for credentials.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -401,7 +421,7 @@ def _child_env() -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
     )
     return env
 
@@ -418,8 +438,12 @@ def run_contender(
 ) -> RunResult:
     fake.reset()  # counters, token buckets and the fault RNG start afresh for every run
     settings = Settings(read_timeout=scenario.read_timeout, max_pool_connections=concurrency)
+    root = ROOT
+    if contender == BASELINE_CONTENDER:
+        assert _baseline_dir is not None, "--baseline PATH sets the other tree"
+        root = _baseline_dir
     spec = {
-        "contender": contender,
+        "contender": "aiokit" if contender == BASELINE_CONTENDER else contender,
         "endpoint_url": fake.endpoint_url,
         "accounts": accounts,
         "regions": regions,
@@ -434,8 +458,8 @@ def run_contender(
             capture_output=True,
             text=True,
             timeout=cap,
-            cwd=str(ROOT),
-            env=_child_env(),
+            cwd=str(root),
+            env=_child_env(root),
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -684,6 +708,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "boto3_threads, aioboto3_naive, aioboto3_tuned); default 240, or 4 with --quick",
     )
     parser.add_argument("--json", type=Path, help="also write every run's numbers here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help=f"another checkout: adds the contender {BASELINE_CONTENDER!r}, the aiokit "
+        "contender with that tree's aiokit package, paired with this tree's in one run",
+    )
     args = parser.parse_args(argv)
 
     scenarios = _scenarios(args.quick)
@@ -693,7 +723,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.scenario or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in scenarios]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
-    unknown += [c for c in contenders if c not in CONTENDERS]
+    if args.baseline is not None:
+        set_baseline(args.baseline)
+        if BASELINE_CONTENDER not in contenders:
+            contenders.append(BASELINE_CONTENDER)
+    unknown += [c for c in contenders if c not in CONTENDERS and c != BASELINE_CONTENDER]
     if unknown:
         parser.error(f"unknown scenario/contender: {', '.join(unknown)}")
     repeats = args.repeats or (1 if args.quick else 3)

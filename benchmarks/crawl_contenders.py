@@ -436,6 +436,10 @@ async def _run_aiokit(
         config=config,
         concurrency=concurrency,
         retry_mode=mode,
+        # What `aiokit crawl` passes (aiokit._gc.DEFAULT_GC_THRESHOLD; a library pool leaves
+        # the collector alone by default); a literal, so an older tree can be paired with
+        # this one (crawl_bench --baseline).
+        gc_threshold=50_000,
     ) as pool:
         # The targets as a user gets them: no request for explicit ids and regions; roles
         # are assumed lazily, once per account, inside the fan-out.
