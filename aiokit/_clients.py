@@ -24,26 +24,26 @@ endpoint resolver) are rewired to it, for that client object only.
 from __future__ import annotations
 
 import copy
-import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from botocore.exceptions import ClientError
 
+from ._botocore.credentials import role_arn_of
 from ._exceptions import (
     CREDENTIAL_CODES,
-    THROTTLING_CODES,
     AssumeRoleError,
     AWSError,
     InvalidCredentialsError,
     PoolClosedError,
     translate,
+    translated,
 )
+from ._observe import CallStats, call_stats, log_attempt, log_call, logger
 from ._retry import held_slots
 from ._where import Scope
 
@@ -59,34 +59,8 @@ __all__ = [
     "logger",
 ]
 
-logger = logging.getLogger("aiokit")
-
-
-@dataclass(slots=True)
-class CallStats:
-    """Counters for the API calls made in one context (one fan-out target, say).
-
-    Set one with ``call_stats.set(CallStats())``; every call and HTTP attempt made in that
-    context (task) is counted into it. ``throttle_retries`` and ``transient_retries`` are
-    HTTP attempts sent again within one call (by aiokit's scope limiter or botocore's retry
-    handler), after a throttle or after anything else; ``page_retries`` are pages aiokit's
-    paginator asked for again in a new call once a call had failed.
-    """
-
-    calls: int = 0
-    attempts: int = 0
-    throttles: int = 0
-    page_retries: int = 0
-    throttle_retries: int = 0
-    transient_retries: int = 0
-
-    @property
-    def retries(self) -> int:
-        """Every retry: HTTP attempts sent again within a call, plus page retries."""
-        return self.throttle_retries + self.transient_retries + self.page_retries
-
-
-call_stats: ContextVar[CallStats | None] = ContextVar("aiokit_call_stats", default=None)
+# CallStats, call_stats, log_attempt and logger live in _observe; named here too for the
+# modules that imported them from here.
 
 
 @dataclass(eq=False, slots=True)
@@ -137,23 +111,16 @@ class BoundClientMixin:
         # ends (cancelled mid-request, say) is given back here.
         slots = held_slots.set([])
         try:
-            response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
-        except Exception as exc:
-            _log_call(scope, operation_name, start, error=exc)
-            if isinstance(exc, ClientError) and exc.operation_name != operation_name:
-                # Not this call's answer: STS's, to the client botocore's credential
-                # provider made for itself (a profile's role_arn hop) while signing it.
-                raise _provider_sts_error(exc, binding.credentials, scope) from exc
-            new = translate(
-                exc,
-                service=scope.service,
-                operation=operation_name,
-                region=scope.region,
-                account=scope.account,
-            )
-            if new is exc:
-                raise
-            raise new from exc
+            with translated(scope, operation_name):
+                try:
+                    response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+                except Exception as exc:
+                    log_call(scope, operation_name, start, error=exc)
+                    if isinstance(exc, ClientError) and exc.operation_name != operation_name:
+                        # Not this call's answer: STS's, to the client botocore's credential
+                        # provider made for itself (a profile's role_arn hop) while signing it.
+                        raise _provider_sts_error(exc, binding.credentials, scope) from exc
+                    raise
         finally:
             for limiter in held_slots.get() or ():
                 limiter.release()
@@ -161,7 +128,7 @@ class BoundClientMixin:
             raw.in_flight -= 1
             if raw.evicted and raw.in_flight == 0:
                 await raw.close()
-        _log_call(scope, operation_name, start, response=response)
+        log_call(scope, operation_name, start, response=response)
         return response
 
     async def close(self) -> None:
@@ -336,18 +303,17 @@ def sts_failure(
 
 
 def _provider_sts_error(exc: ClientError, credentials: Any, scope: Scope) -> BaseException:
-    fetcher = getattr(getattr(credentials, "_refresh_using", None), "__self__", None)
-    role_arn = getattr(fetcher, "_role_arn", None) or "the profile's role"
-    translated = translate(exc, service="sts", region=scope.region, account=scope.account)
-    if not isinstance(translated, AWSError):
-        return translated
+    role_arn = role_arn_of(credentials) or "the profile's role"
+    error = translate(exc, service="sts", region=scope.region, account=scope.account)
+    if not isinstance(error, AWSError):
+        return error
     where = {
         "service": "sts",
         "operation": exc.operation_name,
         "region": scope.region,
         "account": scope.account,
     }
-    return sts_failure(translated, role_arn, "the profile's source", where)
+    return sts_failure(error, role_arn, "the profile's source", where)
 
 
 _bound_classes: dict[type, type] = {}
@@ -405,88 +371,3 @@ def bind(
     if previous is not None and previous.events.private:
         meta.events.replay(previous.events)
     return obj
-
-
-def _log_call(
-    scope: Scope,
-    operation: str,
-    start: float,
-    *,
-    response: dict[str, Any] | None = None,
-    error: BaseException | None = None,
-) -> None:
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    duration = time.perf_counter() - start
-    if error is not None:
-        # botocore's HTTPClientError subclasses carry ``response=None``.
-        meta = (getattr(error, "response", None) or {}).get("ResponseMetadata", {})
-        outcome = type(error).__name__
-    else:
-        meta = (response or {}).get("ResponseMetadata", {})
-        outcome = "ok"
-    attempts = int(meta.get("RetryAttempts", 0)) + 1
-    logger.debug(
-        "%s %s in %s (account %s): %s after %d attempt(s) in %.3f s",
-        scope.service,
-        operation,
-        scope.region,
-        scope.account,
-        outcome,
-        attempts,
-        duration,
-        extra={**scope.fields(), "operation": operation, "attempt": attempts, "duration": duration},
-    )
-
-
-def _is_throttle(response: Any) -> bool:
-    status = response[0].status_code
-    if status < 400:
-        return False
-    code = response[1].get("Error", {}).get("Code", "")
-    return status == 429 or code in THROTTLING_CODES
-
-
-def log_attempt(
-    attempts: int,
-    response: Any,
-    caught_exception: BaseException | None,
-    request_dict: dict[str, Any],
-    operation: Any,
-    **_: Any,
-) -> None:
-    """``needs-retry`` handler: counts each HTTP attempt; one debug record per attempt."""
-    stats = call_stats.get()
-    if stats is not None:
-        stats.attempts += 1
-        throttled = response is not None and _is_throttle(response)
-        if throttled:
-            stats.throttles += 1
-        # This handler sees every attempt of a call with the same context: an attempt
-        # after the first means the one before it was sent again, for its own cause.
-        context = request_dict.get("context", {})
-        if attempts > 1:
-            if context.get("aiokit_last_throttled"):
-                stats.throttle_retries += 1
-            else:
-                stats.transient_retries += 1
-        context["aiokit_last_throttled"] = throttled
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    scope = request_dict.get("context", {}).get("aiokit_scope")
-    if caught_exception is not None:
-        outcome = type(caught_exception).__name__
-    elif response is not None:
-        status = response[0].status_code
-        code = response[1].get("Error", {}).get("Code") if status >= 300 else None
-        outcome = f"HTTP {status}" + (f" {code}" if code else "")
-    else:
-        outcome = "no response"
-    fields = scope.fields() if scope is not None else {}
-    logger.debug(
-        "attempt %d of %s: %s",
-        attempts,
-        operation.name,
-        outcome,
-        extra={**fields, "operation": operation.name, "attempt": attempts},
-    )

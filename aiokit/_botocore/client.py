@@ -1,0 +1,80 @@
+"""botocore.client / aiobotocore.client: making a shared client and wiring aiokit into it.
+
+A shared ("raw") client is made once per (region, service, config, endpoint, verify) with
+placeholder keys that spare botocore a credential lookup, and then:
+
+- its signer's own credentials become ``UnboundCredentials`` (``credentials``), so a
+  request that reaches the signer without an identity fails instead of being signed;
+- it signs plain SigV4 with ``LeanSigV4Auth`` (``signers``) and caches its User-Agent
+  (``useragent``);
+- ``before-call`` puts the request's identity on the request (``inject_request_credentials``),
+  ``needs-retry`` counts and logs each attempt;
+- in the pool's ``"shared"`` retry mode, botocore's own retry handler (registered under the
+  unique id ``retry-config-<service id>``) goes, and the scope limiter takes a slot before
+  each attempt (``request-created``, first) and judges its outcome (``needs-retry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiobotocore.config import AioConfig
+
+from .credentials import guard_client_credentials
+from .signers import inject_request_credentials, use_lean_signer
+from .useragent import cache_user_agent
+
+__all__ = ["open_client", "wire_client"]
+
+# Placeholders that spare botocore a credential lookup; the guard replaces them.
+_PLACEHOLDER = "aiokit-unbound"
+
+
+async def open_client(
+    session: Any,
+    service: str,
+    region: str | None,
+    url: str | None,
+    config: AioConfig,
+    verify: bool | str | None,
+) -> Any:
+    """A new, entered aiobotocore client from an aioboto3 session, with placeholder keys."""
+    return await session.client(
+        service,
+        region_name=region,
+        endpoint_url=url,
+        config=config,
+        verify=verify,
+        aws_access_key_id=_PLACEHOLDER,
+        aws_secret_access_key=_PLACEHOLDER,
+    ).__aenter__()
+
+
+Handler = Callable[..., Any]
+
+
+def wire_client(
+    client: Any, *, on_attempt: Handler, limiter: tuple[Handler, Handler] | None
+) -> None:
+    """Make ``client`` one of aiokit's shared clients (see the module docstring).
+
+    ``limiter``: the scope limiter's ``(before_attempt, after_attempt)`` handlers, in the
+    ``"shared"`` retry mode; ``None`` leaves botocore's retries alone.
+    """
+    guard_client_credentials(client)
+    use_lean_signer(client)
+    cache_user_agent(client)
+    events = client.meta.events
+    service_id = client.meta.service_model.service_id.hyphenize()
+    events.register(f"before-call.{service_id}", inject_request_credentials)
+    events.register(f"needs-retry.{service_id}", on_attempt)
+    if limiter is not None:
+        before_attempt, after_attempt = limiter
+        # botocore makes one attempt here, so its retry handler never retries; all
+        # it would still do per request is mark retryable errors MaxAttemptsReached,
+        # which is not so: aiokit's limiter decides the retries.
+        events.unregister(f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}")
+        # First, so the slot and token are taken before the request is signed.
+        events.register_first(f"request-created.{service_id}", before_attempt)
+        events.register(f"needs-retry.{service_id}", after_attempt)

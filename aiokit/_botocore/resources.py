@@ -1,0 +1,46 @@
+"""boto3.resources / boto3.utils: an aioboto3 service resource on a client aiokit made.
+
+aioboto3's ``Session.resource()`` makes its own client; the pool builds the resource class
+from the service's ``resources-1`` model the way boto3's ``Session.resource`` does
+(``ServiceContext``, ``LazyLoadedWaiterModel``, the session's ``resource_factory``), on a
+bound client of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import boto3.utils
+
+from .loaders import shared_loader
+from .session import botocore_session
+
+__all__ = ["load_resource_model", "make_resource"]
+
+
+async def load_resource_model(service: str) -> Any:
+    """The service's ``resources-1`` model, read in a worker thread (raises if it has none)."""
+    return await anyio.to_thread.run_sync(
+        shared_loader().load_service_model, service, "resources-1"
+    )
+
+
+async def make_resource(session: Any, service: str, client: Any, model: Any) -> Any:
+    """The service resource of ``model`` (``resources-1``) on ``client``, from ``session``
+    (an aioboto3 session)."""
+    api_version = client.meta.service_model.api_version
+    context = boto3.utils.ServiceContext(
+        service_name=service,
+        service_model=client.meta.service_model,
+        resource_json_definitions=model["resources"],
+        service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
+            botocore_session(session), service, api_version
+        ),
+    )
+    cls = await session.resource_factory.load_from_definition(
+        resource_name=service,
+        single_resource_json_definition=model["service"],
+        service_context=context,
+    )
+    return cls(client=client)
