@@ -33,6 +33,8 @@ from typing import Any
 import anyio
 from botocore.exceptions import ClientError
 
+from ._botocore.client import copy_client, set_signing_identity, use_emitter
+from ._botocore.config import own_config
 from ._botocore.credentials import role_arn_of
 from ._exceptions import (
     CREDENTIAL_CODES,
@@ -198,20 +200,7 @@ class BoundEvents:
         if client is None:  # pragma: no cover - the client owns this object
             raise PoolClosedError("the aiokit client of these events is gone")
         own = copy.copy(self._target)
-        state = client.__dict__
-        raw_signer = client._aiokit.raw.client._request_signer
-        signer = state["_request_signer"]
-        # botocore signs in a request-created handler bound to the raw client's signer,
-        # which emits choose-signer / before-sign on the raw emitter: use this client's.
-        _replace_handler(own, raw_signer.handler, signer.handler)
-        signer._event_emitter = weakref.proxy(own)
-        for name in ("_endpoint", "_ruleset_resolver"):
-            part = state.get(name)
-            if part is not None and hasattr(part, "_event_emitter"):
-                mine = object.__new__(type(part))
-                mine.__dict__.update(part.__dict__)
-                mine._event_emitter = own
-                state[name] = mine
+        use_emitter(client, client._aiokit.raw.client, own)
         self._target = own
         self.emit = own.emit
         self.emit_until_response = own.emit_until_response
@@ -233,49 +222,6 @@ class BoundEvents:
     def __repr__(self) -> str:
         kind = "private" if self.private else "shared"
         return f"<aiokit client events ({kind})>"
-
-
-def _replace_handler(events: Any, old: Any, new: Any) -> None:
-    """Put ``new`` wherever ``old`` is registered in ``events`` (an ``EventAliaser``), in place.
-
-    In place, so the handler keeps its position among the others of its event.
-    """
-    emitter = getattr(events, "_emitter", events)
-    nodes = [emitter._handlers._root]
-    while nodes:
-        node = nodes.pop()
-        values = node["values"]
-        if values is not None:
-            for section in (values.first, values.middle, values.last):
-                for i, handler in enumerate(section):
-                    if handler == old:
-                        section[i] = new
-        nodes.extend(node["children"].values())
-    emitter._lookup_cache = {}
-
-
-def _own_config(config: Any) -> Any:
-    """A copy of a client config for one bound client: its attributes and their dicts."""
-    mine = object.__new__(type(config))
-    state = config.__dict__.copy()
-    for name in _CONFIG_DICTS:
-        value = state.get(name)
-        if value:
-            state[name] = value.copy()
-    mine.__dict__ = state
-    return mine
-
-
-# The dict-valued options of botocore's and aiobotocore's Config (the rest are immutable).
-_CONFIG_DICTS = (
-    "_user_provided_options",
-    "retries",
-    "s3",
-    "proxies",
-    "proxies_config",
-    "client_context_params",
-    "connector_args",
-)
 
 
 # STS refusing a role by design: the role's trust policy, or STS off in that region.
@@ -339,35 +285,14 @@ def bind(
     if obj is None:
         # Not copy.copy: botocore clients define __getattr__, which a half-built copy trips.
         obj = object.__new__(_bound_class(type(raw.client)))
-        config = _own_config(raw.client.meta.config)
+        config = own_config(raw.client.meta.config)
     else:  # a rebind: the client keeps its config and its event handlers
         previous = obj.__dict__["meta"]
         config = previous.config
+    copy_client(obj, raw.client, config, BoundEvents(raw.client.meta.events, obj))
+    set_signing_identity(obj, credentials, scope)
     state = obj.__dict__
-    state.clear()
-    state.update(raw.client.__dict__)
-    # Its own meta: its own config and events (see BoundEvents), the rest shared.
-    raw_meta = raw.client.meta
-    meta = object.__new__(type(raw_meta))
-    meta.__dict__ = {
-        **raw_meta.__dict__,
-        "_client_config": config,
-        "events": BoundEvents(raw_meta.events, obj),
-    }
-    state["meta"] = meta
-    state["_client_config"] = config
-    # A shallow copy, as copy.copy makes, without its generic __reduce_ex__ round trip
-    # (a tenth of the cost of binding, once per target in a crawl).
-    raw_signer = raw.client._request_signer
-    signer = object.__new__(type(raw_signer))
-    signer.__dict__.update(raw_signer.__dict__)
-    # Read by inject_request_credentials for every request; _credentials serves presigning,
-    # which signs without a request context.
-    signer.aiokit_credentials = credentials
-    signer.aiokit_scope = scope
-    signer._credentials = credentials
-    state["_request_signer"] = signer
     state["_aiokit"] = Binding(raw, credentials, scope, refresh)
     if previous is not None and previous.events.private:
-        meta.events.replay(previous.events)
+        state["meta"].events.replay(previous.events)
     return obj

@@ -12,20 +12,27 @@ placeholder keys that spare botocore a credential lookup, and then:
 - in the pool's ``"shared"`` retry mode, botocore's own retry handler (registered under the
   unique id ``retry-config-<service id>``) goes, and the scope limiter takes a slot before
   each attempt (``request-created``, first) and judges its outcome (``needs-retry``).
+
+A bound client (``_clients``) is a shallow copy of a shared one (``copy_client``) with its
+own ``meta`` (config, events) and its own request signer carrying its identity
+(``set_signing_identity``); given an emitter of its own, the parts that emit are rewired
+to it (``use_emitter``).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from aiobotocore.config import AioConfig
 
 from .credentials import guard_client_credentials
+from .hooks import replace_handler
 from .signers import inject_request_credentials, use_lean_signer
 from .useragent import cache_user_agent
 
-__all__ = ["open_client", "wire_client"]
+__all__ = ["copy_client", "open_client", "set_signing_identity", "use_emitter", "wire_client"]
 
 # Placeholders that spare botocore a credential lookup; the guard replaces them.
 _PLACEHOLDER = "aiokit-unbound"
@@ -78,3 +85,52 @@ def wire_client(
         # First, so the slot and token are taken before the request is signed.
         events.register_first(f"request-created.{service_id}", before_attempt)
         events.register(f"needs-retry.{service_id}", after_attempt)
+
+
+def copy_client(obj: Any, raw: Any, config: Any, events: Any) -> None:
+    """Make ``obj`` a shallow copy of the client ``raw``, with its own ``meta`` (``config``
+    and ``events``; the rest shared) and its own copy of the request signer."""
+    state = obj.__dict__
+    state.clear()
+    state.update(raw.__dict__)
+    raw_meta = raw.meta
+    meta = object.__new__(type(raw_meta))
+    meta.__dict__ = {**raw_meta.__dict__, "_client_config": config, "events": events}
+    state["meta"] = meta
+    state["_client_config"] = config
+    # A shallow copy, as copy.copy makes, without its generic __reduce_ex__ round trip
+    # (a tenth of the cost of binding, once per target in a crawl).
+    raw_signer = raw._request_signer
+    signer = object.__new__(type(raw_signer))
+    signer.__dict__.update(raw_signer.__dict__)
+    state["_request_signer"] = signer
+
+
+def set_signing_identity(client: Any, credentials: Any, scope: Any) -> None:
+    """Sign ``client``'s requests with ``credentials`` (its own signer, see ``copy_client``).
+
+    ``aiokit_credentials`` and ``aiokit_scope`` are read by ``inject_request_credentials``
+    for every request; ``_credentials`` serves presigning, which signs without a request
+    context.
+    """
+    signer = client.__dict__["_request_signer"]
+    signer.aiokit_credentials = credentials
+    signer.aiokit_scope = scope
+    signer._credentials = credentials
+
+
+def use_emitter(client: Any, raw: Any, own: Any) -> None:
+    """Point the parts of ``client`` (a copy of ``raw``) that emit events at ``own``."""
+    state = client.__dict__
+    signer = state["_request_signer"]
+    # botocore signs in a request-created handler bound to the raw client's signer,
+    # which emits choose-signer / before-sign on the raw emitter: use this client's.
+    replace_handler(own, raw._request_signer.handler, signer.handler)
+    signer._event_emitter = weakref.proxy(own)
+    for name in ("_endpoint", "_ruleset_resolver"):
+        part = state.get(name)
+        if part is not None and hasattr(part, "_event_emitter"):
+            mine = object.__new__(type(part))
+            mine.__dict__.update(part.__dict__)
+            mine._event_emitter = own
+            state[name] = mine

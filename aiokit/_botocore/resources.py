@@ -3,7 +3,9 @@
 aioboto3's ``Session.resource()`` makes its own client; the pool builds the resource class
 from the service's ``resources-1`` model the way boto3's ``Session.resource`` does
 (``ServiceContext``, ``LazyLoadedWaiterModel``, the session's ``resource_factory``), on a
-bound client of its own.
+bound client of its own. The classes of boto3's resource objects are named here for the
+sync facade, which wraps them (``ServiceResource``, ``CollectionManager``,
+``ResourceCollection``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from typing import Any
 
 import anyio
 import boto3.utils
+from boto3.resources.base import ServiceResource
+from boto3.resources.collection import CollectionManager, ResourceCollection
 
 from .loaders import shared_loader
 from .session import botocore_session
 
-__all__ = ["load_resource_model", "make_resource"]
+__all__ = [
+    "CollectionManager",
+    "ResourceCollection",
+    "ServiceResource",
+    "load_resource_model",
+    "make_resource",
+]
 
 
 async def load_resource_model(service: str) -> Any:
