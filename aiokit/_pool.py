@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import functools
 import re
 import warnings
 import weakref
@@ -127,6 +128,30 @@ def _shared_limits(
     return RateLimiterRegistry(retry, quotas)
 
 
+@functools.lru_cache(maxsize=1024)
+def _partition(region: str | None, service: str) -> str:
+    """The partition of ``region``, checked: well formed, no typo, of a known partition.
+
+    Reads the endpoint data, which the pool loads off the event loop when it opens.
+    """
+    if region is None:
+        return "aws"
+    if not _REGION_FORMAT.match(region):
+        raise InvalidRegionError(
+            f"invalid region name {region!r} for {service}", service=service, region=region
+        )
+    partitions = load_endpoints().partitions.values()
+    _validate.not_a_typo(region, service, ({"regions": p.regions} for p in partitions))
+    partition = partition_of(region)
+    if partition is None:
+        raise InvalidRegionError(
+            f"{region!r} is not a region of any AWS partition known to botocore",
+            service=service,
+            region=region,
+        )
+    return partition
+
+
 class SessionPool:
     """An async pool of AWS sessions and clients, closed as one.
 
@@ -220,7 +245,6 @@ class SessionPool:
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._start_lock = anyio.Lock()
         self._session: Any = None
-        self._partitions: dict[str, str] = {}  # region -> partition, for known regions
         self._clients = ClientCache(
             merge_config(default_config(concurrency, retry_mode), config),
             endpoint_for=self._endpoint_for,
@@ -236,7 +260,7 @@ class SessionPool:
             endpoint_for=self._endpoint_for,
             region=lambda: self._region,
             sts_client=lambda region, source: self.client("sts", region, identity=source),
-            partition=self._partition,
+            partition=_partition,
         )
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -464,29 +488,7 @@ class SessionPool:
         """Where ``identity``'s requests to ``service`` in ``region`` go; the region checked
         (``InvalidRegionError``). Needs the pool open (the endpoint data is read then)."""
         account = identity.account if isinstance(identity, AssumeRole) else None
-        return Scope(account, region, service, self._partition(region, service))
-
-    def _partition(self, region: str | None, service: str) -> str:
-        if region is None:
-            return "aws"
-        known = self._partitions.get(region)
-        if known is not None:
-            return known
-        if not _REGION_FORMAT.match(region):
-            raise InvalidRegionError(
-                f"invalid region name {region!r} for {service}", service=service, region=region
-            )
-        partitions = load_endpoints().partitions.values()
-        _validate.not_a_typo(region, service, ({"regions": p.regions} for p in partitions))
-        partition = partition_of(region)
-        if partition is None:
-            raise InvalidRegionError(
-                f"{region!r} is not a region of any AWS partition known to botocore",
-                service=service,
-                region=region,
-            )
-        self._partitions[region] = partition
-        return partition
+        return Scope(account, region, service, _partition(region, service))
 
     async def resource(
         self,
