@@ -103,6 +103,27 @@ async def test_concurrent_first_use_creates_one_client(moto_endpoint: str) -> No
         assert pool.statistics().clients_created == 1
 
 
+async def test_no_lock_outlives_the_first_use_it_guarded(
+    fake_organization: FakeOrganization,
+) -> None:
+    """The locks that make concurrent first uses share one client, one model load, one
+    resource and one credential fetch are dropped once that is made (they used to pile up,
+    one per service preloaded)."""
+    account = fake_organization.account_ids[0]
+    async with _pool(fake_organization.endpoint_url, role=ROLE) as pool:
+
+        async def take(service: str) -> None:
+            await pool.client(service)
+            await pool.client(service, account=account)
+            await pool.resource(service if service in ("s3", "sqs") else "dynamodb")
+
+        async with anyio.create_task_group() as tg:
+            for service in ("sqs", "s3", "dynamodb") * 4:
+                tg.start_soon(take, service)
+        assert pool._clients._locks == {}
+        assert pool._credentials._locks == {}
+
+
 async def test_lru_eviction_closes_idle_clients_and_held_ones_keep_working(
     moto_endpoint: str,
 ) -> None:
