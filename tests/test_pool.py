@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 import pytest_asyncio
+from aiobotocore.config import AioConfig
 from aiohttp import web
 from botocore.exceptions import ClientError
 
@@ -122,6 +123,22 @@ async def test_no_lock_outlives_the_first_use_it_guarded(
                 tg.start_soon(take, service)
         assert pool._clients._locks == {}
         assert pool._credentials._locks == {}
+
+
+async def test_a_client_with_retries_of_its_own_gets_a_shared_client_of_its_own(
+    moto_endpoint: str,
+) -> None:
+    """A client ``config`` giving ``retries`` is retried by botocore, even when its merged
+    config equals the pool's (the choice is part of the cache key, whichever comes first)."""
+    own_retries = AioConfig(retries={"mode": "standard", "total_max_attempts": 5})
+    async with _pool(moto_endpoint) as pool:
+        shared = await pool.client("sqs")
+        own = await pool.client("sqs", config=own_retries)
+        assert pool.statistics().clients_created == 2
+        assert "retry-config-sqs" not in shared.meta.events._emitter._unique_id_handlers
+        assert "retry-config-sqs" in own.meta.events._emitter._unique_id_handlers
+        await own.list_queues()
+        await shared.list_queues()
 
 
 async def test_lru_eviction_closes_idle_clients_and_held_ones_keep_working(
