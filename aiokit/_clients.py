@@ -24,26 +24,28 @@ endpoint resolver) are rewired to it, for that client object only.
 from __future__ import annotations
 
 import copy
-import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from botocore.exceptions import ClientError
 
+from ._botocore.client import copy_client, set_signing_identity, use_emitter
+from ._botocore.config import own_config
+from ._botocore.credentials import role_arn_of
 from ._exceptions import (
     CREDENTIAL_CODES,
-    THROTTLING_CODES,
     AssumeRoleError,
     AWSError,
     InvalidCredentialsError,
     PoolClosedError,
     translate,
+    translated,
 )
+from ._observe import CallStats, call_stats, log_attempt, log_call, logger
 from ._retry import held_slots
 from ._where import Scope
 
@@ -59,34 +61,8 @@ __all__ = [
     "logger",
 ]
 
-logger = logging.getLogger("aiokit")
-
-
-@dataclass(slots=True)
-class CallStats:
-    """Counters for the API calls made in one context (one fan-out target, say).
-
-    Set one with ``call_stats.set(CallStats())``; every call and HTTP attempt made in that
-    context (task) is counted into it. ``throttle_retries`` and ``transient_retries`` are
-    HTTP attempts sent again within one call (by aiokit's scope limiter or botocore's retry
-    handler), after a throttle or after anything else; ``page_retries`` are pages aiokit's
-    paginator asked for again in a new call once a call had failed.
-    """
-
-    calls: int = 0
-    attempts: int = 0
-    throttles: int = 0
-    page_retries: int = 0
-    throttle_retries: int = 0
-    transient_retries: int = 0
-
-    @property
-    def retries(self) -> int:
-        """Every retry: HTTP attempts sent again within a call, plus page retries."""
-        return self.throttle_retries + self.transient_retries + self.page_retries
-
-
-call_stats: ContextVar[CallStats | None] = ContextVar("aiokit_call_stats", default=None)
+# CallStats, call_stats, log_attempt and logger live in _observe; named here too for the
+# modules that imported them from here.
 
 
 @dataclass(eq=False, slots=True)
@@ -137,23 +113,16 @@ class BoundClientMixin:
         # ends (cancelled mid-request, say) is given back here.
         slots = held_slots.set([])
         try:
-            response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
-        except Exception as exc:
-            _log_call(scope, operation_name, start, error=exc)
-            if isinstance(exc, ClientError) and exc.operation_name != operation_name:
-                # Not this call's answer: STS's, to the client botocore's credential
-                # provider made for itself (a profile's role_arn hop) while signing it.
-                raise _provider_sts_error(exc, binding.credentials, scope) from exc
-            new = translate(
-                exc,
-                service=scope.service,
-                operation=operation_name,
-                region=scope.region,
-                account=scope.account,
-            )
-            if new is exc:
-                raise
-            raise new from exc
+            with translated(scope, operation_name):
+                try:
+                    response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+                except Exception as exc:
+                    log_call(scope, operation_name, start, error=exc)
+                    if isinstance(exc, ClientError) and exc.operation_name != operation_name:
+                        # Not this call's answer: STS's, to the client botocore's credential
+                        # provider made for itself (a profile's role_arn hop) while signing it.
+                        raise _provider_sts_error(exc, binding.credentials, scope) from exc
+                    raise
         finally:
             for limiter in held_slots.get() or ():
                 limiter.release()
@@ -161,7 +130,7 @@ class BoundClientMixin:
             raw.in_flight -= 1
             if raw.evicted and raw.in_flight == 0:
                 await raw.close()
-        _log_call(scope, operation_name, start, response=response)
+        log_call(scope, operation_name, start, response=response)
         return response
 
     async def close(self) -> None:
@@ -231,20 +200,7 @@ class BoundEvents:
         if client is None:  # pragma: no cover - the client owns this object
             raise PoolClosedError("the aiokit client of these events is gone")
         own = copy.copy(self._target)
-        state = client.__dict__
-        raw_signer = client._aiokit.raw.client._request_signer
-        signer = state["_request_signer"]
-        # botocore signs in a request-created handler bound to the raw client's signer,
-        # which emits choose-signer / before-sign on the raw emitter: use this client's.
-        _replace_handler(own, raw_signer.handler, signer.handler)
-        signer._event_emitter = weakref.proxy(own)
-        for name in ("_endpoint", "_ruleset_resolver"):
-            part = state.get(name)
-            if part is not None and hasattr(part, "_event_emitter"):
-                mine = object.__new__(type(part))
-                mine.__dict__.update(part.__dict__)
-                mine._event_emitter = own
-                state[name] = mine
+        use_emitter(client, client._aiokit.raw.client, own)
         self._target = own
         self.emit = own.emit
         self.emit_until_response = own.emit_until_response
@@ -266,49 +222,6 @@ class BoundEvents:
     def __repr__(self) -> str:
         kind = "private" if self.private else "shared"
         return f"<aiokit client events ({kind})>"
-
-
-def _replace_handler(events: Any, old: Any, new: Any) -> None:
-    """Put ``new`` wherever ``old`` is registered in ``events`` (an ``EventAliaser``), in place.
-
-    In place, so the handler keeps its position among the others of its event.
-    """
-    emitter = getattr(events, "_emitter", events)
-    nodes = [emitter._handlers._root]
-    while nodes:
-        node = nodes.pop()
-        values = node["values"]
-        if values is not None:
-            for section in (values.first, values.middle, values.last):
-                for i, handler in enumerate(section):
-                    if handler == old:
-                        section[i] = new
-        nodes.extend(node["children"].values())
-    emitter._lookup_cache = {}
-
-
-def _own_config(config: Any) -> Any:
-    """A copy of a client config for one bound client: its attributes and their dicts."""
-    mine = object.__new__(type(config))
-    state = config.__dict__.copy()
-    for name in _CONFIG_DICTS:
-        value = state.get(name)
-        if value:
-            state[name] = value.copy()
-    mine.__dict__ = state
-    return mine
-
-
-# The dict-valued options of botocore's and aiobotocore's Config (the rest are immutable).
-_CONFIG_DICTS = (
-    "_user_provided_options",
-    "retries",
-    "s3",
-    "proxies",
-    "proxies_config",
-    "client_context_params",
-    "connector_args",
-)
 
 
 # STS refusing a role by design: the role's trust policy, or STS off in that region.
@@ -336,18 +249,17 @@ def sts_failure(
 
 
 def _provider_sts_error(exc: ClientError, credentials: Any, scope: Scope) -> BaseException:
-    fetcher = getattr(getattr(credentials, "_refresh_using", None), "__self__", None)
-    role_arn = getattr(fetcher, "_role_arn", None) or "the profile's role"
-    translated = translate(exc, service="sts", region=scope.region, account=scope.account)
-    if not isinstance(translated, AWSError):
-        return translated
+    role_arn = role_arn_of(credentials) or "the profile's role"
+    error = translate(exc, service="sts", region=scope.region, account=scope.account)
+    if not isinstance(error, AWSError):
+        return error
     where = {
         "service": "sts",
         "operation": exc.operation_name,
         "region": scope.region,
         "account": scope.account,
     }
-    return sts_failure(translated, role_arn, "the profile's source", where)
+    return sts_failure(error, role_arn, "the profile's source", where)
 
 
 _bound_classes: dict[type, type] = {}
@@ -373,120 +285,14 @@ def bind(
     if obj is None:
         # Not copy.copy: botocore clients define __getattr__, which a half-built copy trips.
         obj = object.__new__(_bound_class(type(raw.client)))
-        config = _own_config(raw.client.meta.config)
+        config = own_config(raw.client.meta.config)
     else:  # a rebind: the client keeps its config and its event handlers
         previous = obj.__dict__["meta"]
         config = previous.config
+    copy_client(obj, raw.client, config, BoundEvents(raw.client.meta.events, obj))
+    set_signing_identity(obj, credentials, scope)
     state = obj.__dict__
-    state.clear()
-    state.update(raw.client.__dict__)
-    # Its own meta: its own config and events (see BoundEvents), the rest shared.
-    raw_meta = raw.client.meta
-    meta = object.__new__(type(raw_meta))
-    meta.__dict__ = {
-        **raw_meta.__dict__,
-        "_client_config": config,
-        "events": BoundEvents(raw_meta.events, obj),
-    }
-    state["meta"] = meta
-    state["_client_config"] = config
-    # A shallow copy, as copy.copy makes, without its generic __reduce_ex__ round trip
-    # (a tenth of the cost of binding, once per target in a crawl).
-    raw_signer = raw.client._request_signer
-    signer = object.__new__(type(raw_signer))
-    signer.__dict__.update(raw_signer.__dict__)
-    # Read by inject_request_credentials for every request; _credentials serves presigning,
-    # which signs without a request context.
-    signer.aiokit_credentials = credentials
-    signer.aiokit_scope = scope
-    signer._credentials = credentials
-    state["_request_signer"] = signer
     state["_aiokit"] = Binding(raw, credentials, scope, refresh)
     if previous is not None and previous.events.private:
-        meta.events.replay(previous.events)
+        state["meta"].events.replay(previous.events)
     return obj
-
-
-def _log_call(
-    scope: Scope,
-    operation: str,
-    start: float,
-    *,
-    response: dict[str, Any] | None = None,
-    error: BaseException | None = None,
-) -> None:
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    duration = time.perf_counter() - start
-    if error is not None:
-        # botocore's HTTPClientError subclasses carry ``response=None``.
-        meta = (getattr(error, "response", None) or {}).get("ResponseMetadata", {})
-        outcome = type(error).__name__
-    else:
-        meta = (response or {}).get("ResponseMetadata", {})
-        outcome = "ok"
-    attempts = int(meta.get("RetryAttempts", 0)) + 1
-    logger.debug(
-        "%s %s in %s (account %s): %s after %d attempt(s) in %.3f s",
-        scope.service,
-        operation,
-        scope.region,
-        scope.account,
-        outcome,
-        attempts,
-        duration,
-        extra={**scope.fields(), "operation": operation, "attempt": attempts, "duration": duration},
-    )
-
-
-def _is_throttle(response: Any) -> bool:
-    status = response[0].status_code
-    if status < 400:
-        return False
-    code = response[1].get("Error", {}).get("Code", "")
-    return status == 429 or code in THROTTLING_CODES
-
-
-def log_attempt(
-    attempts: int,
-    response: Any,
-    caught_exception: BaseException | None,
-    request_dict: dict[str, Any],
-    operation: Any,
-    **_: Any,
-) -> None:
-    """``needs-retry`` handler: counts each HTTP attempt; one debug record per attempt."""
-    stats = call_stats.get()
-    if stats is not None:
-        stats.attempts += 1
-        throttled = response is not None and _is_throttle(response)
-        if throttled:
-            stats.throttles += 1
-        # This handler sees every attempt of a call with the same context: an attempt
-        # after the first means the one before it was sent again, for its own cause.
-        context = request_dict.get("context", {})
-        if attempts > 1:
-            if context.get("aiokit_last_throttled"):
-                stats.throttle_retries += 1
-            else:
-                stats.transient_retries += 1
-        context["aiokit_last_throttled"] = throttled
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    scope = request_dict.get("context", {}).get("aiokit_scope")
-    if caught_exception is not None:
-        outcome = type(caught_exception).__name__
-    elif response is not None:
-        status = response[0].status_code
-        code = response[1].get("Error", {}).get("Code") if status >= 300 else None
-        outcome = f"HTTP {status}" + (f" {code}" if code else "")
-    else:
-        outcome = "no response"
-    fields = scope.fields() if scope is not None else {}
-    logger.debug(
-        "attempt %d of %s: %s",
-        attempts,
-        operation.name,
-        outcome,
-        extra={**fields, "operation": operation.name, "attempt": attempts},
-    )

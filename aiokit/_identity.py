@@ -296,8 +296,3 @@ class AssumeRole:
 
 Identity = DefaultCredentials | Profile | StaticKeys | AssumeRole
 """Any of the identity kinds a pool accepts."""
-
-
-def identity_account(identity: Identity) -> str | None:
-    """The account an identity acts in, when it is known without asking AWS."""
-    return identity.account if isinstance(identity, AssumeRole) else None

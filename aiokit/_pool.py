@@ -5,84 +5,60 @@ multi-account crawl, so the pool makes one botocore client per (region, service,
 endpoint) and hands each identity a cheap bound copy of it (``_clients``). Service models are
 parsed once per process and the SSL context is built once (``_botocore``); both, and every
 other file read, happen in worker threads, never on the event loop.
+
+The pool is the composition root of its parts and their facade; it keeps the lifecycle
+(unopened, open, closed; the one event loop it serves) and the checks of what callers pass:
+
+- ``_clientcache.ClientCache``: raw and bound clients, eviction, rebinding, resources;
+- ``_credentials.CredentialStore``: identities to credentials, STS with its limiter;
+- ``_retry.RateLimiterRegistry``: the ``"shared"`` retry mode's limiter per scope;
+- ``_endpoints``: which partition a region is in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import datetime
 import enum
-import inspect
-import random
+import functools
 import re
 import warnings
 import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import aioboto3
 import anyio
-import boto3.utils
 from aiobotocore.config import AioConfig
-from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
-from botocore.exceptions import BotoCoreError, DataNotFoundError, PartialCredentialsError
-from botocore.httpsession import get_cert_path
 
 from . import _validate, _waiters
-from ._botocore import (
-    EndpointSession,
-    UnboundCredentials,
-    cache_user_agent,
-    config_key,
-    inject_request_credentials,
-    merge_config,
-    shared_loader,
-    shared_ssl_context,
-)
+from ._botocore.config import merge_config
 from ._botocore.http11 import LeanHTTPSession
-from ._botocore.parsers import ParserFactory
-from ._botocore.signers import use_lean_signer
-from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
+from ._botocore.httpsession import load_default_ssl_context
+from ._botocore.resources import load_resource_model
+from ._botocore.session import botocore_session, pool_session
+from ._clientcache import ClientCache, ClientKey
+from ._clients import RawClient
+from ._credentials import CredentialStore
+from ._endpoints import load_endpoints, partition_of
 from ._exceptions import (
-    AiokitError,
-    AWSError,
     ConfigurationError,
-    CredentialsError,
     InvalidParameterError,
     InvalidRegionError,
-    InvalidRoleError,
     PoolClosedError,
     UnknownServiceError,
-    translate,
+    translated,
 )
 from ._fleet.crawl import Crawl
 from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut, Progress
 from ._fleet.targets import Target
-from ._gc import DEFAULT_GC_THRESHOLD
-from ._identity import (
-    AssumeRole,
-    DefaultCredentials,
-    Identity,
-    Profile,
-    StaticKeys,
-    check_session_name,
-    identity_account,
-)
+from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, check_session_name
 from ._paginate import Paginator
-from ._retry import (
-    RateLimiterRegistry,
-    RetryMode,
-    RetrySettings,
-    ScopeKey,
-    ScopeStatistics,
-)
+from ._retry import RateLimiterRegistry, RetryMode, RetrySettings, ScopeKey, ScopeStatistics
 from ._waiters import Backoff, WaitResult
+from ._where import Scope
 
 __all__ = ["PoolStatistics", "SessionPool"]
 
@@ -123,10 +99,6 @@ class PoolStatistics:
     scopes: Mapping[ScopeKey, ScopeStatistics] = field(default_factory=dict)
 
 
-# In "shared" mode aiokit makes every retry decision itself; botocore makes one attempt.
-_ONE_ATTEMPT = AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
-
-
 def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioConfig:
     """The client config a pool starts from: retries, timeouts, a sized connection pool."""
     mode = "adaptive" if retry_mode == "adaptive" else "standard"
@@ -140,152 +112,44 @@ def default_config(concurrency: int, retry_mode: RetryMode = "shared") -> AioCon
     )
 
 
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+def _shared_limits(
+    retry_mode: RetryMode,
+    retry: RetrySettings | None,
+    config: AioConfig | None,
+    concurrency: int,
+    quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None,
+) -> RateLimiterRegistry | None:
+    """The ``"shared"`` retry mode's limiters (``None`` in botocore's own modes)."""
+    if retry_mode != "shared":
+        return None
+    if retry is None:
+        attempts = (config.retries or {}).get("total_max_attempts") if config else None
+        retry = RetrySettings(max_attempts=attempts or 5, max_in_flight=max(64, concurrency))
+    return RateLimiterRegistry(retry, quotas)
 
 
-async def _session_options(role: AssumeRole) -> dict[str, Any]:
-    """AssumeRole's optional parameters for ``role``: policies, tags, MFA..."""
-    params: dict[str, Any] = {}
-    if role.policy is not None:
-        params["Policy"] = role.policy
-    if role.policy_arns:
-        params["PolicyArns"] = [{"arn": arn} for arn in role.policy_arns]
-    if role.tags:
-        # Stored as sorted (key, value) pairs, so the identity stays hashable.
-        pairs = cast(tuple[tuple[str, str], ...], role.tags)
-        params["Tags"] = [{"Key": k, "Value": v} for k, v in pairs]
-    if role.transitive_tag_keys:
-        params["TransitiveTagKeys"] = list(role.transitive_tag_keys)
-    if role.source_identity is not None:
-        params["SourceIdentity"] = role.source_identity
-    if role.mfa_serial is not None:
-        params["SerialNumber"] = role.mfa_serial
-        token: Any = role.mfa_token
-        if callable(token):
-            if inspect.iscoroutinefunction(token):
-                token = await token()
-            else:
-                # A plain function may prompt (input()): never on the event loop.
-                token = await anyio.to_thread.run_sync(token)
-                if inspect.isawaitable(token):
-                    token = await token
-        if not isinstance(token, str):
-            raise ConfigurationError(
-                f"the mfa_token function of {role!r} returned {type(token).__name__}, not "
-                "the code as a string"
-            )
-        params["TokenCode"] = token
-    return params
+@functools.lru_cache(maxsize=1024)
+def _partition(region: str | None, service: str) -> str:
+    """The partition of ``region``, checked: well formed, no typo, of a known partition.
 
-
-class _ProcessKilledOnExit:
-    """A ``credential_process`` child that does not outlive the wait for it.
-
-    aiobotocore waits for the process with ``communicate()``; cancelled (a timeout, Ctrl-C,
-    a closing pool), it leaves the child running, past the end of the program.
+    Reads the endpoint data, which the pool loads off the event loop when it opens.
     """
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self._process = process
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._process, name)
-
-    async def communicate(self, data: bytes | None = None) -> tuple[bytes, bytes]:
-        try:
-            return await self._process.communicate(data)
-        finally:
-            if self._process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self._process.kill()
-                with anyio.CancelScope(shield=True):
-                    await self._process.wait()
-
-
-async def _credential_process_popen(*args: Any, **kwargs: Any) -> _ProcessKilledOnExit:
-    return _ProcessKilledOnExit(await asyncio.create_subprocess_exec(*args, **kwargs))
-
-
-def _kill_cancelled_credential_process(session: Any) -> None:
-    """Make the session's ``credential_process`` provider kill its child when cancelled."""
-    resolver = session.get_component("credential_provider")
-    for provider in getattr(resolver, "providers", ()):
-        if getattr(provider, "METHOD", None) == "custom-process" and hasattr(provider, "_popen"):
-            provider._popen = _credential_process_popen
-
-
-def _role_credentials(response: Any, arn: str, region: str, account: str | None) -> dict[str, Any]:
-    """botocore's refresh metadata from an AssumeRole answer, checked: complete, unexpired."""
-    c = response.get("Credentials") if isinstance(response, dict) else None
-    keys = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
-    missing = [k for k in keys if not c.get(k)] if isinstance(c, dict) else list(keys)
-    where: dict[str, Any] = {
-        "service": "sts",
-        "operation": "AssumeRole",
-        "region": region,
-        "account": account,
-    }
-    if not isinstance(c, dict) or missing:
-        raise CredentialsError(
-            f"could not assume {arn}: STS answered without credentials "
-            f"(missing {', '.join(missing)})",
-            **where,
+    if region is None:
+        return "aws"
+    if not _REGION_FORMAT.match(region):
+        raise InvalidRegionError(
+            f"invalid region name {region!r} for {service}", service=service, region=region
         )
-    expiry = c["Expiration"]
-    if not isinstance(expiry, datetime.datetime) or expiry.tzinfo is None:
-        raise CredentialsError(f"could not assume {arn}: STS gave no usable expiry time", **where)
-    if expiry <= _utc_now():
-        # botocore would say only "the refreshed credentials are still expired" (a
-        # RuntimeError), from the middle of signing some other call.
-        raise CredentialsError(
-            f"could not assume {arn}: STS handed out credentials that expired at "
-            f"{expiry.isoformat()} (is this machine's clock right?)",
-            **where,
+    partitions = load_endpoints().partitions.values()
+    _validate.not_a_typo(region, service, ({"regions": p.regions} for p in partitions))
+    partition = partition_of(region)
+    if partition is None:
+        raise InvalidRegionError(
+            f"{region!r} is not a region of any AWS partition known to botocore",
+            service=service,
+            region=region,
         )
-    return {
-        "access_key": c["AccessKeyId"],
-        "secret_key": c["SecretAccessKey"],
-        "token": c["SessionToken"],
-        "expiry_time": expiry.isoformat(),
-    }
-
-
-class _UnprocessedBackoff:
-    """``after-call`` of BatchWriteItem on a resource's client: back off before a resend.
-
-    aioboto3's batch writer puts ``UnprocessedItems`` (DynamoDB's answer when a table or
-    partition is over its throughput) straight into its next request. This handler makes
-    the answer wait first: exponential backoff with equal jitter, longer after each answer
-    in a row with unprocessed items of that table. In ``"shared"`` retry mode the answer
-    also counts as a throttle of its scope, which slows every request of that scope.
-    """
-
-    BASE = 0.05
-    CAP = 5.0
-
-    def __init__(self, limits: RateLimiterRegistry | None) -> None:
-        self._limits = limits
-        self._streak: dict[str, int] = {}
-
-    async def __call__(self, parsed: Any, context: Any, **_: Any) -> None:
-        unprocessed = (parsed or {}).get("UnprocessedItems") or {}
-        tables = set(unprocessed)
-        for table in set(self._streak) - tables:
-            del self._streak[table]
-        if not tables:
-            return
-        streak = max(self._streak.get(t, 0) for t in tables)
-        for table in tables:
-            self._streak[table] = streak + 1
-        scope = (context or {}).get("aiokit_scope")
-        if self._limits is not None and scope is not None:
-            self._limits.limiter(self._limits.key(scope, "BatchWriteItem")).on_throttle()
-        stats = call_stats.get()
-        if stats is not None:
-            stats.throttles += 1
-        delay = min(self.CAP, self.BASE * 2**streak)
-        await anyio.sleep(delay / 2 + random.uniform(0, delay / 2))
+    return partition
 
 
 class SessionPool:
@@ -324,7 +188,9 @@ class SessionPool:
             collector collects its youngest generation every this many allocations
             instead of every 700 (``gc.set_threshold``; a higher threshold is kept, the
             old one is restored when the last fan-out ends). A crawl spends 15-20 %
-            less CPU. ``None`` leaves the collector alone.
+            less CPU with ``aiokit._gc.DEFAULT_GC_THRESHOLD`` (what the ``aiokit``
+            command passes). ``None`` (the default) leaves the collector alone: it is
+            the whole process's, not the pool's.
     """
 
     def __init__(
@@ -344,7 +210,7 @@ class SessionPool:
         retry_mode: RetryMode = "shared",
         retry: RetrySettings | None = None,
         quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None = None,
-        gc_threshold: int | None = DEFAULT_GC_THRESHOLD,
+        gc_threshold: int | None = None,
     ) -> None:
         config = _validate.pool_options(
             profile=profile,
@@ -372,45 +238,30 @@ class SessionPool:
         self._role = role
         self._endpoint_url = endpoint_url
         self._endpoint_urls = dict(endpoint_urls or {})
-        self._concurrency = concurrency
-        if retry_mode not in ("shared", "adaptive", "standard"):
-            raise ConfigurationError(f"unknown retry_mode {retry_mode!r}")
-        self._retry_mode = retry_mode
-        self._config = merge_config(default_config(concurrency, retry_mode), config)
-        self._config_key = config_key(self._config)
-        self._limits: RateLimiterRegistry | None = None
-        if retry_mode == "shared":
-            if retry is None:
-                attempts = (config.retries or {}).get("total_max_attempts") if config else None
-                retry = RetrySettings(
-                    max_attempts=attempts or 5, max_in_flight=max(64, concurrency)
-                )
-            self._limits = RateLimiterRegistry(retry, quotas)
-        self._max_clients = max_clients
-        self._bound_limit = max(1024, 4 * concurrency)
-        self._refresh_before = refresh_before
+        self._limits = _shared_limits(retry_mode, retry, config, concurrency, quotas)
         self._state = _State.UNOPENED
         # The event loop the pool was first used in: its locks and connections are that
         # loop's, so another loop gets a clear error instead of a request that never ends.
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._start_lock = anyio.Lock()
         self._session: Any = None
-        self._raw: OrderedDict[tuple[Any, ...], RawClient] = OrderedDict()
-        self._retiring: set[RawClient] = set()  # evicted, waiting for calls to finish
-        self._bound: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        # Resources, each on a client of its own: (client, resource) per key.
-        self._resources: dict[tuple[Any, ...], tuple[RawClient, Any]] = {}
-        self._client_locks: dict[tuple[Any, ...], anyio.Lock] = {}
-        self._botocore_retries: set[tuple[Any, ...]] = set()  # raw keys retried by botocore
-        self._verify: dict[tuple[Any, ...], bool | str] = {}  # raw keys with their own verify=
-        self._credentials: dict[Identity, Any] = {}
-        self._credential_locks: dict[Identity, anyio.Lock] = {}
-        self._sts_limiter = anyio.Semaphore(sts_concurrency)
-        self._preloaded: set[str] = set()
-        self._partitions: dict[str, str] = {}  # region -> partition, for known regions
-        self._clients_created = 0
-        self._clients_evicted = 0
-        self._refreshes = 0
+        self._clients = ClientCache(
+            merge_config(default_config(concurrency, retry_mode), config),
+            endpoint_for=self._endpoint_for,
+            limits=self._limits,
+            max_clients=max_clients,
+            bound_limit=max(1024, 4 * concurrency),
+            check_open=self._check_open,
+        )
+        self._credentials = CredentialStore(
+            self._identity,
+            refresh_before=refresh_before,
+            sts_concurrency=sts_concurrency,
+            endpoint_for=self._endpoint_for,
+            region=lambda: self._region,
+            sts_client=lambda region, source: self.client("sts", region, identity=source),
+            partition=_partition,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -437,33 +288,17 @@ class SessionPool:
             if self._state is _State.UNOPENED:
                 session = await anyio.to_thread.run_sync(self._prepare)
                 self._check_open()  # closed while the files were read
-                self._session = session
+                self._session = self._clients.session = session
+                self._credentials.session = botocore_session(session)
                 self._state = _State.OPEN
 
     def _prepare(self) -> Any:
-        loader = shared_loader()
-        core = EndpointSession(profile=self._profile)
-        # The clients botocore's credential providers make (a profile's role_arn hop to
-        # STS, SSO) go where the pool's own would.
-        core.aiokit_endpoint = self._endpoint_for
-        core.register_component("data_loader", loader)
-        # Same results as botocore's parsers, with less CPU (see _parsers).
-        core.register_component("response_parser_factory", ParserFactory())
-        try:
-            core.get_scoped_config()
-        except Exception as exc:
-            raise translate(exc) from exc
-        session = aioboto3.Session(botocore_session=core)
-        # boto3 adds its own data path on every session; keep the shared loader's list short.
-        paths = loader.search_paths
-        paths[:] = list(dict.fromkeys(paths))
-        core._get_internal_component("endpoint_resolver")
-        # Data every client creation reads: load it here, in this worker thread.
-        for name in ("sdk-default-configuration", "partitions", "_retry"):
-            loader.load_data(name)
+        with translated():
+            session = pool_session(self._profile, self._endpoint_for)
+        load_endpoints()  # partitions and regions, for every client's region check
         if self._region is None:
-            self._region = core.get_config_variable("region")
-        shared_ssl_context(get_cert_path(True))
+            self._region = botocore_session(session).get_config_variable("region")
+        load_default_ssl_context()
         return session
 
     async def aclose(self) -> None:
@@ -473,27 +308,13 @@ class SessionPool:
         self._state = _State.CLOSED
         if self._in_another_loop():
             # The connections are the other loop's: closing them here would fail or hang.
-            self._raw.clear()
-            self._retiring.clear()
-            self._bound.clear()
-            self._resources.clear()
+            self._clients.forget()
             raise PoolClosedError(
                 "this aiokit.SessionPool is now closed, but its connections belong to the "
                 "event loop it was used in and cannot be closed from this one; close a pool "
                 "in the loop that used it"
             )
-        with anyio.CancelScope(shield=True):
-            entries = [
-                *self._raw.values(),
-                *self._retiring,
-                *(raw for raw, _ in self._resources.values()),
-            ]
-            self._raw.clear()
-            self._retiring.clear()
-            self._bound.clear()
-            self._resources.clear()
-            for entry in entries:
-                await entry.close()
+        await self._clients.close()
 
     def __del__(
         self, _warn: Callable[..., None] = warnings.warn, _open: _State = _State.OPEN
@@ -547,24 +368,20 @@ class SessionPool:
     def __repr__(self) -> str:
         return (
             f"aiokit.SessionPool(state={self._state.value}, identity={self._identity!r}, "
-            f"region={self._region!r}, clients={len(self._raw)})"
+            f"region={self._region!r}, clients={len(self._clients)})"
         )
 
     def statistics(self) -> PoolStatistics:
         """A frozen snapshot of the pool's counters."""
-        raws = [
-            *self._raw.values(),
-            *self._retiring,
-            *(raw for raw, _ in self._resources.values()),
-        ]
+        clients_open, bound_clients, in_flight = self._clients.counts()
         return PoolStatistics(
             identities=len(self._credentials),
-            clients_open=sum(1 for r in raws if not r.closed),
-            clients_created=self._clients_created,
-            clients_evicted=self._clients_evicted,
-            bound_clients=len(self._bound),
-            credential_refreshes=self._refreshes,
-            in_flight=sum(r.in_flight for r in raws),
+            clients_open=clients_open,
+            clients_created=self._clients.created,
+            clients_evicted=self._clients.evicted,
+            bound_clients=bound_clients,
+            credential_refreshes=self._credentials.refreshes,
+            in_flight=in_flight,
             scopes=MappingProxyType(self._limits.statistics() if self._limits else {}),
         )
 
@@ -650,61 +467,28 @@ class SessionPool:
             )
         await self.open()
         ident = self.identity_for(identity, account, role)
-        raw_key, cfg = self._client_key(service, region, config, endpoint_url, verify)
-        region = raw_key[0]
-        bound_key = (ident, raw_key)
-        bound = self._bound.get(bound_key)
+        key, cfg = self._clients.key(service, region or self._region, config, endpoint_url, verify)
+        bound = self._clients.bound(ident, key)
         if bound is not None:
-            self._bound.move_to_end(bound_key)
             return bound
         # Only on a miss: a cached client's service and region were checked when it was made.
         # The pool may be closed during any await: check after each, so no client outlives it.
-        await self._preload(service)
+        await self._clients.preload(service)
         self._check_open()
-        partition = self._partition(region, service)
-        credentials = await self._credentials_for(ident)
+        scope = self._scope(ident, key.region, service)
+        credentials = await self._credentials.get(ident)
         self._check_open()
-        raw = await self._raw_client(raw_key, cfg)
-        bound = self._bound.get(bound_key)  # another task may have bound it meanwhile
-        if bound is None:
-            scope = Scope(identity_account(ident), region, service, partition)
-            bound = bind(None, raw, credentials, scope, self._refresh_binding)
-            self._bound[bound_key] = bound
-            # Bound clients are cheap to remake and hold no connections: dropping one closes
-            # nothing. Keeping few keeps a crawl's memory (and GC work) flat in the number
-            # of targets.
-            while len(self._bound) > self._bound_limit:
-                self._bound.popitem(last=False)
-        return bound
+        return await self._clients.bind(ident, key, cfg, credentials, scope)
 
     def _endpoint_for(self, service: str) -> str | None:
         """The endpoint URL the pool sends ``service``'s requests to, if it has one."""
         return self._endpoint_urls.get(service) or self._endpoint_url
 
-    def _client_key(
-        self,
-        service: str,
-        region: str | None,
-        config: AioConfig | None,
-        endpoint_url: str | None,
-        verify: bool | str | None = None,
-    ) -> tuple[tuple[Any, ...], AioConfig]:
-        """The key of the raw client for these arguments, and its config."""
-        region = region or self._region
-        if config is None:
-            cfg, cfg_key = self._config, self._config_key
-        else:
-            cfg = merge_config(self._config, config)
-            cfg_key = config_key(cfg)
-        url = endpoint_url or self._endpoint_for(service)
-        key = (region, service, cfg_key if verify is None else (cfg_key, verify), url)
-        if verify is not None:
-            self._verify[key] = verify
-        if config is not None and config.retries is not None and self._limits is not None:
-            # A client's own ``retries`` are honoured as given: botocore retries that client
-            # (its mode, its attempts), outside the shared limiter.
-            self._botocore_retries.add(key)
-        return key, cfg
+    def _scope(self, identity: Identity, region: str | None, service: str) -> Scope:
+        """Where ``identity``'s requests to ``service`` in ``region`` go; the region checked
+        (``InvalidRegionError``). Needs the pool open (the endpoint data is read then)."""
+        account = identity.account if isinstance(identity, AssumeRole) else None
+        return Scope(account, region, service, _partition(region, service))
 
     async def resource(
         self,
@@ -740,71 +524,29 @@ class SessionPool:
         )
         await self.open()
         ident = self.identity_for(identity, account, role)
-        raw_key, cfg = self._client_key(service, region, config, endpoint_url)
-        region, _, _, url = raw_key
-        key = ("resource", ident, *raw_key)
-        cached = self._resources.get(key)
-        if cached is not None:
-            return cached[1]
-        async with self._client_locks.setdefault(key, anyio.Lock()):
-            self._check_open()
-            cached = self._resources.get(key)
-            if cached is not None:
-                return cached[1]
-            await self._preload(service)
-            self._check_open()
-            partition = self._partition(region, service)
-            loader = shared_loader()
-            try:
-                model = await anyio.to_thread.run_sync(
-                    loader.load_service_model, service, "resources-1"
-                )
-            except Exception as exc:
-                raise UnknownServiceError(
-                    f"{service} has no resource interface; use pool.client({service!r})",
-                    service=service,
-                ) from exc
-            self._check_open()
-            credentials = await self._credentials_for(ident)
-            self._check_open()
-            raw = await self._new_raw_client(key, region, service, url, cfg)
-            if service == "dynamodb":
-                # Its own client: the batch writer's pacing stays with the resource.
-                raw.client.meta.events.register(
-                    "after-call.dynamodb.BatchWriteItem", _UnprocessedBackoff(self._limits)
-                )
-            try:
-                scope = Scope(identity_account(ident), region, service, partition)
-                client = bind(None, raw, credentials, scope, self._check_binding)
-                api_version = client.meta.service_model.api_version
-                context = boto3.utils.ServiceContext(
-                    service_name=service,
-                    service_model=client.meta.service_model,
-                    resource_json_definitions=model["resources"],
-                    service_waiter_model=boto3.utils.LazyLoadedWaiterModel(
-                        self._session._session, service, api_version
-                    ),
-                )
-                cls = await self._session.resource_factory.load_from_definition(
-                    resource_name=service,
-                    single_resource_json_definition=model["service"],
-                    service_context=context,
-                )
-                resource = cls(client=client)
-                self._check_open()
-            except BaseException:
-                await raw.close()
-                raise
-            self._resources[key] = (raw, resource)
-            self._clients_created += 1
-            self._client_locks.pop(key, None)
-        return resource
+        key, cfg = self._clients.key(
+            service, region or self._region, config, endpoint_url, own_retries=False
+        )
+        return await self._clients.resource(ident, key, lambda: self._new_resource(ident, key, cfg))
 
-    async def _check_binding(self, bound: Any) -> RawClient:
-        """A resource's client before each request: its own raw client, if the pool is open."""
+    async def _new_resource(
+        self, ident: Identity, key: ClientKey, config: AioConfig
+    ) -> tuple[RawClient, Any]:
+        service = key.service
+        await self._clients.preload(service)
         self._check_open()
-        raw: RawClient = bound._aiokit.raw
-        return raw
+        scope = self._scope(ident, key.region, service)
+        try:
+            model = await load_resource_model(service)
+        except Exception as exc:
+            raise UnknownServiceError(
+                f"{service} has no resource interface; use pool.client({service!r})",
+                service=service,
+            ) from exc
+        self._check_open()
+        credentials = await self._credentials.get(ident)
+        self._check_open()
+        return await self._clients.new_resource(key, config, credentials, scope, model)
 
     def paginate(
         self,
@@ -1074,295 +816,3 @@ class SessionPool:
             deadline=deadline,
             progress=progress,
         )
-
-    async def _preload(self, service: str) -> None:
-        """Parse the service's models in a worker thread, so the event loop never does."""
-        if service in self._preloaded:
-            return
-        # One load per service, however many tasks ask for it at once.
-        async with self._client_locks.setdefault(("preload", service), anyio.Lock()):
-            if service not in self._preloaded:
-                await self._load_models(service)
-
-    async def _load_models(self, service: str) -> None:
-        loader = shared_loader()
-
-        def load() -> None:
-            loader.load_service_model(service, "service-2")
-            loader.load_service_model(service, "endpoint-rule-set-1")
-            for optional in ("paginators-1", "waiters-2"):
-                with contextlib.suppress(DataNotFoundError):
-                    loader.load_service_model(service, optional)
-
-        try:
-            await anyio.to_thread.run_sync(load)
-        except Exception as exc:
-            raise translate(exc, service=service) from exc
-        self._preloaded.add(service)
-
-    def _partition(self, region: str | None, service: str) -> str:
-        if region is None:
-            return "aws"
-        known = self._partitions.get(region)
-        if known is not None:
-            return known
-        if not _REGION_FORMAT.match(region):
-            raise InvalidRegionError(
-                f"invalid region name {region!r} for {service}", service=service, region=region
-            )
-        partitions = shared_loader().load_data("endpoints")["partitions"]
-        _validate.not_a_typo(region, service, partitions)
-        for partition in partitions:
-            if region in partition["regions"] or re.match(partition["regionRegex"], region):
-                self._partitions[region] = str(partition["partition"])
-                return self._partitions[region]
-        raise InvalidRegionError(
-            f"{region!r} is not a region of any AWS partition known to botocore",
-            service=service,
-            region=region,
-        )
-
-    async def _raw_client(self, key: tuple[Any, ...], config: AioConfig) -> RawClient:
-        self._check_open()
-        entry = self._raw.get(key)
-        if entry is not None:
-            self._raw.move_to_end(key)
-            return entry
-        lock = self._client_locks.setdefault(key, anyio.Lock())
-        async with lock:
-            self._check_open()  # taking the lock may have waited
-            entry = self._raw.get(key)
-            if entry is not None:
-                return entry
-            region, service, _, url = key
-            entry = await self._new_raw_client(key, region, service, url, config)
-            self._raw[key] = entry
-            self._clients_created += 1
-            self._client_locks.pop(key, None)
-        await self._evict()
-        self._check_open()  # aclose() closed it (it was in the cache) while evicting
-        return entry
-
-    async def _new_raw_client(
-        self,
-        key: tuple[Any, ...],
-        region: str | None,
-        service: str,
-        url: str | None,
-        config: AioConfig,
-    ) -> RawClient:
-        """Make a shared botocore client, with aiokit's handlers; closed again if the pool
-        closed meanwhile (then ``PoolClosedError``)."""
-        # Shielded: creation does no network I/O, and a client half made when a cancel
-        # arrives would otherwise never be closed.
-        limits = None if key in self._botocore_retries else self._limits
-        with anyio.CancelScope(shield=True):
-            if limits is not None:
-                config = merge_config(config, _ONE_ATTEMPT)
-            try:
-                client = await self._session.client(
-                    service,
-                    region_name=region,
-                    endpoint_url=url,
-                    config=config,
-                    verify=self._verify.get(key),
-                    # Placeholders that spare botocore a credential lookup; replaced below.
-                    aws_access_key_id="aiokit-unbound",
-                    aws_secret_access_key="aiokit-unbound",
-                ).__aenter__()
-            except Exception as exc:
-                raise translate(exc, service=service, region=region) from exc
-            if self._state is _State.CLOSED:
-                await client.close()
-                self._check_open()
-        client._request_signer._credentials = UnboundCredentials()
-        use_lean_signer(client)
-        cache_user_agent(client)
-        service_id = client.meta.service_model.service_id.hyphenize()
-        client.meta.events.register(f"before-call.{service_id}", inject_request_credentials)
-        client.meta.events.register(f"needs-retry.{service_id}", log_attempt)
-        if limits is not None:
-            # botocore makes one attempt here, so its retry handler never retries; all
-            # it would still do per request is mark retryable errors MaxAttemptsReached,
-            # which is not so: aiokit's limiter decides the retries.
-            client.meta.events.unregister(
-                f"needs-retry.{service_id}", unique_id=f"retry-config-{service_id}"
-            )
-            # First, so the slot and token are taken before the request is signed.
-            client.meta.events.register_first(
-                f"request-created.{service_id}", limits.before_attempt
-            )
-            client.meta.events.register(f"needs-retry.{service_id}", limits.after_attempt)
-        return RawClient(key, client)
-
-    async def _evict(self) -> None:
-        """Close least recently used shared clients beyond ``max_clients``, never busy ones."""
-        while len(self._raw) > self._max_clients:
-            key, entry = next(iter(self._raw.items()))
-            del self._raw[key]
-            entry.evicted = True
-            self._clients_evicted += 1
-            stale = [k for k, b in self._bound.items() if b._aiokit.raw is entry]
-            for k in stale:
-                del self._bound[k]
-            if entry.in_flight == 0:
-                await entry.close()
-            else:
-                self._retiring.add(entry)
-
-    async def _refresh_binding(self, bound: Any) -> RawClient:
-        """Called by a bound client before each request: the raw client to use now."""
-        self._check_open()
-        binding = bound._aiokit
-        raw: RawClient = binding.raw
-        if raw.evicted:
-            if raw.closed:
-                self._retiring.discard(raw)
-            fresh = await self._raw_client(raw.key, raw.client.meta.config)
-            bind(bound, fresh, binding.credentials, binding.scope, self._refresh_binding)
-            return fresh
-        if raw.key in self._raw:
-            self._raw.move_to_end(raw.key)
-        return raw
-
-    # --- credentials -------------------------------------------------------------------
-
-    async def _credentials_for(self, identity: Identity) -> Any:
-        credentials = self._credentials.get(identity)
-        if credentials is not None:
-            return credentials
-        lock = self._credential_locks.setdefault(identity, anyio.Lock())
-        async with lock:
-            credentials = self._credentials.get(identity)
-            if credentials is None:
-                credentials = await self._make_credentials(identity)
-                self._credentials[identity] = credentials
-        return credentials
-
-    async def _make_credentials(self, identity: Identity) -> Any:
-        if isinstance(identity, StaticKeys):
-            return AioCredentials(
-                identity.access_key_id, identity.secret_access_key, identity.session_token
-            )
-        if isinstance(identity, AssumeRole):
-            credentials = AioDeferredRefreshableCredentials(
-                refresh_using=lambda: self._assume_role(identity),
-                method="assume-role",
-                # botocore's default asks for the local zone (tzlocal) on every request's
-                # expiry check; UTC compares the same against the aware expiry time.
-                time_fetcher=_utc_now,
-            )
-            # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; the
-            # jitter spreads refreshes of identities made at the same moment. Neither window
-            # may be most of the credentials' lifetime: 15 minutes before the expiry of
-            # 15-minute credentials is at once, and every call would fetch new ones.
-            advisory = self._refresh_before * (1 + random.uniform(0.0, 0.1))
-            credentials._advisory_refresh_timeout = min(advisory, identity.duration / 2)
-            credentials._mandatory_refresh_timeout = min(
-                self._refresh_before * 2 / 3, identity.duration / 3
-            )
-            return credentials
-        if isinstance(identity, Profile):
-            session = EndpointSession(profile=identity.name)
-            session.aiokit_endpoint = self._endpoint_for
-            session.register_component("data_loader", shared_loader())
-        else:
-            session = self._session._session
-        try:
-            # Reading config and credentials files is blocking I/O: do it in a thread.
-            await anyio.to_thread.run_sync(session.get_scoped_config)
-            if (
-                isinstance(identity, Profile)
-                and self._region is not None
-                and session.get_config_variable("region") is None
-            ):
-                # The STS client botocore makes for the profile's role_arn hop needs a
-                # region: a profile without one takes the pool's, as boto3's would.
-                session.set_config_variable("region", self._region)
-            _kill_cancelled_credential_process(session)
-            credentials = await session.get_credentials()
-        except Exception as exc:
-            new = translate(exc)
-            if (new is exc and isinstance(exc, BotoCoreError)) or isinstance(
-                exc, PartialCredentialsError
-            ):
-                # A credential_process that failed, a source_profile that is not there, a
-                # loop of profiles, an SSO token to renew, AWS_ACCESS_KEY_ID set without
-                # AWS_SECRET_ACCESS_KEY...: botocore says which (it names, never shows).
-                raise CredentialsError(
-                    f"no credentials for {identity!r}: {type(exc).__name__}: {exc}"
-                ) from exc
-            if new is exc and not isinstance(exc, AiokitError):
-                # botocore lets some through raw: a credential_process that is not there
-                # (OSError) or prints no JSON, or an expiry time that is no date (ValueError).
-                # Not echoed: what a credential_process printed may be half a secret.
-                raise CredentialsError(
-                    f"no credentials for {identity!r}: {type(exc).__name__} while reading "
-                    "them (a credential_process that is missing or prints no valid JSON?)"
-                ) from None
-            raise new from exc
-        if credentials is None:
-            raise CredentialsError(f"no AWS credentials found for {identity!r}")
-        return credentials
-
-    async def _assume_role(self, identity: AssumeRole) -> dict[str, Any]:
-        """Fetch credentials for a role (botocore's refresh callback)."""
-        source = identity.source if identity.source is not None else self._identity
-        if source == identity:
-            # The pool's own identity is this role, with no source: it is assumed from
-            # botocore's default chain, not from itself (which would wait on its own lock).
-            source = DefaultCredentials()
-        region = self._region or "us-east-1"
-        partition = self._partition(region, "sts")
-        arn = identity.arn(partition)
-        if arn.split(":", 2)[1] != partition:
-            # STS of one partition knows no role of another: say so instead of asking it.
-            raise InvalidRoleError(
-                f"role {arn} is in partition {arn.split(':', 2)[1]}, but the pool assumes "
-                f"roles through STS in {region} ({partition}): give the pool a region of "
-                "the role's partition",
-                account=identity.account,
-                region=region,
-            )
-        sts = await self.client("sts", region, identity=source)
-        params: dict[str, Any] = {
-            "RoleArn": arn,
-            "RoleSessionName": identity.session_name,
-            "DurationSeconds": identity.duration,
-        }
-        if identity.external_id is not None:
-            params["ExternalId"] = identity.external_id
-        params.update(await _session_options(identity))
-        # Resolve the source's own credentials (an earlier hop of a chain) before taking an
-        # STS slot, so a chain never waits for a slot while holding one.
-        await sts._aiokit.credentials.get_frozen_credentials()
-        async with self._sts_limiter:
-            try:
-                # Transient failures (5xx, throttling, resets) are retried by the client
-                # itself, as every call is; what is still an error here is final.
-                response = await sts.assume_role(**params)
-            except AWSError as exc:
-                where = {
-                    "service": "sts",
-                    "operation": "AssumeRole",
-                    "region": region,
-                    "account": identity.account,
-                }
-                failure = sts_failure(exc, arn, repr(source), where)
-                if failure is exc:
-                    raise
-                raise failure from exc
-            except AiokitError:
-                raise
-            except Exception as exc:
-                # An answer that is not STS's (a proxy's page, cut-off XML, a bad date):
-                # botocore's parser error, KeyError or ValueError, never a target's bug.
-                raise CredentialsError(
-                    f"could not assume {arn}: STS's answer could not be read: {type(exc).__name__}",
-                    service="sts",
-                    operation="AssumeRole",
-                    region=region,
-                    account=identity.account,
-                ) from None
-        self._refreshes += 1
-        return _role_credentials(response, arn, region, identity.account)

@@ -44,10 +44,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from boto3.resources.base import ServiceResource
-from boto3.resources.collection import CollectionManager, ResourceCollection
 
 from . import _pool
+from ._botocore.resources import CollectionManager, ResourceCollection, ServiceResource
 from ._exceptions import ConfigurationError, PoolClosedError, UsageError
 from ._fleet.crawl import Crawl as _AsyncCrawl
 from ._fleet.crawl import Item, Report

@@ -16,7 +16,7 @@ from aiokit._gc import DEFAULT_GC_THRESHOLD, raised_gc_threshold
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 
 if TYPE_CHECKING:
-    from tests.conftest import OrgPool, SeedQueues
+    from tests.conftest import SeedQueues
 
 pytestmark = pytest.mark.asyncio
 
@@ -37,6 +37,12 @@ def _thresholds() -> Iterator[tuple[int, int, int]]:
         gc.disable()
 
 
+def _raising_pool() -> aiokit.SessionPool:
+    return aiokit.SessionPool(
+        region="us-east-1", credentials=TEST_CREDENTIALS, gc_threshold=DEFAULT_GC_THRESHOLD
+    )
+
+
 async def _thresholds_seen(pool: aiokit.SessionPool, **kwargs: Any) -> set[int]:
     seen: set[int] = set()
 
@@ -50,15 +56,22 @@ async def _thresholds_seen(pool: aiokit.SessionPool, **kwargs: Any) -> set[int]:
     return seen
 
 
-async def test_raised_while_a_fan_out_runs_and_restored_after() -> None:
+async def test_a_pool_with_default_settings_leaves_the_collector_alone() -> None:
+    """The collector is the process's: only a pool given ``gc_threshold=`` changes it."""
     async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+        assert await _thresholds_seen(pool) == {700}
+        assert gc.get_threshold() == (700, 10, 10)
+
+
+async def test_raised_while_a_fan_out_runs_and_restored_after() -> None:
+    async with _raising_pool() as pool:
         assert gc.get_threshold() == (700, 10, 10)
         assert await _thresholds_seen(pool) == {DEFAULT_GC_THRESHOLD}
         assert gc.get_threshold() == (700, 10, 10)
 
 
 async def test_restored_after_a_bug_and_after_cancellation() -> None:
-    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+    async with _raising_pool() as pool:
 
         async def buggy(ctx: aiokit.Context) -> int:
             assert gc.get_threshold()[0] == DEFAULT_GC_THRESHOLD
@@ -82,7 +95,7 @@ async def test_restored_after_a_bug_and_after_cancellation() -> None:
 
 
 async def test_concurrent_fan_outs_share_one_raise() -> None:
-    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+    async with _raising_pool() as pool:
         first_done = anyio.Event()
         during_second: list[int] = []
 
@@ -108,7 +121,7 @@ async def test_concurrent_fan_outs_share_one_raise() -> None:
 
 
 async def test_a_higher_threshold_a_change_meanwhile_and_a_disabled_collector_are_kept() -> None:
-    async with aiokit.SessionPool(region="us-east-1", credentials=TEST_CREDENTIALS) as pool:
+    async with _raising_pool() as pool:
         gc.set_threshold(100_000, 5, 5)
         assert await _thresholds_seen(pool) == {100_000}
         assert gc.get_threshold() == (100_000, 5, 5)
@@ -164,9 +177,15 @@ def test_holders_in_several_threads_share_one_raise() -> None:
 
 
 async def test_a_crawl_over_real_http_runs_with_the_raised_threshold(
-    fake_organization: FakeOrganization, seed_queues: SeedQueues, org_pool: OrgPool
+    fake_organization: FakeOrganization, seed_queues: SeedQueues
 ) -> None:
-    async with org_pool() as pool:
+    async with aiokit.SessionPool(
+        endpoint_url=fake_organization.endpoint_url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        role=fake_organization.role_name,
+        gc_threshold=DEFAULT_GC_THRESHOLD,
+    ) as pool:
         await seed_queues(pool, ["us-east-1"], lambda i, j: 2)
         targets = [
             aiokit.Target.assume(account, "us-east-1", ROLE)

@@ -159,8 +159,8 @@ def _sts_error(status: int, code: str) -> web.Response:
     return web.Response(status=status, body=body.encode(), content_type="text/xml")
 
 
-def _assume_role_ok() -> web.Response:
-    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+def _assume_role_ok(lifetime: float = 3600.0) -> web.Response:
+    expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=lifetime)
     body = (
         '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
         "<AssumeRoleResult><Credentials><AccessKeyId>ASIASCRIPTED0000001</AccessKeyId>"
@@ -191,17 +191,22 @@ class ScriptedSTS:
 
     def __init__(self) -> None:
         self.script: list[tuple[int, str] | None] = [None]  # None: success
+        self.lifetimes: list[float] = [3600.0]  # of the credentials handed out, likewise
         self.assume_role_calls: list[dict[str, list[str]]] = []
+        self.caller_identity_calls = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         params = urllib.parse.parse_qs((await request.read()).decode())
         action = params.get("Action", [""])[0]
         if action == "GetCallerIdentity":
+            self.caller_identity_calls += 1
             return _caller_identity()
         assert action == "AssumeRole", action
         self.assume_role_calls.append(params)
-        step = self.script[min(len(self.assume_role_calls), len(self.script)) - 1]
-        return _assume_role_ok() if step is None else _sts_error(*step)
+        n = len(self.assume_role_calls)
+        step = self.script[min(n, len(self.script)) - 1]
+        lifetime = self.lifetimes[min(n, len(self.lifetimes)) - 1]
+        return _assume_role_ok(lifetime) if step is None else _sts_error(*step)
 
 
 @pytest_asyncio.fixture
@@ -209,6 +214,56 @@ async def sts() -> AsyncIterator[tuple[ScriptedSTS, str]]:
     script = ScriptedSTS()
     async with serve_on_loopback(script.handle) as url:
         yield script, url
+
+
+async def test_role_credentials_are_refreshed_in_the_pools_window_not_botocores(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    """``refresh_before=60``: refresh 60-66 s (advisory) or 40 s (mandatory) before expiry,
+    not botocore's 15 / 10 minutes (which would refresh 300-second credentials at once)."""
+    server, url = sts
+    role = aiokit.AssumeRole(role_arn=ROLE_ARN, duration=900)
+    server.lifetimes = [300.0]
+    async with _pool(url, refresh_before=60) as pool:
+        client = await pool.client("sts", identity=role)
+        for _ in range(3):
+            assert (await client.get_caller_identity())["Account"] == ACCOUNT
+        assert len(server.assume_role_calls) == 1
+        assert pool.statistics().credential_refreshes == 1
+
+
+async def test_role_credentials_inside_the_advisory_window_are_refreshed_before_the_next_call(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    server, url = sts
+    role = aiokit.AssumeRole(role_arn=ROLE_ARN, duration=900)
+    # 50 s to live: inside the advisory window (60-66 s), outside the mandatory one (40 s).
+    server.lifetimes = [50.0, 3600.0]
+    async with _pool(url, refresh_before=60) as pool:
+        client = await pool.client("sts", identity=role)
+        await client.get_caller_identity()
+        assert len(server.assume_role_calls) == 1
+        await client.get_caller_identity()  # refreshes first
+        assert len(server.assume_role_calls) == 2
+        await client.get_caller_identity()  # an hour to live: no refresh
+        assert len(server.assume_role_calls) == 2
+        assert server.caller_identity_calls == 3
+
+
+async def test_a_request_that_reaches_the_signer_without_an_identity_is_refused(
+    sts: tuple[ScriptedSTS, str],
+) -> None:
+    """The shared client under a bound one has no identity of its own: a request through
+    it fails with CredentialsError instead of being signed as someone (and sent)."""
+    server, url = sts
+    async with _pool(url) as pool:
+        bound = await pool.client("sts")
+        shared = bound._aiokit.raw.client
+        with pytest.raises(aiokit.CredentialsError, match="used without an identity"):
+            await shared.get_caller_identity()
+        assert server.caller_identity_calls == 0
+        await bound.get_caller_identity()
+        assert server.caller_identity_calls == 1
 
 
 def _quick_retries() -> aiokit.RetrySettings:

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 import pytest_asyncio
+from aiobotocore.config import AioConfig
 from aiohttp import web
 from botocore.exceptions import ClientError
 
@@ -101,6 +102,43 @@ async def test_concurrent_first_use_creates_one_client(moto_endpoint: str) -> No
                 tg.start_soon(take)
         assert len({id(c) for c in got}) == 1
         assert pool.statistics().clients_created == 1
+
+
+async def test_no_lock_outlives_the_first_use_it_guarded(
+    fake_organization: FakeOrganization,
+) -> None:
+    """The locks that make concurrent first uses share one client, one model load, one
+    resource and one credential fetch are dropped once that is made (they used to pile up,
+    one per service preloaded)."""
+    account = fake_organization.account_ids[0]
+    async with _pool(fake_organization.endpoint_url, role=ROLE) as pool:
+
+        async def take(service: str) -> None:
+            await pool.client(service)
+            await pool.client(service, account=account)
+            await pool.resource(service if service in ("s3", "sqs") else "dynamodb")
+
+        async with anyio.create_task_group() as tg:
+            for service in ("sqs", "s3", "dynamodb") * 4:
+                tg.start_soon(take, service)
+        assert pool._clients._locks == {}
+        assert pool._credentials._locks == {}
+
+
+async def test_a_client_with_retries_of_its_own_gets_a_shared_client_of_its_own(
+    moto_endpoint: str,
+) -> None:
+    """A client ``config`` giving ``retries`` is retried by botocore, even when its merged
+    config equals the pool's (the choice is part of the cache key, whichever comes first)."""
+    own_retries = AioConfig(retries={"mode": "standard", "total_max_attempts": 5})
+    async with _pool(moto_endpoint) as pool:
+        shared = await pool.client("sqs")
+        own = await pool.client("sqs", config=own_retries)
+        assert pool.statistics().clients_created == 2
+        assert "retry-config-sqs" not in shared.meta.events._emitter._unique_id_handlers
+        assert "retry-config-sqs" in own.meta.events._emitter._unique_id_handlers
+        await own.list_queues()
+        await shared.list_queues()
 
 
 async def test_lru_eviction_closes_idle_clients_and_held_ones_keep_working(

@@ -1,5 +1,5 @@
 """botocore.config / aiobotocore.config: merging configs without losing aiobotocore's
-connector arguments, and a stable key per config."""
+connector arguments, a stable key per config, and a bound client's own copy of one."""
 
 from __future__ import annotations
 
@@ -34,3 +34,27 @@ def config_key(config: AioConfig) -> str:
     options = sorted((k, repr(v)) for k, v in config._user_provided_options.items())
     connector = sorted((k, repr(v)) for k, v in (config.connector_args or {}).items())
     return repr((options, connector, config.http_session_cls.__qualname__))
+
+
+def own_config(config: AioConfig) -> AioConfig:
+    """A copy of a client config for one bound client: its attributes and their dicts."""
+    mine = object.__new__(type(config))
+    state = config.__dict__.copy()
+    for name in _CONFIG_DICTS:
+        value = state.get(name)
+        if value:
+            state[name] = value.copy()
+    mine.__dict__ = state
+    return mine
+
+
+# The dict-valued options of botocore's and aiobotocore's Config (the rest are immutable).
+_CONFIG_DICTS = (
+    "_user_provided_options",
+    "retries",
+    "s3",
+    "proxies",
+    "proxies_config",
+    "client_context_params",
+    "connector_args",
+)

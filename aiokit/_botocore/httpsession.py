@@ -41,3 +41,8 @@ class SharedSSLHTTPSession(AIOHTTPSession):  # type: ignore[misc]
             ssl=shared_ssl_context(get_cert_path(self._verify)),
             **self._connector_args,
         )
+
+
+def load_default_ssl_context() -> None:
+    """Build the SSL context of botocore's CA bundle now (call it off the event loop)."""
+    shared_ssl_context(get_cert_path(True))

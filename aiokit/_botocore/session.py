@@ -1,12 +1,16 @@
 """aiobotocore.session: the clients botocore's credential providers make go to the
-pool's ``endpoint_url``."""
+pool's ``endpoint_url``; the botocore session inside an aioboto3 one."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import aioboto3
 from aiobotocore.session import AioSession
+
+from .loaders import shared_loader
+from .parsers import ParserFactory
 
 
 class EndpointSession(AioSession):  # type: ignore[misc]
@@ -30,3 +34,38 @@ class EndpointSession(AioSession):  # type: ignore[misc]
             if url is not None:
                 kwargs["endpoint_url"] = url
         return super().create_client(*args, **kwargs)
+
+
+def botocore_session(session: Any) -> Any:
+    """The botocore (aiobotocore) session an aioboto3 session wraps (its ``_session``)."""
+    return session._session
+
+
+def profile_session(profile: str | None, endpoint_for: Callable[[str], str | None]) -> Any:
+    """A botocore session of ``profile`` (botocore's default chain for ``None``) whose
+    credential providers' clients go where the pool's would, reading the shared models."""
+    session = EndpointSession(profile=profile)
+    session.aiokit_endpoint = endpoint_for
+    session.register_component("data_loader", shared_loader())
+    return session
+
+
+def pool_session(profile: str | None, endpoint_for: Callable[[str], str | None]) -> Any:
+    """The aioboto3 session of a pool, its config files read (call it in a worker thread).
+
+    Raises botocore's errors (a missing profile, a malformed config file) as they come.
+    """
+    core = profile_session(profile, endpoint_for)
+    # Same results as botocore's parsers, with less CPU (see parsers).
+    core.register_component("response_parser_factory", ParserFactory())
+    core.get_scoped_config()
+    session = aioboto3.Session(botocore_session=core)
+    # boto3 adds its own data path on every session; keep the shared loader's list short.
+    loader = shared_loader()
+    paths = loader.search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    core._get_internal_component("endpoint_resolver")
+    # Data every client creation reads: load it here, in this worker thread.
+    for name in ("sdk-default-configuration", "partitions", "_retry"):
+        loader.load_data(name)
+    return session
