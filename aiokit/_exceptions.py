@@ -73,6 +73,7 @@ __all__ = [
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",
+    "is_throttling",
     "translate",
     "translated",
 ]
@@ -383,7 +384,8 @@ def is_opt_in_region(region: str | None) -> bool:
     return region not in DEFAULT_ENABLED_REGIONS and bool(_COMMERCIAL_REGION.match(region))
 
 
-def _is_throttling(code: str, status: int | None) -> bool:
+def is_throttling(code: str, status: int | None) -> bool:
+    """The one throttle check: an error code botocore retries as a throttle, or HTTP 429."""
     return code in THROTTLING_CODES or status == 429
 
 
@@ -421,7 +423,7 @@ def _from_client_error(
     meta = response.get("ResponseMetadata", {}) or {}
     code = str(error.get("Code", "") or "")
     status = meta.get("HTTPStatusCode")
-    if _is_throttling(code, status):
+    if is_throttling(code, status):
         category: type[AWSError] = ThrottlingError
     elif code in ACCESS_DENIED_CODES or code in OPT_IN_CODES:
         category = AccessDeniedError

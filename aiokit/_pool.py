@@ -47,7 +47,7 @@ from ._botocore import (
 from ._botocore.http11 import LeanHTTPSession
 from ._botocore.parsers import ParserFactory
 from ._botocore.signers import use_lean_signer
-from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
+from ._clients import RawClient, Scope, bind, call_stats, log_attempt, scope_of, sts_failure
 from ._exceptions import (
     AiokitError,
     AWSError,
@@ -75,7 +75,7 @@ from ._identity import (
     identity_account,
 )
 from ._paginate import Paginator
-from ._retry import (
+from ._ratelimit import (
     RateLimiterRegistry,
     RetryMode,
     RetrySettings,
@@ -855,6 +855,7 @@ class SessionPool:
             service,
             operation,
             params,
+            scope_of=scope_of,
             page_retries=page_retries,
             retry_budget=retry_budget,
         )
@@ -897,7 +898,8 @@ class SessionPool:
             UnknownOperationError: no such waiter.
         """
         client = await self.client(service, region, account=account, role=role, identity=identity)
-        return await _waiters.wait(
+        return await _waiters.wait_in(
+            scope_of(client),
             client,
             waiter,
             timeout=timeout,
@@ -928,7 +930,13 @@ class SessionPool:
         """
         client = await self.client(service, region, account=account, role=role, identity=identity)
         return await _waiters.wait_many(
-            client, waiter, param_sets, concurrency=concurrency, timeout=timeout, **kwargs
+            client,
+            waiter,
+            param_sets,
+            concurrency=concurrency,
+            timeout=timeout,
+            scope=scope_of(client),
+            **kwargs,
         )
 
     def fan_out(

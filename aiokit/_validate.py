@@ -365,7 +365,7 @@ def pool_options(
     Raises:
         ConfigurationError: the first argument that is wrong, by name.
     """
-    from ._retry import RetrySettings
+    from ._ratelimit import RetrySettings
 
     if profile is not None and credentials is not None:
         raise ConfigurationError("give profile or credentials, not both")

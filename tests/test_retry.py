@@ -12,7 +12,7 @@ import pytest_asyncio
 from aiohttp import web
 
 import aiokit
-from aiokit._retry import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
+from aiokit._ratelimit import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
 pytestmark = pytest.mark.asyncio
