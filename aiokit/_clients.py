@@ -37,11 +37,11 @@ from botocore.exceptions import ClientError
 
 from ._exceptions import (
     CREDENTIAL_CODES,
-    THROTTLING_CODES,
     AssumeRoleError,
     AWSError,
     InvalidCredentialsError,
     PoolClosedError,
+    is_throttling,
     translate,
 )
 from ._ratelimit import held_slots
@@ -451,7 +451,7 @@ def _is_throttle(response: Any) -> bool:
     if status < 400:
         return False
     code = response[1].get("Error", {}).get("Code", "")
-    return status == 429 or code in THROTTLING_CODES
+    return is_throttling(code, status)
 
 
 def log_attempt(

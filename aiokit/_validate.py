@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from botocore.config import Config
-from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
+from ._botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 from ._exceptions import (
     ConfigurationError,
     InvalidParameterError,
@@ -53,7 +53,6 @@ __all__ = [
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 """A 12-digit AWS account id: the one pattern every module checks account ids with."""
-_ACCOUNT_ID = ACCOUNT_ID
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str:
@@ -177,7 +176,7 @@ def account_id(name: str, value: object, *, optional: bool = True) -> None:
     """A 12-digit account id, as a string (an ``int`` loses leading zeros)."""
     if value is None and optional:
         return
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
         hint = " (an int loses leading zeros)" if isinstance(value, int) else ""
         raise InvalidRoleError(
             f"malformed {name} {value!r} ({_kind(value)}): expected 12 digits, as a str{hint}",
@@ -268,8 +267,7 @@ def _config_values(name: str, options: Mapping[str, Any]) -> None:
             raise ConfigurationError(f"{name} {key} must be True or False, not {value!r}")
     version = options.get("signature_version")
     if version is not None:
-        from botocore import UNSIGNED
-        from botocore.auth import AUTH_TYPE_MAPS
+        from ._botocore.auth import AUTH_TYPE_MAPS, UNSIGNED
 
         if version is not UNSIGNED and version not in AUTH_TYPE_MAPS:
             raise ConfigurationError(
@@ -477,7 +475,7 @@ def decode_token(
     botocore falls back on treating a token it cannot decode as the service's own, so a
     token cut short would restart the listing from the first page without a word.
     """
-    from botocore.paginate import TokenDecoder
+    from ._botocore.paginate import decode_token as decode
 
     kw: dict[str, Any] = {
         "service": service_,
@@ -493,7 +491,7 @@ def decode_token(
             **kw,
         )
     try:
-        decoded = TokenDecoder().decode(token)
+        decoded = decode(token)
     except Exception:
         decoded = None
     if not isinstance(decoded, dict) or not decoded:
@@ -594,15 +592,13 @@ def not_a_typo(region_: str, service_: str, partitions: Iterable[Mapping[str, An
     pattern) and the mistake shows only as a connection error to a host that does not exist,
     after every retry. Names unlike any known region (an emulator's ``local``) still pass.
     """
-    import difflib
-
     known = [name for partition in partitions for name in partition.get("regions", {})]
     if region_ in known:
         return
-    close = difflib.get_close_matches(region_, known, n=3, cutoff=0.85)
-    if close:
+    hint = did_you_mean(region_, known, cutoff=0.85)
+    if hint:
         raise InvalidRegionError(
-            f"unknown region {region_!r} for {service_}; did you mean {', '.join(close)}?",
+            f"unknown region {region_!r} for {service_}{hint}",
             service=service_,
             region=region_,
         )

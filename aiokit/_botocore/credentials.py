@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._exceptions import CredentialsError
+from .._errors import CredentialsError
 
 
 class UnboundCredentials:
