@@ -57,7 +57,6 @@ __all__ = [
     "call_stats",
     "log_attempt",
     "logger",
-    "scope_of",
 ]
 
 logger = logging.getLogger("aiokit")
@@ -406,12 +405,6 @@ def bind(
     if previous is not None and previous.events.private:
         meta.events.replay(previous.events)
     return obj
-
-
-def scope_of(client: Any) -> Scope:
-    """Where a bound client's requests go: the ``Scope`` the pool bound it with."""
-    scope: Scope = client._aiokit.scope
-    return scope
 
 
 def _log_call(

@@ -44,7 +44,7 @@ from ._exceptions import (
     translated,
 )
 from ._retry import backoff, is_transient
-from ._where import Scope, describe
+from ._where import Scope, describe, scope_of_client
 
 __all__ = ["Paginator", "check_listing", "operation_names"]
 
@@ -182,7 +182,8 @@ class Paginator:
         get_client: the pool's client for the request, made at the first iteration.
         service, operation, params: what to paginate.
         scope_of: where that client's requests go, as the pool tells it (account, region,
-            partition); the paginator's errors and logs say so.
+            partition; by default the scope the pool bound the client with); the
+            paginator's errors and logs say so.
         page_retries, retry_budget: see ``SessionPool.paginate``.
 
     Attributes:
@@ -198,7 +199,7 @@ class Paginator:
         operation: str,
         params: Mapping[str, Any],
         *,
-        scope_of: Callable[[Any], Scope],
+        scope_of: Callable[[Any], Scope] = scope_of_client,
         page_retries: int = 5,
         retry_budget: float = 60.0,
     ) -> None:

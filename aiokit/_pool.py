@@ -47,7 +47,7 @@ from ._botocore import (
 from ._botocore.http11 import LeanHTTPSession
 from ._botocore.parsers import ParserFactory
 from ._botocore.signers import use_lean_signer
-from ._clients import RawClient, Scope, bind, call_stats, log_attempt, scope_of, sts_failure
+from ._clients import RawClient, Scope, bind, call_stats, log_attempt, sts_failure
 from ._exceptions import (
     AiokitError,
     AWSError,
@@ -83,6 +83,7 @@ from ._ratelimit import (
     ScopeStatistics,
 )
 from ._waiters import Backoff, WaitResult
+from ._where import scope_of_client
 
 __all__ = ["PoolStatistics", "SessionPool"]
 
@@ -855,7 +856,7 @@ class SessionPool:
             service,
             operation,
             params,
-            scope_of=scope_of,
+            scope_of=scope_of_client,
             page_retries=page_retries,
             retry_budget=retry_budget,
         )
@@ -899,7 +900,7 @@ class SessionPool:
         """
         client = await self.client(service, region, account=account, role=role, identity=identity)
         return await _waiters.wait_in(
-            scope_of(client),
+            scope_of_client(client),
             client,
             waiter,
             timeout=timeout,
@@ -935,7 +936,7 @@ class SessionPool:
             param_sets,
             concurrency=concurrency,
             timeout=timeout,
-            scope=scope_of(client),
+            scope=scope_of_client(client),
             **kwargs,
         )
 

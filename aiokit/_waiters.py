@@ -59,7 +59,7 @@ from ._exceptions import (
     translated,
 )
 from ._retry import backoff as _backoff
-from ._where import Scope
+from ._where import Scope, scope_of_client
 
 __all__ = ["Backoff", "WaitResult", "next_delay", "wait", "wait_in", "wait_many"]
 
@@ -133,15 +133,6 @@ class _Waiter:
         }
 
 
-def client_scope(client: Any) -> Scope:
-    """Where a client's requests go, for a client the caller hands over: the pool's scope
-    of a client a pool made, else the client's own service and region."""
-    scope = getattr(getattr(client, "_aiokit", None), "scope", None)
-    if isinstance(scope, Scope):
-        return scope
-    return Scope(None, client.meta.region_name, client.meta.service_model.service_name)
-
-
 async def wait(
     client: Any,
     waiter_name: str,
@@ -194,7 +185,7 @@ async def wait(
             (``EndpointError``...) propagate as the operation raised them.
     """
     return await wait_in(
-        client_scope(client),
+        scope_of_client(client),
         client,
         waiter_name,
         timeout=timeout,
@@ -295,7 +286,7 @@ async def wait_many(
     _validate.count("concurrency", concurrency)
     policy = _policy(timeout, delay, max_attempts, backoff, max_delay)
     sets = _param_sets(param_sets)
-    waiter = await _resolve(client, scope or client_scope(client), waiter_name, model)
+    waiter = await _resolve(client, scope or scope_of_client(client), waiter_name, model)
     deadline = math.inf if timeout is None else start + timeout
     limiter = anyio.CapacityLimiter(concurrency)
     results: list[WaitResult | None] = [None] * len(sets)
