@@ -1,43 +1,8 @@
-"""The aiokit exception tree: the classes, which depend on nothing else in aiokit.
+"""The classes of aiokit's exception tree (drawn in ``aiokit._exceptions``' docstring).
 
-::
-
-    AiokitError
-    ├── ConfigurationError (also ValueError)  bad input, caught before any request
-    │   ├── UnknownServiceError
-    │   ├── UnknownOperationError
-    │   ├── InvalidParameterError
-    │   ├── InvalidRegionError
-    │   ├── InvalidRoleError
-    │   ├── ProfileNotFoundError
-    │   └── MissingDependencyError (also ImportError)  an optional extra is not installed
-    ├── CredentialsError                      no credentials, or none to be had
-    │   ├── AssumeRoleError                   STS refused a role (AccessDenied, ...)
-    │   └── InvalidCredentialsError           AWS rejected the credentials themselves
-    ├── AWSError                              AWS answered with an error (a ClientError)
-    │   ├── AccessDeniedError
-    │   └── ThrottlingError
-    ├── EndpointError (also ConnectionError)  no usable answer: refused, reset, timeout
-    ├── PoolClosedError (also RuntimeError)   a pool or its client used after close
-    ├── UsageError (also RuntimeError)        an object used out of turn (run twice, ...)
-    ├── PaginationError                       a paginator could not go on
-    ├── RetryableError                        raised by user code to ask aiokit.retry again
-    └── WaiterError
-        ├── WaiterTimeout (also TimeoutError) the waiter's deadline passed
-        └── WaiterFailed                      the resource reached a failure state
-
-``AWSError`` instances are also instances of the botocore exception they replace, so code
-written for boto3 keeps working: ``except ClientError`` and
-``except client.exceptions.ResourceNotFoundException`` both still catch them. An answer with
-a credential error code (``InvalidClientTokenId``, ``ExpiredToken``, ...) is both an
-``AWSError`` and an ``InvalidCredentialsError``.
-
-Every error that concerns a request carries ``service``, ``operation``, ``region`` and
-``account`` (``None`` where unknown) and names them in its message. No message ever includes
-credentials: the request parameters are not echoed.
-
-The classes live apart from the translation (``aiokit._exceptions``, which reads botocore's
-internals through the seam, ``aiokit._botocore``) so that the seam itself can raise them.
+They depend on nothing else in aiokit, so every module, the seam (``aiokit._botocore``)
+included, can raise them; ``aiokit._exceptions`` re-exports them with the translation that
+turns botocore's errors into them.
 """
 
 from __future__ import annotations

@@ -1,14 +1,47 @@
-"""The one place where botocore errors are translated into aiokit's, and the code tables.
+"""The aiokit exception tree, and the one place where botocore errors are translated.
 
-The exception tree itself is ``aiokit._errors`` (re-exported here, where the rest of aiokit
-imports it from). ``translate(exc, ...)`` is the mapping; ``with translated(scope,
-operation):`` is the boundary every request passes, raising the aiokit error ``from`` the
-botocore one. ``AWSError`` instances are also instances of the botocore exception they
-replace, so code written for boto3 keeps working: ``except ClientError`` and ``except
-client.exceptions.ResourceNotFoundException`` both still catch them.
+::
 
-The code tables say what an AWS error code means, once: ``translate`` picks the class from
-them, the fan-out's ``classify`` the outcome, the limiters a throttle (``is_throttling``).
+    AiokitError
+    ├── ConfigurationError (also ValueError)  bad input, caught before any request
+    │   ├── UnknownServiceError
+    │   ├── UnknownOperationError
+    │   ├── InvalidParameterError
+    │   ├── InvalidRegionError
+    │   ├── InvalidRoleError
+    │   ├── ProfileNotFoundError
+    │   └── MissingDependencyError (also ImportError)  an optional extra is not installed
+    ├── CredentialsError                      no credentials, or none to be had
+    │   ├── AssumeRoleError                   STS refused a role (AccessDenied, ...)
+    │   └── InvalidCredentialsError           AWS rejected the credentials themselves
+    ├── AWSError                              AWS answered with an error (a ClientError)
+    │   ├── AccessDeniedError
+    │   └── ThrottlingError
+    ├── EndpointError (also ConnectionError)  no usable answer: refused, reset, timeout
+    ├── PoolClosedError (also RuntimeError)   a pool or its client used after close
+    ├── UsageError (also RuntimeError)        an object used out of turn (run twice, ...)
+    ├── PaginationError                       a paginator could not go on
+    ├── RetryableError                        raised by user code to ask aiokit.retry again
+    └── WaiterError
+        ├── WaiterTimeout (also TimeoutError) the waiter's deadline passed
+        └── WaiterFailed                      the resource reached a failure state
+
+``AWSError`` instances are also instances of the botocore exception they replace, so code
+written for boto3 keeps working: ``except ClientError`` and
+``except client.exceptions.ResourceNotFoundException`` both still catch them. An answer with
+a credential error code (``InvalidClientTokenId``, ``ExpiredToken``, ...) is both an
+``AWSError`` and an ``InvalidCredentialsError``.
+
+Every error that concerns a request carries ``service``, ``operation``, ``region`` and
+``account`` (``None`` where unknown) and names them in its message. No message ever includes
+credentials: the request parameters are not echoed.
+
+The classes are defined in ``aiokit._errors`` (which depends on nothing, so the seam,
+``aiokit._botocore``, can raise them) and re-exported here, where the rest of aiokit imports
+them from. This module holds the translation: ``translate(exc, ...)`` is the mapping, ``with
+translated(scope, operation):`` the boundary every request passes; and the code tables that
+say what an AWS error code means, once (``translate`` picks the class from them, the
+fan-out's ``classify`` the outcome, the limiters a throttle: ``is_throttling``).
 """
 
 from __future__ import annotations

@@ -44,13 +44,13 @@ from typing import Any, Literal
 import anyio
 from botocore.exceptions import DataNotFoundError, HTTPClientError
 
-from . import _validate
 from ._botocore.retries import (
     TRANSIENT_ERROR_CODES,
     TRANSIENT_EXCEPTIONS,
     TRANSIENT_STATUS_CODES,
     CubicCalculator,
 )
+from ._checks import count, seconds
 from ._endpoints import endpoint_prefix, is_global_service, load_endpoints
 from ._exceptions import is_throttling
 from ._retry import backoff
@@ -132,9 +132,9 @@ class RetrySettings:
         # Each is a count or a span that must be above zero: a zero in-flight cap, say,
         # would make every request wait forever for a slot.
         for name in ("max_attempts", "max_in_flight", "budget"):
-            _validate.count(f"RetrySettings {name}", getattr(self, name))
+            count(f"RetrySettings {name}", getattr(self, name))
         for name in ("throttle_timeout", "max_backoff"):
-            _validate.seconds(f"RetrySettings {name}", getattr(self, name))
+            seconds(f"RetrySettings {name}", getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)

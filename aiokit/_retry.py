@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import anyio
 
-from . import _validate
+from ._checks import count, seconds
 from ._exceptions import (
     AWSError,
     ConfigurationError,
@@ -88,10 +88,10 @@ def retry(
             other error at once, unchanged.
     """
 
-    _validate.count("retry attempts", attempts)
-    _validate.seconds("retry deadline", deadline, optional=True)
-    _validate.seconds("retry base", base, zero=True)
-    _validate.seconds("retry cap", cap, zero=True)
+    count("retry attempts", attempts)
+    seconds("retry deadline", deadline, optional=True)
+    seconds("retry base", base, zero=True)
+    seconds("retry cap", cap, zero=True)
     if fn is not None and not callable(fn):
         raise ConfigurationError(
             f"aiokit.retry takes the function to wrap, or keyword options "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
@@ -24,6 +23,8 @@ from aiobotocore.config import AioConfig
 from botocore.config import Config
 
 from ._botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+from ._checks import count, seconds, text
+from ._checks import kind as _kind
 from ._exceptions import (
     ConfigurationError,
     InvalidParameterError,
@@ -67,66 +68,6 @@ def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 
 _RETRY_MODES = ("shared", "adaptive", "standard")
 # The most targets a fan-out runs at once: far above any AWS quota, and a task per slot.
 MAX_CONCURRENCY = 100_000
-
-
-def _kind(value: object) -> str:
-    return type(value).__name__
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def count(
-    name: str,
-    value: object,
-    *,
-    minimum: int = 1,
-    optional: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is an ``int`` (not a ``bool``) of at least ``minimum`` (or ``None``)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise error(f"{name} must be an int >= {minimum}, not {_kind(value)} {value!r}")
-    if value < minimum:
-        raise error(f"{name} must be an int >= {minimum}, not {value!r}")
-
-
-def seconds(
-    name: str,
-    value: object,
-    *,
-    optional: bool = False,
-    zero: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is a finite number of seconds, above 0 (or at least 0 with ``zero``)."""
-    if value is None and optional:
-        return
-    bound = ">= 0" if zero else "> 0"
-    if not _is_number(value):
-        raise error(f"{name} must be a number of seconds {bound}, not {_kind(value)} {value!r}")
-    assert isinstance(value, int | float)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise error(f"{name} must be a finite number of seconds {bound}, not {value!r}")
-
-
-def text(
-    name: str,
-    value: object,
-    *,
-    optional: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is a non-empty string (or ``None``)."""
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise error(f"{name} must be a non-empty str, not {_kind(value)} {value!r}")
-    if not value.strip():
-        raise error(f"{name} must be a non-empty str, not {value!r}")
 
 
 def callable_or_none(name: str, value: object) -> None:

@@ -50,6 +50,7 @@ from ._botocore.waiter import (
     is_valid_waiter_error,
     waiter_config,
 )
+from ._checks import is_number
 from ._exceptions import (
     AiokitError,
     ConfigurationError,
@@ -526,10 +527,6 @@ def _policy(
     )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 async def _resolve(
     client: Any, scope: Scope, waiter_name: str, model: Mapping[str, Any] | None
 ) -> _Waiter:
@@ -619,7 +616,7 @@ def _check_waiter(
             operation=str(operation),
             **kw,
         )
-    if not (_is_number(single.delay) and 0 <= single.delay < math.inf):
+    if not (is_number(single.delay) and 0 <= single.delay < math.inf):
         raise bad(f"waiter {name!r}: delay must be a number of seconds >= 0")
     max_attempts = single.max_attempts
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
