@@ -36,7 +36,8 @@ from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
 from ._pool import PoolStatistics, SessionPool
-from ._retry import RetrySettings, ScopeKey, ScopeStatistics, retry
+from ._ratelimit import RetrySettings, ScopeKey, ScopeStatistics
+from ._retry import retry
 from ._waiters import WaitResult
 
 __version__ = "0.1.0.dev0"

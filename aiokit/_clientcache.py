@@ -33,7 +33,8 @@ from ._clients import RawClient, bind
 from ._exceptions import translated
 from ._identity import Identity
 from ._observe import call_stats, log_attempt
-from ._retry import RateLimiterRegistry, backoff
+from ._ratelimit import RateLimiterRegistry
+from ._retry import backoff
 from ._where import Scope
 
 __all__ = ["ClientCache", "ClientKey", "UnprocessedBackoff"]

@@ -46,7 +46,7 @@ from ._exceptions import (
     translated,
 )
 from ._observe import CallStats, call_stats, log_attempt, log_call, logger
-from ._retry import held_slots
+from ._ratelimit import held_slots
 from ._where import Scope
 
 __all__ = [

@@ -35,6 +35,13 @@ a credential error code (``InvalidClientTokenId``, ``ExpiredToken``, ...) is bot
 Every error that concerns a request carries ``service``, ``operation``, ``region`` and
 ``account`` (``None`` where unknown) and names them in its message. No message ever includes
 credentials: the request parameters are not echoed.
+
+The classes are defined in ``aiokit._errors`` (which depends on nothing, so the seam,
+``aiokit._botocore``, can raise them) and re-exported here, where the rest of aiokit imports
+them from. This module holds the translation: ``translate(exc, ...)`` is the mapping, ``with
+translated(scope, operation):`` the boundary every request passes; and the code tables that
+say what an AWS error code means, once (``translate`` picks the class from them, the
+fan-out's ``classify`` the outcome, the limiters a throttle: ``is_throttling``).
 """
 
 from __future__ import annotations
@@ -44,9 +51,34 @@ import threading
 from typing import Any, Literal
 
 from botocore import exceptions as bce
-from botocore.parsers import ResponseParserError
-from botocore.retries.standard import ThrottledRetryableChecker
 
+from ._botocore.errors import THROTTLED_ERROR_CODES, ResponseParserError
+from ._errors import (
+    AccessDeniedError,
+    AiokitError,
+    AssumeRoleError,
+    AWSError,
+    ConfigurationError,
+    CredentialsError,
+    EndpointError,
+    InvalidCredentialsError,
+    InvalidParameterError,
+    InvalidRegionError,
+    InvalidRoleError,
+    MissingDependencyError,
+    PaginationError,
+    PoolClosedError,
+    ProfileNotFoundError,
+    RetryableError,
+    ThrottlingError,
+    UnknownOperationError,
+    UnknownServiceError,
+    UsageError,
+    WaiterError,
+    WaiterFailed,
+    WaiterTimeout,
+    _AWSInvalidCredentialsError,
+)
 from ._where import Scope, describe
 
 __all__ = [
@@ -73,195 +105,10 @@ __all__ = [
     "WaiterError",
     "WaiterFailed",
     "WaiterTimeout",
+    "is_throttling",
     "translate",
     "translated",
 ]
-
-
-class AiokitError(Exception):
-    """Root of every error aiokit raises.
-
-    Attributes:
-        service: the AWS service involved, when known.
-        operation: the API operation (CamelCase, as AWS names it), when known.
-        region: the region, when known.
-        account: the account id, when known.
-    """
-
-    service: str | None = None
-    operation: str | None = None
-    region: str | None = None
-    account: str | None = None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        service: str | None = None,
-        operation: str | None = None,
-        region: str | None = None,
-        account: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.service = service
-        self.operation = operation
-        self.region = region
-        self.account = account
-
-
-class ConfigurationError(AiokitError, ValueError):
-    """The caller asked for something that cannot exist: raised before any request is sent."""
-
-
-class UnknownServiceError(ConfigurationError):
-    """No AWS service of that name is known to botocore."""
-
-
-class UnknownOperationError(ConfigurationError):
-    """The service has no operation (or paginator, or waiter) of that name."""
-
-
-class InvalidParameterError(ConfigurationError):
-    """A request parameter is missing, unknown or of the wrong type."""
-
-
-class InvalidRegionError(ConfigurationError):
-    """The region name is malformed or belongs to no known partition."""
-
-
-class InvalidRoleError(ConfigurationError):
-    """A role ARN, account id or role name is malformed."""
-
-
-class ProfileNotFoundError(ConfigurationError):
-    """The named profile is in no AWS config or credentials file."""
-
-
-class MissingDependencyError(ConfigurationError, ImportError):
-    """A feature needs an optional extra that is not installed; the message names it."""
-
-
-class CredentialsError(AiokitError):
-    """No credentials could be found or obtained for an identity."""
-
-
-class AssumeRoleError(CredentialsError):
-    """STS refused to let an identity assume a role.
-
-    Attributes:
-        code: the AWS error code (``AccessDenied``, ``RegionDisabledException``, ...).
-        role_arn: the role that was asked for.
-    """
-
-    def __init__(self, message: str, *, code: str | None, role_arn: str, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.code = code
-        self.role_arn = role_arn
-
-
-class InvalidCredentialsError(CredentialsError):
-    """AWS rejected the credentials themselves: unknown key, bad signature, expired token.
-
-    Raised when an AssumeRole fails because the *source* credentials are bad, and (as a
-    class that is also an :class:`AWSError` and botocore's ``ClientError``) for any call
-    AWS answers with a credential error code (see ``CREDENTIAL_CODES``) where the region
-    cannot explain it.
-    """
-
-
-class AWSError(AiokitError):
-    """AWS answered a request with an error.
-
-    The concrete class of an instance also derives from the botocore exception it replaces
-    (``botocore.exceptions.ClientError`` or the service's modelled subclass of it), so
-    ``.response`` holds the parsed error exactly as boto3 gives it.
-
-    Attributes:
-        code: the AWS error code, e.g. ``ResourceNotFoundException``.
-        error_message: AWS's own message.
-        http_status: the HTTP status code.
-        request_id: the AWS request id, for support cases.
-    """
-
-    code: str = ""
-    error_message: str = ""
-    http_status: int | None = None
-    request_id: str | None = None
-    response: dict[str, Any]
-
-
-class _AWSInvalidCredentialsError(AWSError, InvalidCredentialsError):
-    """An AWS answer with a credential error code: both an AWSError and invalid credentials."""
-
-
-class AccessDeniedError(AWSError):
-    """AWS refused the request for want of permission."""
-
-
-class ThrottlingError(AWSError):
-    """AWS throttled the request and the retry attempts were spent."""
-
-
-class EndpointError(AiokitError, ConnectionError):
-    """No usable answer came back: connection refused or reset, or a timeout."""
-
-
-class PoolClosedError(AiokitError, RuntimeError):
-    """A pool, or a client it handed out, was used after the pool was closed."""
-
-
-class UsageError(AiokitError, RuntimeError):
-    """An aiokit object was used out of turn: a fan-out or crawl run twice or iterated
-    outside its ``async with``, an ``aiokit.sync`` call from the pool's own event loop."""
-
-
-class RetryableError(AiokitError):
-    """Raise from a function wrapped by ``aiokit.retry`` to ask for another attempt.
-
-    For conditions AWS reports in a successful answer, such as a DynamoDB batch write
-    returning ``UnprocessedItems``.
-    """
-
-
-class PaginationError(AiokitError):
-    """A paginator could not go on: its retry budget is spent or its token is unusable."""
-
-
-class WaiterError(AiokitError):
-    """A waiter ended without seeing its success state.
-
-    Attributes:
-        waiter: the waiter's name.
-        last_response: the last response the waiter saw (``None`` if there was none).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        waiter: str,
-        last_response: dict[str, Any] | None = None,
-        **kw: Any,
-    ) -> None:
-        super().__init__(message, **kw)
-        self.waiter = waiter
-        self.last_response = last_response
-
-
-class WaiterTimeout(WaiterError, TimeoutError):
-    """The waiter's deadline or attempt limit was reached before the success state."""
-
-
-class WaiterFailed(WaiterError):
-    """The resource reached one of the waiter's failure states.
-
-    Attributes:
-        reason: botocore's description of the failure.
-    """
-
-    def __init__(self, message: str, *, reason: str, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.reason = reason
 
 
 # --- translation -------------------------------------------------------------------------
@@ -316,7 +163,7 @@ REGION_DISABLED_CODES = frozenset(
 )
 
 # botocore's own list, so aiokit and botocore's retry handler agree on what a throttle is.
-THROTTLING_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+THROTTLING_CODES = THROTTLED_ERROR_CODES
 
 # The commercial regions enabled in every account, which can never be disabled: those
 # launched before 20 March 2019. Every region launched since is opt-in, so this set is
@@ -383,7 +230,8 @@ def is_opt_in_region(region: str | None) -> bool:
     return region not in DEFAULT_ENABLED_REGIONS and bool(_COMMERCIAL_REGION.match(region))
 
 
-def _is_throttling(code: str, status: int | None) -> bool:
+def is_throttling(code: str, status: int | None) -> bool:
+    """The one throttle check: an error code botocore retries as a throttle, or HTTP 429."""
     return code in THROTTLING_CODES or status == 429
 
 
@@ -421,7 +269,7 @@ def _from_client_error(
     meta = response.get("ResponseMetadata", {}) or {}
     code = str(error.get("Code", "") or "")
     status = meta.get("HTTPStatusCode")
-    if _is_throttling(code, status):
+    if is_throttling(code, status):
         category: type[AWSError] = ThrottlingError
     elif code in ACCESS_DENIED_CODES or code in OPT_IN_CODES:
         category = AccessDeniedError
@@ -476,6 +324,8 @@ def translate(
     """
     if isinstance(exc, AiokitError):
         return exc
+    if isinstance(exc, bce.ClientError):
+        return _from_client_error(exc, service, operation, region, account)
     where = describe(service, operation, region, account)
     kw: dict[str, Any] = {
         "service": service,
@@ -483,8 +333,15 @@ def translate(
         "region": region,
         "account": account,
     }
-    if isinstance(exc, bce.ClientError):
-        return _from_client_error(exc, service, operation, region, account)
+    new = _from_request_error(exc, where, kw)
+    if new is None:
+        new = _from_answer_error(exc, where, kw)
+    return exc if new is None else new
+
+
+def _from_request_error(exc: BaseException, where: str, kw: dict[str, Any]) -> AiokitError | None:
+    """What was wrong before any answer: parameters, service, region, profile, credentials,
+    an endpoint URL from the environment."""
     if isinstance(exc, bce.ParamValidationError):
         report = _without_values(str(exc.kwargs.get("report", exc)))
         # botocore's error rides along as the cause, which tracebacks print: without too.
@@ -508,6 +365,25 @@ def translate(
         )
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         return CredentialsError(f"{where}: no AWS credentials found ({type(exc).__name__})", **kw)
+    if type(exc) is RuntimeError and str(exc).startswith("Credentials were refreshed, but"):
+        # botocore's refresh of temporary credentials (a credential_process, SSO, a
+        # container's endpoint) got credentials whose expiry time had already passed.
+        return CredentialsError(
+            f"{where}: the credential source handed out credentials that have already "
+            "expired (is this machine's clock right?)",
+            **kw,
+        )
+    if type(exc) is ValueError and str(exc).startswith("Invalid endpoint: "):
+        # botocore's check of an endpoint URL from the environment or config files
+        # (AWS_ENDPOINT_URL_<SERVICE>, endpoint_url in a profile): aiokit checks its own.
+        return ConfigurationError(
+            f"{where}: {exc} (an endpoint URL needs http:// or https:// and a host)", **kw
+        )
+    return None
+
+
+def _from_answer_error(exc: BaseException, where: str, kw: dict[str, Any]) -> AiokitError | None:
+    """No usable answer: a timeout, TLS, the connection, or an answer that cannot be read."""
     if isinstance(exc, bce.ConnectTimeoutError | bce.ReadTimeoutError):
         return _endpoint_error(exc, f"{where}: timed out ({exc})", kw)
     if isinstance(exc, bce.SSLError):
@@ -533,21 +409,7 @@ def translate(
             f"body cut short?): {first}",
             **kw,
         )
-    if type(exc) is RuntimeError and str(exc).startswith("Credentials were refreshed, but"):
-        # botocore's refresh of temporary credentials (a credential_process, SSO, a
-        # container's endpoint) got credentials whose expiry time had already passed.
-        return CredentialsError(
-            f"{where}: the credential source handed out credentials that have already "
-            "expired (is this machine's clock right?)",
-            **kw,
-        )
-    if type(exc) is ValueError and str(exc).startswith("Invalid endpoint: "):
-        # botocore's check of an endpoint URL from the environment or config files
-        # (AWS_ENDPOINT_URL_<SERVICE>, endpoint_url in a profile): aiokit checks its own.
-        return ConfigurationError(
-            f"{where}: {exc} (an endpoint URL needs http:// or https:// and a host)", **kw
-        )
-    return exc
+    return None
 
 
 class translated:

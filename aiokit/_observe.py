@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ._exceptions import THROTTLING_CODES
+from ._exceptions import is_throttling
 from ._where import Scope
 
 __all__ = ["CallStats", "call_stats", "log_attempt", "log_call", "logger"]
@@ -89,7 +89,7 @@ def _is_throttle(response: Any) -> bool:
     if status < 400:
         return False
     code = response[1].get("Error", {}).get("Code", "")
-    return status == 429 or code in THROTTLING_CODES
+    return is_throttling(code, status)
 
 
 def log_attempt(

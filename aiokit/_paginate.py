@@ -19,51 +19,39 @@ iteration early (``break``, an exception, cancellation) leaks nothing.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from functools import partial
 from typing import Any
 
 import anyio
 import jmespath
-from aiobotocore.context import with_current_context
-from aiobotocore.paginate import AioPageIterator, AioPaginator
 from botocore import xform_name
 from botocore.exceptions import DataNotFoundError
 from botocore.exceptions import PaginationError as BotocorePaginationError
-from botocore.model import ServiceModel
-from botocore.paginate import TokenEncoder
-from botocore.useragent import register_feature_id
-from botocore.validate import validate_parameters
 from jmespath.exceptions import JMESPathError
 
 from . import _validate
-from ._botocore import shared_loader
+from ._botocore.loaders import shared_loader
+from ._botocore.model import ServiceModel
+from ._botocore.paginate import PageIterator, encode_token, page_config, page_iterator
+from ._botocore.validate import validate_parameters
 from ._clients import call_stats
 from ._exceptions import (
     AiokitError,
-    AWSError,
-    EndpointError,
     InvalidParameterError,
     PaginationError,
-    ThrottlingError,
     UnknownOperationError,
-    translate,
+    translated,
 )
-from ._where import describe
+from ._retry import backoff, is_transient
+from ._where import Scope, describe, scope_of_client
 
-__all__ = ["Paginator", "check_listing", "is_transient", "operation_names"]
+__all__ = ["Paginator", "check_listing", "operation_names"]
 
 logger = logging.getLogger("aiokit")
 
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether an error is worth retrying as is: throttling, a 5xx, or connection trouble."""
-    if isinstance(exc, ThrottlingError | EndpointError):
-        return True
-    return isinstance(exc, AWSError) and (exc.http_status or 0) >= 500
+# The page retry's backoff: full jitter, from 0.25 s doubling up to 10 s.
+_PAGE_BACKOFF = {"base": 0.25, "cap": 10.0}
 
 
 def operation_names(client: Any, operation: str) -> tuple[str, str]:
@@ -82,8 +70,7 @@ def _lookup(mapping: Mapping[str, str], service: str, operation: str) -> tuple[s
     for snake, camel in mapping.items():
         if camel == operation:
             return snake, camel
-    close = difflib.get_close_matches(operation, [*mapping, *mapping.values()], n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    hint = _validate.did_you_mean(operation, [*mapping, *mapping.values()])
     raise UnknownOperationError(
         f"{service} has no operation {operation!r}{hint}", service=service, operation=operation
     )
@@ -149,10 +136,9 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
             would raise them for every target.
     """
     loader = shared_loader()
-    try:
+    where = Scope(None, None, service)
+    with translated(where):
         model = ServiceModel(loader.load_service_model(service, "service-2"), service)
-    except Exception as exc:
-        raise translate(exc, service=service) from exc
     mapping = {xform_name(name): name for name in model.operation_names}
     snake, camel = _lookup(mapping, service, operation)
     try:
@@ -168,10 +154,8 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
     page_config = pagination[camel]
     request = dict(params)
     config = _validate.pagination_config(service, camel, request.pop("PaginationConfig", None))
-    try:
+    with translated(where, camel):
         validate_parameters(_as_built(service, request), model.operation_model(camel).input_shape)
-    except Exception as exc:
-        raise translate(exc, service=service, operation=camel) from exc
     _check_config(service, camel, config, page_config)
     names = _names(page_config.get("result_key", []))
     if key is not None and key not in names:
@@ -181,21 +165,6 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
             operation=camel,
         )
     return camel
-
-
-class _RetryingPageIterator(AioPageIterator):  # type: ignore[misc]
-    """botocore's page iterator, retrying one page's request when it fails transiently."""
-
-    aiokit_pager: Paginator
-
-    # As botocore's own: the request carries the paginator's feature id (User-Agent metrics).
-    @with_current_context(partial(register_feature_id, "PAGINATOR"))  # type: ignore[untyped-decorator]
-    async def _make_request(self, current_kwargs: dict[str, Any]) -> Any:
-        return await self.aiokit_pager._request_page(self._method, current_kwargs)
-
-
-class _RetryingPaginator(AioPaginator):  # type: ignore[misc]
-    PAGE_ITERATOR_CLS = _RetryingPageIterator
 
 
 class Paginator:
@@ -208,6 +177,14 @@ class Paginator:
     records, it is the token that continues after the last record handed out (botocore's
     own in-page form, as ``MaxItems`` makes), so stopping mid-page loses and repeats
     nothing; resume with the same ``PageSize``.
+
+    Args:
+        get_client: the pool's client for the request, made at the first iteration.
+        service, operation, params: what to paginate.
+        scope_of: where that client's requests go, as the pool tells it (account, region,
+            partition; by default the scope the pool bound the client with); the
+            paginator's errors and logs say so.
+        page_retries, retry_budget: see ``SessionPool.paginate``.
 
     Attributes:
         resume_token: where to resume after the last page yielded.
@@ -222,6 +199,7 @@ class Paginator:
         operation: str,
         params: Mapping[str, Any],
         *,
+        scope_of: Callable[[Any], Scope] = scope_of_client,
         page_retries: int = 5,
         retry_budget: float = 60.0,
     ) -> None:
@@ -234,13 +212,16 @@ class Paginator:
             service, operation, params.pop("PaginationConfig", None)
         )
         self._get_client = get_client
+        self._scope_of = scope_of
         self._service = service
         self._operation = operation
         self._params = params
         self._config = config
         self._page_retries = page_retries
         self._retry_budget = retry_budget
-        self._where: tuple[str | None, str | None] = (None, None)  # region, account
+        # Where the requests go: known once the client is (region and account until then
+        # unknown, as the errors raised before the first request say).
+        self._scope = Scope(None, None, service)
         self._resume_token: str | None = config.get("StartingToken")
         self._next_token: dict[str, Any] | None = None  # encoded only when asked for
         self.pages = 0
@@ -258,7 +239,7 @@ class Paginator:
         if self._in_page is not None and self._taken < self._in_page:
             return self._token_in_page()
         if self._next_token is not None:
-            self._resume_token = TokenEncoder().encode(self._next_token)
+            self._resume_token = encode_token(self._next_token)
             self._next_token = None
         return self._resume_token
 
@@ -272,11 +253,11 @@ class Paginator:
         if self._page_start is not None:
             start, offset = dict(self._page_start), 0
         elif self._config.get("StartingToken") is not None:
-            start, offset = iterator._parse_starting_token()  # what it already skipped
+            start, offset = iterator.starting_token()  # what it already skipped
         else:
-            start, offset = {name: None for name in iterator._input_token}, 0
+            start, offset = {name: None for name in iterator.input_token_names()}, 0
         start["boto_truncate_amount"] = offset + self._taken
-        return str(TokenEncoder().encode(start))
+        return encode_token(start)
 
     def __repr__(self) -> str:
         return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
@@ -284,12 +265,11 @@ class Paginator:
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._pages()
 
-    async def _start(self) -> tuple[Any, AioPageIterator]:
+    async def _start(self) -> PageIterator:
         client = await self._get_client()
         snake, camel = operation_names(client, self._operation)
         self._operation = camel
-        scope = getattr(getattr(client, "_aiokit", None), "scope", None)
-        self._where = (client.meta.region_name, getattr(scope, "account", None))
+        self._scope = self._scope_of(client)
         if not client.can_paginate(snake):
             raise UnknownOperationError(
                 f"{self._describe()} is not paginated; call client.{snake}() directly",
@@ -297,21 +277,16 @@ class Paginator:
                 operation=camel,
             )
         model = client.meta.service_model.operation_model(camel)
-        try:
+        with translated(self._scope, camel):
             validate_parameters(_as_built(self._service, self._params), model.input_shape)
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        page_config = client._cache["page_config"][camel]
-        _check_config(self._service, camel, self._config, page_config, *self._where)
-        # What client.get_paginator(snake) makes, without the class it builds on every call
-        # to carry a docstring (a tenth of a millisecond per target in a crawl).
-        paginator = _RetryingPaginator(getattr(client, snake), page_config, model)
-        iterator = paginator.paginate(**self._params, PaginationConfig=dict(self._config))
-        iterator.aiokit_pager = self
-        return paginator, iterator
+        config = page_config(client, camel)
+        scope = self._scope
+        _check_config(self._service, camel, self._config, config, scope.region, scope.account)
+        method = getattr(client, snake)
+        return page_iterator(method, config, model, self._params, self._config, self._request_page)
 
     async def _pages(self) -> AsyncIterator[dict[str, Any]]:
-        _, iterator = await self._start()
+        iterator = await self._start()
         self.pages = 0
         self._iterator, self._page_start, self._in_page = iterator, None, None
         max_items = self._config.get("MaxItems")
@@ -332,8 +307,8 @@ class Paginator:
                         f"{self._describe()}: {exc}",
                         service=self._service,
                         operation=self._operation,
-                        region=self._where[0],
-                        account=self._where[1],
+                        region=self._scope.region,
+                        account=self._scope.account,
                     ) from exc
                 self.pages += 1
                 seen += len(primary.search(page) or [])
@@ -345,7 +320,7 @@ class Paginator:
                     self._set_token(iterator.resume_token)
                     yield page
                     return
-                token = iterator._get_next_token(page)
+                token = iterator.next_token(page)
                 if all(value is None for value in token.values()):
                     self._set_token(None)
                 else:
@@ -366,7 +341,7 @@ class Paginator:
         Raises:
             InvalidParameterError: ``key`` is not one of the operation's result keys.
         """
-        _, iterator = await self._start()
+        iterator = await self._start()
         names = [k.expression for k in iterator.result_keys]
         if key is not None and key not in names:
             raise InvalidParameterError(
@@ -433,7 +408,7 @@ class Paginator:
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                delay = random.uniform(0, min(10.0, 0.25 * 2**attempt))
+                delay = backoff(attempt + 1, **_PAGE_BACKOFF)
                 if attempt >= self._page_retries or slept + delay > self._retry_budget:
                     # The error keeps its type (callers catch ThrottlingError etc.); the note
                     # says aiokit retried too.
@@ -455,8 +430,8 @@ class Paginator:
                     extra={
                         "service": self._service,
                         "operation": self._operation,
-                        "region": self._where[0],
-                        "account": self._where[1],
+                        "region": self._scope.region,
+                        "account": self._scope.account,
                         "attempt": attempt,
                     },
                 )
@@ -464,13 +439,4 @@ class Paginator:
                 slept += delay
 
     def _describe(self) -> str:
-        return describe(self._service, self._operation, *self._where)
-
-    def _translate(self, exc: BaseException) -> BaseException:
-        return translate(
-            exc,
-            service=self._service,
-            operation=self._operation,
-            region=self._where[0],
-            account=self._where[1],
-        )
+        return describe(self._service, self._operation, self._scope.region, self._scope.account)

@@ -56,9 +56,15 @@ from ._fleet.fanout import Context, FanOut, Progress
 from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, check_session_name
 from ._paginate import Paginator
-from ._retry import RateLimiterRegistry, RetryMode, RetrySettings, ScopeKey, ScopeStatistics
+from ._ratelimit import (
+    RateLimiterRegistry,
+    RetryMode,
+    RetrySettings,
+    ScopeKey,
+    ScopeStatistics,
+)
 from ._waiters import Backoff, WaitResult
-from ._where import Scope
+from ._where import Scope, scope_of_client
 
 __all__ = ["PoolStatistics", "SessionPool"]
 
@@ -597,6 +603,7 @@ class SessionPool:
             service,
             operation,
             params,
+            scope_of=scope_of_client,
             page_retries=page_retries,
             retry_budget=retry_budget,
         )
@@ -639,7 +646,8 @@ class SessionPool:
             UnknownOperationError: no such waiter.
         """
         client = await self.client(service, region, account=account, role=role, identity=identity)
-        return await _waiters.wait(
+        return await _waiters.wait_in(
+            scope_of_client(client),
             client,
             waiter,
             timeout=timeout,
@@ -670,7 +678,13 @@ class SessionPool:
         """
         client = await self.client(service, region, account=account, role=role, identity=identity)
         return await _waiters.wait_many(
-            client, waiter, param_sets, concurrency=concurrency, timeout=timeout, **kwargs
+            client,
+            waiter,
+            param_sets,
+            concurrency=concurrency,
+            timeout=timeout,
+            scope=scope_of_client(client),
+            **kwargs,
         )
 
     def fan_out(

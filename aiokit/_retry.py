@@ -1,49 +1,28 @@
-"""Adaptive retry shared per AWS throttling scope.
+"""Retry for user code, and the pieces every retry in aiokit shares.
 
-AWS throttles per account, region and API (EC2 per action group); botocore's adaptive mode
-keeps one token bucket per *client*. With aiokit's clients shared across accounts and many
-tasks per scope, that is the wrong key both ways. So in the pool's default ``"shared"`` mode
-aiokit takes retries over from botocore (whose own are set to one attempt, so the two never
-multiply) and keeps one :class:`ScopeLimiter` per scope ``(partition, account, region,
-service, action group)``, global services keyed without region. Every HTTP attempt, every
-page of a paginator and every waiter poll included, passes through it:
-
-- before the attempt is signed (``request-created``, registered first): a slot of the
-  scope's in-flight cap, then a token from its bucket when the bucket is on;
-- after it (``needs-retry``): success or throttle feeds the scope's CUBIC rate (botocore's
-  ``CubicCalculator``: beta 0.7, C 0.4). A throttle is backpressure: the request is sent
-  again once its scope gives it a token, without using the caller's attempts, until the
-  throttle deadline. ``x-amz-retry-after`` is honoured; a 429 counts as a throttle.
-  Transient errors (5xx, timeouts, resets) get standard retry with full jitter, paid from a
-  per-scope retry budget that works as a circuit breaker when a scope keeps failing.
-
-Rates start from documented default quotas where AWS publishes them (EC2's non-mutating
-actions: a bucket of 100 refilled at 20/s per account and region), and elsewhere with the
-bucket off until the first throttle (botocore's adaptive behaviour), the in-flight cap
-bounding the start. ``retry`` offers the same classification and backoff to user code.
+- :func:`backoff`: the one jittered exponential backoff. The pool's scope limiters
+  (``aiokit._ratelimit``: transient errors, full jitter up to ``RetrySettings.max_backoff``),
+  the paginators' page retry (full jitter, 0.25 s doubling up to 10 s), the waiters'
+  exponential strategy (Smithy: from the model's delay up) and :func:`retry` all draw from it.
+- :func:`is_transient`: the one judgement of an aiokit error worth retrying as is:
+  throttling, a 5xx, connection trouble. The page retry and :func:`retry` use it (the scope
+  limiters judge raw botocore answers before they become errors: see ``_ratelimit``).
+- :func:`retry`: the same classification and backoff for user code.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import anyio
-from botocore.exceptions import HTTPClientError
-from botocore.retries.standard import TransientRetryableChecker
-from botocore.retries.throttling import CubicCalculator
 
-from . import _validate
+from ._checks import count, seconds
 from ._exceptions import (
-    THROTTLING_CODES,
     AWSError,
     ConfigurationError,
     EndpointError,
@@ -51,19 +30,7 @@ from ._exceptions import (
     ThrottlingError,
 )
 
-__all__ = [
-    "DEFAULT_QUOTAS",
-    "GLOBAL_SERVICES",
-    "RetryMode",
-    "RetrySettings",
-    "ScopeKey",
-    "ScopeLimiter",
-    "ScopeStatistics",
-    "RateLimiterRegistry",
-    "action_group",
-    "backoff",
-    "retry",
-]
+__all__ = ["backoff", "is_transient", "retry"]
 
 
 def backoff(attempt: int, *, base: float, cap: float, floor: float = 0.0) -> float:
@@ -77,468 +44,15 @@ def backoff(attempt: int, *, base: float, cap: float, floor: float = 0.0) -> flo
     return random.uniform(floor, max(floor, ceiling))
 
 
-RetryMode = Literal["shared", "adaptive", "standard"]
-
-GLOBAL_SERVICES = frozenset({"iam", "organizations", "route53", "cloudfront"})
-
-# (service, action group) -> (refill per second, bucket size), per account and region.
-DEFAULT_QUOTAS: dict[tuple[str, str | None], tuple[float, float]] = {
-    # docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
-    ("ec2", "describe"): (20.0, 100.0),
-    ("ec2", "mutating"): (5.0, 200.0),
-}
-
-_QUOTA_MARGIN = 0.95
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def action_group(service: str, operation: str) -> str | None:
-    """The throttling group of an operation: EC2 buckets Describe* apart from mutations."""
-    if service != "ec2":
-        return None
-    if operation.startswith(("Describe", "Get", "List", "Search")):
-        return "describe"
-    return "mutating"
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeKey:
-    """What AWS throttles together."""
-
-    partition: str
-    account: str | None
-    region: str | None
-    service: str
-    group: str | None = None
-
-    def __str__(self) -> str:
-        where = self.region or "global"
-        group = f"/{self.group}" if self.group else ""
-        return f"{self.service}{group} {where} {self.account or 'self'}"
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySettings:
-    """How a pool retries in ``"shared"`` mode.
-
-    Attributes:
-        max_attempts: attempts per request for transient errors (throttles do not count).
-        throttle_timeout: seconds a request may keep waiting out throttles.
-        max_backoff: cap of the full-jitter backoff for transient errors, seconds.
-        max_in_flight: requests in flight per scope.
-        budget: per-scope retry budget (botocore's quota: a retry costs 5, a timeout 10,
-            a success gives 1 back); empty means no transient retries for that scope.
-    """
-
-    max_attempts: int = 5
-    throttle_timeout: float = 300.0
-    max_backoff: float = 20.0
-    max_in_flight: int = 64
-    budget: int = 500
-
-    def __post_init__(self) -> None:
-        # Each is a count or a span that must be above zero: a zero in-flight cap, say,
-        # would make every request wait forever for a slot.
-        for name in ("max_attempts", "max_in_flight", "budget"):
-            _validate.count(f"RetrySettings {name}", getattr(self, name))
-        for name in ("throttle_timeout", "max_backoff"):
-            _validate.seconds(f"RetrySettings {name}", getattr(self, name))
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeStatistics:
-    """One scope's counters.
-
-    Attributes:
-        rate: the send rate the scope's bucket allows now (requests/s; ``None``: no limit).
-        tokens: tokens in the bucket now.
-        in_flight: requests in flight now.
-        requests: HTTP attempts sent: first attempts and retries alike.
-        throttles: throttled responses received (a throttle past ``throttle_timeout``
-            included, which is not resent).
-        retries: HTTP attempts sent again, for any reason: ``throttle_retries +
-            transient_retries``. The same count as ``Outcome.retries`` and as botocore's
-            ``ResponseMetadata.RetryAttempts`` summed over calls (a fan-out target's
-            ``Outcome.retries`` also counts aiokit's page retries, which the scope sees
-            as new requests).
-        throttle_retries: attempts sent again after a throttle; these use neither the
-            caller's attempts nor the retry budget.
-        transient_retries: attempts sent again after a transient error (5xx, timeout,
-            connection error), each paid from the retry budget.
-        waited: seconds requests spent waiting for a slot or a token.
-        budget: retry budget left.
-    """
-
-    rate: float | None
-    tokens: float
-    in_flight: int
-    requests: int
-    throttles: int
-    retries: int
-    waited: float
-    budget: int
-    throttle_retries: int = 0
-    transient_retries: int = 0
-
-
-class ScopeLimiter:
-    """The rate, in-flight cap and retry budget of one throttling scope.
-
-    Args:
-        rate: the starting refill rate (requests/s); ``None`` starts with no bucket.
-        burst: the bucket size (defaults to ``rate``, at least 1).
-        max_in_flight: requests in flight at once.
-        budget: retry budget.
-        clock, sleep: time source and sleep, replaceable for deterministic tests.
-    """
-
-    _MAX_RATE_ADJUST_SCALE = 2.0
-    _MIN_RATE = 0.5
-
-    def __init__(
-        self,
-        *,
-        rate: float | None = None,
-        burst: float | None = None,
-        max_in_flight: int = 64,
-        budget: int = 500,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = anyio.sleep,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        now = clock()
-        self._seed = rate
-        self.enabled = rate is not None
-        self.max_rate = float(rate) if rate is not None else 0.0
-        self.capacity = max(1.0, float(burst if burst is not None else (rate or 1.0)))
-        self._tokens = self.capacity
-        self._last_refill = now
-        self._cubic_state: CubicCalculator | None = None  # made at the first need
-        self._measured = 0.0
-        self._count = 0
-        self._bucket_start = math.floor(now * 2) / 2
-        # fast_acquire: no trip through the event loop when uncontended, which is the common
-        # case and would otherwise cost two scheduler passes per HTTP attempt. The token
-        # lock only orders waiters for an empty bucket: made when the first one waits (a
-        # crawl makes a limiter per account and region, most of which never wait).
-        self._token_lock: anyio.Lock | None = None
-        # asyncio's own semaphore: aiokit runs on anyio's asyncio backend only, and anyio's
-        # costs a backend lookup to make and a cancel-scope walk per acquire, per request.
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._in_flight = 0
-        self._budget_max = budget
-        self.budget = budget
-        self.requests = self.throttles = 0
-        self.throttle_retries = self.transient_retries = 0
-        self.waited = 0.0
-
-    # --- sending ---------------------------------------------------------------------------
-
-    async def acquire(self) -> None:
-        """Wait for an in-flight slot and, when the bucket is on, a token."""
-        start = self._clock()
-        await self._slots.acquire()
-        try:
-            if self.enabled:
-                await self._take_token()
-        except BaseException:
-            self._slots.release()
-            raise
-        self._in_flight += 1
-        self.requests += 1
-        self.waited += self._clock() - start
-
-    async def _take_token(self) -> None:
-        lock = self._token_lock
-        if lock is None or not lock.locked():
-            # Nobody is waiting: a token in the bucket is taken at once. No await between
-            # the check and the take, so no other task can slip in between.
-            self._refill()
-            if self._tokens >= 1 - 1e-9:
-                self._tokens = max(0.0, self._tokens - 1)
-                return
-            if lock is None:
-                lock = self._token_lock = anyio.Lock(fast_acquire=True)
-        # FIFO: one waiter at a time takes the next token, as a bucket hands them out.
-        async with lock:
-            while True:
-                self._refill()
-                # The epsilon and the 1 ms floor keep float rounding from spinning forever.
-                if self._tokens >= 1 - 1e-9:
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                wait = (1 - self._tokens) / max(self.max_rate, self._MIN_RATE)
-                await self._sleep(max(wait, 0.001))
-
-    def _refill(self) -> None:
-        now = self._clock()
-        elapsed = now - self._last_refill
-        if elapsed > 0:
-            self._tokens = min(self.capacity, self._tokens + elapsed * self.max_rate)
-            self._last_refill = now
-
-    def release(self) -> None:
-        """Give back an in-flight slot."""
-        self._in_flight -= 1
-        self._slots.release()
-
-    @property
-    def _cubic(self) -> CubicCalculator:
-        # Most scopes never see a throttle: their CUBIC state is never needed.
-        if self._cubic_state is None:
-            self._cubic_state = CubicCalculator(
-                starting_max_rate=self.max_rate, start_time=self._clock()
-            )
-        return self._cubic_state
-
-    # --- learning --------------------------------------------------------------------------
-
-    def _measure(self) -> float:
-        """The smoothed send rate, botocore's RateClocker (0.5 s buckets, smoothing 0.8)."""
-        now = self._clock()
-        bucket = math.floor(now * 2) / 2
-        self._count += 1
-        if bucket > self._bucket_start:
-            current = self._count / (bucket - self._bucket_start)
-            self._measured = current * 0.8 + self._measured * 0.2
-            self._count = 0
-            self._bucket_start = bucket
-        return self._measured
-
-    def on_success(self) -> None:
-        """A response that was not throttled: CUBIC regrowth; budget refund."""
-        measured = self._measure()
-        self.budget = min(self._budget_max, self.budget + 1)
-        if not self.enabled or self._seed is not None:
-            # Unlimited until a throttle; or held at a documented quota, which is what AWS
-            # enforces unless raised (raise it with the pool's ``quotas``): probing above
-            # it would only buy throttles.
-            return
-        new_rate = self._cubic.success_received(self._clock())
-        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
-
-    def on_throttle(self) -> None:
-        """A throttled response: cut the rate (CUBIC beta 0.7) and turn the bucket on."""
-        measured = self._measure()
-        self.throttles += 1
-        rate = measured if not self.enabled else min(measured, self.max_rate)
-        if rate <= 0:
-            rate = self.max_rate or self._MIN_RATE
-        self.enabled = True
-        self._seed = None  # the quota table was wrong for this scope: learn from here
-        new_rate = self._cubic.error_received(rate, self._clock())
-        # As botocore's adaptive mode: never above twice what was measured. A scope too
-        # young for a measurement starts from the minimum and regrows by CUBIC, rather than
-        # from a quota AWS has just said is too high.
-        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
-
-    def _set_rate(self, rate: float) -> None:
-        self._refill()
-        self.max_rate = max(rate, self._MIN_RATE)
-        if self._seed is None:
-            # botocore's bucket: as many tokens as one second's worth, at least one.
-            self.capacity = max(1.0, self.max_rate)
-        self._tokens = min(self._tokens, self.capacity)
-
-    def spend(self, cost: int) -> bool:
-        """Take ``cost`` from the retry budget; ``False`` (and nothing taken) if short."""
-        if self.budget < cost:
-            return False
-        self.budget -= cost
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is worth retrying as is: throttling, a 5xx, or connection trouble."""
+    if isinstance(exc, ThrottlingError | EndpointError):
         return True
+    return isinstance(exc, AWSError) and (exc.http_status or 0) >= 500
 
-    @property
-    def retries(self) -> int:
-        """HTTP attempts sent again, for any reason (see ``ScopeStatistics``)."""
-        return self.throttle_retries + self.transient_retries
-
-    def count_retry(self, cause: str) -> None:
-        """An attempt sent again, after a ``"throttle"`` or a ``"transient"`` error."""
-        if cause == "throttle":
-            self.throttle_retries += 1
-        else:
-            self.transient_retries += 1
-
-    def statistics(self) -> ScopeStatistics:
-        """A frozen snapshot."""
-        self._refill()
-        return ScopeStatistics(
-            rate=self.max_rate if self.enabled else None,
-            tokens=round(self._tokens, 3),
-            in_flight=self._in_flight,
-            requests=self.requests,
-            throttles=self.throttles,
-            retries=self.retries,
-            waited=self.waited,
-            budget=self.budget,
-            throttle_retries=self.throttle_retries,
-            transient_retries=self.transient_retries,
-        )
-
-
-# Limiters holding a slot for the call under way in this task; released by the bound
-# client's _make_api_call when the call ends however it ends (cancellation included).
-held_slots: ContextVar[list[ScopeLimiter] | None] = ContextVar("aiokit_held_slots", default=None)
-
-
-class RateLimiterRegistry:
-    """The pool's scope limiters, and the botocore event handlers that use them."""
-
-    def __init__(
-        self,
-        settings: RetrySettings,
-        quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None = None,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = anyio.sleep,
-    ) -> None:
-        self.settings = settings
-        self.quotas = {**DEFAULT_QUOTAS, **(quotas or {})}
-        self._clock = clock
-        self._sleep = sleep
-        self._limiters: dict[ScopeKey, ScopeLimiter] = {}
-
-    def key(self, scope: Any, operation: str) -> ScopeKey:
-        """The scope key of a request (``scope`` is a ``_clients.Scope``)."""
-        region = None if scope.service in GLOBAL_SERVICES else scope.region
-        group = action_group(scope.service, operation)
-        return ScopeKey(scope.partition, scope.account, region, scope.service, group)
-
-    def limiter(self, key: ScopeKey) -> ScopeLimiter:
-        """The limiter of ``key``, made on first use from the quota table."""
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            quota = self.quotas.get((key.service, key.group))
-            rate = burst = None
-            if quota is not None:
-                # A margin under the documented quota: AWS's clock and ours never agree
-                # exactly, and a throttle at the edge costs a CUBIC cut.
-                rate, burst = quota[0] * _QUOTA_MARGIN, quota[1] * _QUOTA_MARGIN
-            limiter = ScopeLimiter(
-                rate=rate,
-                burst=burst,
-                max_in_flight=self.settings.max_in_flight,
-                budget=self.settings.budget,
-                clock=self._clock,
-                sleep=self._sleep,
-            )
-            self._limiters[key] = limiter
-        return limiter
-
-    def statistics(self) -> dict[ScopeKey, ScopeStatistics]:
-        """Every scope's counters."""
-        return {key: limiter.statistics() for key, limiter in self._limiters.items()}
-
-    # --- botocore event handlers -----------------------------------------------------------
-
-    async def before_attempt(self, request: Any, operation_name: str, **_: Any) -> None:
-        """``request-created`` (registered first, so before signing): slot and token."""
-        context = getattr(request, "context", None) or {}
-        scope = context.get("aiokit_scope")
-        if scope is None:
-            return
-        limiter = self.limiter(self.key(scope, operation_name))
-        await limiter.acquire()
-        # Counted when the attempt is really sent again (not when decided: a caller
-        # cancelled during the backoff sends nothing more).
-        cause = context.pop("aiokit_retry_cause", None)
-        if cause is not None:
-            limiter.count_retry(cause)
-        context["aiokit_limiter"] = limiter
-        context.setdefault("aiokit_started", self._clock())
-        held = held_slots.get()
-        if held is not None:
-            held.append(limiter)
-
-    async def after_attempt(
-        self,
-        attempts: int,
-        response: Any,
-        caught_exception: BaseException | None,
-        request_dict: dict[str, Any],
-        **_: Any,
-    ) -> float | None:
-        """``needs-retry``: learn from the answer; return the delay before a retry, or None."""
-        context = request_dict.get("context", {})
-        limiter: ScopeLimiter | None = context.pop("aiokit_limiter", None)
-        if limiter is None:
-            return None
-        limiter.release()
-        held = held_slots.get()
-        if held is not None and limiter in held:
-            held.remove(limiter)
-        settings = self.settings
-        status, code, retry_after = _answer(response)
-        if caught_exception is None and (code in THROTTLING_CODES or status == 429):
-            limiter.on_throttle()
-            waited = self._clock() - context.get("aiokit_started", self._clock())
-            if waited + retry_after > settings.throttle_timeout:
-                return None
-            # Throttles do not use the caller's attempts: count them apart.
-            context["aiokit_throttled"] = context.get("aiokit_throttled", 0) + 1
-            context["aiokit_retry_cause"] = "throttle"
-            return retry_after  # the scope's bucket paces the resend
-        if caught_exception is None and status < 500:
-            limiter.on_success()
-        if caught_exception is not None:
-            # botocore's own classification: connection trouble is worth another attempt; an
-            # exception of any other kind (a bug in a custom HTTP session, say) is not.
-            transient = isinstance(caught_exception, _TRANSIENT_EXCEPTIONS)
-        else:
-            transient = status in _TRANSIENT_STATUS or code in _TRANSIENT_CODES
-        if not transient or _malformed(caught_exception):
-            return None
-        tries = attempts - context.get("aiokit_throttled", 0)
-        if tries >= settings.max_attempts:
-            return None
-        timeout = "timeout" in type(caught_exception).__name__.lower()
-        if not limiter.spend(10 if timeout else 5):
-            return None
-        context["aiokit_retry_cause"] = "transient"
-        return random.uniform(0, min(settings.max_backoff, 2 ** (tries - 1)))
-
-
-def _malformed(exc: BaseException | None) -> bool:
-    """A request that could not be sent as built (a line break in a header value, say):
-    the same request fails the same way every time, so it is not retried."""
-    if isinstance(exc, HTTPClientError):
-        exc = exc.kwargs.get("error")
-    return isinstance(exc, ValueError)
-
-
-_TRANSIENT_EXCEPTIONS = TransientRetryableChecker._TRANSIENT_EXCEPTION_CLS
-_TRANSIENT_STATUS = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
-_TRANSIENT_CODES = frozenset(TransientRetryableChecker._TRANSIENT_ERROR_CODES)
-
-
-def _answer(response: Any) -> tuple[int, str, float]:
-    """(HTTP status, error code, x-amz-retry-after in seconds) of a botocore response."""
-    if response is None:
-        return 0, "", 0.0
-    http, parsed = response
-    status = int(http.status_code)
-    code = str(parsed.get("Error", {}).get("Code", "")) if status >= 300 else ""
-    header = http.headers.get("x-amz-retry-after")
-    try:
-        retry_after = float(header) / 1000 if header is not None else 0.0
-    except ValueError:
-        retry_after = 0.0
-    return status, code, retry_after
-
-
-# --- for user code ---------------------------------------------------------------------------
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RetryableError | ThrottlingError | EndpointError):
-        return True
-    return isinstance(exc, AWSError) and (exc.http_status or 0) >= 500
 
 
 def retry(
@@ -574,10 +88,10 @@ def retry(
             other error at once, unchanged.
     """
 
-    _validate.count("retry attempts", attempts)
-    _validate.seconds("retry deadline", deadline, optional=True)
-    _validate.seconds("retry base", base, zero=True)
-    _validate.seconds("retry cap", cap, zero=True)
+    count("retry attempts", attempts)
+    seconds("retry deadline", deadline, optional=True)
+    seconds("retry base", base, zero=True)
+    seconds("retry cap", cap, zero=True)
     if fn is not None and not callable(fn):
         raise ConfigurationError(
             f"aiokit.retry takes the function to wrap, or keyword options "
@@ -603,9 +117,10 @@ def retry(
                         )
                     return await result
                 except Exception as exc:
-                    if not _retryable(exc) or attempt >= attempts:
+                    retryable = isinstance(exc, RetryableError) or is_transient(exc)
+                    if not retryable or attempt >= attempts:
                         raise
-                    delay = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+                    delay = backoff(attempt, base=base, cap=cap)
                     if deadline is not None and time.monotonic() - start + delay > deadline:
                         raise
                     await anyio.sleep(delay)

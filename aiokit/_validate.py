@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
@@ -22,8 +21,10 @@ from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from botocore.config import Config
-from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
+from ._botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+from ._checks import count, seconds, text
+from ._checks import kind as _kind
 from ._exceptions import (
     ConfigurationError,
     InvalidParameterError,
@@ -53,7 +54,6 @@ __all__ = [
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 """A 12-digit AWS account id: the one pattern every module checks account ids with."""
-_ACCOUNT_ID = ACCOUNT_ID
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str:
@@ -68,66 +68,6 @@ def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 
 _RETRY_MODES = ("shared", "adaptive", "standard")
 # The most targets a fan-out runs at once: far above any AWS quota, and a task per slot.
 MAX_CONCURRENCY = 100_000
-
-
-def _kind(value: object) -> str:
-    return type(value).__name__
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def count(
-    name: str,
-    value: object,
-    *,
-    minimum: int = 1,
-    optional: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is an ``int`` (not a ``bool``) of at least ``minimum`` (or ``None``)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise error(f"{name} must be an int >= {minimum}, not {_kind(value)} {value!r}")
-    if value < minimum:
-        raise error(f"{name} must be an int >= {minimum}, not {value!r}")
-
-
-def seconds(
-    name: str,
-    value: object,
-    *,
-    optional: bool = False,
-    zero: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is a finite number of seconds, above 0 (or at least 0 with ``zero``)."""
-    if value is None and optional:
-        return
-    bound = ">= 0" if zero else "> 0"
-    if not _is_number(value):
-        raise error(f"{name} must be a number of seconds {bound}, not {_kind(value)} {value!r}")
-    assert isinstance(value, int | float)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise error(f"{name} must be a finite number of seconds {bound}, not {value!r}")
-
-
-def text(
-    name: str,
-    value: object,
-    *,
-    optional: bool = False,
-    error: type[ConfigurationError] = ConfigurationError,
-) -> None:
-    """``value`` is a non-empty string (or ``None``)."""
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise error(f"{name} must be a non-empty str, not {_kind(value)} {value!r}")
-    if not value.strip():
-        raise error(f"{name} must be a non-empty str, not {value!r}")
 
 
 def callable_or_none(name: str, value: object) -> None:
@@ -177,7 +117,7 @@ def account_id(name: str, value: object, *, optional: bool = True) -> None:
     """A 12-digit account id, as a string (an ``int`` loses leading zeros)."""
     if value is None and optional:
         return
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
         hint = " (an int loses leading zeros)" if isinstance(value, int) else ""
         raise InvalidRoleError(
             f"malformed {name} {value!r} ({_kind(value)}): expected 12 digits, as a str{hint}",
@@ -268,8 +208,7 @@ def _config_values(name: str, options: Mapping[str, Any]) -> None:
             raise ConfigurationError(f"{name} {key} must be True or False, not {value!r}")
     version = options.get("signature_version")
     if version is not None:
-        from botocore import UNSIGNED
-        from botocore.auth import AUTH_TYPE_MAPS
+        from ._botocore.auth import AUTH_TYPE_MAPS, UNSIGNED
 
         if version is not UNSIGNED and version not in AUTH_TYPE_MAPS:
             raise ConfigurationError(
@@ -365,7 +304,7 @@ def pool_options(
     Raises:
         ConfigurationError: the first argument that is wrong, by name.
     """
-    from ._retry import RetrySettings
+    from ._ratelimit import RetrySettings
 
     if profile is not None and credentials is not None:
         raise ConfigurationError("give profile or credentials, not both")
@@ -477,7 +416,7 @@ def decode_token(
     botocore falls back on treating a token it cannot decode as the service's own, so a
     token cut short would restart the listing from the first page without a word.
     """
-    from botocore.paginate import TokenDecoder
+    from ._botocore.paginate import decode_token as decode
 
     kw: dict[str, Any] = {
         "service": service_,
@@ -493,7 +432,7 @@ def decode_token(
             **kw,
         )
     try:
-        decoded = TokenDecoder().decode(token)
+        decoded = decode(token)
     except Exception:
         decoded = None
     if not isinstance(decoded, dict) or not decoded:
@@ -594,15 +533,13 @@ def not_a_typo(region_: str, service_: str, partitions: Iterable[Mapping[str, An
     pattern) and the mistake shows only as a connection error to a host that does not exist,
     after every retry. Names unlike any known region (an emulator's ``local``) still pass.
     """
-    import difflib
-
     known = [name for partition in partitions for name in partition.get("regions", {})]
     if region_ in known:
         return
-    close = difflib.get_close_matches(region_, known, n=3, cutoff=0.85)
-    if close:
+    hint = did_you_mean(region_, known, cutoff=0.85)
+    if hint:
         raise InvalidRegionError(
-            f"unknown region {region_!r} for {service_}; did you mean {', '.join(close)}?",
+            f"unknown region {region_!r} for {service_}{hint}",
             service=service_,
             region=region_,
         )

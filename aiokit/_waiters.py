@@ -32,10 +32,8 @@ sleeps cost nothing. Each resource's outcome is a :class:`WaitResult`.
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
 import math
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,21 +41,28 @@ from typing import Any, Literal
 import anyio
 from botocore import xform_name
 from botocore.exceptions import ClientError, WaiterConfigError
-from botocore.waiter import SingleWaiterConfig, WaiterModel, is_valid_waiter_error
 from jmespath.exceptions import JMESPathError
 
 from . import _validate
+from ._botocore.waiter import (
+    SingleWaiterConfig,
+    WaiterModel,
+    is_valid_waiter_error,
+    waiter_config,
+)
+from ._checks import is_number
 from ._exceptions import (
     AiokitError,
     ConfigurationError,
     UnknownOperationError,
     WaiterFailed,
     WaiterTimeout,
-    translate,
+    translated,
 )
-from ._where import describe
+from ._retry import backoff as _backoff
+from ._where import Scope, scope_of_client
 
-__all__ = ["Backoff", "WaitResult", "next_delay", "wait", "wait_many"]
+__all__ = ["Backoff", "WaitResult", "next_delay", "wait", "wait_in", "wait_many"]
 
 logger = logging.getLogger("aiokit")
 
@@ -113,20 +118,19 @@ class _Waiter:
     acceptors: tuple[Any, ...]  # botocore AcceptorConfig objects, matchers compiled once
     delay: float
     max_attempts: int | None
-    service: str
-    region: str | None
-    account: str | None
+    scope: Scope
 
     def where(self) -> str:
-        return describe(self.service, f"waiter {self.name}", self.region, self.account)
+        return self.scope.describe(f"waiter {self.name}")
 
     def error_fields(self) -> dict[str, Any]:
+        scope = self.scope
         return {
             "waiter": self.name,
-            "service": self.service,
+            "service": scope.service,
             "operation": self.operation,
-            "region": self.region,
-            "account": self.account,
+            "region": scope.region,
+            "account": scope.account,
         }
 
 
@@ -181,6 +185,34 @@ async def wait(
         InvalidParameterError: the parameters do not fit the operation. Other aiokit errors
             (``EndpointError``...) propagate as the operation raised them.
     """
+    return await wait_in(
+        scope_of_client(client),
+        client,
+        waiter_name,
+        timeout=timeout,
+        delay=delay,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        max_delay=max_delay,
+        model=model,
+        **params,
+    )
+
+
+async def wait_in(
+    scope: Scope,
+    client: Any,
+    waiter_name: str,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109  (the waiter's own deadline: see wait)
+    delay: float | None = None,
+    max_attempts: int | None = None,
+    backoff: Backoff = "exponential",
+    max_delay: float = 120.0,
+    model: Mapping[str, Any] | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """:func:`wait`, where the pool says where ``client``'s requests go (``scope``)."""
     start = anyio.current_time()
     _validate.text("waiter", waiter_name, error=UnknownOperationError)
     waiter_config = params.pop("WaiterConfig", None) or {}
@@ -196,7 +228,7 @@ async def wait(
     if max_attempts is None:
         max_attempts = waiter_config.get("MaxAttempts")
     policy = _policy(timeout, delay, max_attempts, backoff, max_delay)
-    waiter = await _resolve(client, waiter_name, model, policy)
+    waiter = await _resolve(client, scope, waiter_name, model)
     deadline = math.inf if timeout is None else start + timeout
     return await _run(waiter, params, policy, deadline, None)
 
@@ -213,6 +245,7 @@ async def wait_many(
     backoff: Backoff = "exponential",
     max_delay: float = 120.0,
     model: Mapping[str, Any] | None = None,
+    scope: Scope | None = None,
 ) -> list[WaitResult]:
     """Run one wait per parameter set, all at once, and report each one's outcome.
 
@@ -234,6 +267,8 @@ async def wait_many(
         backoff: as for :func:`wait`.
         max_delay: as for :func:`wait`.
         model: as for :func:`wait`.
+        scope: where ``client``'s requests go, when the pool says so (by default the
+            client's own service and region, and its pool's account).
 
     Returns:
         One :class:`WaitResult` per parameter set, in input order. A wait that ends in an
@@ -251,20 +286,8 @@ async def wait_many(
     _validate.text("waiter", waiter_name, error=UnknownOperationError)
     _validate.count("concurrency", concurrency)
     policy = _policy(timeout, delay, max_attempts, backoff, max_delay)
-    if isinstance(param_sets, str | bytes | Mapping) or not isinstance(param_sets, Iterable):
-        raise ConfigurationError(
-            "param_sets must be a list of parameter dicts, one per wait, not "
-            f"{type(param_sets).__name__}"
-        )
-    given: list[Any] = list(param_sets)
-    for index, one_set in enumerate(given):
-        if not isinstance(one_set, Mapping):
-            raise ConfigurationError(
-                f"param_sets[{index}] must be a dict of the operation's parameters, not "
-                f"{type(one_set).__name__} {one_set!r}"
-            )
-    sets = [dict(p) for p in given]
-    waiter = await _resolve(client, waiter_name, model, policy)
+    sets = _param_sets(param_sets)
+    waiter = await _resolve(client, scope or scope_of_client(client), waiter_name, model)
     deadline = math.inf if timeout is None else start + timeout
     limiter = anyio.CapacityLimiter(concurrency)
     results: list[WaitResult | None] = [None] * len(sets)
@@ -289,6 +312,42 @@ async def wait_many(
         raise_one_bug(group)  # a bug every wait hit: raised once, as itself
         raise
     return [r for r in results if r is not None]
+
+
+def _param_sets(param_sets: object) -> list[dict[str, Any]]:
+    """``wait_many``'s parameter sets, checked: a list of dicts (copied)."""
+    if isinstance(param_sets, str | bytes | Mapping) or not isinstance(param_sets, Iterable):
+        raise ConfigurationError(
+            "param_sets must be a list of parameter dicts, one per wait, not "
+            f"{type(param_sets).__name__}"
+        )
+    given: list[Any] = list(param_sets)
+    for index, one_set in enumerate(given):
+        if not isinstance(one_set, Mapping):
+            raise ConfigurationError(
+                f"param_sets[{index}] must be a dict of the operation's parameters, not "
+                f"{type(one_set).__name__} {one_set!r}"
+            )
+    return [dict(p) for p in given]
+
+
+def _accepted(waiter: _Waiter, response: dict[str, Any], error: ClientError | None) -> Any:
+    """As botocore: the first acceptor that matches ``response`` (``None``: none did); an
+    error response that no acceptor expects is a failure."""
+    for acceptor in waiter.acceptors:
+        if _matches(waiter, acceptor, response, error):
+            return acceptor
+    if is_valid_waiter_error(response):
+        err = response["Error"]
+        code, message = err.get("Code", "Unknown"), err.get("Message", "Unknown")
+        reason = f"An error occurred ({code}): {message}"
+        raise WaiterFailed(
+            f"{waiter.where()}: {reason}",
+            reason=reason,
+            last_response=response,
+            **waiter.error_fields(),
+        ) from error
+    return None
 
 
 def _matches(waiter: _Waiter, acceptor: Any, response: dict[str, Any], error: Any) -> bool:
@@ -325,9 +384,9 @@ def next_delay(attempts: int, delay: float, backoff: Backoff, max_delay: float) 
     """
     if backoff == "fixed" or delay <= 0:
         return delay
-    exponent = min(max(attempts - 1, 0), _MAX_EXPONENT)
-    ceiling = max(delay, min(max_delay, delay * 2.0**exponent))
-    return random.uniform(delay, ceiling)
+    # The Smithy strategy is aiokit's one backoff with the delay as its floor and base.
+    attempt = min(max(attempts, 1), _MAX_EXPONENT + 1)
+    return _backoff(attempt, base=delay, cap=max_delay, floor=delay)
 
 
 # --- the polling loop ----------------------------------------------------------------------
@@ -361,26 +420,10 @@ async def _run(
         response, error = polled
         last_response = response
         attempts += 1
-        # As botocore: the first acceptor that matches sets the state; an error response
-        # that no acceptor expects is a failure.
-        for acceptor in waiter.acceptors:
-            if _matches(waiter, acceptor, response, error):
-                last_matched = acceptor
-                state = acceptor.state
-                break
-        else:
-            if is_valid_waiter_error(response):
-                err = response["Error"]
-                reason = (
-                    f"An error occurred ({err.get('Code', 'Unknown')}): "
-                    f"{err.get('Message', 'Unknown')}"
-                )
-                raise WaiterFailed(
-                    f"{waiter.where()}: {reason}",
-                    reason=reason,
-                    last_response=response,
-                    **waiter.error_fields(),
-                ) from error
+        matched = _accepted(waiter, response, error)
+        if matched is not None:
+            last_matched = matched
+            state = matched.state
         if state == "success":
             logger.debug("%s: success after %d attempt(s)", waiter.where(), attempts)
             return response
@@ -412,7 +455,7 @@ async def _run(
             waiter.where(),
             attempts,
             pause,
-            extra={"waiter": waiter.name, "attempt": attempts, "service": waiter.service},
+            extra={"waiter": waiter.name, "attempt": attempts, "service": waiter.scope.service},
         )
         await anyio.sleep(pause)
 
@@ -428,7 +471,8 @@ async def _poll(
     Returns ``None`` when the deadline passed first (waiting for a slot included): the
     request is cancelled rather than left to finish.
     """
-    with anyio.CancelScope(deadline=deadline):
+    # Clients not made by a pool raise botocore's own errors: translated makes them aiokit's.
+    with anyio.CancelScope(deadline=deadline), translated(waiter.scope, waiter.operation):
         try:
             if limiter is None:
                 response = await waiter.method(**params)
@@ -438,18 +482,6 @@ async def _poll(
         except ClientError as exc:
             # aiokit's AWSError is a ClientError: its parsed error feeds the acceptors.
             return dict(exc.response), exc
-        except Exception as exc:
-            # Clients not made by a pool raise botocore's own errors: make them aiokit's.
-            new = translate(
-                exc,
-                service=waiter.service,
-                operation=waiter.operation,
-                region=waiter.region,
-                account=waiter.account,
-            )
-            if new is exc:
-                raise
-            raise new from exc
         return response, None
     return None
 
@@ -495,24 +527,17 @@ def _policy(
     )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 async def _resolve(
-    client: Any, waiter_name: str, model: Mapping[str, Any] | None, policy: _Policy
+    client: Any, scope: Scope, waiter_name: str, model: Mapping[str, Any] | None
 ) -> _Waiter:
     """Find and prepare a waiter, raising configuration errors before any request."""
     service_model = client.meta.service_model
-    service: str = service_model.service_name
-    region: str | None = client.meta.region_name
-    scope = getattr(getattr(client, "_aiokit", None), "scope", None)
-    account: str | None = getattr(scope, "account", None)
-    kw: dict[str, Any] = {"service": service, "region": region, "account": account}
+    service = scope.service
+    kw = scope.fields()
     if model is None:
         # Reading and parsing the waiters-2 file is blocking I/O: keep it off the event loop.
         # botocore caches the result on the client, which bound clients share.
-        config = await anyio.to_thread.run_sync(client._get_waiter_config)
+        config = await anyio.to_thread.run_sync(waiter_config, client)
         if not config:
             raise UnknownOperationError(
                 f"{service} has no waiters; pass a custom waiter model with model=...", **kw
@@ -530,7 +555,7 @@ async def _resolve(
         acceptors=acceptors,
         delay=float(single.delay),
         max_attempts=int(single.max_attempts),
-        **kw,
+        scope=scope,
     )
 
 
@@ -541,8 +566,7 @@ def _model_name(names: list[str], waiter_name: str, service: str, kw: dict[str, 
     by_snake = {xform_name(n): n for n in names}
     if waiter_name in by_snake:
         return by_snake[waiter_name]
-    close = difflib.get_close_matches(waiter_name, [*by_snake, *names], n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    hint = _validate.did_you_mean(waiter_name, [*by_snake, *names])
     raise UnknownOperationError(
         f"{service} has no waiter {waiter_name!r}{hint} (available: {', '.join(sorted(by_snake))})",
         **kw,
@@ -586,14 +610,13 @@ def _check_waiter(
         raise bad(f"waiter {name!r} has no {exc.args[0]!r}") from exc
     operation = single.operation
     if operation not in service_model.operation_names:
-        close = difflib.get_close_matches(str(operation), service_model.operation_names, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = _validate.did_you_mean(str(operation), service_model.operation_names)
         raise UnknownOperationError(
             f"waiter {name!r}: {kw['service']} has no operation {operation!r}{hint}",
             operation=str(operation),
             **kw,
         )
-    if not (_is_number(single.delay) and 0 <= single.delay < math.inf):
+    if not (is_number(single.delay) and 0 <= single.delay < math.inf):
         raise bad(f"waiter {name!r}: delay must be a number of seconds >= 0")
     max_attempts = single.max_attempts
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:

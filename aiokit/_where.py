@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Scope", "describe"]
+__all__ = ["Scope", "describe", "scope_of_client"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,15 @@ class Scope:
     def describe(self, operation: str | None = None) -> str:
         """``service Operation in region (account N)``."""
         return describe(self.service, operation, self.region, self.account)
+
+
+def scope_of_client(client: Any) -> Scope:
+    """Where a client's requests go: the scope its pool bound it with, or for a client made
+    elsewhere its own service and region (account unknown)."""
+    scope = getattr(getattr(client, "_aiokit", None), "scope", None)
+    if isinstance(scope, Scope):
+        return scope
+    return Scope(None, client.meta.region_name, client.meta.service_model.service_name)
 
 
 def describe(

@@ -993,3 +993,24 @@ async def test_a_plain_botocore_config_is_taken_as_an_aiobotocore_one(env: Env) 
     sqs = await env.pool.client("sqs", config=BotocoreConfig(read_timeout=7))
     assert sqs.meta.config.read_timeout == 7
     await sqs.list_queues()
+
+
+def test_endpoint_urls_and_signature_versions_are_checked_as_botocore_checks_them() -> None:
+    """aiokit runs botocore's own host checks (IPv6 literals included) and knows its
+    signature versions (``botocore.UNSIGNED`` included), before any client is made."""
+    from botocore import UNSIGNED
+
+    from aiokit import _validate
+
+    for url in (
+        "http://[::1]:5000",
+        "http://localhost:4566",
+        "https://sqs.eu-west-1.amazonaws.com",
+    ):
+        _validate.endpoint_url("endpoint_url", url)
+    with pytest.raises(aiokit.ConfigurationError, match="the host name is malformed"):
+        _validate.endpoint_url("endpoint_url", "http://-bad-.example")
+    for version in (UNSIGNED, "v4", "s3v4"):
+        assert _validate.config("config", AioConfig(signature_version=version)) is not None
+    with pytest.raises(aiokit.ConfigurationError, match="signature_version 'v9' is unknown"):
+        _validate.config("config", AioConfig(signature_version="v9"))

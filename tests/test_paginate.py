@@ -416,3 +416,17 @@ async def test_glacier_listings_need_no_account_id_as_in_boto3(
     assert names == ["v1"]
     items, _ = await aiokit_pool.crawl("glacier", "list_vaults").collect()
     assert [i.data["VaultName"] for i in items] == ["v1"]
+
+
+async def test_a_paginators_errors_say_where_the_pool_sent_it(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """The paginator takes its scope (region, account) from the pool, not from the client."""
+    pager = aiokit_pool.paginate(
+        "s3", "list_objects_v2", account="111111111111", role="Auditor", Bukket="b"
+    )
+    with pytest.raises(aiokit.InvalidParameterError) as info:
+        async for _ in pager:
+            pass
+    assert (info.value.region, info.value.account) == ("us-east-1", "111111111111")
+    assert str(info.value).startswith("s3 ListObjectsV2 in us-east-1 (account 111111111111): ")

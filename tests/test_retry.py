@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -12,7 +12,8 @@ import pytest_asyncio
 from aiohttp import web
 
 import aiokit
-from aiokit._retry import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
+from aiokit._ratelimit import RateLimiterRegistry, RetrySettings, ScopeKey, ScopeLimiter
+from aiokit._where import Scope as Where
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
 pytestmark = pytest.mark.asyncio
@@ -513,3 +514,118 @@ async def test_a_request_that_cannot_be_sent_as_built_is_a_bad_parameter_not_ret
         scopes = pool.statistics().scopes.values()
     assert sum(s.requests for s in scopes) == 2  # CreateBucket, and PutObject once
     assert sum(s.retries for s in scopes) == 0
+
+
+# --- one backoff, one transient predicate, one throttle check -----------------------------------
+
+
+def test_every_retry_draws_from_the_one_backoff_as_its_formula_says() -> None:
+    """Same seed, same draw: the limiter's, the page retry's, ``@retry``'s and the waiter's
+    delays are the formulas each had before they shared ``backoff()``."""
+    import random
+
+    from aiokit._retry import backoff
+    from aiokit._waiters import next_delay
+
+    pairs: list[tuple[Callable[[int], float], Callable[[int], float]]] = [
+        # The scope limiter's transient retry: full jitter, 1 s doubling, RetrySettings' cap.
+        (
+            lambda n: backoff(n, base=1.0, cap=20.0),
+            lambda n: random.uniform(0, min(20.0, 2 ** (n - 1))),
+        ),
+        # @aiokit.retry: full jitter from ``base``, up to ``cap``.
+        (
+            lambda n: backoff(n, base=0.1, cap=20.0),
+            lambda n: random.uniform(0, min(20.0, 0.1 * 2 ** (n - 1))),
+        ),
+        # A paginator's page retry (the n-th): 0.25 s doubling up to 10 s.
+        (
+            lambda n: backoff(n, base=0.25, cap=10.0),
+            lambda n: random.uniform(0, min(10.0, 0.25 * 2 ** (n - 1))),
+        ),
+        # The waiters' Smithy strategy: uniform in [delay, min(max_delay, delay * 2**(n-1))].
+        (
+            lambda n: next_delay(n, 5.0, "exponential", 120.0),
+            lambda n: random.uniform(5.0, max(5.0, min(120.0, 5.0 * 2.0 ** min(n - 1, 32)))),
+        ),
+    ]
+    for draw, formula in pairs:
+        for n in (1, 2, 5, 9, 40):
+            for seed in range(10):
+                random.seed(seed)
+                got = draw(n)
+                random.seed(seed)
+                assert got == formula(n), (n, seed)
+
+
+def test_one_throttle_check_and_one_transient_predicate() -> None:
+    from botocore.exceptions import ClientError
+
+    from aiokit._exceptions import THROTTLING_CODES, is_throttling, translate
+    from aiokit._retry import is_transient
+
+    assert is_throttling("SlowDown", 503) and is_throttling("", 429)
+    assert is_throttling("ProvisionedThroughputExceededException", 400)
+    assert not is_throttling("AccessDenied", 403) and not is_throttling("", 500)
+    # botocore's own list, so aiokit and botocore's retry handler agree on what a throttle is.
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    assert set(ThrottledRetryableChecker._THROTTLED_ERROR_CODES) == THROTTLING_CODES
+
+    def answer(code: str, status: int) -> BaseException:
+        error = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return translate(ClientError(error, "Op"), service="sqs")  # type: ignore[arg-type]
+
+    assert is_transient(answer("InternalError", 500)) and is_transient(answer("SlowDown", 503))
+    assert is_transient(answer("Throttling", 400))  # a ThrottlingError
+    assert not is_transient(answer("AccessDenied", 403))
+    assert is_transient(aiokit.EndpointError("reset")) and not is_transient(KeyError("x"))
+    assert not is_transient(aiokit.RetryableError("user code's own"))  # @retry's, not AWS's
+
+
+def test_global_services_are_those_of_botocores_endpoint_data() -> None:
+    """One scope per account for a global service (one endpoint per partition), by the
+    service's endpoint prefix: ``mturk`` is ``mturk-requester`` in the endpoint data."""
+    registry = RateLimiterRegistry(RetrySettings())
+
+    def key(service: str, partition: str = "aws") -> ScopeKey:
+        where = Where("111122223333", "eu-west-1", service, partition)
+        return registry.key(where, "AnyOperation")
+
+    for service in ("iam", "organizations", "route53", "cloudfront", "ce", "budgets", "mturk"):
+        assert key(service).region is None, service
+        assert key(service).account == "111122223333"
+    for service in ("ec2", "sqs", "sts", "s3", "dynamodb"):
+        assert key(service).region == "eu-west-1", service
+    # Per partition: Shield is global in aws, not a service of aws-cn's endpoint data.
+    assert key("iam", "aws-cn").region is None
+    assert key("shield").region is None and key("shield", "aws-cn").region == "eu-west-1"
+
+
+async def test_the_limiter_reads_service_and_endpoint_data_in_a_worker_thread(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request of a service the limiters have not keyed yet reads the service's
+    endpoint prefix in a worker thread, never on the event loop."""
+    import threading
+
+    from aiokit import _ratelimit
+    from aiokit._botocore import shared_loader
+
+    async with _pool(moto_endpoint) as pool:
+        sns = await pool.client("sns")
+        loop_thread = threading.get_ident()
+        loader = shared_loader()
+        load = loader.load_service_model
+        on_loop: list[str] = []
+
+        def recording(service: str, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == loop_thread:
+                on_loop.append(service)
+            return load(service, *args, **kwargs)
+
+        monkeypatch.delitem(_ratelimit._prefixes, "sns", raising=False)
+        monkeypatch.setattr(loader, "load_service_model", recording)
+        await sns.list_topics()
+        assert "sns" in _ratelimit._prefixes
+    assert on_loop == []

@@ -552,3 +552,31 @@ async def test_wait_many_checks_its_configuration_first(aiokit_pool: aiokit.Sess
     with pytest.raises(aiokit.ConfigurationError, match="concurrency"):
         await _waiters.wait_many(s3, "bucket_exists", [{"Bucket": "b"}], concurrency=0)
     assert await _waiters.wait_many(s3, "bucket_exists", []) == []
+
+
+async def test_the_pools_waits_say_where_the_pool_sent_them(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """``pool.wait`` and ``pool.wait_many`` hand the waiter the pool's scope."""
+    with pytest.raises(aiokit.WaiterTimeout) as info:
+        await aiokit_pool.wait(
+            "s3",
+            "bucket_exists",
+            account="111111111111",
+            role="Auditor",
+            Bucket="never",
+            delay=0.01,
+            max_attempts=1,
+        )
+    assert (info.value.region, info.value.account) == ("us-east-1", "111111111111")
+    assert "s3 waiter BucketExists in us-east-1 (account 111111111111)" in str(info.value)
+    [result] = await aiokit_pool.wait_many(
+        "s3",
+        "bucket_exists",
+        [{"Bucket": "never"}],
+        account="111111111111",
+        role="Auditor",
+        delay=0.01,
+        max_attempts=1,
+    )
+    assert result.error is not None and result.error.account == "111111111111"

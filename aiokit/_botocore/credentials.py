@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 from aiobotocore.credentials import AioCredentials, AioDeferredRefreshableCredentials
 
-from .._exceptions import CredentialsError
+from .._errors import CredentialsError
 
 __all__ = [
     "UnboundCredentials",

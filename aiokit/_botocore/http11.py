@@ -40,7 +40,7 @@ from botocore.httpsession import (
     get_cert_path,
 )
 
-from .._exceptions import InvalidParameterError
+from .._errors import InvalidParameterError
 from .httpsession import SharedSSLHTTPSession, shared_ssl_context
 
 __all__ = ["LeanHTTPSession"]
