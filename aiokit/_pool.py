@@ -62,7 +62,9 @@ from ._exceptions import (
 )
 from ._fleet.crawl import Crawl
 from ._fleet.discovery import Accounts, discover_targets
-from ._fleet.fanout import Context, FanOut, Progress
+from ._fleet.fanout import Context, FanOut
+from ._fleet.limits import FanOutLimits
+from ._fleet.outcomes import Progress
 from ._fleet.targets import Target
 from ._gc import DEFAULT_GC_THRESHOLD
 from ._identity import (
@@ -958,25 +960,13 @@ class SessionPool:
                 ``ctx.paginate(...)``, ``ctx.wait(...)``, ``ctx.target``).
             targets: targets, or an async iterator of them; a target given twice (same
                 account, region and partition) is visited once.
-            concurrency: targets in progress at once.
-            per_account: targets of one account in progress at once.
-            per_region: targets of one region in progress at once.
-            timeout: seconds one target may take (then it fails with reason ``timeout``).
-            deadline: seconds the whole fan-out may take; then it stops, keeping what it has.
+            concurrency, per_account, per_region, timeout, deadline: the bounds and times,
+                checked here: see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
         """
         self._check_open()
-        return FanOut(
-            self,
-            fn,
-            targets,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
-            progress=progress,
-        )
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
+        return FanOut(self, fn, targets, limits, progress=progress, gc_threshold=self._gc_threshold)
 
     async def targets(
         self,
@@ -1053,11 +1043,13 @@ class SessionPool:
             service, operation: what to paginate.
             targets: where; by default the pool's own identity in its default region.
             key: which result key to flatten (see :meth:`Paginator.items`).
-            concurrency, per_account, per_region, timeout, deadline, progress: as for
-                :meth:`fan_out`.
+            concurrency, per_account, per_region, timeout, deadline: the bounds and times:
+                see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
+            progress: called after each target with a :class:`Progress`.
             **params: the operation's parameters.
         """
         self._check_open()
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if targets is None:
             targets = [Target(None, self._region)]
         return Crawl(
@@ -1067,12 +1059,9 @@ class SessionPool:
             targets,
             params,
             key=key,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
+            limits=limits,
             progress=progress,
+            gc_threshold=self._gc_threshold,
         )
 
     async def _preload(self, service: str) -> None:

@@ -40,7 +40,7 @@ import anyio
 
 from ._exceptions import ConfigurationError
 from ._fleet.crawl import Item
-from ._fleet.fanout import Outcome, Status
+from ._fleet.outcomes import Outcome, Status
 
 __all__ = [
     "CsvSink",
