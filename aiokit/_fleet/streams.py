@@ -12,7 +12,7 @@ has room (two loop passes per item otherwise, a large share of a fan-out's own c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ V = TypeVar("V")
 
 @asynccontextmanager
 async def running(
-    produce: Callable[[MemoryObjectSendStream[T]], Awaitable[Any]], buffer: int
+    produce: Callable[[MemoryObjectSendStream[T]], Coroutine[Any, Any, None]], buffer: int
 ) -> AsyncIterator[MemoryObjectReceiveStream[T]]:
     """Run ``produce(send)`` in a task group; yield the stream's receiving end.
 
