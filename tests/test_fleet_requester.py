@@ -270,3 +270,18 @@ def test_no_task_group_is_entered_by_hand() -> None:
             ):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == [], "let an @asynccontextmanager own the task group (streams.running)"
+
+
+async def test_each_fan_out_worker_runs_on_a_lean_botocore_context() -> None:
+    """The workers' botocore context is aiokit's cheaply copied one (the fan-out's one use
+    of the seam): deleting ``use_lean_client_context()`` in ``FanOut._work`` fails here."""
+    from botocore.context import get_context
+
+    from aiokit._botocore import LeanClientContext
+
+    async def fn(ctx: Context) -> str:
+        return type(get_context()).__name__
+
+    targets = [aiokit.Target(None, r) for r in ("us-east-1", "eu-west-1", "us-west-2")]
+    outcomes = await FanOut(_requester(FakeRequester()), fn, targets, FanOutLimits(2)).collect()
+    assert {o.value for o in outcomes} == {LeanClientContext.__name__}
