@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime
 import enum
 import inspect
@@ -73,7 +72,6 @@ from ._identity import (
     Identity,
     Profile,
     StaticKeys,
-    check_session_name,
     identity_account,
 )
 from ._paginate import Paginator
@@ -996,24 +994,9 @@ class SessionPool:
             ConfigurationError: an unknown region, OU, role, or a malformed account id or
                 session name.
         """
-        if session_name is not None:
-            check_session_name(session_name)
-            if accounts == "self" or not isinstance(accounts, str | Sequence):
-                raise ConfigurationError(
-                    "session_name= applies to a list of account ids; for an organization "
-                    "use aiokit.Organization(session_name=...)"
-                )
-        targets = await discover_targets(self, accounts, regions, services, role, refresh=refresh)
-        if session_name is None:
-            return targets
-        return [
-            dataclasses.replace(
-                t, identity=dataclasses.replace(t.identity, session_name=session_name)
-            )
-            if isinstance(t.identity, AssumeRole)
-            else t
-            for t in targets
-        ]
+        return await discover_targets(
+            self, accounts, regions, services, role, session_name=session_name, refresh=refresh
+        )
 
     def crawl(
         self,

@@ -30,6 +30,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
@@ -37,6 +38,7 @@ import anyio
 from ... import _endpoints, _validate
 from ..._endpoints import Coverage, Endpoints, Partition
 from ..._exceptions import ConfigurationError, InvalidRegionError, InvalidRoleError, translated
+from ..._identity import AssumeRole, check_session_name
 from ..._protocols import Requester
 from ..streams import bounded_map
 from ..targets import Target
@@ -59,6 +61,7 @@ async def discover_targets(
     services: Sequence[str] | None = None,
     role: str | None = None,
     *,
+    session_name: str | None = None,
     refresh: bool = False,
 ) -> list[Target]:
     """The targets (account x region cells) a crawl should visit, interleaved across accounts.
@@ -83,6 +86,8 @@ async def discover_targets(
             account in the partition's global region (``us-east-1`` for ``aws``), whatever
             ``regions`` says.
         role: the role to assume in listed account ids; the pool's ``role`` by default.
+        session_name: the role session name in listed account ids (default ``"aiokit"``;
+            an :class:`Organization` takes its own ``session_name``).
         refresh: read the organization and enabled regions again instead of reusing what
             this pool read before.
 
@@ -102,6 +107,7 @@ async def discover_targets(
         UnknownServiceError: botocore knows no such service.
         AWSError, CredentialsError: listing the organization or asking STS failed.
     """
+    _check_session_name(accounts, session_name)
     _check_arguments(accounts, regions, services, role)
     await pool.open()
     if refresh:
@@ -115,7 +121,29 @@ async def discover_targets(
     plans, coverage = _plan(pool, found, endpoints, spec, prefixes)
     enabled = await _enabled_by_account(pool, plans, coverage, spec)
     rank = _choose_regions(plans, coverage, spec, enabled)
-    return _interleave(plans, rank)
+    targets = _interleave(plans, rank)
+    if session_name is None:
+        return targets
+    return [_with_session_name(t, session_name) for t in targets]
+
+
+def _check_session_name(accounts: object, session_name: str | None) -> None:
+    if session_name is not None:
+        check_session_name(session_name)
+        if accounts == "self" or not isinstance(accounts, str | Sequence):
+            raise ConfigurationError(
+                "session_name= applies to a list of account ids; for an organization "
+                "use aiokit.Organization(session_name=...)"
+            )
+
+
+def _with_session_name(target: Target, session_name: str) -> Target:
+    identity = target.identity
+    if not isinstance(identity, AssumeRole):
+        return target
+    return dataclasses.replace(
+        target, identity=dataclasses.replace(identity, session_name=session_name)
+    )
 
 
 def _plan(
