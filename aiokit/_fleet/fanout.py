@@ -307,8 +307,32 @@ class FanOut(Generic[T]):
                 if verdict is None:
                     raise  # a bug in fn: surface it, stop the fan-out
                 status, reason = verdict
-                return _outcome(target, status, stats, start, error=exc, reason=reason)
-            return _outcome(target, Status.OK, stats, start, value=value)
+                return Outcome(
+                    target,
+                    status,
+                    error=exc,
+                    reason=reason,
+                    duration=time.perf_counter() - start,
+                    calls=stats.calls,
+                    retries=stats.retries,
+                    throttles=stats.throttles,
+                    throttle_retries=stats.throttle_retries,
+                    transient_retries=stats.transient_retries,
+                    page_retries=stats.page_retries,
+                )
+            # Built in place, not by a helper: this line runs once per target.
+            return Outcome(
+                target,
+                Status.OK,
+                value=value,
+                duration=time.perf_counter() - start,
+                calls=stats.calls,
+                retries=stats.retries,
+                throttles=stats.throttles,
+                throttle_retries=stats.throttle_retries,
+                transient_retries=stats.transient_retries,
+                page_retries=stats.page_retries,
+            )
         finally:
             call_stats.reset(token)
 
@@ -358,32 +382,6 @@ class FanOut(Generic[T]):
             deadline_reached=self._deadline_reached,
             interrupted=self._interrupted,
         )
-
-
-def _outcome(
-    target: Target,
-    status: Status,
-    stats: CallStats,
-    start: float,
-    *,
-    value: Any = None,
-    error: BaseException | None = None,
-    reason: str | None = None,
-) -> Outcome[Any]:
-    return Outcome(
-        target,
-        status,
-        value=value,
-        error=error,
-        reason=reason,
-        duration=time.perf_counter() - start,
-        calls=stats.calls,
-        retries=stats.retries,
-        throttles=stats.throttles,
-        throttle_retries=stats.throttle_retries,
-        transient_retries=stats.transient_retries,
-        page_retries=stats.page_retries,
-    )
 
 
 def _awaited(fn: Callable[[Context], Awaitable[T]], ctx: Context) -> Awaitable[T]:
