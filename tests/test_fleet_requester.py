@@ -285,3 +285,43 @@ async def test_each_fan_out_worker_runs_on_a_lean_botocore_context() -> None:
     targets = [aiokit.Target(None, r) for r in ("us-east-1", "eu-west-1", "us-west-2")]
     outcomes = await FanOut(_requester(FakeRequester()), fn, targets, FanOutLimits(2)).collect()
     assert {o.value for o in outcomes} == {LeanClientContext.__name__}
+
+
+async def test_fan_out_limits_are_one_checked_value_that_bounds_the_run() -> None:
+    import dataclasses
+    from collections import Counter
+
+    import anyio
+
+    limits = FanOutLimits(concurrency=8, per_account=2, timeout=0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.concurrency = 1  # type: ignore[misc]
+    with pytest.raises(aiokit.ConfigurationError, match="per_account must be an int >= 1"):
+        FanOutLimits(per_account=0)
+    with pytest.raises(aiokit.ConfigurationError, match="concurrency must be at most 100,000"):
+        FanOutLimits(concurrency=100_001)
+
+    running: Counter[str | None] = Counter()
+    peak: Counter[str | None] = Counter()
+
+    async def fn(ctx: Context) -> int:
+        account = ctx.target.account
+        running[account] += 1
+        peak[account] = max(peak[account], running[account])
+        await anyio.sleep(0.01)
+        running[account] -= 1
+        return 1
+
+    regions = ("us-east-1", "eu-west-1", "us-west-2", "ap-south-1")
+    targets = [aiokit.Target.assume(a, r, "Audit") for a in MEMBERS for r in regions]
+    outcomes = await FanOut(_requester(FakeRequester()), fn, targets, limits).collect()
+    assert [o.status for o in outcomes] == [Status.OK] * len(targets)
+    assert set(peak.values()) == {2}  # per_account, not concurrency, bounded each account
+
+    async def slow(ctx: Context) -> int:
+        await anyio.sleep(30)
+        return 0
+
+    quick = FanOutLimits(timeout=0.05)
+    late = await FanOut(_requester(FakeRequester()), slow, targets[:2], quick).collect()
+    assert [(o.status, o.reason) for o in late] == [(Status.FAILED, "timeout")] * 2
