@@ -1034,7 +1034,7 @@ class SessionPool:
         self._check_open()
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if targets is None:
-            targets = [Target(None, self._region)]
+            targets = [Target(None, self.region)]
         return Crawl(
             self,
             service,

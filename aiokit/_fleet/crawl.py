@@ -30,7 +30,7 @@ from .._extras import import_extra
 from .._paginate import check_listing
 from .._protocols import Requester
 from .display import html_table
-from .fanout import Context, FanOut, _checked
+from .fanout import Context, FanOut, checked_target
 from .limits import DEFAULT_LIMITS, FanOutLimits
 from .outcomes import FanOutStatistics, Outcome, Progress, Status
 from .streams import Drain, running, send_soon
@@ -215,7 +215,7 @@ class Crawl:
         # Distinct targets: one given twice is visited once (FanOut), so it is not owed twice.
         # Each checked now (a dict or list in the list is named, not "unhashable type").
         given = targets if isinstance(targets, Collection) else None
-        self._given = None if given is None else len({_checked(t) for t in given})
+        self._given = None if given is None else len({checked_target(t) for t in given})
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None

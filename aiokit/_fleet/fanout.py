@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from .._identity import Identity
     from .._paginate import Paginator
 
-__all__ = ["Context", "FanOut", "check_targets"]
+__all__ = ["Context", "FanOut", "check_targets", "checked_target"]
 
 T = TypeVar("T")
 
@@ -448,12 +448,12 @@ class _Targets:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.
             target = next(self._iterator, _END)
-            return None if target is _END else _checked(target)
+            return None if target is _END else checked_target(target)
         assert self._source is not None
         async with self._lock:  # an async generator serves one caller at a time
             try:
                 # Once exhausted, it keeps raising StopAsyncIteration for every worker.
-                return _checked(await self._source.__anext__())
+                return checked_target(await self._source.__anext__())
             except StopAsyncIteration:
                 return None
 
@@ -466,7 +466,8 @@ class _Targets:
 _END = object()
 
 
-def _checked(target: object) -> Target:
+def checked_target(target: object) -> Target:
+    """``target``, which must be a ``Target`` (a dict or tuple in the list is named)."""
     if isinstance(target, Target):
         return target
     raise ConfigurationError(
