@@ -31,7 +31,8 @@ from ._exceptions import (
 )
 from ._fleet.crawl import Crawl, Item, Report
 from ._fleet.discovery import Organization, Profiles
-from ._fleet.fanout import Context, FanOut, FanOutStatistics, Outcome, Progress, Status
+from ._fleet.fanout import Context, FanOut
+from ._fleet.outcomes import FanOutStatistics, Outcome, Progress, Status
 from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator

@@ -18,7 +18,6 @@ The pool is the composition root of its parts and their facade; it keeps the lif
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import functools
 import re
@@ -52,9 +51,11 @@ from ._exceptions import (
 )
 from ._fleet.crawl import Crawl
 from ._fleet.discovery import Accounts, discover_targets
-from ._fleet.fanout import Context, FanOut, Progress
+from ._fleet.fanout import Context, FanOut
+from ._fleet.limits import FanOutLimits
+from ._fleet.outcomes import Progress
 from ._fleet.targets import Target
-from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, check_session_name
+from ._identity import AssumeRole, DefaultCredentials, Identity, Profile
 from ._paginate import Paginator
 from ._ratelimit import (
     RateLimiterRegistry,
@@ -714,25 +715,13 @@ class SessionPool:
                 ``ctx.paginate(...)``, ``ctx.wait(...)``, ``ctx.target``).
             targets: targets, or an async iterator of them; a target given twice (same
                 account, region and partition) is visited once.
-            concurrency: targets in progress at once.
-            per_account: targets of one account in progress at once.
-            per_region: targets of one region in progress at once.
-            timeout: seconds one target may take (then it fails with reason ``timeout``).
-            deadline: seconds the whole fan-out may take; then it stops, keeping what it has.
+            concurrency, per_account, per_region, timeout, deadline: the bounds and times,
+                checked here: see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
         """
         self._check_open()
-        return FanOut(
-            self,
-            fn,
-            targets,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
-            progress=progress,
-        )
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
+        return FanOut(self, fn, targets, limits, progress=progress, gc_threshold=self._gc_threshold)
 
     async def targets(
         self,
@@ -762,24 +751,9 @@ class SessionPool:
             ConfigurationError: an unknown region, OU, role, or a malformed account id or
                 session name.
         """
-        if session_name is not None:
-            check_session_name(session_name)
-            if accounts == "self" or not isinstance(accounts, str | Sequence):
-                raise ConfigurationError(
-                    "session_name= applies to a list of account ids; for an organization "
-                    "use aiokit.Organization(session_name=...)"
-                )
-        targets = await discover_targets(self, accounts, regions, services, role, refresh=refresh)
-        if session_name is None:
-            return targets
-        return [
-            dataclasses.replace(
-                t, identity=dataclasses.replace(t.identity, session_name=session_name)
-            )
-            if isinstance(t.identity, AssumeRole)
-            else t
-            for t in targets
-        ]
+        return await discover_targets(
+            self, accounts, regions, services, role, session_name=session_name, refresh=refresh
+        )
 
     def crawl(
         self,
@@ -809,13 +783,15 @@ class SessionPool:
             service, operation: what to paginate.
             targets: where; by default the pool's own identity in its default region.
             key: which result key to flatten (see :meth:`Paginator.items`).
-            concurrency, per_account, per_region, timeout, deadline, progress: as for
-                :meth:`fan_out`.
+            concurrency, per_account, per_region, timeout, deadline: the bounds and times:
+                see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
+            progress: called after each target with a :class:`Progress`.
             **params: the operation's parameters.
         """
         self._check_open()
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if targets is None:
-            targets = [Target(None, self._region)]
+            targets = [Target(None, self.region)]
         return Crawl(
             self,
             service,
@@ -823,10 +799,7 @@ class SessionPool:
             targets,
             params,
             key=key,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
+            limits=limits,
             progress=progress,
+            gc_threshold=self._gc_threshold,
         )

@@ -40,7 +40,7 @@ import anyio
 
 from ._exceptions import ConfigurationError
 from ._fleet.crawl import Item
-from ._fleet.fanout import Outcome, Status
+from ._fleet.outcomes import Outcome, Status
 
 __all__ = [
     "CsvSink",
@@ -97,9 +97,11 @@ class Run:
 
 
 class Sink:
-    """Base of the sinks: ``begin``, ``write`` events, ``aclose``; an async context manager."""
+    """Base of the sinks: ``begin``, ``write`` events, ``aclose``; an async context manager.
 
-    resumable = False
+    Only a sink that overrides ``open`` and ``begin`` can resume (``SqliteSink``): the base
+    refuses ``resume``.
+    """
 
     async def open(self, *, resume: bool = False) -> None:
         """Open (create, or check) the output now, before any request; idempotent.
@@ -108,7 +110,7 @@ class Sink:
             ConfigurationError: the output cannot be written, or (SQLite) the file is not
                 an inventory this sink may write into.
         """
-        if resume and not self.resumable:
+        if resume:
             raise ConfigurationError(f"{type(self).__name__} cannot resume; use SQLite (.db)")
 
     async def begin(self, run: Run, *, resume: bool = False) -> set[tuple[str | None, str | None]]:
@@ -329,8 +331,6 @@ class SqliteSink(Sink):
             that names the choices) or ``"replace"`` (delete its runs first). A file that
             is not an aiokit inventory is never written into.
     """
-
-    resumable = True
 
     def __init__(self, path: str | Path, *, existing: Existing = "append") -> None:
         if existing not in ("append", "refuse", "replace"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,14 +42,12 @@ __all__ = [
     "config",
     "count",
     "endpoint_url",
-    "fan_out_args",
     "identity",
     "pool_options",
     "region",
     "seconds",
     "service",
     "text",
-    "targets",
 ]
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -215,47 +213,6 @@ def _config_values(name: str, options: Mapping[str, Any]) -> None:
                 f"{name} signature_version {version!r} is unknown to botocore (e.g. 'v4', "
                 "'s3v4', or botocore.UNSIGNED)"
             )
-
-
-def targets(name: str, value: object) -> None:
-    """An iterable or async iterable of targets (a lone ``Target`` or a string is not)."""
-    from ._fleet.targets import Target
-
-    if isinstance(value, Target):
-        raise ConfigurationError(f"{name} must be a list of aiokit.Target, not one Target: [t]")
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable | AsyncIterable):
-        raise ConfigurationError(
-            f"{name} must be an iterable or async iterable of aiokit.Target, not {_kind(value)}"
-        )
-
-
-def fan_out_args(
-    *,
-    fn: object,
-    targets_: object,
-    concurrency: object,
-    per_account: object,
-    per_region: object,
-    timeout: object,
-    deadline: object,
-    progress: object,
-) -> None:
-    """The arguments of ``pool.fan_out`` and ``pool.crawl`` that bound and time the run."""
-    if not callable(fn):
-        raise ConfigurationError(f"fn must be an async function, not {_kind(fn)} {fn!r}")
-    targets("targets", targets_)
-    count("concurrency", concurrency)
-    if isinstance(concurrency, int) and concurrency > MAX_CONCURRENCY:
-        # A worker task per slot: a billion would never finish starting.
-        raise ConfigurationError(
-            f"concurrency must be at most {MAX_CONCURRENCY:,}, not {concurrency:,}"
-        )
-    # A bound of 0 would make every target wait for a slot that never comes.
-    count("per_account", per_account, optional=True)
-    count("per_region", per_region, optional=True)
-    seconds("timeout", timeout, optional=True)
-    seconds("deadline", deadline, optional=True)
-    callable_or_none("progress", progress)
 
 
 def client_args(

@@ -307,7 +307,7 @@ async def wait_many(
             for index, params in enumerate(sets):
                 tg.start_soon(one, index, params)
     except BaseExceptionGroup as group:
-        from ._fleet.fanout import raise_one_bug  # not at the top: _fanout is the heavier module
+        from ._fleet.streams import raise_one_bug  # not at the top: a rarely taken path
 
         raise_one_bug(group)  # a bug every wait hit: raised once, as itself
         raise

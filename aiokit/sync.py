@@ -50,7 +50,8 @@ from ._botocore.resources import CollectionManager, ResourceCollection, ServiceR
 from ._exceptions import ConfigurationError, PoolClosedError, UsageError
 from ._fleet.crawl import Crawl as _AsyncCrawl
 from ._fleet.crawl import Item, Report
-from ._fleet.fanout import Context, FanOutStatistics, Outcome
+from ._fleet.fanout import Context
+from ._fleet.outcomes import FanOutStatistics, Outcome
 from ._fleet.progress import ProgressBar, progress_bar
 from ._fleet.targets import Target
 from ._identity import Identity

@@ -21,7 +21,7 @@ BUILTIN_ERRORS = frozenset(
 # (file relative to the package, builtin raised) -> why it is not an AiokitError.
 ALLOWED = {
     ("sync.py", "AttributeError"): "__getattr__ must raise AttributeError (hasattr, getattr)",
-    ("_fleet/fanout.py", "StopAsyncIteration"): "the async iterator protocol",
+    ("_fleet/streams.py", "StopAsyncIteration"): "the async iterator protocol",
     ("_sinks.py", "NotImplementedError"): "abstract methods of the sink base class",
     ("_retry.py", "AssertionError"): "an unreachable line, marked so for the type checker",
     ("_fleet/progress.py", "ImportError"): "an optional extra is not installed (names the extra)",

@@ -25,7 +25,7 @@ from aiokit._exceptions import (
     is_opt_in_region,
     translate,
 )
-from aiokit._fleet.fanout import classify
+from aiokit._fleet.outcomes import classify
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
 pytestmark = pytest.mark.asyncio

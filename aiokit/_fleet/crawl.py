@@ -17,32 +17,24 @@ from __future__ import annotations
 
 import collections
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .. import _validate
 from .._exceptions import InvalidParameterError, UnknownOperationError, UsageError
 from .._extras import import_extra
 from .._paginate import check_listing
-from .fanout import (
-    Context,
-    Drain,
-    FanOut,
-    Outcome,
-    Progress,
-    Status,
-    _checked,
-    exit_task_group,
-    send_soon,
-)
+from .._protocols import Requester
+from .display import html_table
+from .fanout import Context, FanOut, checked_target
+from .limits import DEFAULT_LIMITS, FanOutLimits
+from .outcomes import FanOutStatistics, Outcome, Progress, Status
+from .streams import Drain, running, send_soon
 from .targets import Target
-
-if TYPE_CHECKING:
-    from .._pool import SessionPool
 
 __all__ = ["Crawl", "Item", "Report"]
 
@@ -137,8 +129,6 @@ class Report:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the counts, then skipped and failed targets by reason."""
-        from .progress import html_table
-
         statuses = ("ok", "skipped", "failed")
         summary = html_table(
             ("targets", *statuses, "never visited", "items"),
@@ -165,24 +155,33 @@ class Report:
 
 
 class Crawl:
-    """A running crawl; see ``SessionPool.crawl``. Use as ``async with ... as crawl``."""
+    """A running crawl; see ``SessionPool.crawl``. Use as ``async with ... as crawl``.
+
+    Args:
+        requester: what the targets' requests go through (the pool).
+        service, operation: what to paginate.
+        targets: targets, or an async iterator of them.
+        params: the operation's parameters.
+        key: which result key to flatten (see ``Paginator.items``).
+        limits: the bounds and times (:class:`~aiokit._fleet.limits.FanOutLimits`).
+        progress: called after each target with a :class:`Progress`.
+        on_outcome: called with each target's :class:`Outcome` as it comes.
+        gc_threshold: as for :class:`FanOut`.
+    """
 
     def __init__(
         self,
-        pool: SessionPool,
+        requester: Requester,
         service: str,
         operation: str,
         targets: Iterable[Target] | AsyncIterable[Target],
         params: dict[str, Any],
         *,
         key: str | None = None,
-        concurrency: int = 64,
-        per_account: int | None = None,
-        per_region: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
+        limits: FanOutLimits = DEFAULT_LIMITS,
         progress: Callable[[Progress], None] | None = None,
         on_outcome: Callable[[Outcome[int]], None] | None = None,
+        gc_threshold: int | None = None,
     ) -> None:
         # The cheap checks now, at the call; the ones that need the service's models when
         # the crawl starts (``check_listing``), once for all targets and before any request.
@@ -193,7 +192,6 @@ class Crawl:
         if not isinstance(params, dict):
             raise InvalidParameterError(f"{service} {operation}: parameters must be a dict")
         _validate.pagination_config(service, operation, params.get("PaginationConfig"))
-        self._pool = pool
         self._service = service
         self._operation = operation
         self._params = params
@@ -201,26 +199,23 @@ class Crawl:
         self._on_outcome = on_outcome
         self.report = Report()
         self._fan_out: FanOut[int] = FanOut(
-            pool,
+            requester,
             self._work,
             targets,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
+            limits,
             progress=progress,
+            gc_threshold=gc_threshold,
             count_items=_no_items,  # counted item by item as they are sent (``_send_item``)
         )
         self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
-        self._tg: TaskGroup | None = None
-        self._concurrency = concurrency
+        self._running: AbstractAsyncContextManager[Any] | None = None
+        self._buffer = limits.concurrency * 16
         self._pending: dict[int, Item] = {}  # sent into a full buffer, not yet counted
         # Distinct targets: one given twice is visited once (FanOut), so it is not owed twice.
         # Each checked now (a dict or list in the list is named, not "unhashable type").
         given = targets if isinstance(targets, Collection) else None
-        self._given = None if given is None else len({_checked(t) for t in given})
+        self._given = None if given is None else len({checked_target(t) for t in given})
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
@@ -252,15 +247,15 @@ class Crawl:
 
     def _count_item(self) -> None:
         self.report.items += 1
-        self._fan_out.add_items(1)
+        self._fan_out._count_item()
 
     def _received(self, event: Item | Outcome[int]) -> Item | Outcome[int]:
         if self._pending and self._pending.pop(id(event), None) is not None:
             self._count_item()
         return event
 
-    async def _drive(self) -> None:
-        assert self._send is not None
+    async def _drive(self, send: MemoryObjectSendStream[Item | Outcome[int]]) -> None:
+        self._send = send
         try:
             await self._relay()
         finally:
@@ -281,28 +276,21 @@ class Crawl:
                 await send_soon(self._send, outcome)
 
     async def __aenter__(self) -> Crawl:
-        if self._send is not None:
+        if self._running is not None:
             raise UsageError("a crawl runs once; make a new one with pool.crawl(...)")
         # A bad operation, parameter or key is the same mistake for every target: say so
         # once, here, rather than let each target fail with it.
         self._operation = await anyio.to_thread.run_sync(
             check_listing, self._service, self._operation, self._params, self._key
         )
-        send, receive = anyio.create_memory_object_stream[Item | Outcome[int]](
-            self._concurrency * 16
-        )
-        self._send, self._receive = send, receive
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._drive)
+        self._running = running(self._drive, self._buffer)
+        self._receive = await self._running.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        assert self._tg is not None and self._receive is not None
-        try:
-            return await exit_task_group(self._tg, exc_info)
-        finally:
-            self._receive.close()
+        assert self._running is not None
+        result: bool | None = await self._running.__aexit__(*exc_info)
+        return result
 
     def __aiter__(self) -> AsyncIterator[Item]:
         return self._items()
@@ -318,7 +306,7 @@ class Crawl:
             raise UsageError("use `async with pool.crawl(...) as crawl: async for i in crawl`")
         return _Received(Drain(self._receive), self)
 
-    def statistics(self) -> Any:
+    def statistics(self) -> FanOutStatistics:
         """The underlying fan-out's :class:`FanOutStatistics`."""
         return self._fan_out.statistics()
 

@@ -6,25 +6,26 @@
         async for outcome in outcomes:
             ...
 
-Shape (anyio only, structured): a producer walks the targets and takes a slot of the global
-``CapacityLimiter`` *before* starting each target's task, so no more than ``concurrency``
-targets exist at once however many are given (an async iterator of 100,000 is fine). Each
-task also holds its account's and region's limiter, if bounded, runs ``fn(ctx)`` and sends
-an :class:`Outcome` into a memory object stream whose buffer is ``concurrency``: a slow
-consumer stops the producer, so memory is bounded by the concurrency, not the target count.
+Shape (anyio only, structured): ``concurrency`` worker tasks (fewer for a shorter list) pull
+targets from one shared iterator, so no more than ``concurrency`` targets are in progress at
+once however many are given (an async iterator of 100,000 is fine), and a task per worker
+rather than per target keeps the per-target cost low. For each target a worker holds its
+account's and region's limiter, if bounded, runs ``fn(ctx)`` and sends an :class:`Outcome`
+into a memory object stream whose buffer is ``concurrency``: a slow consumer stops the
+workers, so memory is bounded by the concurrency, not the target count.
 
-A target's failure is an outcome (``skipped`` or ``failed``); an exception that is not an
-AWS/aiokit error (a ``TypeError`` in ``fn``, say) is a bug: it stops the fan-out and is
-raised as itself, not hidden in thousands of outcomes.
+A target's failure is an outcome (``skipped`` or ``failed``, see :func:`classify`); an
+exception that is not an AWS/aiokit error (a ``TypeError`` in ``fn``, say) is a bug: it stops
+the fan-out and is raised as itself, not hidden in thousands of outcomes.
 
-The executor is an async context manager, not a bare async generator, because its task group
-must be exited by the task that entered it, whatever the consumer does (``break``, raise,
-cancel). Leaving the ``async with`` cancels what is still running and closes everything.
+The fan-out asks its :class:`~aiokit._protocols.Requester` (the pool) for clients,
+paginators and waiters, and knows nothing else of it. The bounds and times are one
+:class:`~aiokit._fleet.limits.FanOutLimits`; the task group and its stream are owned by
+:func:`~aiokit._fleet.streams.running`.
 """
 
 from __future__ import annotations
 
-import enum
 import inspect
 import math
 import time
@@ -36,221 +37,34 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     Sized,
 )
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-)
 
 from .. import _validate
 from .._botocore import use_lean_client_context
 from .._clients import CallStats, call_stats
-from .._exceptions import (
-    ACCESS_DENIED_CODES,
-    CREDENTIAL_CODES,
-    OPT_IN_CODES,
-    REGION_DISABLED_CODES,
-    THROTTLING_CODES,
-    AiokitError,
-    AssumeRoleError,
-    AWSError,
-    ConfigurationError,
-    CredentialsError,
-    InvalidCredentialsError,
-    ThrottlingError,
-    UsageError,
-    is_opt_in_region,
-)
+from .._exceptions import ConfigurationError, UsageError
 from .._gc import raised_gc_threshold
-from .discovery import _whoami as whoami
+from .._protocols import Requester
+from .discovery.cache import caller_account
+from .limits import DEFAULT_LIMITS, FanOutLimits
+from .outcomes import FanOutStatistics, Outcome, Progress, Status, classify
+from .streams import Drain, running, send_soon
 from .targets import Target
 
 if TYPE_CHECKING:
+    from .._identity import Identity
     from .._paginate import Paginator
-    from .._pool import SessionPool
 
-__all__ = [
-    "Context",
-    "FanOut",
-    "exit_task_group",
-    "FanOutStatistics",
-    "Outcome",
-    "Progress",
-    "Status",
-    "classify",
-]
+__all__ = ["Context", "FanOut", "check_targets", "checked_target"]
 
 T = TypeVar("T")
-V = TypeVar("V")
-
-
-class Status(enum.Enum):
-    """How one target ended."""
-
-    OK = "ok"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-def classify(exc: BaseException, region: str | None = None) -> tuple[Status, str] | None:
-    """The (status, reason) of a target that raised ``exc``; ``None`` if it must stop all.
-
-    ``None`` means a bug in ``fn`` or a ``ConfigurationError`` (an unknown operation or
-    parameter is wrong for every target alike): the fan-out stops and raises it.
-
-    Skipped means "cannot be visited by design": STS refused the role (access denied), the
-    call was denied, the region is an opt-in one the account has not enabled (only an
-    opt-in region can be disabled: ``region`` is the target's, else the error's), the
-    service needs opt-in or a subscription. Failed is everything else, and a resume runs it
-    again: credentials AWS rejects ("invalid credentials"), throttled past the retry
-    budget, timed out, STS outages, any other AWS or connection error.
-    """
-    if isinstance(exc, ConfigurationError):
-        return None  # the same for every target: stop and say so once, not N times
-    if isinstance(exc, AssumeRoleError):
-        code = exc.code or ""
-        if code in CREDENTIAL_CODES:
-            return Status.FAILED, "invalid credentials"  # the source keys, not the role
-        if not code or code in ACCESS_DENIED_CODES or code == "RegionDisabledException":
-            return Status.SKIPPED, "role not assumable"
-        if code in THROTTLING_CODES:
-            return Status.FAILED, "throttled"
-        return Status.FAILED, f"error: {code}"
-    if isinstance(exc, ThrottlingError):
-        return Status.FAILED, "throttled"
-    if isinstance(exc, AWSError):
-        code = exc.code
-        if code in REGION_DISABLED_CODES and is_opt_in_region(region or exc.region):
-            return Status.SKIPPED, "region disabled"
-        if code in CREDENTIAL_CODES:
-            return Status.FAILED, "invalid credentials"
-        if code in ACCESS_DENIED_CODES:
-            return Status.SKIPPED, "access denied"
-        if code in OPT_IN_CODES:
-            return Status.SKIPPED, OPT_IN_CODES[code]
-        return Status.FAILED, f"error: {code}"
-    if isinstance(exc, InvalidCredentialsError):
-        return Status.FAILED, "invalid credentials"
-    if isinstance(exc, TimeoutError) or isinstance(
-        exc.__cause__, ConnectTimeoutError | ReadTimeoutError
-    ):
-        return Status.FAILED, "timeout"
-    if isinstance(exc, CredentialsError):
-        return Status.FAILED, "no credentials"
-    if isinstance(exc, AiokitError | ClientError | BotoCoreError):
-        return Status.FAILED, f"error: {type(exc).__name__}"
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome(Generic[T]):
-    """What one target gave.
-
-    Attributes:
-        target: the target.
-        status: ``ok``, ``skipped`` or ``failed``.
-        value: ``fn``'s return value when ok.
-        error: the exception when skipped or failed.
-        reason: why it was skipped or failed (``"access denied"``, ``"timeout"``...).
-        duration: seconds from start to end of this target's work.
-        calls: API calls made.
-        retries: every retry: ``throttle_retries + transient_retries + page_retries``.
-        throttles: throttled HTTP responses seen.
-        throttle_retries: HTTP attempts sent again after a throttle.
-        transient_retries: HTTP attempts sent again after a transient error (5xx, timeout,
-            connection error), by aiokit's scope limiter or botocore's retry handler.
-        page_retries: pages a paginator asked for again, in a new call, after a call
-            failed (``page_retries`` of ``paginate``).
-
-    The pool's ``statistics().scopes`` count the same HTTP attempts per throttling scope:
-    summed over the targets of a fan-out, ``throttles``, ``throttle_retries`` and
-    ``transient_retries`` agree with the scopes' (page retries are new requests there).
-    """
-
-    target: Target
-    status: Status
-    value: T | None = None
-    error: BaseException | None = field(default=None, repr=False)
-    reason: str | None = None
-    duration: float = 0.0
-    calls: int = 0
-    retries: int = 0
-    throttles: int = 0
-    throttle_retries: int = 0
-    transient_retries: int = 0
-    page_retries: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Whether the target succeeded."""
-        return self.status is Status.OK
-
-    def __repr__(self) -> str:
-        why = f" ({self.reason})" if self.reason else ""
-        return f"aiokit.Outcome({self.target!r} {self.status.value}{why} {self.duration:.2f}s)"
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: one row with the target, status, timings and value or error."""
-        from .progress import html_table
-
-        result = self.value if self.ok else self.error
-        return html_table(
-            ("target", "status", "reason", "seconds", "calls", "retries", "throttles", "result"),
-            [
-                (
-                    repr(self.target),
-                    self.status.value,
-                    self.reason,
-                    f"{self.duration:.2f}",
-                    self.calls,
-                    self.retries,
-                    self.throttles,
-                    result,
-                )
-            ],
-            caption="aiokit.Outcome",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a fan-out stands, as given to a progress hook."""
-
-    done: int
-    in_flight: int
-    ok: int
-    skipped: int
-    failed: int
-    items: int
-
-
-@dataclass(frozen=True, slots=True)
-class FanOutStatistics:
-    """A snapshot of a fan-out's counters."""
-
-    started: int
-    done: int
-    in_flight: int
-    ok: int
-    skipped: int
-    failed: int
-    items: int
-    calls: int
-    retries: int
-    throttles: int
-    deadline_reached: bool
-    #: Targets started but stopped before an outcome (the deadline passed, the consumer
-    #: left, or a bug stopped the fan-out): ``started == done + in_flight + interrupted``.
-    interrupted: int = 0
 
 
 class Context:
@@ -262,16 +76,16 @@ class Context:
     Which one is asked of STS (once per pool) at the target's first call.
     """
 
-    def __init__(self, pool: SessionPool, target: Target) -> None:
+    def __init__(self, pool: Requester, target: Target) -> None:
         self.pool = pool
         self.target = target
         self._identity = target.identity
         self._unresolved = target.identity is None and target.account is not None
 
-    async def _acting(self) -> Any:
+    async def _acting(self) -> Identity | None:
         """The identity to act as (see the class docstring)."""
         if self._unresolved:
-            own, _ = await whoami(self.pool, None)
+            own, _ = await caller_account(self.pool, None)
             if self.target.account != own:
                 self._identity = self.pool.identity_for(account=self.target.account)
             self._unresolved = False
@@ -317,45 +131,45 @@ def _sized(value: Any) -> int:
 
 
 class FanOut(Generic[T]):
-    """A running fan-out; see ``SessionPool.fan_out``. Use as ``async with ... as outcomes``."""
+    """A running fan-out; see ``SessionPool.fan_out``. Use as ``async with ... as outcomes``.
+
+    Args:
+        requester: what the targets' requests go through (the pool).
+        fn: ``async def fn(ctx)``, run once per target with a :class:`Context`.
+        targets: targets, or an async iterator of them.
+        limits: the bounds and times (:class:`~aiokit._fleet.limits.FanOutLimits`).
+        progress: called after each target with a :class:`Progress`.
+        gc_threshold: the garbage collector's generation-0 threshold while the fan-out
+            runs (``None``: left alone); the pool passes its own.
+        count_items: how many items a target's value holds (for the statistics).
+    """
 
     def __init__(
         self,
-        pool: SessionPool,
+        requester: Requester,
         fn: Callable[[Context], Awaitable[T]],
         targets: Iterable[Target] | AsyncIterable[Target],
+        limits: FanOutLimits = DEFAULT_LIMITS,
         *,
-        concurrency: int = 64,
-        per_account: int | None = None,
-        per_region: int | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
+        gc_threshold: int | None = None,
         count_items: Callable[[T], int] = _sized,
     ) -> None:
-        _validate.fan_out_args(
-            fn=fn,
-            targets_=targets,
-            concurrency=concurrency,
-            per_account=per_account,
-            per_region=per_region,
-            timeout=timeout,
-            deadline=deadline,
-            progress=progress,
-        )
-        self._pool = pool
+        if not callable(fn):
+            raise ConfigurationError(
+                f"fn must be an async function, not {type(fn).__name__} {fn!r}"
+            )
+        check_targets("targets", targets)
+        _validate.callable_or_none("progress", progress)
+        self._requester = requester
         self._fn = fn
         self._targets = targets
-        self._concurrency = concurrency
-        self._per_account = per_account
-        self._per_region = per_region
-        self._timeout = timeout
-        self._deadline = deadline
+        self._limits = limits
         self._progress = progress
         self._count_items = count_items
         self._account_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._region_limiters: dict[str | None, anyio.CapacityLimiter] = {}
-        self._tg: TaskGroup | None = None
+        self._running: AbstractAsyncContextManager[MemoryObjectReceiveStream[Outcome[T]]]
         self._receive: MemoryObjectReceiveStream[Outcome[T]] | None = None
         self._started = self._done = self._ok = self._skipped = self._failed = 0
         self._items = self._calls = self._retries = self._throttles = 0
@@ -363,7 +177,7 @@ class FanOut(Generic[T]):
         self._deadline_at = math.inf  # set when the run starts, if there is a deadline
         self._deadline_reached = False
         self._entered = False
-        self._collector = raised_gc_threshold(pool._gc_threshold)
+        self._collector = raised_gc_threshold(gc_threshold)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -371,20 +185,15 @@ class FanOut(Generic[T]):
         if self._entered:
             raise UsageError("a FanOut runs once; make a new one")
         self._entered = True
-        send, receive = anyio.create_memory_object_stream[Outcome[T]](self._concurrency)
-        self._receive = receive
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._produce, send)
+        self._running = running(self._produce, self._limits.concurrency)
+        self._receive = await self._running.__aenter__()
         self._collector.__enter__()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        assert self._tg is not None and self._receive is not None
         try:
-            return await exit_task_group(self._tg, exc_info)
+            return await self._running.__aexit__(*exc_info)
         finally:
-            self._receive.close()
             self._collector.__exit__(None, None, None)
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
@@ -403,14 +212,13 @@ class FanOut(Generic[T]):
 
     async def _produce(self, send: MemoryObjectSendStream[Outcome[T]]) -> None:
         # ``concurrency`` workers (fewer for a shorter list) pull targets from one iterator:
-        # a task per worker rather than per target keeps the per-target cost low, and at
-        # most ``concurrency`` targets are taken and not yet handed to the consumer.
-        workers = self._concurrency
+        # at most ``concurrency`` targets are taken and not yet handed to the consumer.
+        workers = self._limits.concurrency
         if isinstance(self._targets, Sized):
             workers = max(1, min(workers, len(self._targets)))
         source = _Targets(self._targets)
-        if self._deadline is not None:
-            self._deadline_at = anyio.current_time() + self._deadline
+        if self._limits.deadline is not None:
+            self._deadline_at = anyio.current_time() + self._limits.deadline
         try:
             async with send, anyio.create_task_group() as group:
                 # A worker per target taken, up to the bound: targets of unknown number (a
@@ -464,8 +272,9 @@ class FanOut(Generic[T]):
         return None
 
     async def _bounded(self, target: Target) -> Outcome[T]:
-        account = _limiter(self._account_limiters, target.account, self._per_account)
-        region = _limiter(self._region_limiters, target.region, self._per_region)
+        limits = self._limits
+        account = _limiter(self._account_limiters, target.account, limits.per_account)
+        region = _limiter(self._region_limiters, target.region, limits.per_region)
         if account is not None:
             await account.acquire()
         try:
@@ -486,11 +295,12 @@ class FanOut(Generic[T]):
         start = time.perf_counter()
         try:
             try:
-                if self._timeout is None:
-                    value = await _awaited(self._fn, Context(self._pool, target))
+                ctx = Context(self._requester, target)
+                if self._limits.timeout is None:
+                    value = await _awaited(self._fn, ctx)
                 else:
-                    with anyio.fail_after(self._timeout):
-                        value = await _awaited(self._fn, Context(self._pool, target))
+                    with anyio.fail_after(self._limits.timeout):
+                        value = await _awaited(self._fn, ctx)
             except Exception as exc:
                 # Misuse (UsageError) is a bug in the caller's code, whatever classify says.
                 verdict = None if isinstance(exc, UsageError) else classify(exc, target.region)
@@ -510,6 +320,7 @@ class FanOut(Generic[T]):
                     transient_retries=stats.transient_retries,
                     page_retries=stats.page_retries,
                 )
+            # Built in place, not by a helper: this line runs once per target.
             return Outcome(
                 target,
                 Status.OK,
@@ -551,9 +362,9 @@ class FanOut(Generic[T]):
             )
             _validate.hook_result("progress", hooked)
 
-    def add_items(self, n: int) -> None:
-        """Count ``n`` more items (for work that streams items rather than returning them)."""
-        self._items += n
+    def _count_item(self) -> None:
+        """Count one more item (for work that streams its items: a crawl's)."""
+        self._items += 1
 
     def statistics(self) -> FanOutStatistics:
         """A frozen snapshot of the counters."""
@@ -584,93 +395,15 @@ def _awaited(fn: Callable[[Context], Awaitable[T]], ctx: Context) -> Awaitable[T
     return result
 
 
-async def send_soon(send: MemoryObjectSendStream[Any], item: Any) -> None:
-    """``send.send(item)``, without its scheduling round trip when the buffer has room.
-
-    anyio's ``send`` and ``receive`` each yield to the event loop even when they need not
-    wait: two loop passes per outcome, a large share of a fan-out's own cost. A full buffer
-    still makes the sender wait, so memory stays bounded and the consumer gets its turn.
-    """
-    try:
-        send.send_nowait(item)
-    except anyio.WouldBlock:
-        await send.send(item)
-
-
-class Drain(AsyncIterator[V]):
-    """Iterate ``receive``, taking buffered items without a loop pass (see ``send_soon``)."""
-
-    def __init__(self, receive: MemoryObjectReceiveStream[V]) -> None:
-        self._receive = receive
-
-    async def __anext__(self) -> V:
-        try:
-            try:
-                return self._receive.receive_nowait()
-            except anyio.WouldBlock:
-                return await self._receive.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-        except anyio.ClosedResourceError:
-            raise UsageError(
-                "a fan-out or crawl was iterated after its `async with` ended; iterate "
-                "inside it: `async with pool.crawl(...) as crawl: async for item in crawl`"
-            ) from None
-
-
-async def exit_task_group(tg: TaskGroup, exc_info: Any) -> bool | None:
-    """Leave a task group entered by hand: cancel what still runs, raise a bug as itself.
-
-    Leaving means the consumer wants no more (it finished, broke out, or failed), so the work
-    is cancelled. A bug in user code reaches the caller as its own exception, not wrapped in
-    an exception group: when several targets raise at once, errors of one class raised at
-    one place in the code are one bug (a ``KeyError`` whose key differs per target is still
-    one mistake), so the first is raised with a note counting the others. Only errors of
-    different classes, or raised at different places, stay together in the group, since
-    each may need its own fix.
-    """
-    tg.cancel_scope.cancel()
-    try:
-        return await tg.__aexit__(*exc_info)
-    except BaseExceptionGroup as group:
-        raise_one_bug(group)
-        raise
-
-
-def raise_one_bug(group: BaseExceptionGroup[BaseException]) -> None:
-    """Raise the group's bug as itself when all its errors are one bug (see
-    :func:`exit_task_group`); return (for the caller to re-raise the group) otherwise."""
-    cancelled = anyio.get_cancelled_exc_class()
-    bugs = [e for e in _leaves(group) if not isinstance(e, cancelled)]
-    if bugs and len({_bug_key(e) for e in bugs}) == 1:
-        first = bugs[0]
-        if len(bugs) > 1:
-            first.add_note(
-                f"aiokit: {len(bugs) - 1} more target(s) raised the same "
-                f"{type(first).__name__} at the same time; the first is shown"
-            )
-        # Its own cause, not the group: the traceback reads as if it were raised alone.
-        raise first from first.__cause__
-
-
-def _bug_key(exc: BaseException) -> tuple[type[BaseException], Any, int | None]:
-    """What makes two errors the same bug: their class and the line that raised them."""
-    tb = exc.__traceback__
-    if tb is None:
-        return type(exc), None, None
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return type(exc), tb.tb_frame.f_code, tb.tb_lineno
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            found += _leaves(exc)
-        else:
-            found.append(exc)
-    return found
+def check_targets(name: str, value: object) -> None:
+    """An iterable or async iterable of targets (a lone ``Target`` or a string is not)."""
+    if isinstance(value, Target):
+        raise ConfigurationError(f"{name} must be a list of aiokit.Target, not one Target: [t]")
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable | AsyncIterable):
+        raise ConfigurationError(
+            f"{name} must be an iterable or async iterable of aiokit.Target, "
+            f"not {type(value).__name__}"
+        )
 
 
 def _limiter(
@@ -715,12 +448,12 @@ class _Targets:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.
             target = next(self._iterator, _END)
-            return None if target is _END else _checked(target)
+            return None if target is _END else checked_target(target)
         assert self._source is not None
         async with self._lock:  # an async generator serves one caller at a time
             try:
                 # Once exhausted, it keeps raising StopAsyncIteration for every worker.
-                return _checked(await self._source.__anext__())
+                return checked_target(await self._source.__anext__())
             except StopAsyncIteration:
                 return None
 
@@ -733,7 +466,8 @@ class _Targets:
 _END = object()
 
 
-def _checked(target: object) -> Target:
+def checked_target(target: object) -> Target:
+    """``target``, which must be a ``Target`` (a dict or tuple in the list is named)."""
     if isinstance(target, Target):
         return target
     raise ConfigurationError(

@@ -1,22 +1,20 @@
-"""Notebook and terminal niceties: a tqdm progress hook and small HTML tables for reprs.
+"""Progress for people watching: a tqdm progress hook for fan-outs and crawls.
 
-Nothing here is needed to use aiokit: tqdm is optional (the ``notebook`` extra), and the
-HTML tables are what Jupyter shows for a :class:`~aiokit.Report`, :class:`~aiokit.Outcome`
-or :class:`~aiokit.Target` instead of the plain repr.
+Nothing here is needed to use aiokit: tqdm is optional (the ``notebook`` extra). The hook
+serves the async API and the sync facade alike; ``aiokit.sync.progress_bar`` re-exports it.
+The HTML tables Jupyter shows for reports, outcomes and targets are in ``display.py``.
 """
 
 from __future__ import annotations
 
-import html
 import sys
-from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .fanout import Progress
+    from .outcomes import Progress
 
-__all__ = ["ProgressBar", "html_table", "interactive", "progress_bar"]
+__all__ = ["ProgressBar", "interactive", "progress_bar"]
 
 
 def interactive() -> bool:
@@ -137,23 +135,3 @@ def progress_bar(
     options: dict[str, Any] = {"unit": "target", "dynamic_ncols": True}
     options.update(tqdm_options)
     return ProgressBar(tqdm(total=total, desc=description, **options), total)
-
-
-def html_table(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None
-) -> str:
-    """A small HTML table, every cell escaped (reprs show AWS data, which is not trusted)."""
-    parts = ["<table>"]
-    if caption is not None:
-        parts.append(f"<caption>{html.escape(caption)}</caption>")
-    parts.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
-    for row in rows:
-        cells = "".join(f"<td>{html.escape(_cell(value))}</td>" for value in row)
-        parts.append(f"<tr>{cells}</tr>")
-    parts.append("</table>")
-    return "".join(parts)
-
-
-def _cell(value: Any, limit: int = 120) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

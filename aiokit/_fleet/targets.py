@@ -10,6 +10,7 @@ from typing import Any
 from .. import _validate
 from .._exceptions import ConfigurationError
 from .._identity import AssumeRole, Identity
+from .display import html_table
 
 __all__ = ["Target"]
 
@@ -78,8 +79,6 @@ class Target:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: what is known about the target, one row."""
-        from .progress import html_table
-
         tags = ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
         return html_table(
             ("account", "name", "region", "partition", "OU", "tags"),
