@@ -31,7 +31,7 @@ result botocore's by construction. The walk is entered from ``_handle_structure`
 envelope (result wrappers, ``ResponseMetadata``, errors, rest-xml headers and status codes)
 stays botocore's. ``tests/test_parsers.py`` compares the two parsers on every response of a
 varied moto session, on the fake AWS endpoint, and on hand-written bodies for the edge cases;
-``tests/test_botocore_pins.py`` pins the botocore methods mirrored here.
+``tests/test_upstream_pins.py`` pins the botocore methods mirrored here.
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
-"""Pins on the botocore / aiobotocore internals aiokit relies on (see ``aiokit/_botocore.py``).
+"""Pins on the botocore / aiobotocore / boto3 internals aiokit relies on (the seam,
+``aiokit/_botocore/``; its ``__init__`` is the register).
 
-Each test fails when upstream changes the behaviour an override depends on.
+Two kinds: ``UPSTREAM_DIGESTS``, the source digest of every upstream function or class aiokit
+mirrors, overrides or relies on the internals of (aiobotocore's ``tests/test_patches.py``
+style), and behavioural tests that fail when upstream changes what an override depends on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
+import importlib
 import inspect
 import random
 import sys
@@ -43,6 +48,251 @@ if TYPE_CHECKING:
     from tests.conftest import PlainClient
 
 pytestmark = pytest.mark.asyncio
+
+
+# How to update these
+# -------------------
+# Each entry is an upstream object (dotted path) and the sha1 digests of its source
+# (``inspect.getsource``) in the upstream versions aiokit has been checked against. When an
+# upgrade of botocore / aiobotocore / boto3 changes one, the test names it: re-read the aiokit
+# code named in the comment above the entry against the new upstream source, fix aiokit if
+# the behaviour it relies on moved, then ADD the new digest to the set (keep the old ones
+# while older upstream versions are still supported). Get it with:
+#   python -c "import hashlib, inspect, botocore.auth as m; \
+#              print(hashlib.sha1(inspect.getsource(m.SigV4Auth.add_auth).encode()).hexdigest())"
+# Checked against botocore 1.40.61, aiobotocore 2.25.1, boto3 1.40.61, aioboto3 15.5.0.
+UPSTREAM_DIGESTS: dict[str, set[str]] = {
+    # _botocore/loaders.py, shared_loader(): one Loader per process, its instance cache
+    # holding every parsed model (re-read: does create_loader still cache per instance?)
+    "botocore.loaders.create_loader": {"b38abed914b63a17b5f293391614a8f72b9d4066"},
+    "botocore.loaders.Loader.load_service_model": {"59c29389751f35bff84491125d0dd052e7f569c8"},
+    "botocore.loaders.Loader.load_data": {"b702b6d0eb9f7e8d2b4ccebf0e16212be7aac1da"},
+    "botocore.loaders.instance_cache": {"f112ee26c1f2ff697982406e5cf36bc3f9c589f0"},
+    # _botocore/httpsession.py, SharedSSLHTTPSession._create_connector: reads _cert_file,
+    # _verify, _max_pool_connections, _connector_args set by __init__, builds the connector
+    # aiobotocore would (re-read: the attributes, and what _create_connector passes aiohttp)
+    "aiobotocore.httpsession.AIOHTTPSession.__init__": {"73cbe4bebb0678027866deeb47f476ea0420c40d"},
+    "aiobotocore.httpsession.AIOHTTPSession._create_connector": {
+        "9820b0a49e105802b977aed609f4913909b622a7"
+    },
+    "botocore.httpsession.create_urllib3_context": {"33dfe4f7e4fc6f8d2d4a37e6e8226101ddb052db"},
+    "botocore.httpsession.get_cert_path": {"dba81c0de908bc645a29bd30d4d55101a6597442"},
+    # _botocore/http11.py, LeanHTTPSession: sends plain requests itself, with aiobotocore's
+    # errors, response class, proxy choice and close (re-read: send's error mapping, _timeout,
+    # _proxy_config, __aexit__, AioAWSResponse's constructor)
+    "aiobotocore.httpsession.AIOHTTPSession.send": {"12ca98c0c82a1796b11556e16ef6b291317a9772"},
+    "aiobotocore.httpsession.AIOHTTPSession.__aexit__": {
+        "84c29375bfbe1bcf94b1034504f439ec9209c876"
+    },
+    "aiobotocore.awsrequest.AioAWSResponse": {"31f3b286875b201456d4875538484c6719c0619e"},
+    "botocore.httpsession.ProxyConfiguration.proxy_url_for": {
+        "2e83e7e7f290f0b0db700936c7e9d305e9c17044"
+    },
+    # _botocore/session.py, EndpointSession.create_client: the clients credential providers
+    # make come through session.create_client(*args, **kwargs), endpoint_url sixth positional
+    "aiobotocore.session.AioSession.create_client": {"deedfbc38a7a36a0f62e1543bf611843a56e5c89"},
+    "aiobotocore.session.AioSession._create_client": {"2106c4a5f7b703961e07464a5da07cee14eddbbd"},
+    "aiobotocore.credentials._get_client_creator": {"1b3a7d4584640d59444a7ec3a6623ade2f4e074e"},
+    "aiobotocore.utils.create_nested_client": {"317f0517c89173923259f89ac6a8d8b71e6a99cf"},
+    # _botocore/config.py, merge_config / config_key: _user_provided_options holds what the
+    # caller set; AioConfig.merge drops connector_args and http_session_cls
+    "botocore.config.Config.__init__": {"6fc4a93368f301f6cd8e9e0e17710562c4f2e362"},
+    "botocore.config.Config.merge": {"c3dd8c3ffe0da86953ceba4a35267dfb79c6a2c8"},
+    "aiobotocore.config.AioConfig.__init__": {"cb1c4a5f2966502ddbcd0d3c9bd2bcd1d99bef1c"},
+    "aiobotocore.config.AioConfig.merge": {"b239f5a9a61fff5f8cf3eee0b65547f5a3dfe0e4"},
+    # _botocore/signers.py + credentials.py: inject_request_credentials (sign honours
+    # request_credentials), UnboundCredentials (get_auth_instance calls
+    # get_frozen_credentials on the signer's _credentials), LeanRequestSigner
+    "aiobotocore.signers.AioRequestSigner.get_auth_instance": {
+        "a567f309d9463ec5df192e0d6c95767acb686f26"
+    },
+    "aiobotocore.signers.AioRequestSigner.sign": {"0b902fe7bf05324825bb53602e2e9fb445e07b19"},
+    # _botocore/signers.py, LeanSigV4Auth: botocore's SigV4, byte for byte (re-read the
+    # whole of LeanSigV4Auth.add_auth and _canonical against these)
+    "botocore.auth.SigV4Auth.add_auth": {"3dc848e82087529461087e1a1b09a4a7e61c7aa7"},
+    "botocore.auth.SigV4Auth._modify_request_before_signing": {
+        "7cb38f189f1a18aaef271e3d570eb3bac0b34a6f"
+    },
+    "botocore.auth.SigV4Auth.canonical_request": {"a2f91818c4a7bf71c4b8bc63b2a137ac186bba6a"},
+    "botocore.auth.SigV4Auth.canonical_headers": {"d6880496840e75e7a60b8eeca39398104bac55f3"},
+    "botocore.auth.SigV4Auth.headers_to_sign": {"b748d11abda1ff2b3c07992b9893bb60df182f75"},
+    "botocore.auth.SigV4Auth.signed_headers": {"363803ff99d129cfdf68079a281280eefea5c3da"},
+    "botocore.auth.SigV4Auth.payload": {"a723b3443e3cfb0d63687e16c1fdb39b5027bfc1"},
+    "botocore.auth.SigV4Auth.canonical_query_string": {"b54a8e305f6ee6b10624cfa97da0104e2dcb5af0"},
+    "botocore.auth.SigV4Auth._canonical_query_string_params": {
+        "a1553800100fad9f9ef511568b07627c23839e0b"
+    },
+    "botocore.auth.SigV4Auth._canonical_query_string_url": {
+        "30f2fb8ab000d80e4049d5e91fa4df5806902d0b"
+    },
+    "botocore.auth.SigV4Auth._normalize_url_path": {"d6335474e420f2f9cf5414092631fb755bcfb6e0"},
+    "botocore.auth.SigV4Auth.string_to_sign": {"1d151c224c7aa31260c67c5a983311d8d912befa"},
+    "botocore.auth.SigV4Auth.credential_scope": {"3147a32f24b7bccbbbe795bc2e510e4842fa3157"},
+    "botocore.auth.SigV4Auth.scope": {"bdf66839a2220a4b0060b121e1e100b7e482488c"},
+    "botocore.auth.SigV4Auth.signature": {"542b6beab215a6d0f3485231394e0bd05da50a85"},
+    "botocore.auth.SigV4Auth._sign": {"bf7fe6714955d7cfe546d4768ad04b5d272ed016"},
+    "botocore.auth._host_from_url": {"80f1f4aa5f49fd3f488298ce8265a212b9d826f6"},
+    "botocore.auth.get_current_datetime": {"dacedf34c3559cc0c9155a307c7537d0dc62f8b2"},
+    # _botocore/useragent.py, _CachingUserAgentString: to_string depends only on what
+    # __init__/with_client_config fixed, _client_features and the context's feature ids
+    "botocore.useragent.UserAgentString.__init__": {"00c812a0a4cc99a6b73a22cf401982d9ba988977"},
+    "botocore.useragent.UserAgentString.to_string": {"9eba9b66963d3756b57504fb29b71bed1ce1496e"},
+    "botocore.useragent.UserAgentString.with_client_config": {
+        "9ce23a3b15adb2207e73438ff31802371b4afd69"
+    },
+    "botocore.useragent.register_feature_id": {"1198e124507a85b1a40276fd54cac42bf096edc9"},
+    # _botocore/context.py, LeanClientContext: ClientContext's one field is a set of feature
+    # ids; aiobotocore deep-copies the context in with_current_context
+    "botocore.context.ClientContext": {"a70e47a514bb79086b82c57bbec60a9216f4da0b"},
+    "botocore.context.get_context": {"7e08efb7ab1f255348ae8317904ee1041331bf0f"},
+    "botocore.context.set_context": {"054698a1063b4ea00f49064328179d75111a4c41"},
+    "aiobotocore.context.with_current_context": {"6158e2fe82a48b56e4e5bf8e5828f2437e70d493"},
+    # _botocore/parsers.py: parse_timestamp's fast path gives botocore's instants; the
+    # compiled XML walk mirrors these methods (re-read _Compiler and the _SCALARS table)
+    "botocore.utils.parse_timestamp": {"ef7c071d99f3ff7c42270150e4d73f82ebe0548d"},
+    "botocore.parsers.ResponseParserFactory": {"fa73fd61e279ed7df6465453c37f656e9a8c4069"},
+    "aiobotocore.parsers.AioResponseParserFactory": {"7b21d64156e97e26a5ed3ae606fa4691fbcba464"},
+    "botocore.parsers.BaseXMLResponseParser._handle_structure": {
+        "3d014e8520fb60c295c144605bc6ed73543dca80"
+    },
+    "botocore.parsers.BaseXMLResponseParser._node_tag": {
+        "f297200130b3ae9840c10f49e2af2c12e747653f"
+    },
+    "botocore.parsers.BaseXMLResponseParser._build_name_to_xml_node": {
+        "85fcecd0325cc0a36d98d403c846d8bd51ca3d0d"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_list": {
+        "41af7f1287f3675414661eb2c3b435e6ed16bb5a"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_map": {
+        "b58315042792eff4e75cf2028d5a7611e60dfd24"
+    },
+    "botocore.parsers.BaseXMLResponseParser._member_key_name": {
+        "ab69f405e2ed0cf586899c4357a314c68bc4bf30"
+    },
+    "botocore.parsers.BaseRestParser._handle_list": {"5d63129d8ea66ba504520256785234ec442a1380"},
+    "botocore.parsers.ResponseParser._handle_list": {"c753550ed59af2769ce7e9d7d94e1933549e0efd"},
+    "botocore.parsers.ResponseParser._parse_shape": {"cca7d28735556790553c8f5be68d47ab55eb1ad8"},
+    "botocore.parsers._text_content": {"73bc4adc70dda66e2cb09e869d4d39fb663573bd"},
+    "botocore.parsers.BaseXMLResponseParser._handle_string": {
+        "10b92b7bcf4ed2b68523216edd219b16d7ad426e"
+    },
+    "botocore.parsers.RestXMLParser._handle_string": {"a983dd43a0d6e5dfd8dee8eeddeb30e900c6d682"},
+    "botocore.parsers.BaseRestParser._handle_string": {"be817995396feca0a94a889f8af31bee15863ba3"},
+    "botocore.parsers.BaseXMLResponseParser._handle_integer": {
+        "e8f517559cc1ef9fb3c1420cf3186cd65a4697ab"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_float": {
+        "4d31ed24447fb06793e744ef9f8591f135ab287b"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_boolean": {
+        "5c8151a13d6045fa500c796d4b583a8c6dc24a09"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_timestamp": {
+        "1c0aec143f4e1524f0481e8d5c2ddb1034eb38f1"
+    },
+    "botocore.parsers.BaseXMLResponseParser._handle_blob": {
+        "9fc59a32d8e869c320ca609395f5614675aea439"
+    },
+    # _botocore/regions.py -> _endpoints.py: the regions of a service in a partition
+    "botocore.regions.EndpointResolver.__init__": {"88df117edffd35746f8fffb777cbb9966191914e"},
+    "botocore.regions.EndpointResolver.get_available_endpoints": {
+        "6ddbeb17580080ce47f8b1b6d62838b62f996139"
+    },
+    # client (pool: _clients.py BoundEvents/rebinding, _make_api_call override): the emitter
+    # copy, the signer handler registered in _register_handlers, the retry handler's unique id
+    "aiobotocore.client.AioBaseClient._make_api_call": {"7894d4f8a07f5c3d212090680919e0900f49fa03"},
+    "aiobotocore.client.AioClientCreator._register_retries": {
+        "deeeccdea01bede5a9012b24e2dc80f5836220f1"
+    },
+    "botocore.client.BaseClient._register_handlers": {"4e57e7a7166b95fff90f9746bcfb2da934604155"},
+    "botocore.client.ClientMeta.config": {"8c66416a8a1f5ae192ed569a5b3ce3ccf8571386"},
+    "botocore.hooks.HierarchicalEmitter.__init__": {"73e899167fa85153fbc3a047f1ca323fff0d4464"},
+    "botocore.hooks._PrefixTrie.__init__": {"121371f754400ab6462825733ca91226ffbab9e8"},
+    "botocore.hooks._PrefixTrie.prefix_search": {"8f73543293be345f838d235acdeb2e25353951c5"},
+    "botocore.hooks.NodeList": {"ced41a33e9093e7a935cefbdd2fa4cffbeb8107a"},
+    "botocore.session.Session._get_internal_component": {
+        "3a3c3a4c044bbcd979487b19f2418d6fc4394971"
+    },
+    # credentials (pool): the refresh window (_advisory/_mandatory_refresh_timeout read by
+    # refresh_needed and _protected_refresh), the role ARN of a failed refresh, the UTC clock,
+    # credential_process run through _popen
+    "botocore.credentials.RefreshableCredentials.refresh_needed": {
+        "ed8a9c1d4f65767fb89cae8d3a34edf73a1b679b"
+    },
+    "aiobotocore.credentials.AioRefreshableCredentials._protected_refresh": {
+        "ab8769043fe8193bbba38ae5f936b44f2d97e886"
+    },
+    "aiobotocore.credentials.AioDeferredRefreshableCredentials.__init__": {
+        "80d6e197456459a983b9455a2320b74922f876b0"
+    },
+    "aiobotocore.credentials.AioAssumeRoleCredentialFetcher": {
+        "395a4302679f601c91908ca7c3fbe14e79e90910"
+    },
+    "aiobotocore.credentials.AioProcessProvider._retrieve_credentials_using": {
+        "e2e89ad5e385201214747f9776d12b03c7ec42ed"
+    },
+    # resources (pool: SessionPool.resource builds boto3's ServiceContext itself)
+    "boto3.utils.ServiceContext": {"ab8c96d571760d7d9cc5b168afb04e61c9d2e0d1"},
+    "boto3.utils.LazyLoadedWaiterModel": {"f9a350eccf0218c1d175bfe61e791583b4367089"},
+    # paginate (retry: _paginate.py's _RetryingPageIterator and resumable tokens)
+    "aiobotocore.paginate.AioPageIterator.__anext__": {"abdb7630a927afb6511218ff04ea437985542e82"},
+    "aiobotocore.paginate.AioPageIterator._make_request": {
+        "6a136f1cff40eb89644c45b7cfa35fa340fe6c14"
+    },
+    "botocore.paginate.PageIterator.__init__": {"2b6eea9ddd3f8c449af9677c198be4a608f10626"},
+    "botocore.paginate.PageIterator._parse_starting_token": {
+        "978496fccc1c3fc3be5d114dbee7a2b88b562669"
+    },
+    "botocore.paginate.PageIterator._get_next_token": {"56fe9b7b93dfa3e789b6ed7eb955ea70297b493d"},
+    "botocore.paginate.TokenEncoder": {"6aa19c0bcc4d5cee496893d668a6ba44a412a412"},
+    "botocore.paginate.TokenDecoder": {"d7c9a8b292a388c7a4ac1b3f744d331dfad6df7a"},
+    "aiobotocore.client.AioBaseClient.get_paginator": {"59284dc592ced521532f77ef08799476c6b5e868"},
+    # waiter (retry: _waiters.py reads the client's waiter config and drives WaiterModel)
+    "aiobotocore.client.AioBaseClient._get_waiter_config": {
+        "5f38e9ceba6c3f8d88dd0ecc895bc56992b38eb3"
+    },
+    "botocore.waiter.WaiterModel": {"cc71f07d4ad98c6504c30f8b8ae59b152a955c4f"},
+    "botocore.waiter.SingleWaiterConfig": {"3d4396bd4cf85b00ef7a24d6d6c1195c7ed36f2b"},
+    "botocore.waiter.is_valid_waiter_error": {"9b9018c40989ac8b3c66f993b2f634ec1dc4fcc6"},
+    # retries / errors (retry: the transient and throttling code tables, the cubic limiter)
+    "botocore.retries.standard.TransientRetryableChecker": {
+        "7ab875802fac4f58b43d8ba7130b14ccb52a0b76"
+    },
+    "botocore.retries.standard.ThrottledRetryableChecker": {
+        "27bc0eff3441b14d6c990312a1714bbd8482ffb6"
+    },
+    "botocore.retries.throttling.CubicCalculator": {"cc0c63c38ee281a8b9e2f312ca3f51495e925edc"},
+}
+
+
+def _upstream(path: str) -> Any:
+    """The object at a dotted path: the longest importable module prefix, then attributes."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(path)
+
+
+def _digest(obj: Any) -> str:
+    if isinstance(obj, property):
+        obj = obj.fget
+    return hashlib.sha1(_handler_source(obj).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("path", sorted(UPSTREAM_DIGESTS))
+def test_upstream_source_is_what_aiokit_was_checked_against(path: str) -> None:
+    digest = _digest(_upstream(path))
+    assert digest in UPSTREAM_DIGESTS[path], (
+        f"{path} changed upstream (sha1 {digest}): re-read the aiokit code named above its "
+        "entry in UPSTREAM_DIGESTS, then add the digest (see 'How to update these')"
+    )
 
 
 def test_signer_honours_per_request_credentials() -> None:
@@ -265,7 +515,8 @@ async def test_lean_client_context_keeps_each_requests_features(
 def _handler_source(method: Any) -> str:
     """The source of a botocore parser method; for a ``_text_content``-decorated scalar
     handler, the source of the handler it wraps (the decorator is pinned on its own)."""
-    if method.__code__.co_name == "_get_text_content":
+    code = getattr(method, "__code__", None)  # classes have none
+    if code is not None and code.co_name == "_get_text_content":
         (cell,) = method.__closure__
         method = cell.cell_contents
     return inspect.getsource(method)
@@ -398,7 +649,7 @@ def emitter_handlers(events: Any, name: str) -> list[Any]:
 
 
 def test_credential_providers_make_their_clients_through_the_session() -> None:
-    # EndpointSession (aiokit/_botocore.py) gives those clients the pool's endpoint_url.
+    # EndpointSession (aiokit/_botocore/session.py) gives those clients the pool's endpoint_url.
     from aiobotocore import credentials as aio_credentials
 
     params = list(inspect.signature(AioSession.create_client).parameters)
