@@ -342,25 +342,36 @@ def _own_attributes(tree: ast.Module) -> set[str]:
     return own
 
 
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the docstring constants (a docstring may name an upstream attribute)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
 def private_reaches(tree: ast.Module) -> Iterator[tuple[int, str]]:
     """(line, attribute) for each upstream private attribute the module touches: ``x._attr``
-    (unless ``x`` is ``self``/``cls`` and the module defines ``_attr`` itself) and
-    ``getattr``/``setattr``/``hasattr``/``delattr`` with the name as a string."""
+    (unless ``x`` is ``self``/``cls`` and the module defines ``_attr`` itself), and the name
+    as a string anywhere but a docstring (``getattr(x, "_attr")``, ``vars(x)["_attr"]``,
+    ``for name in ("_attr", ...)``)."""
     own = _own_attributes(tree)
+    docstrings = _docstrings(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in UPSTREAM_PRIVATE:
             is_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
             if not (is_self and node.attr in own):
                 yield node.lineno, node.attr
         elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
-            and len(node.args) >= 2
-            and isinstance(node.args[1], ast.Constant)
-            and node.args[1].value in UPSTREAM_PRIVATE
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in UPSTREAM_PRIVATE
+            and id(node) not in docstrings
         ):
-            yield node.lineno, str(node.args[1].value)
+            yield node.lineno, node.value
 
 
 def test_private_reach_finder_sees_the_shapes_aiokit_uses() -> None:
@@ -374,6 +385,7 @@ def test_private_reach_finder_sees_the_shapes_aiokit_uses() -> None:
         "        getattr(client, '_endpoint', None)\n"
         "        self._method\n"  # inherited from the upstream base
         "        super()._make_api_call()\n"
+        "        state['_client_config'] = 1\n"  # in a __dict__
     )
     assert sorted(private_reaches(tree)) == [
         (5, "_session"),
@@ -382,6 +394,7 @@ def test_private_reach_finder_sees_the_shapes_aiokit_uses() -> None:
         (7, "_endpoint"),
         (8, "_method"),
         (9, "_make_api_call"),
+        (10, "_client_config"),
     ]
 
 
