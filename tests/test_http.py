@@ -828,6 +828,24 @@ async def test_https_refuses_an_unverifiable_certificate(tmp_path: Path, case: s
         assert server.requests == []
 
 
+async def test_a_client_certificate_is_presented(tmp_path: Path) -> None:
+    """With ``client_cert`` (mutual TLS) the request goes through aiobotocore's session, whose
+    SSL context holds the certificate: neither aiokit's connections nor its shared SSL
+    context (one per CA bundle, no client certificate) may take it."""
+    cert_path, key_path = make_certificate(tmp_path, dns=["localhost"], ips=["127.0.0.1"])
+    client_cert, client_key = make_certificate(tmp_path, dns=["client.invalid"])
+    tls = server_context(cert_path, key_path)
+    tls.verify_mode = ssl.CERT_REQUIRED  # no certificate from the client: no handshake
+    tls.load_verify_locations(client_cert)
+    async with ScriptedServer(replying(numbered), tls=tls) as server:
+        async with LeanHTTPSession(
+            verify=str(cert_path), client_cert=(str(client_cert), str(client_key))
+        ) as session:
+            response, content = await fetch(session, f"{server.url}/mutual")
+        assert isinstance(response.raw, aiohttp.ClientResponse)
+        assert (response.status_code, content) == (200, b"answer 0")
+
+
 # -- 11. end to end, on moto --------------------------------------------------------------
 
 

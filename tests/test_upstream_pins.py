@@ -331,6 +331,17 @@ async def test_shared_session_reuses_one_ssl_context() -> None:
         await b.close()
 
 
+async def test_shared_session_connector_keeps_the_configs_connector_args() -> None:
+    """The shared-SSL connector is built with the config's ``connector_args``, as
+    aiobotocore's own would be (``AioConfig(connector_args=...)`` is a promise)."""
+    session = SharedSSLHTTPSession(connector_args={"force_close": True, "keepalive_timeout": None})
+    connector = session._create_connector(None)
+    try:
+        assert connector.force_close is True
+    finally:
+        await connector.close()
+
+
 def test_merge_config_keeps_session_class_and_connector_args() -> None:
     base = AioConfig(connector_args={"keepalive_timeout": 3}, http_session_cls=SharedSSLHTTPSession)
     merged = merge_config(base, AioConfig(read_timeout=7, connector_args={"ttl_dns_cache": 5}))
