@@ -263,6 +263,44 @@ UPSTREAM_DIGESTS: dict[str, set[str]] = {
         "27bc0eff3441b14d6c990312a1714bbd8482ffb6"
     },
     "botocore.retries.throttling.CubicCalculator": {"cc0c63c38ee281a8b9e2f312ca3f51495e925edc"},
+    # folded from pins-pool.txt (the pool's seam functions in _botocore/credentials, session,
+    # client, resources, hooks, config): refresh windows (set_refresh_windows), the signer's
+    # guard credentials (guard_client_credentials), a failed role hop's ARN (role_arn_of),
+    # credential_process's _popen (kill_cancelled_credential_process)
+    "botocore.credentials.RefreshableCredentials": {"ab660c99fb88ae8df2561dc8aa9a717344850968"},
+    "botocore.credentials.AssumeRoleCredentialFetcher.__init__": {
+        "669aa490a11d113a1506ecea49c35ec8d2e43a23"
+    },
+    "aiobotocore.credentials.AioCredentials": {"9e10bd0a9dfbb5cdee2bd409d957ae9ccdf2c389"},
+    "aiobotocore.credentials.AioProcessProvider.__init__": {
+        "44f70adb8f3f4b491601d06773996f6c29915a5d"
+    },
+    "botocore.signers.RequestSigner.__init__": {"56ec9db80dab0cabd77b0abec011155b5d3e8c38"},
+    "botocore.signers.RequestSigner.handler": {"371909df136a0964ef7469a63d25149176c2b442"},
+    # the pool's sessions and clients (botocore_session, pool_session, open_client, wire_client,
+    # copy_client, use_emitter, set_signing_identity, own_config)
+    "aioboto3.session.Session.__init__": {"0c8cf6319b5d6dfac7341968f0e2870f3d0c132f"},
+    "aioboto3.session.Session.client": {"251a5985f34c53dd7e4d9f8cd5a6d73f3eebccfa"},
+    "botocore.loaders.Loader.search_paths": {"cdc5bb866035459fa0b14988141725d301012fe3"},
+    "botocore.client.BaseClient.__init__": {"2a4919bd9e452610fa52e8e765e3ab6bb915f20b"},
+    "botocore.client.ClientMeta.__init__": {"dfca6941dcc47451198af69d0b6556496da387cc"},
+    "botocore.endpoint.Endpoint.__init__": {"4bafe9733a02817950f5096612410ec4ebc40f55"},
+    "botocore.regions.EndpointRulesetResolver.__init__": {
+        "184abbf81da4c93a8698a31df6ff1af38237dd46"
+    },
+    # resources (make_resource, load_resource_model)
+    "aioboto3.resources.factory.AIOBoto3ResourceFactory.load_from_definition": {
+        "481089549787b4d9898607e36e3c7d63a6d0c7ad"
+    },
+    # folded from pins-retry.txt (_botocore/paginate, model, validate, utils, errors)
+    "aiobotocore.paginate.AioPaginator": {"68edf4c128ea56ff158ed791f7245448b1bac071"},
+    "botocore.paginate.Paginator.__init__": {"9d76e1adc6b7a146d4095a2feb6fc6a000f0d43b"},
+    "botocore.client.BaseClient.can_paginate": {"899e1ac809698e2d3181504e57faff4898c87ad6"},
+    "botocore.model.ServiceModel.__init__": {"45db50348cbdcb631dfb3a74780c0804a90a668b"},
+    "botocore.validate.validate_parameters": {"7d7896e9fec8edd589a9a1dc879138b9ef0d71c2"},
+    "botocore.utils.is_valid_endpoint_url": {"ef8800434dc473ee11c565ce3b7324e709d4c489"},
+    "botocore.utils.is_valid_ipv6_endpoint_url": {"efc70a880187401317de2d5bfb97d8e9d26412b9"},
+    "botocore.parsers.ResponseParserError": {"921ca683f5fe948963b39c5eeb0eea62e37175f9"},
 }
 
 
