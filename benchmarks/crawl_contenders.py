@@ -418,6 +418,7 @@ async def _run_aiokit(
     from aiobotocore.config import AioConfig
 
     import aiokit
+    from aiokit._gc import DEFAULT_GC_THRESHOLD
 
     config = AioConfig(**SETTINGS.config_kwargs())
     keys = aiokit.StaticKeys(SETTINGS.management_key, SETTINGS.management_secret)
@@ -436,6 +437,8 @@ async def _run_aiokit(
         config=config,
         concurrency=concurrency,
         retry_mode=mode,
+        # as `aiokit crawl` runs (the library's default leaves the collector alone)
+        gc_threshold=DEFAULT_GC_THRESHOLD,
     ) as pool:
         # The targets as a user gets them: no request for explicit ids and regions; roles
         # are assumed lazily, once per account, inside the fan-out.
