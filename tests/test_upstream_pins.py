@@ -523,6 +523,27 @@ async def test_user_agent_cache_keeps_each_requests_features(
     assert [h for h, _ in sent[1:]] == [plain, paginated, plain, paginated]
 
 
+async def test_user_agent_cache_follows_the_clients_own_features(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """The client's own feature ids (``_client_features``: the set of the context the client
+    was made in, which later registrations there still grow) are part of the cache key."""
+    s3 = await aiokit_pool.client("s3")
+    creator = s3._user_agent_creator
+    if creator._client_features is None:
+        creator.set_client_features(set())
+    features = creator._client_features
+    before = creator.to_string()
+    features.add("aiokit-pin")
+    try:
+        after = creator.to_string()
+        uncached = UserAgentString.to_string(creator)  # botocore's own, for the same state
+    finally:
+        features.discard("aiokit-pin")
+    assert after == uncached != before
+    assert creator.to_string() == before
+
+
 async def test_lean_client_context_keeps_each_requests_features(
     aiokit_pool: aiokit.SessionPool,
 ) -> None:
