@@ -389,6 +389,17 @@ def test_merge_config_keeps_session_class_and_connector_args() -> None:
     assert "_user_provided_options" in vars(merged)
 
 
+async def test_clients_of_different_configs_are_different_clients(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
+    """``config_key`` tells configs apart by botocore's ``_user_provided_options``: a client
+    asked for with a config of its own gets that config, not the pool's default client."""
+    plain = await aiokit_pool.client("sqs")
+    slow = await aiokit_pool.client("sqs", config=AioConfig(read_timeout=123))
+    assert slow.meta.config.read_timeout == 123
+    assert plain.meta.config.read_timeout != 123
+
+
 async def test_no_model_or_ca_file_is_read_on_the_event_loop(moto_endpoint: str) -> None:
     """Model JSON, endpoint data and the CA bundle load in worker threads only."""
     shared_ssl_context.cache_clear()
