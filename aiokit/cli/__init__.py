@@ -259,10 +259,10 @@ def _run(fn: F) -> F:
 
 @functools.cache
 def _known_regions() -> tuple[str, ...]:
-    from botocore.loaders import create_loader
+    from .._endpoints import load_endpoints  # botocore's endpoint data, through the seam
 
-    endpoints = create_loader().load_data("endpoints")
-    return tuple(r for p in endpoints["partitions"] for r in p["regions"])
+    partitions = load_endpoints().partitions.values()
+    return tuple(r for p in partitions for r in p.regions)
 
 
 def check_region(region: str | None, option: str = "--region") -> None:
