@@ -1,27 +1,15 @@
-"""Optional dependencies: a missing one is one line naming the extra that installs it."""
+"""The ``aiokit`` command's entry point: one line and exit 2 without the ``cli`` extra.
+
+It imports the command line, so the library never imports it: ``import_extra`` lives in
+``_optional`` (re-exported here)."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from types import ModuleType
 
-from ._exceptions import MissingDependencyError
+from ._optional import import_extra
 
 __all__ = ["cli_main", "import_extra"]
-
-
-def import_extra(module: str, extra: str, feature: str) -> ModuleType:
-    """``import module``, or :class:`MissingDependencyError` naming
-    ``pip install 'aiokit[extra]'``."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module.split(".")[0]:
-            raise  # the package is there but broken: its own error says more
-        raise MissingDependencyError(
-            f"{feature} needs {module}, which is not installed: pip install 'aiokit[{extra}]'"
-        ) from None
 
 
 # What `pip install 'aiokit[cli]'` adds for the command line.

@@ -72,6 +72,7 @@ async def _workers(n: int) -> int:
 
 async def _aiokit(n: int) -> int:
     import aiokit
+    from aiokit._gc import DEFAULT_GC_THRESHOLD
 
     async def targets() -> AsyncIterator[aiokit.Target]:
         for account, region in _targets(n):
@@ -81,7 +82,8 @@ async def _aiokit(n: int) -> int:
         return await _visit(ctx.target.account or "", ctx.target.region)
 
     count = 0
-    async with aiokit.SessionPool(region="us-east-1") as pool:
+    # as `aiokit crawl` runs (the library's default leaves the collector alone)
+    async with aiokit.SessionPool(region="us-east-1", gc_threshold=DEFAULT_GC_THRESHOLD) as pool:
         async with pool.fan_out(visit, targets(), concurrency=CONCURRENCY) as outcomes:
             async for outcome in outcomes:
                 count += len(outcome.value or ())

@@ -212,3 +212,39 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert by_service == {"ec2": 24, "dynamodb": 12, "sqs": 18, "s3": 3}
     assert statuses == {"ok": 3 * 4 * 3 + 3}
     assert "inventory written" in result.stderr
+
+
+# Records what the command sets Python's collector to (gc.set_threshold is the only way in).
+_RECORD_GC = """
+import gc, sys
+seen = []
+set_threshold = gc.set_threshold
+def record(*args):
+    seen.append(args[0])
+    set_threshold(*args)
+gc.set_threshold = record
+from aiokit.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print("gc thresholds set:", seen, file=sys.stderr)
+"""
+
+
+def test_crawl_raises_the_gc_threshold_while_it_runs(moto_endpoint: str) -> None:
+    """The command, not the library, chooses to raise the collector's threshold for a crawl
+    (contract: ``SessionPool(gc_threshold=None)`` by default); it is put back at the end."""
+    from aiokit._gc import DEFAULT_GC_THRESHOLD
+
+    result = subprocess.run(
+        [
+            sys.executable, "-c", _RECORD_GC, "crawl", "sqs", "list_queues", "--regions",
+            "us-east-1", "--endpoint-url", moto_endpoint, "--region", "us-east-1",
+            "--format", "jsonl",
+        ],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if x.startswith("gc thresholds set:"))
+    seen = json.loads(line.partition(":")[2])
+    assert seen[:1] == [DEFAULT_GC_THRESHOLD] and len(seen) == 2, line  # raised, put back

@@ -26,6 +26,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 from botocore.awsrequest import AWSPreparedRequest, HeadersDict
 from botocore.exceptions import (
     ConnectionClosedError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     HTTPClientError,
     ReadTimeoutError,
@@ -480,6 +481,42 @@ async def test_closed_port_is_an_endpoint_connection_error() -> None:
             await session.send(prepared(f"http://127.0.0.1:{closed_port()}/"))
 
 
+async def test_unanswered_connect_is_a_connect_timeout() -> None:
+    """The config's ``connect_timeout`` bounds the TCP handshake (botocore's
+    ``ConnectTimeoutError``), not the request: a listener whose accept queue is full leaves
+    the next SYN unanswered."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        fillers = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(address)
+            async with LeanHTTPSession(timeout=(0.3, 30)) as session:
+                with pytest.raises(ConnectTimeoutError):
+                    async with asyncio.timeout(PATIENCE):  # not the session's: a failure
+                        await session.send(prepared(f"http://127.0.0.1:{address[1]}/"))
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+async def test_socket_options_botocore_asks_for_are_set_on_each_connection() -> None:
+    """botocore's ``socket_options`` (TCP_NODELAY, and SO_KEEPALIVE with the config's
+    ``tcp_keepalive``) are set on every connection aiokit opens, as urllib3 sets them."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    async with ScriptedServer(replying(numbered)) as server:
+        for asked, expected in ((None, 0), (options, 1)):
+            async with LeanHTTPSession(socket_options=asked) as session:
+                response, _ = await fetch(session, f"{server.url}/")
+                assert response.status_code == 200
+                (connection,) = session._open  # kept alive: the one connection
+                sock = connection.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == expected
+
+
 async def test_silent_server_is_a_read_timeout() -> None:
     async def handle(request: Request, conn: Conn) -> None:
         await conn.wait_for_peer_close()
@@ -789,6 +826,24 @@ async def test_https_refuses_an_unverifiable_certificate(tmp_path: Path, case: s
             with pytest.raises(SSLError):
                 await session.send(prepared(f"{server.url}/secure"))
         assert server.requests == []
+
+
+async def test_a_client_certificate_is_presented(tmp_path: Path) -> None:
+    """With ``client_cert`` (mutual TLS) the request goes through aiobotocore's session, whose
+    SSL context holds the certificate: neither aiokit's connections nor its shared SSL
+    context (one per CA bundle, no client certificate) may take it."""
+    cert_path, key_path = make_certificate(tmp_path, dns=["localhost"], ips=["127.0.0.1"])
+    client_cert, client_key = make_certificate(tmp_path, dns=["client.invalid"])
+    tls = server_context(cert_path, key_path)
+    tls.verify_mode = ssl.CERT_REQUIRED  # no certificate from the client: no handshake
+    tls.load_verify_locations(client_cert)
+    async with ScriptedServer(replying(numbered), tls=tls) as server:
+        async with LeanHTTPSession(
+            verify=str(cert_path), client_cert=(str(client_cert), str(client_key))
+        ) as session:
+            response, content = await fetch(session, f"{server.url}/mutual")
+        assert isinstance(response.raw, aiohttp.ClientResponse)
+        assert (response.status_code, content) == (200, b"answer 0")
 
 
 # -- 11. end to end, on moto --------------------------------------------------------------

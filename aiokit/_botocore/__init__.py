@@ -1,24 +1,57 @@
 """THE SEAM: every place where aiokit reaches into botocore / aiobotocore / boto3 internals.
 
-Code outside this package uses only their public surface (exceptions, ``Config`` /
-``AioConfig``, sessions, client method calls). Each module here is named after the upstream
-module it bends, and every touch point is pinned by ``tests/test_upstream_pins.py``, which
-fails when upstream changes what aiokit relies on.
+Code outside this package uses only their public surface (``botocore.exceptions``,
+``Config`` / ``AioConfig``, sessions, ``xform_name``, client method calls);
+``tests/test_layout.py`` checks that. Each module here is named after the upstream module it
+bends. ``tests/test_upstream_pins.py`` holds the digest of every upstream object aiokit
+mirrors or overrides (``UPSTREAM_DIGESTS``, with what to re-read when one changes) and the
+behavioural pins. Each touch point below names a test that fails when its aiokit line is
+deleted or an attribute renamed (``tp`` is ``tests/test_upstream_pins.py``).
 
-The register (module: what it bends, and why):
+The register (module: touch point -> test):
 
-- ``loaders``: one botocore data loader per process; service models are parsed once.
-- ``httpsession``: one SSL context per CA bundle (aiobotocore loads one per client).
-- ``http11``: aiokit's HTTP/1.1 session for plain requests (``LeanHTTPSession``).
-- ``session``: the clients botocore's credential providers make (the STS hop of a
-  profile's ``role_arn``, SSO) go to the pool's ``endpoint_url``.
-- ``config``: merging configs without losing aiobotocore's connector arguments; config keys.
-- ``credentials``: the guard credentials a shared client is built with.
-- ``signers``: per-request signing credentials (``inject_request_credentials``; botocore's
-  ``RequestSigner.sign`` honours ``request_credentials``) and the lean SigV4 signer.
-- ``parsers``: faster response parsing (compiled XML walks, timestamps).
-- ``useragent``: a cached User-Agent per client and feature set.
-- ``context``: a cheaply copied botocore context for fan-out workers.
+- ``loaders``: one botocore ``Loader`` per process (``create_loader``'s instance cache), so
+  service models are parsed once -> ``tp``:
+  ``test_no_model_or_ca_file_is_read_on_the_event_loop``.
+- ``httpsession``: ``SharedSSLHTTPSession._create_connector`` reads aiobotocore's
+  ``_cert_file``, ``_verify``, ``_max_pool_connections``, ``_connector_args``; one SSL
+  context per CA bundle -> ``tp``: ``test_shared_session_reuses_one_ssl_context``,
+  ``test_shared_session_connector_keeps_the_configs_connector_args``; ``test_http``:
+  ``test_a_client_certificate_is_presented``.
+- ``http11``: ``LeanHTTPSession``, aiokit's HTTP/1.1 for plain requests; reads
+  aiobotocore's ``_timeout``, ``_proxy_config``, ``_socket_options``, ``_cert_file``, raises
+  its errors, answers ``AioAWSResponse`` -> ``test_http``: ``test_proxy_goes_through_
+  aiohttp``, ``test_unanswered_connect_is_a_connect_timeout``, ``test_silent_server_is_a_
+  read_timeout``, ``test_socket_options_botocore_asks_for_are_set_on_each_connection``,
+  ``test_a_client_certificate_is_presented``.
+- ``session``: ``EndpointSession.create_client``: the clients botocore's credential
+  providers make (the STS hop of a profile's ``role_arn``, SSO) go to the pool's
+  ``endpoint_url`` -> ``test_identities``:
+  ``test_a_profiles_role_is_assumed_through_the_pools_endpoint``.
+- ``config``: ``merge_config`` / ``config_key`` read ``Config._user_provided_options``;
+  ``AioConfig.merge`` drops connector args -> ``tp``:
+  ``test_merge_config_keeps_session_class_and_connector_args``.
+- ``credentials``: ``UnboundCredentials``, the guard a shared client's signer holds as its
+  ``_credentials`` -> the pool's test of the guard (``pins-pool.txt``).
+- ``signers``: ``inject_request_credentials`` (``RequestSigner.sign`` honours
+  ``request_credentials``) -> ``tp``: ``test_signer_honours_per_request_credentials``;
+  ``LeanSigV4Auth`` mirrors ``SigV4Auth`` (``_modify_request_before_signing``,
+  ``_canonical_query_string_*``, ``_normalize_url_path``, ``auth._host_from_url``) ->
+  ``test_sigv4``: ``test_the_signature_is_botocores``.
+- ``parsers``: ``parse_timestamp``; the compiled XML walk mirrors ``BaseXMLResponseParser``
+  (``_handle_*``, ``_get_error_root``, ``_namespace_re``, ``_parse_shape``) and reads
+  ``ResponseParserFactory._defaults`` -> ``test_parsers`` (every test), ``tp``:
+  ``test_xml_parsing_is_the_code_aiokit_mirrors``.
+- ``useragent``: ``cache_user_agent`` swaps the class of ``client._user_agent_creator``
+  (``UserAgentString._client_features``) -> ``tp``:
+  ``test_user_agent_cache_keeps_each_requests_features``.
+- ``context``: ``LeanClientContext``, botocore's ``ClientContext`` copied cheaply -> ``tp``:
+  ``test_lean_client_context_keeps_each_requests_features``.
+- ``regions``: ``EndpointResolver.get_available_endpoints`` for ``aiokit._endpoints`` ->
+  ``UPSTREAM_DIGESTS``, ``test_discovery``.
+
+The modules the other parts of the house add here (``client``, ``resources``, ``errors``,
+``retries``, ``paginate``, ``waiter`` ...) add their lines to this register.
 """
 
 from __future__ import annotations

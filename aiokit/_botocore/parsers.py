@@ -31,7 +31,7 @@ result botocore's by construction. The walk is entered from ``_handle_structure`
 envelope (result wrappers, ``ResponseMetadata``, errors, rest-xml headers and status codes)
 stays botocore's. ``tests/test_parsers.py`` compares the two parsers on every response of a
 varied moto session, on the fake AWS endpoint, and on hand-written bodies for the edge cases;
-``tests/test_botocore_pins.py`` pins the botocore methods mirrored here.
+``tests/test_upstream_pins.py`` pins the botocore methods mirrored here.
 """
 
 from __future__ import annotations
@@ -256,8 +256,8 @@ def _structure_walker(
                 found[i] = _ATTRIBUTE
                 regular = False
         # Members in the model's order, as botocore's loop over ``shape.members`` visits them.
-        parsed: dict[str, Any] = {}
         if regular:
+            parsed: dict[str, Any] = {}
             for i in sorted(found):
                 member_walk = walkers[i]
                 if member_walk is None:
@@ -265,30 +265,45 @@ def _structure_walker(
                 else:
                     parsed[names[i]] = member_walk(parser, found[i])
             return parsed
-        for i in sorted(found):
-            value = found[i]
-            if value is _ATTRIBUTE:
-                # botocore's _handle_structure, verbatim: an XML-attribute member.
-                attribs = {}
-                location_name = shapes[i].serialization["name"]
-                for key, attribute in node.attrib.items():
-                    new_key = parser._namespace_re.sub(location_name.split(":")[0] + ":", key)
-                    attribs[new_key] = attribute
-                if location_name in attribs:
-                    parsed[names[i]] = attribs[location_name]
-            elif isinstance(value, list) and i not in flat:
-                # A repeated element where the model expects one: botocore's generic handler
-                # receives the list (and does with it what it does).
-                parsed[names[i]] = parser._parse_shape(shapes[i], value)
-            else:
-                member_walk = walkers[i]
-                if member_walk is None:
-                    parsed[names[i]] = value.text or ""
-                else:
-                    parsed[names[i]] = member_walk(parser, value)
-        return parsed
+        return _irregular(parser, node, found, names, shapes, walkers, flat)
 
     return walk
+
+
+def _irregular(
+    parser: Any,
+    node: Any,
+    found: dict[int, Any],
+    names: list[str],
+    shapes: list[Any],
+    walkers: list[_Walk | None],
+    flat: frozenset[int],
+) -> dict[str, Any]:
+    """The members of a structure with a repeated member or an XML attribute (the slow path
+    of :func:`_structure_walker`'s walk), in the model's order."""
+    parsed: dict[str, Any] = {}
+    for i in sorted(found):
+        value = found[i]
+        if value is _ATTRIBUTE:
+            # botocore's _handle_structure, verbatim: an XML-attribute member.
+            attribs = {}
+            location_name = shapes[i].serialization["name"]
+            for key, attribute in node.attrib.items():
+                new_key = parser._namespace_re.sub(location_name.split(":")[0] + ":", key)
+                attribs[new_key] = attribute
+            if location_name in attribs:
+                parsed[names[i]] = attribs[location_name]
+        elif isinstance(value, list) and i not in flat:
+            # A repeated element where the model expects one: botocore's generic handler
+            # receives the list (and does with it what it does).
+            parsed[names[i]] = parser._parse_shape(shapes[i], value)
+        else:
+            member_walk = walkers[i]
+            if member_walk is None:
+                parsed[names[i]] = value.text or ""
+            else:
+                parsed[names[i]] = member_walk(parser, value)
+    return parsed
 
 
 def _list_walker(item: _Walk, flattened: bool) -> _Walk:

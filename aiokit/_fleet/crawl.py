@@ -26,7 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .. import _validate
 from .._exceptions import InvalidParameterError, UnknownOperationError, UsageError
-from .._extras import import_extra
+from .._optional import import_extra
 from .._paginate import check_listing
 from .._protocols import Requester
 from .display import html_table

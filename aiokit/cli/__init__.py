@@ -23,7 +23,7 @@ import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,52 +34,38 @@ require_cli_extra()
 import anyio  # noqa: E402
 import anyio.abc  # noqa: E402
 import click  # noqa: E402
-import jmespath  # noqa: E402
-from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 import aiokit  # noqa: E402
 
-from .._fleet.crawl import Item, Report  # noqa: E402
 from .._paginate import check_listing  # noqa: E402
-from .._sinks import Run, Sink, open_sink, output_format  # noqa: E402
+from ._console import (  # noqa: E402
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    Failure,
+    check_stdout,
+    err,
+    out,
+)
+from ._crawl import (  # noqa: E402
+    CRAWL_GC_THRESHOLD,
+    CrawlState,
+    compile_query,
+    finish,
+    open_output,
+    plan_output,
+    run_crawl,
+    summarise,
+)
 from ._logging import configure_logging  # noqa: E402
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # rich's default exits 1 on the spot; a closed stdout (`| head`) is handled as the
-        # BrokenPipeError it is, by the one place that turns it into a quiet exit.
-        raise BrokenPipeError(errno.EPIPE, "the reader of stdout went away")
-
-
-class _StderrConsole(_Console):
-    def _check_buffer(self) -> None:
-        # stderr is for the human; the exit code and the output say what happened. A stderr
-        # that cannot be written (`2>/dev/full`, a log on a full disk, a closed pipe) must not
-        # turn a crawl that worked into exit code 1: what it cannot take is dropped.
-        try:
-            super()._check_buffer()
-        except OSError:
-            self.quiet = True
-            del self._buffer[:]
-
-
-err = _StderrConsole(stderr=True, soft_wrap=True)
-out = _Console(soft_wrap=True)
 
 HINTS: dict[type[BaseException], str] = {
     aiokit.UnknownServiceError: "service names are botocore's: s3, ec2, dynamodb, sqs ...",
@@ -117,19 +103,6 @@ def hint_for(exc: BaseException) -> str | None:
         if isinstance(exc, cls):
             return hint
     return None
-
-
-class Failure(Exception):
-    """A handled failure: message already printed; exit with ``code``."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-# Exit codes: see the module docstring and docs/guides/cli.md.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
-EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
 
 
 @dataclass
@@ -202,15 +175,6 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-def _check_stdout() -> None:
-    """Items that go to stdout need one: started with it closed (``>&-``), Python has none,
-    and rich would print into nothing and exit 0. Checked before the first request."""
-    if sys.stdout is None:
-        raise aiokit.ConfigurationError(
-            "cannot write the output: stdout is closed; pass --out PATH or open stdout"
-        )
 
 
 def print_error(exc: BaseException) -> None:
@@ -295,10 +259,10 @@ def _run(fn: F) -> F:
 
 @functools.cache
 def _known_regions() -> tuple[str, ...]:
-    from botocore.loaders import create_loader
+    from .._endpoints import load_endpoints  # botocore's endpoint data, through the seam
 
-    endpoints = create_loader().load_data("endpoints")
-    return tuple(r for p in endpoints["partitions"] for r in p["regions"])
+    partitions = load_endpoints().partitions.values()
+    return tuple(r for p in partitions for r in p.regions)
 
 
 def check_region(region: str | None, option: str = "--region") -> None:
@@ -348,6 +312,7 @@ def _pool(
     concurrency: int = 64,
     role: str | None = None,
     retry: aiokit.RetrySettings | None = None,
+    gc_threshold: int | None = None,
 ) -> aiokit.SessionPool:
     return aiokit.SessionPool(
         profile=profile,
@@ -356,6 +321,7 @@ def _pool(
         concurrency=concurrency,
         role=role,
         retry=retry,
+        gc_threshold=gc_threshold,
     )
 
 
@@ -406,209 +372,6 @@ def cli() -> None:
 
 
 # --- crawl -----------------------------------------------------------------------------------
-
-
-def _progress_bar(enabled: bool) -> Progress | None:
-    if not enabled:
-        return None
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} targets"),
-        TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
-        TextColumn("{task.fields[items]} items"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-
-
-def outcome_table(report: Report, title: str) -> Table:
-    """The summary of a crawl's outcomes: ok, skipped and failed by reason, never visited."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("status")
-    table.add_column("reason")
-    table.add_column("targets", justify="right")
-    table.add_row("ok", "", str(report.counts.get("ok", 0)))
-    by_status: dict[tuple[str, str], int] = {}
-    for o in report.problems:
-        key = (o.status.value, o.reason or "")
-        by_status[key] = by_status.get(key, 0) + 1
-    # skipped rows first, then failed ones
-    rows = sorted(by_status.items(), key=lambda kv: (kv[0][0] != "skipped", kv[0]))
-    for (status, reason), n in rows:
-        table.add_row(status, reason, str(n))
-    if report.never_visited:
-        table.add_row("never visited", "", str(report.never_visited), style="yellow")
-    table.add_row("items", "", str(report.items), style="bold")
-    return table
-
-
-def summary_line(report: Report) -> str:
-    """``N targets: a ok, b skipped, c failed, d never visited; n items``."""
-    total = report.targets + report.never_visited
-    return (
-        f"{total} targets: {report.counts.get('ok', 0)} ok, "
-        f"{report.counts.get('skipped', 0)} skipped, {report.counts.get('failed', 0)} failed, "
-        f"{report.never_visited} never visited; {report.items} items"
-    )
-
-
-@dataclass
-class CrawlState:
-    """What a crawl has done so far: its report and how many targets it set out to visit.
-
-    Kept outside ``run_crawl`` so an interrupted crawl can still be summed up.
-    """
-
-    report: Report = field(default_factory=Report)
-    todo: int = 0
-    already_done: int = 0
-    written: int = 0
-
-    def settle(self) -> Report:
-        """The report with ``items`` as written and every target without an outcome counted
-        as never visited."""
-        self.report.items = self.written
-        self.report.never_visited = max(0, self.todo - self.report.targets)
-        return self.report
-
-
-def _compile(query: str | None) -> Any:
-    if not query:
-        return None
-    try:
-        return jmespath.compile(query)
-    except jmespath.exceptions.JMESPathError as exc:
-        message = " ".join(str(exc).split())
-        raise aiokit.InvalidParameterError(
-            f"--query: invalid JMESPath expression {query!r}: {message}"
-        ) from None
-
-
-async def run_crawl(
-    pool: aiokit.SessionPool,
-    service: str,
-    operation: str,
-    params: dict[str, Any],
-    targets: list[aiokit.Target],
-    *,
-    sink: Sink | None,
-    resume: bool = False,
-    query: str | None = None,
-    concurrency: int = 64,
-    deadline: float | None = None,
-    show_progress: bool = False,
-    print_items: Callable[[Any], None] | None = None,
-    state: CrawlState | None = None,
-) -> Report:
-    """The crawl behind ``aiokit crawl`` and ``aiokit demo``: targets -> sink, with progress.
-
-    With ``resume``, only the targets the sink has no ok or skipped outcome for are run.
-    The report's ``never_visited`` counts the targets left without an outcome.
-    """
-    compiled = _compile(query)
-    state = state if state is not None else CrawlState()
-    run = Run(service, operation, params)
-    done: set[tuple[str | None, str | None]] = set()
-    if sink is not None:
-        done = await sink.begin(run, resume=resume)
-    todo = [t for t in targets if (t.account, t.region) not in done]
-    state.todo, state.already_done = len(todo), len(targets) - len(todo)
-    bar = _progress_bar(show_progress)
-    task_id = None
-    if bar is not None:
-        bar.start()
-        task_id = bar.add_task(
-            f"{service} {operation}", total=len(todo), in_flight=0, failed=0, items=0
-        )
-
-    def progress(p: aiokit.Progress) -> None:
-        if bar is not None and task_id is not None:
-            bar.update(task_id, completed=p.done, in_flight=p.in_flight, failed=p.failed)
-
-    items = 0
-    try:
-        crawl = pool.crawl(
-            service,
-            operation,
-            todo,
-            concurrency=concurrency,
-            deadline=deadline,
-            progress=progress,
-            **params,
-        )
-        state.report = crawl.report
-        if not todo:
-            if sink is not None and hasattr(sink, "finish"):
-                await sink.finish()
-            return state.settle()  # nothing left to visit: no request, nothing stored
-        async with crawl:
-            async for event in crawl.events():
-                if isinstance(event, Item):
-                    items += 1
-                    if bar is not None and task_id is not None and items % 50 == 0:
-                        bar.update(task_id, items=items)
-                    if compiled is not None:
-                        found = compiled.search(event.data)
-                        if found is None:
-                            continue
-                        values = found if isinstance(found, list) else [found]
-                        for value in values:
-                            state.written += 1
-                            await _emit(sink, print_items, Item(event.target, value))
-                    else:
-                        state.written += 1
-                        await _emit(sink, print_items, event)
-                elif sink is not None:
-                    await sink.write(event)
-        if bar is not None and task_id is not None:
-            bar.update(task_id, items=items)
-        report = state.settle()
-        if sink is not None and hasattr(sink, "finish") and not report.never_visited:
-            await sink.finish()
-    finally:
-        if bar is not None:
-            bar.stop()
-    return report
-
-
-async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, item: Item) -> None:
-    if sink is not None:
-        await sink.write(item)
-    if print_items is not None:
-        print_items(item)
-
-
-def _plan_output(
-    out_path: str | None, fmt: str | None, resume: bool, append: bool, replace: bool
-) -> str:
-    """The output format, or a usage error: all checked before anything is opened."""
-    if sum((resume, append, replace)) > 1:
-        raise click.UsageError("--resume, --append and --replace exclude each other")
-    if out_path is None:
-        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
-            if given:
-                raise click.UsageError(f"{flag} needs --out PATH.db")
-        if fmt == "sqlite":
-            raise click.UsageError("--format sqlite needs --out PATH.db")
-        if fmt is None:
-            return "table" if out.is_terminal else "jsonl"
-        return fmt
-    if fmt == "table":
-        raise click.UsageError(
-            "--format table prints to the terminal: drop --out, or use jsonl, csv or sqlite"
-        )
-    chosen = output_format(out_path, fmt)
-    if chosen != "sqlite":
-        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
-            if given:
-                raise click.UsageError(
-                    f"{flag} needs an SQLite inventory (--out PATH.db); {chosen} files hold "
-                    "one run each and are overwritten"
-                )
-    return chosen
 
 
 @cli.command()
@@ -668,8 +431,8 @@ async def crawl(
 ) -> None:
     """Paginate SERVICE OPERATION in every account and region; write every item."""
     params = _params(param, params_json)
-    chosen = _plan_output(out_path, fmt, resume, append, replace)
-    _compile(query)
+    chosen = plan_output(out_path, fmt, resume, append, replace)
+    compile_query(query)
     spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
     # What can be checked without a request is checked before the output is opened too: a
     # typo must not empty an earlier --out file, nor leave an inventory that then refuses
@@ -678,23 +441,15 @@ async def crawl(
     for name in listed if isinstance(listed, list) else ():
         check_region(name, option="--regions")
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
-    sink: Sink | None = None
-    printer: Callable[[Any], None] | None = None
-    if out_path:
-        existing = "append" if append else "replace" if replace else "refuse"
-        sink = open_sink(out_path, chosen, existing=existing)  # type: ignore[arg-type]
-    elif chosen in ("jsonl", "csv"):
-        _check_stdout()
-        sink = open_sink(sys.stdout, chosen)  # piped: machine-readable
-    else:
-        _check_stdout()
-        printer = _table_printer()
+    sink, printer = open_output(out_path, chosen, append, replace)
     state = CrawlState()
     title = f"{service} {operation}"
     try:
         if sink is not None:
             await sink.open(resume=resume)  # before the first request
-        async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
+        async with _pool(
+            profile, region, endpoint_url, concurrency, role, gc_threshold=CRAWL_GC_THRESHOLD
+        ) as pool:
             targets = await pool.targets(
                 spec,
                 _regions(regions),
@@ -718,51 +473,13 @@ async def crawl(
                     state=state,
                 )
             except anyio.get_cancelled_exc_class():
-                _summarise(state.settle(), title, state)  # interrupted: say what was done
+                summarise(state.settle(), title, state)  # interrupted: say what was done
                 raise
     finally:
         if sink is not None:
             with anyio.CancelScope(shield=True):
                 await sink.aclose()
-    _finish(report, title, state)
-
-
-def _table_printer() -> Callable[[Any], None]:
-    def show(item: Item) -> None:
-        data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
-        # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
-        out.print(
-            f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
-        )
-
-    return show
-
-
-def _summarise(report: Report, title: str, state: CrawlState) -> None:
-    err.print(outcome_table(report, title))
-    line = summary_line(report)
-    if state.already_done:
-        line += f" ({state.already_done} done by an earlier run, not visited again)"
-    err.print(line, highlight=False)
-
-
-def _finish(report: Report, title: str, state: CrawlState) -> None:
-    _summarise(report, title, state)
-    for o in report.failed:
-        err.print(
-            f"[red]failed[/] {o.target.account} {o.target.region}: "
-            f"{escape(f'{o.reason}: {o.error}')}",
-            highlight=False,
-        )
-    if report.never_visited:
-        err.print(
-            f"[yellow]stopped by --deadline: {report.never_visited} targets never visited[/]"
-            " (--resume with an SQLite --out runs them)",
-            highlight=False,
-        )
-        raise Failure(EXIT_UNFINISHED)
-    if report.failed:
-        raise Failure(EXIT_FAILED)
+    finish(report, title, state)
 
 
 # --- paginate / wait / targets ----------------------------------------------------------------
@@ -790,7 +507,7 @@ async def paginate(
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
-    _check_stdout()
+    check_stdout()
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
@@ -862,7 +579,7 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
-    _check_stdout()
+    check_stdout()
     spec = _accounts(accounts, profiles, role, external_id)
     if isinstance(spec, aiokit.Organization):
         spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column

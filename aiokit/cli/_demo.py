@@ -17,7 +17,8 @@ import anyio
 import aiokit
 
 from .._sinks import SqliteSink, _kind, output_format
-from . import err, outcome_table, run_crawl
+from ._console import err
+from ._crawl import CRAWL_GC_THRESHOLD, outcome_table, run_crawl
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
 # (service, operation, regions, JMESPath per item): EC2's items are reservations; the
@@ -117,6 +118,7 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
             region="us-east-1",
             credentials=CREDENTIALS,
             role=org.role_name,
+            gc_threshold=CRAWL_GC_THRESHOLD,
         ) as pool:
             made = await _seed(pool, org)
             err.print(

@@ -37,11 +37,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._exceptions import ConfigurationError
 from ._organization import MANAGEMENT_ACCOUNT
+from ._wire import INVALID_TOKEN, Answer, TokenBucket, error_in
 
 __all__ = ["FaultProxy", "FaultStatistics", "aws_faults"]
 
 # (HTTP status, headers, body)
-Answer = tuple[int, dict[str, str], bytes]
 
 FAULT_KINDS = ("throttle", "error", "reset", "stall", "denied", "region_disabled", "expired")
 _HOP_BY_HOP = {
@@ -88,25 +88,6 @@ class _Faults:
     disable_regions_by_account: Mapping[str, frozenset[str]]
     expire_credentials_after: float | None
     seed: int
-
-
-class _TokenBucket:
-    __slots__ = ("burst", "rate", "tokens", "updated")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.updated = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 def _is_loopback(url: str) -> bool:
@@ -227,31 +208,6 @@ def _request_protocol(service: str, headers: Mapping[str, str]) -> str:
     return "rest-json"
 
 
-def _error(protocol: str, status: int, code: str, message: str) -> Answer:
-    request_id = "aiokit-fault-00000000"
-    if protocol in ("json", "rest-json"):
-        body = json.dumps({"__type": code, "message": message}).encode()
-        content_type = "application/x-amz-json-1.0" if protocol == "json" else "application/json"
-        return status, {"Content-Type": content_type, "x-amzn-ErrorType": code}, body
-    if protocol == "ec2":
-        xml = (
-            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
-            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
-        )
-    elif protocol == "s3":
-        xml = (
-            f"<Error><Code>{code}</Code><Message>{message}</Message>"
-            f"<RequestId>{request_id}</RequestId></Error>"
-        )
-    else:
-        xml = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
-            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId>"
-            "</ErrorResponse>"
-        )
-    return status, {"Content-Type": "text/xml"}, f'<?xml version="1.0"?>{xml}'.encode()
-
-
 _THROTTLE = {
     # service -> (HTTP status, code) as each answers; else by protocol
     "ec2": (503, "RequestLimitExceeded"),
@@ -265,46 +221,45 @@ _THROTTLE_BY_PROTOCOL = {
     "json": (400, "ThrottlingException"),
     "rest-json": (429, "TooManyRequestsException"),
 }
-_INVALID_TOKEN = "The security token included in the request is invalid."
 
 
 def _throttle_error(service: str, protocol: str) -> Answer:
     status, code = _THROTTLE.get(service) or _THROTTLE_BY_PROTOCOL[protocol]
-    return _error(protocol, status, code, "Rate exceeded")
+    return error_in(protocol, status, code, "Rate exceeded")
 
 
 def _region_disabled_error(service: str, protocol: str) -> Answer:
     """What AWS answers a call into a region the caller's account has not enabled."""
     if protocol == "ec2":
-        return _error(
+        return error_in(
             protocol,
             401,
             "AuthFailure",
             "AWS was not able to validate the provided access credentials",
         )
     if protocol == "s3":
-        return _error(
+        return error_in(
             protocol,
             403,
             "InvalidAccessKeyId",
             "The AWS Access Key Id you provided does not exist in our records.",
         )
     if protocol == "query":
-        return _error(protocol, 403, "InvalidClientTokenId", _INVALID_TOKEN)
+        return error_in(protocol, 403, "InvalidClientTokenId", INVALID_TOKEN)
     # DynamoDB (JSON) answers every client error, this one included, with HTTP 400.
     status = 400 if protocol == "json" else 403
-    return _error(protocol, status, "UnrecognizedClientException", _INVALID_TOKEN)
+    return error_in(protocol, status, "UnrecognizedClientException", INVALID_TOKEN)
 
 
 def _expired_error(protocol: str) -> Answer:
     if protocol in ("json", "rest-json"):
-        return _error(
+        return error_in(
             protocol,
             400,
             "ExpiredTokenException",
             "The security token included in the request is expired",
         )
-    return _error(
+    return error_in(
         protocol, 400, "ExpiredToken", "The security token included in the request is expired"
     )
 
@@ -442,7 +397,7 @@ class FaultProxy:
             self._requests = 0
             self._forwarded = 0
             self._counts: Counter[str] = Counter()
-            self._buckets: dict[tuple[str, str, str], _TokenBucket] = {}
+            self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
             self._first_seen: dict[str, float] = {}
             self._key_accounts: dict[str, str] = {}
             self._rng = random.Random(self._faults.seed)
@@ -632,7 +587,7 @@ class FaultProxy:
                     parts = role_arn.split(":")
                     if len(parts) > 4 and parts[4] in faults.deny_accounts:
                         self._counts["denied"] += 1
-                        return "denied", _error(
+                        return "denied", error_in(
                             protocol,
                             403,
                             "AccessDenied",
@@ -650,7 +605,7 @@ class FaultProxy:
                 scope = (account, region, service)
                 bucket = self._buckets.get(scope)
                 if bucket is None:
-                    bucket = self._buckets[scope] = _TokenBucket(*spec)
+                    bucket = self._buckets[scope] = TokenBucket(*spec)
                 if not bucket.take():
                     self._counts["throttle"] += 1
                     return "throttle", _throttle_error(service, protocol)
@@ -658,7 +613,7 @@ class FaultProxy:
                 draw = self._rng.random()
                 if draw < faults.fail_rate:
                     self._counts["error"] += 1
-                    return "error", _error(
+                    return "error", error_in(
                         protocol,
                         500,
                         "InternalError",

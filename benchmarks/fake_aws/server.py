@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, quote, unquote_plus
 
 from aiohttp import web
 
+from aiokit.testing import _wire
+
 from . import protocols as p
 from .model import (
     FakeConfig,
@@ -81,26 +83,15 @@ def _b36(n: int, width: int) -> str:
     return "".join(reversed(out))
 
 
-class TokenBucket:
-    """A lazily refilled token bucket; parameters re-read when the config changes."""
+class TokenBucket(_wire.TokenBucket):
+    """The testing kit's token bucket, remembering the config version it was made for
+    (parameters are re-read when the config changes)."""
 
-    __slots__ = ("burst", "rate", "tokens", "updated", "version")
+    __slots__ = ("version",)
 
     def __init__(self, burst: float, rate: float, version: int) -> None:
-        self.burst = burst
-        self.rate = rate
-        self.tokens = burst
-        self.updated = time.monotonic()
+        super().__init__(rate, burst)
         self.version = version
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Stats:

@@ -1,0 +1,325 @@
+"""``aiokit crawl`` and the demo's crawls: targets -> sink, with a progress bar, a summary
+table and the exit code the outcomes call for."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import jmespath
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+import aiokit
+
+from .._fleet.crawl import Item, Report
+from .._gc import DEFAULT_GC_THRESHOLD
+from .._sinks import Run, Sink, open_sink, output_format
+from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
+
+__all__ = [
+    "CRAWL_GC_THRESHOLD",
+    "CrawlState",
+    "compile_query",
+    "finish",
+    "open_output",
+    "outcome_table",
+    "plan_output",
+    "run_crawl",
+    "summarise",
+    "summary_line",
+]
+
+# A crawl (the demo's too) makes many short-lived objects: the command raises Python's GC
+# threshold while it runs. The library leaves the process's collector alone by default; this
+# is the command's choice, not the pool's.
+CRAWL_GC_THRESHOLD = DEFAULT_GC_THRESHOLD
+
+
+def _progress_bar(enabled: bool) -> Progress | None:
+    if not enabled:
+        return None
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} targets"),
+        TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
+        TextColumn("{task.fields[items]} items"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def outcome_table(report: Report, title: str) -> Table:
+    """The summary of a crawl's outcomes: ok, skipped and failed by reason, never visited."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("status")
+    table.add_column("reason")
+    table.add_column("targets", justify="right")
+    table.add_row("ok", "", str(report.counts.get("ok", 0)))
+    by_status: dict[tuple[str, str], int] = {}
+    for o in report.problems:
+        key = (o.status.value, o.reason or "")
+        by_status[key] = by_status.get(key, 0) + 1
+    # skipped rows first, then failed ones
+    rows = sorted(by_status.items(), key=lambda kv: (kv[0][0] != "skipped", kv[0]))
+    for (status, reason), n in rows:
+        table.add_row(status, reason, str(n))
+    if report.never_visited:
+        table.add_row("never visited", "", str(report.never_visited), style="yellow")
+    table.add_row("items", "", str(report.items), style="bold")
+    return table
+
+
+def summary_line(report: Report) -> str:
+    """``N targets: a ok, b skipped, c failed, d never visited; n items``."""
+    total = report.targets + report.never_visited
+    return (
+        f"{total} targets: {report.counts.get('ok', 0)} ok, "
+        f"{report.counts.get('skipped', 0)} skipped, {report.counts.get('failed', 0)} failed, "
+        f"{report.never_visited} never visited; {report.items} items"
+    )
+
+
+@dataclass
+class CrawlState:
+    """What a crawl has done so far: its report and how many targets it set out to visit.
+
+    Kept outside ``run_crawl`` so an interrupted crawl can still be summed up.
+    """
+
+    report: Report = field(default_factory=Report)
+    todo: int = 0
+    already_done: int = 0
+    written: int = 0
+
+    def settle(self) -> Report:
+        """The report with ``items`` as written and every target without an outcome counted
+        as never visited."""
+        self.report.items = self.written
+        self.report.never_visited = max(0, self.todo - self.report.targets)
+        return self.report
+
+
+def compile_query(query: str | None) -> Any:
+    if not query:
+        return None
+    try:
+        return jmespath.compile(query)
+    except jmespath.exceptions.JMESPathError as exc:
+        message = " ".join(str(exc).split())
+        raise aiokit.InvalidParameterError(
+            f"--query: invalid JMESPath expression {query!r}: {message}"
+        ) from None
+
+
+async def run_crawl(
+    pool: aiokit.SessionPool,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    targets: list[aiokit.Target],
+    *,
+    sink: Sink | None,
+    resume: bool = False,
+    query: str | None = None,
+    concurrency: int = 64,
+    deadline: float | None = None,
+    show_progress: bool = False,
+    print_items: Callable[[Any], None] | None = None,
+    state: CrawlState | None = None,
+) -> Report:
+    """The crawl behind ``aiokit crawl`` and ``aiokit demo``: targets -> sink, with progress.
+
+    With ``resume``, only the targets the sink has no ok or skipped outcome for are run.
+    The report's ``never_visited`` counts the targets left without an outcome.
+    """
+    compiled = compile_query(query)
+    state = state if state is not None else CrawlState()
+    done: set[tuple[str | None, str | None]] = set()
+    if sink is not None:
+        done = await sink.begin(Run(service, operation, params), resume=resume)
+    todo = [t for t in targets if (t.account, t.region) not in done]
+    state.todo, state.already_done = len(todo), len(targets) - len(todo)
+    bar = _Bar(show_progress, f"{service} {operation}", len(todo))
+    try:
+        crawl = pool.crawl(
+            service,
+            operation,
+            todo,
+            concurrency=concurrency,
+            deadline=deadline,
+            progress=bar.progress,
+            **params,
+        )
+        state.report = crawl.report
+        if not todo:
+            if sink is not None and hasattr(sink, "finish"):
+                await sink.finish()
+            return state.settle()  # nothing left to visit: no request, nothing stored
+        async with crawl:
+            await _drain(crawl, compiled, sink, print_items, state, bar)
+        report = state.settle()
+        if sink is not None and hasattr(sink, "finish") and not report.never_visited:
+            await sink.finish()
+    finally:
+        bar.stop()
+    return report
+
+
+class _Bar:
+    """The crawl's progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, description: str, total: int) -> None:
+        self.bar = _progress_bar(enabled)
+        self.task_id: TaskID | None = None
+        if self.bar is not None:
+            self.bar.start()
+            self.task_id = self.bar.add_task(
+                description, total=total, in_flight=0, failed=0, items=0
+            )
+
+    def progress(self, p: aiokit.Progress) -> None:
+        if self.bar is not None and self.task_id is not None:
+            self.bar.update(self.task_id, completed=p.done, in_flight=p.in_flight, failed=p.failed)
+
+    def items(self, items: int) -> None:
+        if self.bar is not None and self.task_id is not None:
+            self.bar.update(self.task_id, items=items)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+async def _drain(
+    crawl: Any,
+    compiled: Any,
+    sink: Sink | None,
+    print_items: Callable[[Any], None] | None,
+    state: CrawlState,
+    bar: _Bar,
+) -> None:
+    """Every event of the crawl to the sink: items (through ``--query``) and outcomes."""
+    items = 0
+    async for event in crawl.events():
+        if isinstance(event, Item):
+            items += 1
+            if items % 50 == 0:
+                bar.items(items)
+            if compiled is not None:
+                found = compiled.search(event.data)
+                if found is None:
+                    continue
+                values = found if isinstance(found, list) else [found]
+                for value in values:
+                    state.written += 1
+                    await _emit(sink, print_items, Item(event.target, value))
+            else:
+                state.written += 1
+                await _emit(sink, print_items, event)
+        elif sink is not None:
+            await sink.write(event)
+    bar.items(items)
+
+
+async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, item: Item) -> None:
+    if sink is not None:
+        await sink.write(item)
+    if print_items is not None:
+        print_items(item)
+
+
+def plan_output(
+    out_path: str | None, fmt: str | None, resume: bool, append: bool, replace: bool
+) -> str:
+    """The output format, or a usage error: all checked before anything is opened."""
+    if sum((resume, append, replace)) > 1:
+        raise click.UsageError("--resume, --append and --replace exclude each other")
+    if out_path is None:
+        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
+            if given:
+                raise click.UsageError(f"{flag} needs --out PATH.db")
+        if fmt == "sqlite":
+            raise click.UsageError("--format sqlite needs --out PATH.db")
+        if fmt is None:
+            return "table" if out.is_terminal else "jsonl"
+        return fmt
+    if fmt == "table":
+        raise click.UsageError(
+            "--format table prints to the terminal: drop --out, or use jsonl, csv or sqlite"
+        )
+    chosen = output_format(out_path, fmt)
+    if chosen != "sqlite":
+        for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
+            if given:
+                raise click.UsageError(
+                    f"{flag} needs an SQLite inventory (--out PATH.db); {chosen} files hold "
+                    "one run each and are overwritten"
+                )
+    return chosen
+
+
+def table_printer() -> Callable[[Any], None]:
+    def show(item: Item) -> None:
+        data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
+        # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
+        out.print(
+            f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
+        )
+
+    return show
+
+
+def summarise(report: Report, title: str, state: CrawlState) -> None:
+    err.print(outcome_table(report, title))
+    line = summary_line(report)
+    if state.already_done:
+        line += f" ({state.already_done} done by an earlier run, not visited again)"
+    err.print(line, highlight=False)
+
+
+def finish(report: Report, title: str, state: CrawlState) -> None:
+    summarise(report, title, state)
+    for o in report.failed:
+        err.print(
+            f"[red]failed[/] {o.target.account} {o.target.region}: "
+            f"{escape(f'{o.reason}: {o.error}')}",
+            highlight=False,
+        )
+    if report.never_visited:
+        err.print(
+            f"[yellow]stopped by --deadline: {report.never_visited} targets never visited[/]"
+            " (--resume with an SQLite --out runs them)",
+            highlight=False,
+        )
+        raise Failure(EXIT_UNFINISHED)
+    if report.failed:
+        raise Failure(EXIT_FAILED)
+
+
+def open_output(
+    out_path: str | None, chosen: str, append: bool, replace: bool
+) -> tuple[Sink | None, Callable[[Any], None] | None]:
+    """The crawl's sink (a file, or stdout when piped), or the table printer for a terminal."""
+    if out_path:
+        existing = "append" if append else "replace" if replace else "refuse"
+        return open_sink(out_path, chosen, existing=existing), None  # type: ignore[arg-type]
+    check_stdout()
+    if chosen in ("jsonl", "csv"):
+        return open_sink(sys.stdout, chosen), None  # piped: machine-readable
+    return None, table_printer()
