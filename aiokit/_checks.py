@@ -9,10 +9,14 @@ these, so ``_validate`` may import them without an import cycle.
 from __future__ import annotations
 
 import math
+import re
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, InvalidRoleError
 
-__all__ = ["count", "is_number", "kind", "seconds", "text"]
+__all__ = ["ACCOUNT_ID", "account_id", "count", "is_number", "kind", "seconds", "text"]
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+"""A 12-digit AWS account id: the one pattern every module checks account ids with."""
 
 
 def kind(value: object) -> str:
@@ -73,3 +77,15 @@ def text(
         raise error(f"{name} must be a non-empty str, not {kind(value)} {value!r}")
     if not value.strip():
         raise error(f"{name} must be a non-empty str, not {value!r}")
+
+
+def account_id(name: str, value: object, *, optional: bool = True) -> None:
+    """A 12-digit account id, as a string (an ``int`` loses leading zeros)."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
+        hint = " (an int loses leading zeros)" if isinstance(value, int) else ""
+        raise InvalidRoleError(
+            f"malformed {name} {value!r} ({kind(value)}): expected 12 digits, as a str{hint}",
+            account=value if isinstance(value, str) else None,
+        )

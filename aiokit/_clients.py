@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 from botocore.exceptions import ClientError
 
-from ._botocore.client import copy_client, set_signing_identity, use_emitter
+from ._botocore.client import ApiCallInterceptor, copy_client, set_signing_identity, use_emitter
 from ._botocore.config import own_config
 from ._botocore.credentials import role_arn_of
 from ._exceptions import (
@@ -95,12 +95,17 @@ class Binding:
     refresh: Callable[[Any], Awaitable[RawClient]]
 
 
-class BoundClientMixin:
+class BoundClientMixin(ApiCallInterceptor):
     """Mixed into a subclass of each aiobotocore client class; see the module docstring."""
 
     _aiokit: Binding
 
-    async def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+    async def _aiokit_call(
+        self,
+        operation_name: str,
+        api_params: dict[str, Any],
+        send: Callable[[str, dict[str, Any]], Awaitable[Any]],
+    ) -> Any:
         binding = self._aiokit
         raw = await binding.refresh(self)
         scope = binding.scope
@@ -115,7 +120,7 @@ class BoundClientMixin:
         try:
             with translated(scope, operation_name):
                 try:
-                    response = await super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+                    response = await send(operation_name, api_params)
                 except Exception as exc:
                     log_call(scope, operation_name, start, error=exc)
                     if isinstance(exc, ClientError) and exc.operation_name != operation_name:

@@ -19,15 +19,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _validate
-from ._exceptions import InvalidRoleError
+from ._checks import ACCOUNT_ID, account_id, kind, text
+from ._exceptions import ConfigurationError, InvalidRoleError
 
 __all__ = ["AssumeRole", "DefaultCredentials", "Identity", "Profile", "StaticKeys"]
 
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@/-]{1,512})$"
 )
-_ACCOUNT = re.compile(r"^\d{12}$")
+
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,64}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 _SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
@@ -88,7 +88,7 @@ class Profile:
     name: str
 
     def __post_init__(self) -> None:
-        _validate.text("Profile name", self.name)
+        text("Profile name", self.name)
 
     def __repr__(self) -> str:
         return f"aiokit.Profile({self.name!r})"
@@ -109,7 +109,7 @@ class StaticKeys:
     session_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        _validate.static_keys(self)
+        _check_static_keys(self)
 
     def __repr__(self) -> str:
         return f"aiokit.StaticKeys({_mask(self.access_key_id)!r})"
@@ -165,7 +165,7 @@ class AssumeRole:
     mfa_token: MfaToken | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        _validate.assume_role(self)
+        _check_assume_role(self)
         if self.role_arn is not None:
             m = _ROLE_ARN.match(self.role_arn)
             if m is None:
@@ -182,7 +182,7 @@ class AssumeRole:
         else:
             if self.account is None or self.role_name is None:
                 raise InvalidRoleError("AssumeRole needs role_arn, or account and role_name")
-            if not _ACCOUNT.match(self.account):
+            if not ACCOUNT_ID.match(self.account):
                 raise InvalidRoleError(
                     f"malformed account id {self.account!r}: expected 12 digits",
                     account=self.account,
@@ -296,3 +296,47 @@ class AssumeRole:
 
 Identity = DefaultCredentials | Profile | StaticKeys | AssumeRole
 """Any of the identity kinds a pool accepts."""
+
+
+def check_identity(name: str, value: object) -> None:
+    """``None`` or one of aiokit's identity kinds."""
+    if value is None:
+        return
+    if not isinstance(value, DefaultCredentials | Profile | StaticKeys | AssumeRole):
+        raise ConfigurationError(
+            f"{name} must be an aiokit identity (aiokit.StaticKeys, aiokit.Profile, "
+            f"aiokit.AssumeRole or aiokit.DefaultCredentials), not {kind(value)}"
+        )
+
+
+def _check_static_keys(keys: Any) -> None:
+    """``StaticKeys``' fields are strings (the values never appear in the message)."""
+    for name in ("access_key_id", "secret_access_key", "session_token"):
+        value = getattr(keys, name)
+        if value is None and name == "session_token":
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(
+                f"StaticKeys {name} must be a non-empty str, not {kind(value)}"
+            )
+
+
+def _check_assume_role(role: Any) -> None:
+    """``AssumeRole``'s fields have the right types; the formats are checked by the class."""
+    text("AssumeRole role_arn", role.role_arn, optional=True, error=InvalidRoleError)
+    account_id("AssumeRole account", role.account)
+    text("AssumeRole role_name", role.role_name, optional=True, error=InvalidRoleError)
+    if role.external_id is not None and (
+        not isinstance(role.external_id, str) or not role.external_id
+    ):
+        # The value is a shared secret of sorts: its type is named, never the value.
+        raise InvalidRoleError(
+            f"AssumeRole external_id must be a non-empty str, not {kind(role.external_id)}"
+        )
+    text("AssumeRole session_name", role.session_name, error=InvalidRoleError)
+    if isinstance(role.duration, bool) or not isinstance(role.duration, int):
+        raise InvalidRoleError(
+            f"AssumeRole duration must be an int of seconds (900 to 43200), not "
+            f"{kind(role.duration)} {role.duration!r}"
+        )
+    check_identity("AssumeRole source", role.source)

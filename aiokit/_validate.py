@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,8 +21,9 @@ from urllib.parse import urlsplit
 from aiobotocore.config import AioConfig
 from botocore.config import Config
 
+from ._botocore.config import user_options
 from ._botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
-from ._checks import count, seconds, text
+from ._checks import ACCOUNT_ID, account_id, count, seconds, text
 from ._checks import kind as _kind
 from ._exceptions import (
     ConfigurationError,
@@ -32,9 +32,11 @@ from ._exceptions import (
     InvalidRoleError,
     UnknownServiceError,
 )
+from ._identity import check_identity as identity
 from ._where import describe
 
 __all__ = [
+    "ACCOUNT_ID",
     "account_id",
     "callable_or_none",
     "hook_result",
@@ -49,9 +51,6 @@ __all__ = [
     "service",
     "text",
 ]
-
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-"""A 12-digit AWS account id: the one pattern every module checks account ids with."""
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str:
@@ -111,31 +110,6 @@ def region(name: str, value: object) -> None:
         )
 
 
-def account_id(name: str, value: object, *, optional: bool = True) -> None:
-    """A 12-digit account id, as a string (an ``int`` loses leading zeros)."""
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
-        hint = " (an int loses leading zeros)" if isinstance(value, int) else ""
-        raise InvalidRoleError(
-            f"malformed {name} {value!r} ({_kind(value)}): expected 12 digits, as a str{hint}",
-            account=value if isinstance(value, str) else None,
-        )
-
-
-def identity(name: str, value: object) -> None:
-    """``None`` or one of aiokit's identity kinds."""
-    if value is None:
-        return
-    from ._identity import AssumeRole, DefaultCredentials, Profile, StaticKeys
-
-    if not isinstance(value, DefaultCredentials | Profile | StaticKeys | AssumeRole):
-        raise ConfigurationError(
-            f"{name} must be an aiokit identity (aiokit.StaticKeys, aiokit.Profile, "
-            f"aiokit.AssumeRole or aiokit.DefaultCredentials), not {_kind(value)}"
-        )
-
-
 def endpoint_url(name: str, value: object) -> None:
     """``None`` or an ``http://`` / ``https://`` URL with a host."""
     if value is None:
@@ -170,11 +144,11 @@ def config(name: str, value: object) -> AioConfig | None:
     if value is None:
         return None
     if isinstance(value, Config):
-        _config_values(name, value._user_provided_options)
+        _config_values(name, user_options(value))
         if isinstance(value, AioConfig):
             return value
         # What a boto3 user has at hand; aiobotocore needs its own subclass.
-        return AioConfig(**value._user_provided_options)
+        return AioConfig(**user_options(value))
     raise ConfigurationError(
         f"{name} must be an aiobotocore.config.AioConfig (e.g. AioConfig(retries=...)), not "
         f"{_kind(value)}"
@@ -416,39 +390,6 @@ def decode_token(
                 **kw,
             )
     return decoded
-
-
-def static_keys(keys: Any) -> None:
-    """``StaticKeys``' fields are strings (the values never appear in the message)."""
-    for name in ("access_key_id", "secret_access_key", "session_token"):
-        value = getattr(keys, name)
-        if value is None and name == "session_token":
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(
-                f"StaticKeys {name} must be a non-empty str, not {_kind(value)}"
-            )
-
-
-def assume_role(role: Any) -> None:
-    """``AssumeRole``'s fields have the right types; the formats are checked by the class."""
-    text("AssumeRole role_arn", role.role_arn, optional=True, error=InvalidRoleError)
-    account_id("AssumeRole account", role.account)
-    text("AssumeRole role_name", role.role_name, optional=True, error=InvalidRoleError)
-    if role.external_id is not None and (
-        not isinstance(role.external_id, str) or not role.external_id
-    ):
-        # The value is a shared secret of sorts: its type is named, never the value.
-        raise InvalidRoleError(
-            f"AssumeRole external_id must be a non-empty str, not {_kind(role.external_id)}"
-        )
-    text("AssumeRole session_name", role.session_name, error=InvalidRoleError)
-    if isinstance(role.duration, bool) or not isinstance(role.duration, int):
-        raise InvalidRoleError(
-            f"AssumeRole duration must be an int of seconds (900 to 43200), not "
-            f"{_kind(role.duration)} {role.duration!r}"
-        )
-    identity("AssumeRole source", role.source)
 
 
 def organization(spec: Any) -> None:

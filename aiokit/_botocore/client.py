@@ -32,7 +32,26 @@ from .hooks import replace_handler
 from .signers import inject_request_credentials, use_lean_signer
 from .useragent import cache_user_agent
 
-__all__ = ["copy_client", "open_client", "set_signing_identity", "use_emitter", "wire_client"]
+__all__ = [
+    "ApiCallInterceptor",
+    "copy_client",
+    "open_client",
+    "set_signing_identity",
+    "use_emitter",
+    "wire_client",
+]
+
+
+class ApiCallInterceptor:
+    """Routes botocore's ``BaseClient._make_api_call`` (the one method every API call of a
+    client goes through) to ``self._aiokit_call(operation, params, send)``, where ``send`` is
+    the client class's own ``_make_api_call``. Mixed in before the aiobotocore client class.
+    """
+
+    async def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+        send = super()._make_api_call  # type: ignore[misc]
+        return await self._aiokit_call(operation_name, api_params, send)  # type: ignore[attr-defined]
+
 
 # Placeholders that spare botocore a credential lookup; the guard replaces them.
 _PLACEHOLDER = "aiokit-unbound"

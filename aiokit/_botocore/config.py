@@ -3,9 +3,12 @@ connector arguments, a stable key per config, and a bound client's own copy of o
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiobotocore._constants import DEFAULT_KEEPALIVE_TIMEOUT
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from botocore.config import Config
 
 
 def merge_config(base: AioConfig, override: AioConfig | None) -> AioConfig:
@@ -58,3 +61,9 @@ _CONFIG_DICTS = (
     "client_context_params",
     "connector_args",
 )
+
+
+def user_options(config: Config) -> dict[str, Any]:
+    """The options a ``Config`` was made with (botocore keeps them in
+    ``_user_provided_options``; ``Config.merge`` and the client creator read them there)."""
+    return dict(config._user_provided_options)
