@@ -138,3 +138,43 @@ def test_fanout_memory_bench_counts_every_item_for_each_contender() -> None:
         # The child asserts it saw 5 items per target, every target once.
         result = bench_fanout_memory.run(name, 300)
         assert result["growth_kb"] >= 0 and result["seconds"] > 0, name
+
+
+def test_a_baseline_tree_runs_as_its_own_contender(tmp_path: Path) -> None:
+    """``--baseline PATH``: the aiokit contender with another tree's package, in the same run
+    (here the other tree is a copy of this one's package, marked so the run can tell)."""
+    other = tmp_path / "other"
+    (other / "aiokit").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="no aiokit package"):
+        crawl_bench.set_baseline(tmp_path / "nowhere")
+    import shutil
+
+    shutil.copytree(ROOT / "aiokit", other / "aiokit", dirs_exist_ok=True)
+    marker = "BASELINE_TREE_MARKER = True\n"
+    init = other / "aiokit" / "__init__.py"
+    init.write_text(init.read_text() + marker)
+    crawl_bench.set_baseline(other)
+    assert crawl_bench._baseline_dir is not None
+    probe = subprocess.run(
+        [sys.executable, "-c", "import aiokit; print(getattr(aiokit, 'BASELINE_TREE_MARKER', 0))"],
+        cwd=crawl_bench._baseline_dir,
+        env=crawl_bench._child_env(crawl_bench._baseline_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "True"  # the other tree's package, not this one's
+    scenario = crawl_bench._scenarios(quick=True)["tiny"]
+    report = run_scenario(
+        scenario,
+        ["aiokit", crawl_bench.BASELINE_CONTENDER],
+        repeats=1,
+        concurrency=8,
+        log=lambda _: None,
+        floor_seconds=0.05,
+    )
+    for name in ("aiokit", crawl_bench.BASELINE_CONTENDER):
+        (run,) = report.runs[name]
+        assert run.skipped is None, f"{name}: {run.skipped}"
+        assert (run.lost, run.dup, run.extra) == (0, 0, 0), name
+    assert f"makespan {crawl_bench.BASELINE_CONTENDER} / aiokit" in format_report(report)
