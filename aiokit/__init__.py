@@ -33,6 +33,7 @@ from ._fleet.crawl import Crawl, Item, Report
 from ._fleet.discovery import Organization, Profiles
 from ._fleet.fanout import Context, FanOut
 from ._fleet.outcomes import FanOutStatistics, Outcome, Progress, Status
+from ._fleet.runners import Processes
 from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
@@ -70,6 +71,7 @@ __all__ = [
     "Paginator",
     "PoolClosedError",
     "PoolStatistics",
+    "Processes",
     "Profile",
     "ProfileNotFoundError",
     "Profiles",

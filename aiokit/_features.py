@@ -19,12 +19,14 @@ from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut
 from ._fleet.limits import FanOutLimits
 from ._fleet.outcomes import Progress
+from ._fleet.runners import Processes, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
 from ._protocols import Requester
 from ._waiters import Backoff, WaitResult
 from ._where import scope_of_client
+from ._workers import sharded_crawl
 
 __all__ = ["PoolFeatures"]
 
@@ -268,6 +270,7 @@ class PoolFeatures:
         timeout: float | None = None,
         deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
+        runner: Processes | None = None,
         **params: Any,
     ) -> Crawl:
         """Paginate ``operation`` in every target; items tagged with account and region.
@@ -286,9 +289,13 @@ class PoolFeatures:
             concurrency, per_account, per_region, timeout, deadline: the bounds and times:
                 see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
+            runner: where the targets run: ``None``, this process; ``aiokit.Processes(n)``,
+                ``n`` local worker processes, sharded by account (see the guide's
+                "Crawling past one process").
             **params: the operation's parameters.
         """
         self._check_open()
+        sharded = sharded_crawl(self, check_runner(runner))
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if targets is None:
             targets = [Target(None, self.region)]
@@ -302,4 +309,5 @@ class PoolFeatures:
             limits=limits,
             progress=progress,
             gc_threshold=self._gc_threshold,
+            sharded=sharded,
         )

@@ -212,6 +212,7 @@ class SessionPool(PoolFeatures):
         quotas: Mapping[tuple[str, str | None], tuple[float, float]] | None = None,
         gc_threshold: int | None = None,
     ) -> None:
+        self._options = {k: v for k, v in locals().items() if k != "self"}  # pool_spec()
         config = _validate.pool_options(
             profile=profile,
             credentials=credentials,

@@ -29,6 +29,7 @@ EXPECTED = {
     "Paginator",
     "PoolClosedError",
     "PoolStatistics",
+    "Processes",
     "Profile",
     "ProfileNotFoundError",
     "Profiles",

@@ -33,6 +33,7 @@ from .display import html_table
 from .fanout import Context, FanOut, checked_target
 from .limits import DEFAULT_LIMITS, FanOutLimits
 from .outcomes import FanOutStatistics, Outcome, Progress, Status
+from .runners import CrawlJob, Sharded, ShardedRun
 from .streams import Drain, running, send_soon
 from .targets import Target
 
@@ -167,6 +168,8 @@ class Crawl:
         progress: called after each target with a :class:`Progress`.
         on_outcome: called with each target's :class:`Outcome` as it comes.
         gc_threshold: as for :class:`FanOut`.
+        sharded: run the targets in worker processes (``runner=``; see
+            :mod:`aiokit._fleet.runners`); ``None``: in this process.
     """
 
     def __init__(
@@ -182,6 +185,7 @@ class Crawl:
         progress: Callable[[Progress], None] | None = None,
         on_outcome: Callable[[Outcome[int]], None] | None = None,
         gc_threshold: int | None = None,
+        sharded: Sharded | None = None,
     ) -> None:
         # The cheap checks now, at the call; the ones that need the service's models when
         # the crawl starts (``check_listing``), once for all targets and before any request.
@@ -197,6 +201,10 @@ class Crawl:
         self._params = params
         self._key = key
         self._on_outcome = on_outcome
+        self._sharded = sharded
+        self._limits = limits
+        self._targets = targets
+        self._progress = progress
         self.report = Report()
         self._fan_out: FanOut[int] = FanOut(
             requester,
@@ -266,6 +274,9 @@ class Crawl:
 
     async def _relay(self) -> None:
         assert self._send is not None
+        if self._sharded is not None:
+            await self._relay_sharded(self._sharded)
+            return
         async with self._send, self._fan_out as outcomes:
             async for outcome in outcomes:
                 self.report.add(outcome)
@@ -274,6 +285,46 @@ class Crawl:
                 # After the target's items in the same stream: a consumer of events() sees
                 # a target's outcome only once it has seen all of its items.
                 await send_soon(self._send, outcome)
+
+    async def _relay_sharded(self, sharded: Sharded) -> None:
+        """Each worker's finished targets: their items, then their outcome, as in-process."""
+        assert self._send is not None
+        targets = self._targets
+        if isinstance(targets, AsyncIterable):
+            targets = [t async for t in targets]
+        job = CrawlJob(
+            sharded.spec,
+            self._service,
+            self._operation,
+            self._params,
+            self._key,
+            self._limits,
+            tuple(dict.fromkeys(checked_target(t) for t in targets)),
+        )
+        async with self._send, ShardedRun(sharded, job) as run:
+            while (finished := await run.next()) is not None:
+                target, records, outcome = finished
+                for record in records:
+                    await self._send_item(Item(target, record))
+                self._outcome(outcome)
+                await send_soon(self._send, outcome)
+
+    def _outcome(self, outcome: Outcome[int]) -> None:
+        """Count a worker's outcome in the report, then tell the hooks."""
+        self.report.add(outcome)
+        if self._on_outcome is not None:
+            _validate.hook_result("on_outcome", self._on_outcome(outcome))
+        if self._progress is not None:
+            counts = self.report.counts
+            progress = Progress(
+                self.report.targets,
+                0,
+                counts["ok"],
+                counts["skipped"],
+                counts["failed"],
+                self.report.items,
+            )
+            _validate.hook_result("progress", self._progress(progress))
 
     async def __aenter__(self) -> Crawl:
         if self._running is not None:

@@ -1,0 +1,270 @@
+"""Runners: where a crawl's targets run. ``aiokit.Processes(n)``: over ``n`` local processes.
+
+::
+
+    async with pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2)) as crawl:
+        async for item in crawl:
+            ...
+
+Step 1 of the scale-out (issue 16). The decisions:
+
+- ``runner=None`` (the default) is the in-process crawl, unchanged. ``Processes(n)`` is
+  frozen and checked (``n`` an int >= 1, else ``ConfigurationError`` naming ``n``).
+- Sharding is by account with a stable hash, ``zlib.crc32(account.encode()) % n`` (the
+  pool's own identity, account ``None``, hashes as ``""``: one shard), so every throttling
+  scope (account, region, service) lives in exactly one worker and needs no shared limiter.
+  Discovery runs once, in the driver: the workers get targets, not an organization.
+- Each worker is a fresh ``multiprocessing`` *spawn* process (it inherits neither the
+  driver's event loop nor its sockets). It builds an equivalent pool from the driver's
+  picklable ``PoolSpec`` (identity, region, role, endpoint URLs, config, retry settings,
+  quotas, bounds): role credentials are never sent, each worker assumes roles itself. A
+  ``StaticKeys`` identity is part of the spec and travels over the process pipe only.
+- The worker runs the ordinary in-process crawl on its shard and sends one message per
+  finished target: the target's items together with its outcome. Each worker has its own
+  pipe (so a worker killed mid-message garbles only its own channel), bounded by the
+  operating system's pipe buffer: a worker whose driver is not reading blocks on ``send``
+  (backpressure; memory is bounded by concurrency x workers). The driver waits on the
+  pipes in a worker thread (``anyio.to_thread``), never on the event loop.
+- A worker that ends without saying it is done (killed, crashed): its targets with no
+  outcome yet run again in a fresh worker; since items travel with their outcome, none is
+  yielded twice. After ``MAX_RESTARTS`` restarts of one shard its remaining targets fail
+  with reason ``"worker died"``.
+- Leaving the crawl (the end, ``break``, an error, a cancel): every worker is terminated
+  (then killed if it lingers) and joined, every pipe closed, whatever the cancel.
+
+Not yet (issue 16, later steps): ``fan_out(runner=...)``, Dask, the CLI's ``--workers``,
+merging per-worker statistics into ``Crawl.statistics()``, a shared STS budget across
+workers (each worker has the pool's own ``sts_concurrency``), and one deadline across
+restarts (the deadline is each worker's, counted from its start).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import anyio
+
+from .._exceptions import ConfigurationError
+from .limits import FanOutLimits
+from .outcomes import Outcome, Status
+from .targets import Target
+
+__all__ = ["MAX_RESTARTS", "CrawlJob", "Processes", "Sharded", "ShardedRun", "check_runner"]
+
+#: Times one shard's worker is started again after it died before finishing.
+MAX_RESTARTS = 3
+
+#: Seconds a terminated worker gets to exit before it is killed.
+_GRACE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Processes:
+    """Run a crawl's targets in ``n`` local worker processes, sharded by account.
+
+    Args:
+        n: worker processes (an int >= 1).
+
+    Raises:
+        ConfigurationError: ``n`` is not an int >= 1.
+    """
+
+    n: int
+
+    def __post_init__(self) -> None:
+        if type(self.n) is not int or self.n < 1:
+            raise ConfigurationError(
+                f"Processes(n): n must be an int >= 1 (worker processes), not {self.n!r}"
+            )
+
+    def __repr__(self) -> str:
+        return f"aiokit.Processes({self.n})"
+
+    def shard(self, target: Target) -> int:
+        """The worker index of ``target``: a stable hash of its account."""
+        return zlib.crc32((target.account or "").encode()) % self.n
+
+
+def check_runner(runner: object) -> Processes | None:
+    """``runner`` if it is ``None`` or a runner, else a ``ConfigurationError``."""
+    if runner is None or isinstance(runner, Processes):
+        return runner
+    raise ConfigurationError(
+        f"runner= must be None (this process) or aiokit.Processes(n), "
+        f"not {type(runner).__name__}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlJob:
+    """What one worker crawls: the pool's spec, the listing, the limits, its targets."""
+
+    spec: Any = field(repr=False)  # may hold static keys: never shown
+    service: str
+    operation: str
+    params: dict[str, Any]
+    key: str | None
+    limits: FanOutLimits
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sharded:
+    """How the pool runs a crawl elsewhere: the runner, the worker's entry, the pool spec.
+
+    ``entry(job, connection)`` runs in the worker process (an importable function of the
+    pool's side: the fleet never imports the pool).
+    """
+
+    runner: Processes
+    entry: Callable[[CrawlJob, Connection], None]
+    spec: Any = field(repr=False)
+
+
+@dataclass(slots=True)
+class _Worker:
+    shard: int
+    process: Any
+    conn: Connection
+    done: bool = False
+
+
+#: One finished target from a worker: the target, its records, its outcome.
+Finished = tuple[Target, list[Any], Outcome[int]]
+
+
+class ShardedRun:
+    """The driver's side of a sharded crawl: ``async with`` it, then ``await next()``.
+
+    ``next()`` gives each finished target once (``None`` at the end); workers that die are
+    replaced for the targets they left without an outcome.
+    """
+
+    def __init__(self, sharded: Sharded, job: CrawlJob) -> None:
+        self._sharded = sharded
+        self._job = job
+        self._context = multiprocessing.get_context("spawn")
+        shards: dict[int, dict[Target, None]] = {}
+        for target in job.targets:
+            shards.setdefault(sharded.runner.shard(target), {})[target] = None
+        self._pending = shards  # per shard: targets with no outcome yet
+        self._restarts = dict.fromkeys(shards, 0)
+        self._workers: dict[Connection, _Worker] = {}
+        self._ready: list[Finished] = []
+
+    async def __aenter__(self) -> ShardedRun:
+        try:
+            for shard in list(self._pending):
+                await anyio.to_thread.run_sync(self._start, shard)
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._stop()
+
+    def _start(self, shard: int) -> None:
+        targets = tuple(self._pending[shard])
+        if not targets:
+            return
+        job = CrawlJob(
+            self._job.spec,
+            self._job.service,
+            self._job.operation,
+            self._job.params,
+            self._job.key,
+            self._job.limits,
+            targets,
+        )
+        receive, send = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=self._sharded.entry,
+            args=(job, send),
+            name=f"aiokit-crawl-{shard}",
+            daemon=True,
+        )
+        try:
+            process.start()
+        finally:
+            send.close()  # the worker's end: the driver sees EOF when the worker ends
+        self._workers[receive] = _Worker(shard, process, receive)
+
+    async def next(self) -> Finished | None:
+        """The next finished target, or ``None`` once every shard is done."""
+        while not self._ready:
+            if not self._workers:
+                return None
+            # In a worker thread: waiting, reading, joining and starting processes block.
+            await anyio.to_thread.run_sync(self._step)
+        return self._ready.pop(0)
+
+    def _step(self) -> None:
+        for conn, message in self._poll():
+            self._handle(conn, message)
+
+    def _poll(self) -> list[tuple[Connection, Any]]:
+        """Messages from the workers that have some (waits at most a moment)."""
+        events: list[tuple[Connection, Any]] = []
+        for conn in wait(list(self._workers), timeout=0.2):
+            assert isinstance(conn, Connection)
+            try:
+                events.append((conn, conn.recv()))
+            except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):
+                events.append((conn, None))  # the worker ended (or garbled its last words)
+        return events
+
+    def _handle(self, conn: Connection, message: Any) -> None:
+        worker = self._workers[conn]
+        if message == ("done",):
+            worker.done = True
+        elif isinstance(message, tuple) and message[0] == "error":
+            raise message[1]  # a bug or a configuration error: the same in every worker
+        elif message is not None:
+            _, target, records, outcome = message
+            if self._pending[worker.shard].pop(target, False) is None:
+                self._ready.append((target, records, outcome))
+            return
+        self._workers.pop(conn)
+        conn.close()
+        worker.process.join()
+        worker.process.close()
+        if not worker.done and self._pending[worker.shard]:
+            self._restart(worker.shard)
+
+    def _restart(self, shard: int) -> None:
+        self._restarts[shard] += 1
+        if self._restarts[shard] <= MAX_RESTARTS:
+            self._start(shard)
+            return
+        for target in self._pending.pop(shard):
+            self._ready.append((target, [], Outcome(target, Status.FAILED, reason="worker died")))
+
+    async def _stop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_stop_all, list(self._workers.values()))
+        self._workers.clear()
+
+
+def _stop_all(workers: Iterable[_Worker]) -> None:
+    """Terminate every worker, kill the ones that linger, join them, close their pipes."""
+    workers = list(workers)
+    for worker in _alive(workers):
+        worker.process.terminate()
+    for worker in workers:
+        worker.process.join(_GRACE)
+    for worker in _alive(workers):
+        worker.process.kill()
+        worker.process.join()
+    for worker in workers:
+        worker.conn.close()
+        worker.process.close()
+
+
+def _alive(workers: Iterable[_Worker]) -> Iterator[_Worker]:
+    return (w for w in workers if w.process.is_alive())

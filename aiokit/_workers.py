@@ -1,0 +1,115 @@
+"""The pool's side of running a crawl in worker processes (``runner=aiokit.Processes(n)``).
+
+:class:`PoolSpec` is the picklable description of a pool a worker builds its own from: the
+pool's class (pickled by reference) and the options it was made with. It holds no role
+credentials (each worker assumes roles itself); a ``StaticKeys`` identity is part of it and
+travels over the process pipe only; its repr shows neither. :func:`crawl_shard` is what
+runs in a worker: the ordinary in-process crawl of its shard, one message per finished
+target (its records with its outcome). See :mod:`aiokit._fleet.runners` for the driver.
+
+This module never imports the pool (the pool imports it, through ``_features``).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import anyio
+
+from ._exceptions import AiokitError
+from ._fleet.crawl import Item
+from ._fleet.outcomes import Outcome
+from ._fleet.runners import CrawlJob, Processes, Sharded
+
+__all__ = ["PoolSpec", "WorkerError", "crawl_shard", "pool_spec", "sharded_crawl"]
+
+
+class WorkerError(AiokitError):
+    """An error a worker process raised that could not travel back as it was."""
+
+
+class _Spec(Protocol):
+    _options: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """How to build a pool equivalent to the driver's, in another process."""
+
+    cls: type[Any]
+    options: dict[str, Any] = field(repr=False)  # may hold static keys: never shown
+
+    def build(self) -> Any:
+        """A new, unopened pool made like the driver's."""
+        return self.cls(**self.options)
+
+
+def pool_spec(pool: _Spec) -> PoolSpec:
+    """The picklable description of ``pool`` (its class and the options it was made with)."""
+    return PoolSpec(type(pool), dict(pool._options))
+
+
+def sharded_crawl(pool: _Spec, runner: Processes | None) -> Sharded | None:
+    """What ``Crawl`` needs to run elsewhere with ``runner`` (``None``: in this process)."""
+    if runner is None:
+        return None
+    return Sharded(runner, crawl_shard, pool_spec(pool))
+
+
+def crawl_shard(job: CrawlJob, conn: Connection) -> None:
+    """A worker process's main: crawl ``job``'s targets, report each one through ``conn``.
+
+    A process's entry point, so it runs an event loop of its own (the one place aiokit
+    does: this process exists only for it).
+    """
+    try:
+        anyio.run(_crawl_shard, job, conn)
+    except Exception as exc:  # the driver raises it: a bug is the same in every worker
+        conn.send(("error", _portable(exc)))
+    else:
+        conn.send(("done",))
+    finally:
+        conn.close()
+
+
+async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
+    limits = job.limits
+    held: dict[Any, list[Any]] = {}
+    async with job.spec.build() as pool:
+        crawl = pool.crawl(
+            job.service,
+            job.operation,
+            list(job.targets),
+            key=job.key,
+            concurrency=limits.concurrency,
+            per_account=limits.per_account,
+            per_region=limits.per_region,
+            timeout=limits.timeout,
+            deadline=limits.deadline,
+            **job.params,
+        )
+        async with crawl:
+            async for event in crawl.events():
+                if isinstance(event, Item):
+                    held.setdefault(event.target, []).append(event.data)
+                    continue
+                message = ("outcome", event.target, held.pop(event.target, []), _sent(event))
+                await anyio.to_thread.run_sync(conn.send, message)
+
+
+def _sent(outcome: Outcome[int]) -> Outcome[int]:
+    """``outcome``, with its error made picklable if it is not."""
+    if outcome.error is None:
+        return outcome
+    return replace(outcome, error=_portable(outcome.error))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return WorkerError(f"{type(exc).__name__}: {exc}")
+    return exc
