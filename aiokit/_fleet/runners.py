@@ -95,8 +95,7 @@ def check_runner(runner: object) -> Processes | None:
     if runner is None or isinstance(runner, Processes):
         return runner
     raise ConfigurationError(
-        f"runner= must be None (this process) or aiokit.Processes(n), "
-        f"not {type(runner).__name__}"
+        f"runner= must be None (this process) or aiokit.Processes(n), not {type(runner).__name__}"
     )
 
 

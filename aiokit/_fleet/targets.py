@@ -64,6 +64,11 @@ class Target:
         # Read-only, so a Target shared across tasks cannot be changed under them.
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (to a worker process, ``runner=``): the read-only tags go as a dict.
+        fields = (self.account, self.region, self.partition, self.identity, self.name)
+        return (type(self), (*fields, self.ou_path, dict(self.tags)))
+
     @classmethod
     def assume(
         cls, account: str, region: str | None, role: str, *, partition: str = "aws", **kw: Any

@@ -1,0 +1,196 @@
+"""``runner=aiokit.Processes(n)``: a crawl over local worker processes, on moto over HTTP."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import zlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+import pytest_asyncio
+
+import aiokit
+from aiokit._fleet.runners import MAX_RESTARTS
+from aiokit._workers import pool_spec
+from aiokit.testing import FakeOrganization
+
+if TYPE_CHECKING:
+    from tests.conftest import OrgPool, SeedQueues
+
+pytestmark = pytest.mark.asyncio
+
+ROLE = "OrganizationAccountAccessRole"
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def _count(i: int, j: int) -> int:
+    return (i + j) % 3 + 1
+
+
+Seeded = tuple[aiokit.SessionPool, list[aiokit.Target], dict[Any, int]]
+
+
+@pytest_asyncio.fixture
+async def seeded(
+    fake_organization: FakeOrganization, seed_queues: SeedQueues, org_pool: OrgPool
+) -> AsyncIterator[Seeded]:
+    """6 accounts x 3 regions, each holding a known number of SQS queues."""
+    assert len(fake_organization.account_ids) >= 6
+    async with org_pool() as pool:
+        counts = await seed_queues(pool, REGIONS, _count)
+        targets = [
+            aiokit.Target.assume(account, region, ROLE)
+            for region in REGIONS
+            for account in fake_organization.account_ids
+        ]
+        yield pool, targets, counts
+    assert not multiprocessing.active_children()
+
+
+def _keys(items: list[aiokit.Item]) -> list[tuple[Any, Any, str]]:
+    return [(i.account, i.region, i.data) for i in items]
+
+
+async def _crawl(
+    pool: aiokit.SessionPool, targets: list[aiokit.Target], runner: Any, **kwargs: Any
+) -> tuple[list[aiokit.Item], aiokit.Report, dict[aiokit.Target, str]]:
+    statuses: dict[aiokit.Target, str] = {}
+    async with pool.crawl("sqs", "list_queues", targets, runner=runner, **kwargs) as crawl:
+        items: list[aiokit.Item] = []
+        async for event in crawl.events():
+            if isinstance(event, aiokit.Item):
+                items.append(event)
+            else:
+                statuses[event.target] = event.status.value
+    return items, crawl.report, statuses
+
+
+async def test_processes_give_the_same_items_and_outcomes_as_in_process(
+    seeded: Seeded,
+) -> None:
+    pool, targets, counts = seeded
+    seen: list[aiokit.Progress] = []
+    local, local_report, local_statuses = await _crawl(pool, targets, None)
+    sharded, report, statuses = await _crawl(
+        pool, targets, aiokit.Processes(2), progress=seen.append, PaginationConfig={"PageSize": 2}
+    )
+    assert len(local) == sum(counts.values())
+    assert sorted(_keys(sharded)) == sorted(_keys(local))
+    assert len(set(_keys(sharded))) == len(sharded)  # no duplicates
+    assert statuses == local_statuses and set(statuses) == set(targets)
+    assert report.counts == local_report.counts == {"ok": 18}
+    assert report.items == len(sharded) and report.never_visited == 0
+    assert seen[-1].done == 18 and seen[-1].items == len(sharded)
+    assert not multiprocessing.active_children()
+
+
+async def test_to_pandas_and_collect_work_with_processes(seeded: Seeded) -> None:
+    pool, targets, counts = seeded
+    items, report = await pool.crawl(
+        "sqs", "list_queues", targets[:6], runner=aiokit.Processes(2)
+    ).collect()
+    assert report.counts == {"ok": 6}
+    assert len(items) == sum(counts[(t.account, t.region)] for t in targets[:6])
+
+
+async def test_a_worker_killed_mid_crawl_is_replaced_and_no_item_is_yielded_twice(
+    seeded: Seeded,
+) -> None:
+    pool, targets, counts = seeded
+    killed: list[int] = []
+    items: list[aiokit.Item] = []
+    async with pool.crawl(
+        "sqs", "list_queues", targets, concurrency=1, runner=aiokit.Processes(2)
+    ) as crawl:
+        async for item in crawl:
+            items.append(item)
+            if not killed:  # after the first target: both workers are mid-crawl
+                for child in multiprocessing.active_children():
+                    os.kill(child.pid or 0, signal.SIGKILL)
+                    killed.append(child.pid or 0)
+    assert killed
+    assert len(_keys(items)) == len(set(_keys(items))) == sum(counts.values())
+    assert crawl.report.counts == {"ok": 18}
+    assert not multiprocessing.active_children()
+
+
+async def test_cancelling_a_sharded_crawl_leaves_no_process(seeded: Seeded) -> None:
+    pool, targets, _ = seeded
+    got = 0
+    with anyio.move_on_after(30) as scope:
+        async with pool.crawl(
+            "sqs", "list_queues", targets, concurrency=1, runner=aiokit.Processes(2)
+        ) as crawl:
+            async for _ in crawl:
+                got += 1
+                scope.cancel()
+    assert got >= 1
+    assert not multiprocessing.active_children()
+
+
+async def test_leaving_a_sharded_crawl_early_leaves_no_process(seeded: Seeded) -> None:
+    pool, targets, _ = seeded
+    async with pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2)) as crawl:
+        async for _ in crawl:
+            break
+    assert not multiprocessing.active_children()
+    assert crawl.report.never_visited == 18 - crawl.report.targets
+
+
+async def test_a_configuration_error_in_a_worker_is_raised_in_the_driver(
+    seeded: Seeded,
+) -> None:
+    pool, targets, _ = seeded
+    with pytest.raises(aiokit.AiokitError):
+        async with pool.crawl(
+            "sqs", "list_queues", targets[:2], runner=aiokit.Processes(2), NoSuchParam=1
+        ) as crawl:
+            async for _ in crawl:
+                pass
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("n", [0, -1, "2", 2.0, True, None])
+def test_processes_needs_an_int_of_at_least_one(n: Any) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match=r"Processes\(n\): n must be an int"):
+        aiokit.Processes(n)
+
+
+def test_processes_is_frozen_with_a_short_repr() -> None:
+    runner = aiokit.Processes(2)
+    assert repr(runner) == "aiokit.Processes(2)"
+    assert runner == aiokit.Processes(2)
+    with pytest.raises(AttributeError):
+        runner.n = 3  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(runner)) == runner
+    assert MAX_RESTARTS >= 1
+
+
+def test_sharding_is_by_account_with_a_stable_hash() -> None:
+    runner = aiokit.Processes(3)
+    a = aiokit.Target.assume("111111111111", "us-east-1", ROLE)
+    b = aiokit.Target.assume("111111111111", "eu-west-1", ROLE)
+    assert runner.shard(a) == runner.shard(b) == zlib.crc32(b"111111111111") % 3
+    assert runner.shard(aiokit.Target(None, "us-east-1")) == 0
+
+
+async def test_a_bad_runner_is_refused_before_any_work(org_pool: OrgPool) -> None:
+    async with org_pool() as pool:
+        for runner in (2, "processes", object()):
+            with pytest.raises(aiokit.ConfigurationError, match="runner= must be"):
+                pool.crawl("sqs", "list_queues", runner=runner)
+
+
+async def test_the_pool_spec_pickles_and_hides_its_keys(org_pool: OrgPool) -> None:
+    async with org_pool() as pool:
+        spec = pool_spec(pool)
+        secret = pool.identity.secret_access_key  # type: ignore[attr-defined]
+        assert secret not in repr(spec)
+        again = pickle.loads(pickle.dumps(spec))
+        assert again.cls is aiokit.SessionPool
+        assert again.options["region"] == "us-east-1"
