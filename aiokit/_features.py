@@ -37,6 +37,7 @@ class _Pool(Requester, Protocol):
     """What the facade uses of the pool it is part of."""
 
     _gc_threshold: int | None
+    _options: dict[str, Any]
 
     def _check_open(self) -> None: ...
 
