@@ -19,7 +19,7 @@ from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut
 from ._fleet.limits import FanOutLimits
 from ._fleet.outcomes import Progress
-from ._fleet.runners import Processes, check_runner
+from ._fleet.runners import Processes, ShardedFanOut, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
@@ -202,6 +202,7 @@ class PoolFeatures:
         timeout: float | None = None,
         deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
+        runner: Processes | None = None,
     ) -> FanOut[T]:
         """Run ``async def fn(ctx)`` for every target, at most ``concurrency`` at once.
 
@@ -221,9 +222,23 @@ class PoolFeatures:
             concurrency, per_account, per_region, timeout, deadline: the bounds and times,
                 checked here: see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
+            runner: where the targets run: ``None``, this process; ``aiokit.Processes(n)``,
+                ``n`` local worker processes, sharded by account; ``fn`` must then be an
+                importable function (not a lambda or a closure), and its values picklable.
         """
         self._check_open()
+        sharded = sharded_crawl(self, check_runner(runner))
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
+        if sharded is not None:
+            return ShardedFanOut(
+                self,
+                fn,
+                targets,
+                limits,
+                sharded=sharded,
+                progress=progress,
+                gc_threshold=self._gc_threshold,
+            )
         return FanOut(self, fn, targets, limits, progress=progress, gc_threshold=self._gc_threshold)
 
     async def targets(

@@ -53,7 +53,7 @@ def pool_spec(pool: _Spec) -> PoolSpec:
 
 
 def sharded_crawl(pool: _Spec, runner: Processes | None) -> Sharded | None:
-    """What ``Crawl`` needs to run elsewhere with ``runner`` (``None``: in this process)."""
+    """What a crawl or fan-out needs to run elsewhere with ``runner`` (``None``: here)."""
     if runner is None:
         return None
     return Sharded(runner, crawl_shard, pool_spec(pool))
@@ -76,6 +76,9 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
 
 
 async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
+    if job.fn is not None:
+        await _fan_out_shard(job, conn)
+        return
     limits = job.limits
     held: dict[Any, list[Any]] = {}
     async with job.spec.build() as pool:
@@ -97,6 +100,24 @@ async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
                     held.setdefault(event.target, []).append(event.data)
                     continue
                 message = ("outcome", event.target, held.pop(event.target, []), _sent(event))
+                await anyio.to_thread.run_sync(conn.send, message)
+
+
+async def _fan_out_shard(job: CrawlJob, conn: Connection) -> None:
+    limits = job.limits
+    async with job.spec.build() as pool:
+        fan_out = pool.fan_out(
+            job.fn,
+            list(job.targets),
+            concurrency=limits.concurrency,
+            per_account=limits.per_account,
+            per_region=limits.per_region,
+            timeout=limits.timeout,
+            deadline=limits.deadline,
+        )
+        async with fan_out as outcomes:
+            async for outcome in outcomes:
+                message: tuple[Any, ...] = ("outcome", outcome.target, [], _sent(outcome))
                 await anyio.to_thread.run_sync(conn.send, message)
 
 

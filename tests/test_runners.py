@@ -194,3 +194,41 @@ async def test_the_pool_spec_pickles_and_hides_its_keys(org_pool: OrgPool) -> No
         again = pickle.loads(pickle.dumps(spec))
         assert again.cls is aiokit.SessionPool
         assert again.options["region"] == "us-east-1"
+
+
+async def count_queues(ctx: aiokit.Context) -> int:
+    """A fan-out function a worker process can import (top level of this module)."""
+    sqs = await ctx.client("sqs")
+    return len((await sqs.list_queues()).get("QueueUrls", []))
+
+
+async def test_fan_out_with_processes_gives_the_same_outcomes(seeded: Seeded) -> None:
+    pool, targets, counts = seeded
+    async with pool.fan_out(count_queues, targets) as outcomes:
+        local = {o.target: (o.status.value, o.value) async for o in outcomes}
+    fan_out = pool.fan_out(count_queues, targets, runner=aiokit.Processes(2))
+    async with fan_out as outcomes:
+        sharded = {o.target: (o.status.value, o.value) async for o in outcomes}
+    assert sharded == local
+    assert {t: v for t, (_, v) in sharded.items()} == {
+        t: counts[(t.account, t.region)] for t in targets
+    }
+    assert fan_out.statistics().done == fan_out.statistics().ok == 18
+    assert not multiprocessing.active_children()
+
+
+async def test_an_unpicklable_fan_out_function_is_refused_before_any_request(
+    org_pool: OrgPool,
+) -> None:
+    async def closure(ctx: aiokit.Context) -> int:
+        return 0
+
+    async with org_pool() as pool:
+        before = pool.statistics()
+        for fn, name in ((closure, "closure"), (lambda ctx: ctx, "<lambda>")):
+            with pytest.raises(aiokit.ConfigurationError, match=f"fn .*{name}.* cannot be sent"):
+                pool.fan_out(fn, [aiokit.Target(None, "us-east-1")], runner=aiokit.Processes(2))
+        with pytest.raises(aiokit.ConfigurationError, match="runner= must be"):
+            pool.fan_out(count_queues, [], runner=2)
+        assert pool.statistics() == before
+    assert not multiprocessing.active_children()

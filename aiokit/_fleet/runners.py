@@ -41,20 +41,35 @@ restarts (the deadline is each worker's, counted from its start).
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from .._exceptions import ConfigurationError
+from .._protocols import Requester
+from .fanout import Context, FanOut, checked_target
 from .limits import FanOutLimits
-from .outcomes import Outcome, Status
+from .outcomes import Outcome, Progress, Status
+from .streams import send_soon
 from .targets import Target
 
-__all__ = ["MAX_RESTARTS", "CrawlJob", "Processes", "Sharded", "ShardedRun", "check_runner"]
+T = TypeVar("T")
+
+__all__ = [
+    "MAX_RESTARTS",
+    "CrawlJob",
+    "Processes",
+    "Sharded",
+    "ShardedFanOut",
+    "ShardedRun",
+    "check_importable",
+    "check_runner",
+]
 
 #: Times one shard's worker is started again after it died before finishing.
 MAX_RESTARTS = 3
@@ -101,7 +116,7 @@ def check_runner(runner: object) -> Processes | None:
 
 @dataclass(frozen=True, slots=True)
 class CrawlJob:
-    """What one worker crawls: the pool's spec, the listing, the limits, its targets."""
+    """What one worker runs: the pool's spec, the listing (or ``fn``), limits, targets."""
 
     spec: Any = field(repr=False)  # may hold static keys: never shown
     service: str
@@ -110,6 +125,7 @@ class CrawlJob:
     key: str | None
     limits: FanOutLimits
     targets: tuple[Target, ...]
+    fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +150,7 @@ class _Worker:
 
 
 #: One finished target from a worker: the target, its records, its outcome.
-Finished = tuple[Target, list[Any], Outcome[int]]
+Finished = tuple[Target, list[Any], Outcome[Any]]
 
 
 class ShardedRun:
@@ -172,15 +188,7 @@ class ShardedRun:
         targets = tuple(self._pending[shard])
         if not targets:
             return
-        job = CrawlJob(
-            self._job.spec,
-            self._job.service,
-            self._job.operation,
-            self._job.params,
-            self._job.key,
-            self._job.limits,
-            targets,
-        )
+        job = replace(self._job, targets=targets)
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=self._sharded.entry,
@@ -248,6 +256,56 @@ class ShardedRun:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_stop_all, list(self._workers.values()))
         self._workers.clear()
+
+
+def check_importable(fn: Callable[..., Any]) -> None:
+    """A ``ConfigurationError`` naming ``fn`` if it cannot be sent to a worker process."""
+    try:
+        pickle.dumps(fn)
+    except Exception:
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        raise ConfigurationError(
+            f"fan_out(runner=...): fn {name!r} cannot be sent to a worker process (a lambda "
+            "or a closure is not picklable): use an async function defined at the top "
+            "level of an importable module"
+        ) from None
+
+
+class ShardedFanOut(FanOut[T]):
+    """A :class:`FanOut` whose targets run in worker processes (``fan_out(runner=...)``).
+
+    ``fn`` must be importable (it is checked here, before any request); each outcome, its
+    value included, travels back from the worker that ran it.
+    """
+
+    def __init__(
+        self,
+        requester: Requester,
+        fn: Callable[[Context], Any],
+        targets: Iterable[Target] | Any,
+        limits: FanOutLimits,
+        *,
+        sharded: Sharded,
+        progress: Callable[[Progress], None] | None = None,
+        gc_threshold: int | None = None,
+    ) -> None:
+        super().__init__(
+            requester, fn, targets, limits, progress=progress, gc_threshold=gc_threshold
+        )
+        check_importable(fn)
+        self._sharded = sharded
+
+    async def _produce(self, send: Any) -> None:
+        targets = self._targets
+        if not isinstance(targets, Iterable):
+            targets = [t async for t in targets]
+        given = tuple(dict.fromkeys(checked_target(t) for t in targets))
+        job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
+        async with send, ShardedRun(self._sharded, job) as run:
+            while (finished := await run.next()) is not None:
+                self._started += 1
+                self._record(finished[2])
+                await send_soon(send, finished[2])
 
 
 def _stop_all(workers: Iterable[_Worker]) -> None:
