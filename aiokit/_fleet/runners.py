@@ -32,7 +32,11 @@ Step 1 of the scale-out (issue 16). The decisions:
 - Leaving the crawl (the end, ``break``, an error, a cancel): every worker is terminated
   (then killed if it lingers) and joined, every pipe closed, whatever the cancel.
 
-Not yet (issue 16, later steps): ``fan_out(runner=...)``, Dask, the CLI's ``--workers``,
+``pool.fan_out(fn, targets, runner=...)`` runs the same way (:class:`ShardedFanOut`): ``fn``
+must be importable (checked with ``pickle`` at the call, before any request: a lambda or a
+closure is a ``ConfigurationError`` naming it) and its values picklable.
+
+Not yet (issue 16, later steps): Dask, the CLI's ``--workers``,
 merging per-worker statistics into ``Crawl.statistics()``, a shared STS budget across
 workers (each worker has the pool's own ``sts_concurrency``), and one deadline across
 restarts (the deadline is each worker's, counted from its start).
