@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ._exceptions import AiokitError
+from ._exceptions import AiokitError, ConfigurationError
 from ._fleet.crawl import Item
 from ._fleet.outcomes import Outcome
 from ._fleet.runners import CrawlJob, Processes, Sharded
@@ -56,7 +56,15 @@ def sharded_crawl(pool: _Spec, runner: Processes | None) -> Sharded | None:
     """What a crawl or fan-out needs to run elsewhere with ``runner`` (``None``: here)."""
     if runner is None:
         return None
-    return Sharded(runner, crawl_shard, pool_spec(pool))
+    spec = pool_spec(pool)
+    try:
+        pickle.dumps(spec)
+    except Exception as exc:  # the message names the type, never a value
+        raise ConfigurationError(
+            f"runner={runner!r}: this pool's options cannot be sent to a worker process "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    return Sharded(runner, crawl_shard, spec)
 
 
 def crawl_shard(job: CrawlJob, conn: Connection) -> None:

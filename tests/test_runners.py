@@ -86,6 +86,7 @@ async def test_processes_give_the_same_items_and_outcomes_as_in_process(
     assert report.counts == local_report.counts == {"ok": 18}
     assert report.items == len(sharded) and report.never_visited == 0
     assert seen[-1].done == 18 and seen[-1].items == len(sharded)
+    assert [p.done for p in seen] == list(range(1, 19))
     assert not multiprocessing.active_children()
 
 
@@ -117,6 +118,9 @@ async def test_a_worker_killed_mid_crawl_is_replaced_and_no_item_is_yielded_twic
     assert killed
     assert len(_keys(items)) == len(set(_keys(items))) == sum(counts.values())
     assert crawl.report.counts == {"ok": 18}
+    statistics = crawl.statistics()  # the workers' outcomes, merged
+    assert statistics.done == statistics.ok == 18 and statistics.calls >= 18
+    assert statistics.items == len(items)
     assert not multiprocessing.active_children()
 
 

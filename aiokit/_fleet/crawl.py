@@ -204,7 +204,6 @@ class Crawl:
         self._sharded = sharded
         self._limits = limits
         self._targets = targets
-        self._progress = progress
         self.report = Report()
         self._fan_out: FanOut[int] = FanOut(
             requester,
@@ -310,21 +309,11 @@ class Crawl:
                 await send_soon(self._send, outcome)
 
     def _outcome(self, outcome: Outcome[int]) -> None:
-        """Count a worker's outcome in the report, then tell the hooks."""
+        """Count a worker's outcome in the statistics (and progress), then in the report."""
+        self._fan_out._record_elsewhere(outcome)
         self.report.add(outcome)
         if self._on_outcome is not None:
             _validate.hook_result("on_outcome", self._on_outcome(outcome))
-        if self._progress is not None:
-            counts = self.report.counts
-            progress = Progress(
-                self.report.targets,
-                0,
-                counts["ok"],
-                counts["skipped"],
-                counts["failed"],
-                self.report.items,
-            )
-            _validate.hook_result("progress", self._progress(progress))
 
     async def __aenter__(self) -> Crawl:
         if self._running is not None:

@@ -362,6 +362,11 @@ class FanOut(Generic[T]):
             )
             _validate.hook_result("progress", hooked)
 
+    def _record_elsewhere(self, outcome: Outcome[T]) -> None:
+        """Count an outcome a worker process made (``runner=``): started and done here."""
+        self._started += 1
+        self._record(outcome)
+
     def _count_item(self) -> None:
         """Count one more item (for work that streams its items: a crawl's)."""
         self._items += 1

@@ -37,7 +37,7 @@ must be importable (checked with ``pickle`` at the call, before any request: a l
 closure is a ``ConfigurationError`` naming it) and its values picklable.
 
 Not yet (issue 16, later steps): Dask, the CLI's ``--workers``,
-merging per-worker statistics into ``Crawl.statistics()``, a shared STS budget across
+the workers' pool statistics (the fan-out statistics do add up their outcomes), a shared STS budget across
 workers (each worker has the pool's own ``sts_concurrency``), and one deadline across
 restarts (the deadline is each worker's, counted from its start).
 """
@@ -226,7 +226,7 @@ class ShardedRun:
             assert isinstance(conn, Connection)
             try:
                 events.append((conn, conn.recv()))
-            except (EOFError, OSError, ValueError, TypeError, AttributeError, ImportError):
+            except Exception:
                 events.append((conn, None))  # the worker ended (or garbled its last words)
         return events
 
@@ -307,8 +307,7 @@ class ShardedFanOut(FanOut[T]):
         job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
         async with send, ShardedRun(self._sharded, job) as run:
             while (finished := await run.next()) is not None:
-                self._started += 1
-                self._record(finished[2])
+                self._record_elsewhere(finished[2])
                 await send_soon(send, finished[2])
 
 
