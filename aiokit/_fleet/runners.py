@@ -36,10 +36,11 @@ Step 1 of the scale-out (issue 16). The decisions:
 must be importable (checked with ``pickle`` at the call, before any request: a lambda or a
 closure is a ``ConfigurationError`` naming it) and its values picklable.
 
-Not yet (issue 16, later steps): Dask, the CLI's ``--workers``,
-the workers' pool statistics (the fan-out statistics do add up their outcomes), a shared STS budget across
-workers (each worker has the pool's own ``sts_concurrency``), and one deadline across
-restarts (the deadline is each worker's, counted from its start).
+The crawl's and fan-out's statistics and progress count the workers' outcomes (targets,
+items, calls, retries, throttles). Not yet (issue 16, later steps): Dask, the CLI's
+``--workers``, the workers' pool statistics, a shared STS budget across workers (each
+worker has the pool's own ``sts_concurrency``), one deadline across restarts (the deadline
+is each worker's, counted from its start), a benchmark.
 """
 
 from __future__ import annotations
