@@ -237,3 +237,25 @@ async def test_an_unpicklable_fan_out_function_is_refused_before_any_request(
             pool.fan_out(count_queues, [], runner=2)
         assert pool.statistics() == before
     assert not multiprocessing.active_children()
+
+
+async def test_a_deadline_ends_every_worker_and_counts_what_was_never_visited(
+    seeded: Seeded,
+) -> None:
+    pool, targets, _ = seeded
+    items, report, statuses = await _crawl(
+        pool, targets, aiokit.Processes(2), concurrency=1, deadline=0.05
+    )
+    assert report.targets == len(statuses) < 18
+    assert report.never_visited == 18 - report.targets
+    assert len(set(_keys(items))) == len(items)
+    assert not multiprocessing.active_children()
+
+
+async def test_no_targets_start_no_worker(org_pool: OrgPool) -> None:
+    async with org_pool() as pool:
+        items, report = await pool.crawl(
+            "sqs", "list_queues", [], runner=aiokit.Processes(2)
+        ).collect()
+    assert items == [] and report.targets == 0
+    assert not multiprocessing.active_children()
