@@ -259,3 +259,18 @@ async def test_no_targets_start_no_worker(org_pool: OrgPool) -> None:
         ).collect()
     assert items == [] and report.targets == 0
     assert not multiprocessing.active_children()
+
+
+async def divide_by_zero(ctx: aiokit.Context) -> int:
+    """A fan-out function with a bug: it stops the fan-out, in a worker as in-process."""
+    return 1 // 0
+
+
+async def test_a_bug_in_a_worker_is_raised_in_the_driver(org_pool: OrgPool) -> None:
+    targets = [aiokit.Target(None, "us-east-1")]
+    async with org_pool() as pool:
+        with pytest.raises(ZeroDivisionError):
+            await pool.fan_out(divide_by_zero, targets).collect()
+        with pytest.raises(ZeroDivisionError):
+            await pool.fan_out(divide_by_zero, targets, runner=aiokit.Processes(2)).collect()
+    assert not multiprocessing.active_children()
