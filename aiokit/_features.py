@@ -26,7 +26,7 @@ from ._paginate import Paginator
 from ._protocols import Requester
 from ._waiters import Backoff, WaitResult
 from ._where import scope_of_client
-from ._workers import sharded_crawl
+from ._workers import sharded_for
 
 __all__ = ["PoolFeatures"]
 
@@ -227,7 +227,7 @@ class PoolFeatures:
                 importable function (not a lambda or a closure), and its values picklable.
         """
         self._check_open()
-        sharded = sharded_crawl(self, check_runner(runner))
+        sharded = sharded_for(self, check_runner(runner))
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if sharded is not None:
             return ShardedFanOut(
@@ -311,7 +311,7 @@ class PoolFeatures:
             **params: the operation's parameters.
         """
         self._check_open()
-        sharded = sharded_crawl(self, check_runner(runner))
+        sharded = sharded_for(self, check_runner(runner))
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
         if targets is None:
             targets = [Target(None, self.region)]

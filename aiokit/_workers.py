@@ -24,7 +24,7 @@ from ._fleet.crawl import Item
 from ._fleet.outcomes import Outcome
 from ._fleet.runners import CrawlJob, Processes, Sharded
 
-__all__ = ["PoolSpec", "WorkerError", "crawl_shard", "pool_spec", "sharded_crawl"]
+__all__ = ["PoolSpec", "WorkerError", "crawl_shard", "pool_spec", "sharded_for"]
 
 
 class WorkerError(AiokitError):
@@ -52,7 +52,7 @@ def pool_spec(pool: _Spec) -> PoolSpec:
     return PoolSpec(type(pool), dict(pool._options))
 
 
-def sharded_crawl(pool: _Spec, runner: Processes | None) -> Sharded | None:
+def sharded_for(pool: _Spec, runner: Processes | None) -> Sharded | None:
     """What a crawl or fan-out needs to run elsewhere with ``runner`` (``None``: here)."""
     if runner is None:
         return None

@@ -274,3 +274,26 @@ async def test_a_bug_in_a_worker_is_raised_in_the_driver(org_pool: OrgPool) -> N
         with pytest.raises(ZeroDivisionError):
             await pool.fan_out(divide_by_zero, targets, runner=aiokit.Processes(2)).collect()
     assert not multiprocessing.active_children()
+
+
+async def test_a_parameter_a_worker_cannot_receive_is_a_configuration_error(
+    org_pool: OrgPool,
+) -> None:
+    async with org_pool() as pool:
+        crawl = pool.crawl(
+            "sqs",
+            "list_queues",
+            [aiokit.Target(None, "us-east-1")],
+            runner=aiokit.Processes(2),
+            QueueNamePrefix=_Unpicklable("q"),
+        )
+        with pytest.raises(aiokit.ConfigurationError, match="cannot be sent to a worker"):
+            async with crawl:
+                async for _ in crawl:
+                    pass
+    assert not multiprocessing.active_children()
+
+
+class _Unpicklable(str):
+    def __reduce__(self) -> Any:
+        raise TypeError("not this one")

@@ -202,7 +202,13 @@ class ShardedRun:
             daemon=True,
         )
         try:
-            process.start()
+            process.start()  # pickles the job first: nothing starts if that fails
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            receive.close()
+            raise ConfigurationError(
+                f"runner={self._sharded.runner!r}: a target or parameter cannot be sent to "
+                f"a worker process ({type(exc).__name__}: {exc})"
+            ) from None
         finally:
             send.close()  # the worker's end: the driver sees EOF when the worker ends
         self._workers[receive] = _Worker(shard, process, receive)
