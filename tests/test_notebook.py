@@ -159,6 +159,7 @@ MAY_START_A_LOOP = {
     "aiokit/cli/__init__.py",
     "aiokit/cli/_demo.py",
     "aiokit/testing/_faults.py",
+    "aiokit/_workers.py",  # a worker process's main (runner=Processes(n)), never a cell's
 }
 
 
