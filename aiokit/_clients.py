@@ -45,24 +45,17 @@ from ._exceptions import (
     translate,
     translated,
 )
-from ._observe import CallStats, call_stats, log_attempt, log_call, logger
+from ._observe import call_stats, log_call
 from ._ratelimit import held_slots
 from ._where import Scope
 
 __all__ = [
     "Binding",
     "BoundEvents",
-    "CallStats",
     "RawClient",
     "Scope",
     "bind",
-    "call_stats",
-    "log_attempt",
-    "logger",
 ]
-
-# CallStats, call_stats, log_attempt and logger live in _observe; named here too for the
-# modules that imported them from here.
 
 
 @dataclass(eq=False, slots=True)

@@ -35,7 +35,6 @@ from ._botocore.loaders import shared_loader
 from ._botocore.model import ServiceModel
 from ._botocore.paginate import PageIterator, encode_token, page_config, page_iterator
 from ._botocore.validate import validate_parameters
-from ._clients import call_stats
 from ._exceptions import (
     AiokitError,
     InvalidParameterError,
@@ -43,6 +42,7 @@ from ._exceptions import (
     UnknownOperationError,
     translated,
 )
+from ._observe import call_stats
 from ._retry import backoff, is_transient
 from ._where import Scope, describe, scope_of_client
 

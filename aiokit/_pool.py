@@ -11,7 +11,7 @@ The pool is the composition root of its parts and their facade; it keeps the lif
 
 - ``_clientcache.ClientCache``: raw and bound clients, eviction, rebinding, resources;
 - ``_credentials.CredentialStore``: identities to credentials, STS with its limiter;
-- ``_retry.RateLimiterRegistry``: the ``"shared"`` retry mode's limiter per scope;
+- ``_ratelimit.RateLimiterRegistry``: the ``"shared"`` retry mode's limiter per scope;
 - ``_endpoints``: which partition a region is in.
 """
 

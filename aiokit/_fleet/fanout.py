@@ -48,9 +48,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .. import _validate
 from .._botocore import use_lean_client_context
-from .._clients import CallStats, call_stats
 from .._exceptions import ConfigurationError, UsageError
 from .._gc import raised_gc_threshold
+from .._observe import CallStats, call_stats
 from .._protocols import Requester
 from .discovery.cache import caller_account
 from .limits import DEFAULT_LIMITS, FanOutLimits

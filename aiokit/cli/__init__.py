@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
 import errno
 import functools
 import json
@@ -41,6 +40,7 @@ from rich.text import Text  # noqa: E402
 import aiokit  # noqa: E402
 
 from .._paginate import check_listing  # noqa: E402
+from .._validate import did_you_mean  # noqa: E402
 from ._console import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -271,8 +271,7 @@ def check_region(region: str | None, option: str = "--region") -> None:
         return
     known = _known_regions()
     if region not in known:
-        close = difflib.get_close_matches(region, known, n=1)
-        suggestion = f"; did you mean {close[0]}?" if close else ""
+        suggestion = did_you_mean(region, known, n=1)
         if region in ("all", "enabled"):
             suggestion = " ('all' and 'enabled' stand alone)"
         raise aiokit.InvalidRegionError(f"{option}: unknown region {region!r}{suggestion}")
