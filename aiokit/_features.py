@@ -19,7 +19,7 @@ from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut
 from ._fleet.limits import FanOutLimits
 from ._fleet.outcomes import Progress
-from ._fleet.runners import Processes, ShardedFanOut, check_runner
+from ._fleet.runners import Runner, ShardedFanOut, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
@@ -202,7 +202,7 @@ class PoolFeatures:
         timeout: float | None = None,
         deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
-        runner: Processes | None = None,
+        runner: Runner | None = None,
     ) -> FanOut[T]:
         """Run ``async def fn(ctx)`` for every target, at most ``concurrency`` at once.
 
@@ -223,8 +223,9 @@ class PoolFeatures:
                 checked here: see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
             runner: where the targets run: ``None``, this process; ``aiokit.Processes(n)``,
-                ``n`` local worker processes, sharded by account; ``fn`` must then be an
-                importable function (not a lambda or a closure), and its values picklable.
+                ``n`` local worker processes; ``aiokit.dask.DaskRunner(...)``, a Dask
+                cluster's workers; sharded by account. ``fn`` must then be an importable
+                function (not a lambda or a closure), and its values picklable.
         """
         self._check_open()
         sharded = sharded_for(self, check_runner(runner))
@@ -286,7 +287,7 @@ class PoolFeatures:
         timeout: float | None = None,
         deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
-        runner: Processes | None = None,
+        runner: Runner | None = None,
         **params: Any,
     ) -> Crawl:
         """Paginate ``operation`` in every target; items tagged with account and region.
@@ -306,8 +307,9 @@ class PoolFeatures:
                 see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
             runner: where the targets run: ``None``, this process; ``aiokit.Processes(n)``,
-                ``n`` local worker processes, sharded by account (see the guide's
-                "Crawling past one process").
+                ``n`` local worker processes; ``aiokit.dask.DaskRunner(...)``, a Dask
+                cluster's workers; sharded by account (see the guide "Crawling past one
+                process").
             **params: the operation's parameters.
         """
         self._check_open()

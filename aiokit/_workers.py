@@ -3,9 +3,12 @@
 :class:`PoolSpec` is the picklable description of a pool a worker builds its own from: the
 pool's class (pickled by reference) and the options it was made with. It holds no role
 credentials (each worker assumes roles itself); a ``StaticKeys`` identity is part of it and
-travels over the process pipe only; its repr shows neither. :func:`crawl_shard` is what
-runs in a worker: the ordinary in-process crawl of its shard, one message per finished
-target (its records with its outcome). See :mod:`aiokit._fleet.runners` for the driver.
+travels over the process pipe only; its repr shows neither. :func:`shard_messages` is what
+runs in a worker, on a pool built from the spec: the ordinary in-process crawl (or fan-out)
+of its shard, one message per finished target (its records with its outcome), then a
+:class:`~aiokit._fleet.runners.WorkerSummary`. :func:`crawl_shard` is a worker process's
+main around it; ``aiokit.dask`` runs it in a Dask worker. See :mod:`aiokit._fleet.runners`
+for the driver.
 
 This module never imports the pool (the pool imports it, through ``_features``).
 """
@@ -13,6 +16,7 @@ This module never imports the pool (the pool imports it, through ``_features``).
 from __future__ import annotations
 
 import pickle
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -22,9 +26,16 @@ import anyio
 from ._exceptions import AiokitError, ConfigurationError
 from ._fleet.crawl import Item
 from ._fleet.outcomes import Outcome
-from ._fleet.runners import CrawlJob, Processes, Sharded
+from ._fleet.runners import CrawlJob, Runner, Sharded, WorkerSummary
 
-__all__ = ["PoolSpec", "WorkerError", "crawl_shard", "pool_spec", "sharded_for"]
+__all__ = [
+    "PoolSpec",
+    "WorkerError",
+    "crawl_shard",
+    "pool_spec",
+    "shard_messages",
+    "sharded_for",
+]
 
 
 class WorkerError(AiokitError):
@@ -46,17 +57,26 @@ class PoolSpec:
         """A new, unopened pool made like the driver's."""
         return self.cls(**self.options)
 
+    def split_sts(self, workers: int) -> PoolSpec:
+        """This spec with its STS budget split between ``workers`` (at least one each).
+
+        The hub identity's AssumeRole calls are what every worker shares: together the
+        workers make at most the driver pool's ``sts_concurrency`` of them at once.
+        """
+        sts = self.options.get("sts_concurrency", 16)
+        return replace(self, options={**self.options, "sts_concurrency": max(1, sts // workers)})
+
 
 def pool_spec(pool: _Spec) -> PoolSpec:
     """The picklable description of ``pool`` (its class and the options it was made with)."""
     return PoolSpec(type(pool), dict(pool._options))
 
 
-def sharded_for(pool: _Spec, runner: Processes | None) -> Sharded | None:
+def sharded_for(pool: _Spec, runner: Runner | None) -> Sharded | None:
     """What a crawl or fan-out needs to run elsewhere with ``runner`` (``None``: here)."""
     if runner is None:
         return None
-    spec = pool_spec(pool)
+    spec = pool_spec(pool).split_sts(runner.workers)
     try:
         pickle.dumps(spec)
     except Exception as exc:  # the message names the type, never a value
@@ -77,56 +97,51 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
         anyio.run(_crawl_shard, job, conn)
     except Exception as exc:  # the driver raises it: a bug is the same in every worker
         conn.send(("error", _portable(exc)))
-    else:
-        conn.send(("done",))
     finally:
         conn.close()
 
 
 async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
-    if job.fn is not None:
-        await _fan_out_shard(job, conn)
-        return
-    limits = job.limits
-    held: dict[Any, list[Any]] = {}
     async with job.spec.build() as pool:
-        crawl = pool.crawl(
-            job.service,
-            job.operation,
-            list(job.targets),
-            key=job.key,
-            concurrency=limits.concurrency,
-            per_account=limits.per_account,
-            per_region=limits.per_region,
-            timeout=limits.timeout,
-            deadline=limits.deadline,
-            **job.params,
+        async for message in shard_messages(job, pool):
+            await anyio.to_thread.run_sync(conn.send, message)
+
+
+async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, ...]]:
+    """Run ``job`` on ``pool`` (open): ``("outcome", target, records, outcome)`` per
+    finished target, then ``("done", WorkerSummary)``."""
+    limits = job.limits
+    bounds = {
+        "concurrency": limits.concurrency,
+        "per_account": limits.per_account,
+        "per_region": limits.per_region,
+        "timeout": limits.timeout,
+        "deadline": limits.deadline,
+    }
+    if job.fn is not None:
+        run: Any = pool.fan_out(job.fn, list(job.targets), **bounds)
+        async with run as outcomes:
+            async for outcome in outcomes:
+                yield ("outcome", outcome.target, [], _sent(outcome))
+    else:
+        run = pool.crawl(
+            job.service, job.operation, list(job.targets), key=job.key, **bounds, **job.params
         )
-        async with crawl:
-            async for event in crawl.events():
+        held: dict[Any, list[Any]] = {}
+        async with run:
+            async for event in run.events():
                 if isinstance(event, Item):
                     held.setdefault(event.target, []).append(event.data)
                     continue
-                message = ("outcome", event.target, held.pop(event.target, []), _sent(event))
-                await anyio.to_thread.run_sync(conn.send, message)
-
-
-async def _fan_out_shard(job: CrawlJob, conn: Connection) -> None:
-    limits = job.limits
-    async with job.spec.build() as pool:
-        fan_out = pool.fan_out(
-            job.fn,
-            list(job.targets),
-            concurrency=limits.concurrency,
-            per_account=limits.per_account,
-            per_region=limits.per_region,
-            timeout=limits.timeout,
-            deadline=limits.deadline,
-        )
-        async with fan_out as outcomes:
-            async for outcome in outcomes:
-                message: tuple[Any, ...] = ("outcome", outcome.target, [], _sent(outcome))
-                await anyio.to_thread.run_sync(conn.send, message)
+                yield ("outcome", event.target, held.pop(event.target, []), _sent(event))
+    stats = run.statistics()
+    pool_stats = pool.statistics()
+    summary = WorkerSummary(
+        deadline_reached=stats.deadline_reached,
+        interrupted=stats.interrupted,
+        statistics=replace(pool_stats, scopes=dict(pool_stats.scopes)),  # a proxy: not picklable
+    )
+    yield ("done", summary)
 
 
 def _sent(outcome: Outcome[int]) -> Outcome[int]:

@@ -297,3 +297,56 @@ async def test_a_parameter_a_worker_cannot_receive_is_a_configuration_error(
 class _Unpicklable(str):
     def __reduce__(self) -> Any:
         raise TypeError("not this one")
+
+
+async def test_the_workers_pool_statistics_are_merged_into_the_crawl(seeded: Seeded) -> None:
+    pool, targets, counts = seeded
+    before = pool.statistics().credential_refreshes  # the seeding assumed roles here
+    async with pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2)) as crawl:
+        items = [item async for item in crawl]
+    assert len(items) == sum(counts.values())
+    per_worker = crawl.worker_statistics
+    # Both shards have accounts (6 accounts hash to both), one statistics per worker run.
+    accounts = {t.account for t in targets}
+    shards = {aiokit.Processes(2).shard(t) for t in targets}
+    assert len(per_worker) == len(shards) == 2
+    assert all(isinstance(s, aiokit.PoolStatistics) for s in per_worker)
+    # each worker assumed the roles of its own accounts, and no other's
+    assert sum(s.credential_refreshes for s in per_worker) == len(accounts)
+    assert all(s.in_flight == 0 for s in per_worker)
+    # the throttling scopes are disjoint: every (account, region, service) in one worker;
+    # only the hub's STS (AssumeRole, budgeted: split between the workers) is in both
+    scopes = [set(s.scopes) for s in per_worker]
+    assert scopes[0] and scopes[1]
+    # (the pool's own identity: account None)
+    assert {(k.account, k.service) for k in scopes[0] & scopes[1]} == {(None, "sts")}
+    assert pool.statistics().credential_refreshes == before  # the driver assumed nothing
+
+
+async def test_in_process_crawls_have_no_worker_statistics(seeded: Seeded) -> None:
+    pool, targets, _ = seeded
+    crawl = pool.crawl("sqs", "list_queues", targets[:2])
+    await crawl.collect()
+    assert crawl.worker_statistics == []
+
+
+async def test_the_sts_budget_is_split_between_the_workers(org_pool: OrgPool) -> None:
+    async with org_pool() as pool:  # sts_concurrency=16, the default
+        assert pool_spec(pool).split_sts(2).options["sts_concurrency"] == 8
+        assert pool_spec(pool).split_sts(3).options["sts_concurrency"] == 5
+        assert pool_spec(pool).split_sts(64).options["sts_concurrency"] == 1  # at least one
+        assert pool_spec(pool).options["sts_concurrency"] == 16  # the driver's own: untouched
+
+
+async def test_a_deadline_is_one_for_the_whole_run_and_reported(seeded: Seeded) -> None:
+    pool, targets, _ = seeded
+    async with pool.crawl(
+        "sqs", "list_queues", targets, concurrency=1, deadline=0.05, runner=aiokit.Processes(2)
+    ) as crawl:
+        items = [item async for item in crawl]
+    statistics = crawl.statistics()
+    assert statistics.deadline_reached
+    assert statistics.started == statistics.done + statistics.in_flight + statistics.interrupted
+    assert statistics.in_flight == 0
+    assert crawl.report.never_visited == 18 - crawl.report.targets > 0
+    assert len(set(_keys(items))) == len(items)

@@ -33,7 +33,7 @@ from .display import html_table
 from .fanout import Context, FanOut, checked_target
 from .limits import DEFAULT_LIMITS, FanOutLimits
 from .outcomes import FanOutStatistics, Outcome, Progress, Status
-from .runners import CrawlJob, Sharded, ShardedRun
+from .runners import CrawlJob, Sharded
 from .streams import Drain, running, send_soon
 from .targets import Target
 
@@ -300,13 +300,14 @@ class Crawl:
             self._limits,
             tuple(dict.fromkeys(checked_target(t) for t in targets)),
         )
-        async with self._send, ShardedRun(sharded, job) as run:
+        async with self._send, sharded.runner.run(sharded, job) as run:
             while (finished := await run.next()) is not None:
                 target, records, outcome = finished
                 for record in records:
                     await self._send_item(Item(target, record))
                 self._outcome(outcome)
                 await send_soon(self._send, outcome)
+            self._fan_out._record_summaries(run.summaries)
 
     def _outcome(self, outcome: Outcome[int]) -> None:
         """Count a worker's outcome in the statistics (and progress), then in the report."""
@@ -349,6 +350,11 @@ class Crawl:
     def statistics(self) -> FanOutStatistics:
         """The underlying fan-out's :class:`FanOutStatistics`."""
         return self._fan_out.statistics()
+
+    @property
+    def worker_statistics(self) -> list[Any]:
+        """The workers' pool statistics (``runner=``; one per worker run); empty here."""
+        return self._fan_out.worker_statistics
 
     async def collect(self) -> tuple[list[Item], Report]:
         """Run to the end; every item (all in memory) and the report."""

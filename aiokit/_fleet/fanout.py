@@ -54,7 +54,7 @@ from .._observe import CallStats, call_stats
 from .._protocols import Requester
 from .discovery.cache import caller_account
 from .limits import DEFAULT_LIMITS, FanOutLimits
-from .outcomes import FanOutStatistics, Outcome, Progress, Status, classify
+from .outcomes import FanOutStatistics, Outcome, Progress, Status, WorkerSummary, classify
 from .streams import Drain, running, send_soon
 from .targets import Target
 
@@ -176,6 +176,9 @@ class FanOut(Generic[T]):
         self._interrupted = 0
         self._deadline_at = math.inf  # set when the run starts, if there is a deadline
         self._deadline_reached = False
+        #: The pool statistics of the workers that ran this fan-out's targets (``runner=``;
+        #: one ``PoolStatistics`` per worker run, in the order they finished); empty here.
+        self.worker_statistics: list[Any] = []
         self._entered = False
         self._collector = raised_gc_threshold(gc_threshold)
 
@@ -366,6 +369,15 @@ class FanOut(Generic[T]):
         """Count an outcome a worker process made (``runner=``): started and done here."""
         self._started += 1
         self._record(outcome)
+
+    def _record_summaries(self, summaries: Iterable[WorkerSummary]) -> None:
+        """Merge the workers' last words (``runner=``): deadline, interrupted, statistics."""
+        for summary in summaries:
+            self._deadline_reached |= summary.deadline_reached
+            self._started += summary.interrupted
+            self._interrupted += summary.interrupted
+            if summary.statistics is not None:
+                self.worker_statistics.append(summary.statistics)
 
     def _count_item(self) -> None:
         """Count one more item (for work that streams its items: a crawl's)."""

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
@@ -35,7 +35,15 @@ from .._exceptions import (
 from .display import html_table
 from .targets import Target
 
-__all__ = ["SKIP_REASONS", "FanOutStatistics", "Outcome", "Progress", "Status", "classify"]
+__all__ = [
+    "SKIP_REASONS",
+    "FanOutStatistics",
+    "Outcome",
+    "Progress",
+    "Status",
+    "WorkerSummary",
+    "classify",
+]
 
 T = TypeVar("T")
 
@@ -207,3 +215,18 @@ class FanOutStatistics:
     #: Targets started but stopped before an outcome (the deadline passed, the consumer
     #: left, or a bug stopped the fan-out): ``started == done + in_flight + interrupted``.
     interrupted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    """A worker's last words: whether its deadline stopped it, what it left unfinished.
+
+    Attributes:
+        deadline_reached: the run's deadline stopped this worker's work.
+        interrupted: targets it started and stopped before their outcome (the deadline).
+        statistics: its pool's ``PoolStatistics`` when it closed (``None``: not sent).
+    """
+
+    deadline_reached: bool = False
+    interrupted: int = 0
+    statistics: Any = None

@@ -37,21 +37,33 @@ must be importable (checked with ``pickle`` at the call, before any request: a l
 closure is a ``ConfigurationError`` naming it) and its values picklable.
 
 The crawl's and fan-out's statistics and progress count the workers' outcomes (targets,
-items, calls, retries, throttles). Not yet (issue 16, later steps): Dask, the CLI's
-``--workers``, the workers' pool statistics, a shared STS budget across workers (each
-worker has the pool's own ``sts_concurrency``), one deadline across restarts (the deadline
-is each worker's, counted from its start), a benchmark.
+items, calls, retries, throttles); each worker's last message is a :class:`WorkerSummary`
+(its deadline, its interrupted targets, its pool's statistics), merged in by the driver
+(``FanOut.worker_statistics``).
+
+- What the workers share: the hub identity's STS AssumeRole calls. Each worker's pool gets
+  ``sts_concurrency // workers`` of them (at least one), so the shards together stay
+  within the driver pool's budget. Discovery (Organizations) runs in the driver only.
+- One deadline for the whole run: it is counted from the driver's start, in wall-clock
+  time (workers may be other machines), and a restarted worker gets only what is left.
+
+:class:`Runner` is what a runner is to the fleet: ``shard(target)``, ``workers`` and
+``run(sharded, job)`` (the driver's side, an async context manager with ``next()``).
+``aiokit.dask.DaskRunner`` is the other one (extra ``aiokit[dask]``).
 """
 
 from __future__ import annotations
 
+import abc
 import multiprocessing
 import pickle
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -59,7 +71,7 @@ from .._exceptions import ConfigurationError
 from .._protocols import Requester
 from .fanout import Context, FanOut, checked_target
 from .limits import FanOutLimits
-from .outcomes import Outcome, Progress, Status
+from .outcomes import Outcome, Progress, Status, WorkerSummary
 from .streams import send_soon
 from .targets import Target
 
@@ -68,12 +80,17 @@ T = TypeVar("T")
 __all__ = [
     "MAX_RESTARTS",
     "CrawlJob",
+    "Finished",
+    "ProcessRun",
     "Processes",
+    "Run",
+    "Runner",
     "Sharded",
     "ShardedFanOut",
-    "ShardedRun",
+    "WorkerSummary",
     "check_importable",
     "check_runner",
+    "shard_of",
 ]
 
 #: Times one shard's worker is started again after it died before finishing.
@@ -83,8 +100,45 @@ MAX_RESTARTS = 3
 _GRACE = 5.0
 
 
+def shard_of(target: Target, n: int) -> int:
+    """The shard of ``target`` among ``n``: a stable hash of its account.
+
+    A member joining or leaving the organization moves only its own targets.
+    """
+    return zlib.crc32((target.account or "").encode()) % n
+
+
+class Run(Protocol):
+    """The driver's side of one sharded run, once entered: finished targets, one by one."""
+
+    summaries: list[WorkerSummary]
+
+    async def next(self) -> Finished | None:
+        """The next finished target, or ``None`` once every shard is done."""
+        ...
+
+
+class Runner(abc.ABC):
+    """Where a crawl's or fan-out's targets run, when not in this process (``runner=``)."""
+
+    __slots__ = ()
+
+    @property
+    @abc.abstractmethod
+    def workers(self) -> int:
+        """How many workers share the run (the STS budget is split between them)."""
+
+    def shard(self, target: Target) -> int:
+        """The shard (worker index) of ``target``: a stable hash of its account."""
+        return shard_of(target, self.workers)
+
+    @abc.abstractmethod
+    def run(self, sharded: Sharded, job: CrawlJob) -> AbstractAsyncContextManager[Run]:
+        """The driver's side of running ``job``'s targets: ``async with`` it, then ``next()``."""
+
+
 @dataclass(frozen=True, slots=True)
-class Processes:
+class Processes(Runner):
     """Run a crawl's targets in ``n`` local worker processes, sharded by account.
 
     Args:
@@ -105,17 +159,23 @@ class Processes:
     def __repr__(self) -> str:
         return f"aiokit.Processes({self.n})"
 
-    def shard(self, target: Target) -> int:
-        """The worker index of ``target``: a stable hash of its account."""
-        return zlib.crc32((target.account or "").encode()) % self.n
+    @property
+    def workers(self) -> int:
+        """``n``."""
+        return self.n
+
+    def run(self, sharded: Sharded, job: CrawlJob) -> ProcessRun:
+        """Run ``job`` over ``n`` local worker processes."""
+        return ProcessRun(sharded, job)
 
 
-def check_runner(runner: object) -> Processes | None:
+def check_runner(runner: object) -> Runner | None:
     """``runner`` if it is ``None`` or a runner, else a ``ConfigurationError``."""
-    if runner is None or isinstance(runner, Processes):
+    if runner is None or isinstance(runner, Runner):
         return runner
     raise ConfigurationError(
-        f"runner= must be None (this process) or aiokit.Processes(n), not {type(runner).__name__}"
+        "runner= must be None (this process), aiokit.Processes(n) or "
+        f"aiokit.dask.DaskRunner(...), not {type(runner).__name__}"
     )
 
 
@@ -132,6 +192,13 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
 
+    def deadline_from(self, deadline_at: float | None) -> CrawlJob:
+        """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
+        if deadline_at is None:
+            return self
+        left = max(0.0, deadline_at - time.time())
+        return replace(self, limits=replace(self.limits, deadline=left))
+
 
 @dataclass(frozen=True, slots=True)
 class Sharded:
@@ -141,7 +208,7 @@ class Sharded:
     pool's side: the fleet never imports the pool).
     """
 
-    runner: Processes
+    runner: Runner
     entry: Callable[[CrawlJob, Connection], None]
     spec: Any = field(repr=False)
 
@@ -158,8 +225,8 @@ class _Worker:
 Finished = tuple[Target, list[Any], Outcome[Any]]
 
 
-class ShardedRun:
-    """The driver's side of a sharded crawl: ``async with`` it, then ``await next()``.
+class ProcessRun:
+    """The driver's side of a run over local processes: ``async with``, then ``next()``.
 
     ``next()`` gives each finished target once (``None`` at the end); workers that die are
     replaced for the targets they left without an outcome.
@@ -168,6 +235,9 @@ class ShardedRun:
     def __init__(self, sharded: Sharded, job: CrawlJob) -> None:
         self._sharded = sharded
         self._job = job
+        deadline = job.limits.deadline
+        self._deadline_at = None if deadline is None else time.time() + deadline
+        self.summaries: list[WorkerSummary] = []
         self._context = multiprocessing.get_context("spawn")
         shards: dict[int, dict[Target, None]] = {}
         for target in job.targets:
@@ -177,7 +247,7 @@ class ShardedRun:
         self._workers: dict[Connection, _Worker] = {}
         self._ready: list[Finished] = []
 
-    async def __aenter__(self) -> ShardedRun:
+    async def __aenter__(self) -> ProcessRun:
         try:
             for shard in list(self._pending):
                 await anyio.to_thread.run_sync(self._start, shard)
@@ -193,7 +263,10 @@ class ShardedRun:
         targets = tuple(self._pending[shard])
         if not targets:
             return
-        job = replace(self._job, targets=targets)
+        if self._deadline_at is not None and time.time() >= self._deadline_at:
+            self.summaries.append(WorkerSummary(deadline_reached=True))
+            return  # its targets stay without an outcome: never visited
+        job = replace(self._job, targets=targets).deadline_from(self._deadline_at)
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=self._sharded.entry,
@@ -239,8 +312,9 @@ class ShardedRun:
 
     def _handle(self, conn: Connection, message: Any) -> None:
         worker = self._workers[conn]
-        if message == ("done",):
+        if isinstance(message, tuple) and message[0] == "done":
             worker.done = True
+            self.summaries.append(message[1])
         elif isinstance(message, tuple) and message[0] == "error":
             raise message[1]  # a bug or a configuration error: the same in every worker
         elif message is not None:
@@ -312,10 +386,11 @@ class ShardedFanOut(FanOut[T]):
             targets = [t async for t in targets]
         given = tuple(dict.fromkeys(checked_target(t) for t in targets))
         job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
-        async with send, ShardedRun(self._sharded, job) as run:
+        async with send, self._sharded.runner.run(self._sharded, job) as run:
             while (finished := await run.next()) is not None:
                 self._record_elsewhere(finished[2])
                 await send_soon(send, finished[2])
+            self._record_summaries(run.summaries)
 
 
 def _stop_all(workers: Iterable[_Worker]) -> None:
