@@ -30,6 +30,10 @@ install: $(CLI)
 dev: $(DEV)
 
 # pytest exits 5 when it collects nothing; that must fail loudly, not pass.
+# On every core (pytest-xdist), one test file per worker at a time (--dist loadfile: a
+# module's fixtures, its moto server and fake organization, are built once);
+# `make test PYTEST_ARGS=-n0` runs it in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(TEST)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
