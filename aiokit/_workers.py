@@ -16,6 +16,7 @@ This module never imports the pool (the pool imports it, through ``_features``).
 from __future__ import annotations
 
 import pickle
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -26,7 +27,7 @@ import anyio
 from ._exceptions import AiokitError, ConfigurationError
 from ._fleet.crawl import Item
 from ._fleet.outcomes import Outcome
-from ._fleet.runners import CrawlJob, Runner, Sharded, WorkerSummary
+from ._fleet.runners import CrawlJob, Runner, Sharded, WorkerSummary, refuse_in_a_starting_worker
 
 __all__ = [
     "PoolSpec",
@@ -76,6 +77,7 @@ def sharded_for(pool: _Spec, runner: Runner | None) -> Sharded | None:
     """What a crawl or fan-out needs to run elsewhere with ``runner`` (``None``: here)."""
     if runner is None:
         return None
+    refuse_in_a_starting_worker(runner)
     spec = pool_spec(pool).split_sts(runner.workers)
     try:
         pickle.dumps(spec)
@@ -91,8 +93,10 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
     """A worker process's main: crawl ``job``'s targets, report each one through ``conn``.
 
     A process's entry point, so it runs an event loop of its own (the one place aiokit
-    does: this process exists only for it).
+    does: this process exists only for it). It ignores Ctrl-C: a terminal sends SIGINT to
+    the whole foreground process group, and stopping the workers is the driver's job.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         anyio.run(_crawl_shard, job, conn)
     except Exception as exc:  # the driver raises it: a bug is the same in every worker

@@ -350,3 +350,119 @@ async def test_a_deadline_is_one_for_the_whole_run_and_reported(seeded: Seeded) 
     assert statistics.in_flight == 0
     assert crawl.report.never_visited == 18 - crawl.report.targets > 0
     assert len(set(_keys(items))) == len(items)
+
+
+_SCRIPT = """
+import sys, anyio, aiokit
+from aiokit.testing import TEST_CREDENTIALS
+
+async def main(endpoint, role, accounts):
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS, role=role
+    ) as pool:
+        targets = [aiokit.Target.assume(a, "us-east-1", role) for a in accounts]
+        for target in targets:
+            sqs = await pool.client("sqs", target.region, account=target.account)
+            await sqs.create_queue(QueueName="ctrl-c")
+        crawl = pool.crawl(
+            "sqs", "list_queues", targets, concurrency=1, runner=aiokit.Processes(2)
+        )
+        async with crawl:
+            async for _ in crawl:
+                print("item", flush=True)
+                await anyio.sleep(60)  # Ctrl-C comes here, mid-crawl
+
+def run():
+    try:
+        anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3].split(","))
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+    except aiokit.AiokitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+"""
+
+
+def _script(tmp_path: Any, fake_organization: FakeOrganization, guarded: bool) -> list[str]:
+    import sys
+
+    script = tmp_path / "crawl_script.py"
+    main = 'if __name__ == "__main__":\n    run()\n' if guarded else "run()\n"
+    script.write_text(_SCRIPT + main)
+    return [
+        sys.executable,
+        str(script),
+        fake_organization.endpoint_url,
+        fake_organization.role_name,
+        ",".join(fake_organization.account_ids),
+    ]
+
+
+def _popen(args: list[str]) -> Any:
+    import subprocess
+
+    return subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell's foreground job
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+
+
+def test_ctrl_c_on_the_terminal_stops_driver_and_workers_quietly(
+    fake_organization: FakeOrganization, tmp_path: Any
+) -> None:
+    """Ctrl-C reaches the whole foreground process group: the workers too. They leave the
+    stopping to the driver (no traceback of theirs), and nothing is left running."""
+    import time
+
+    import psutil
+
+    with _popen(_script(tmp_path, fake_organization, guarded=True)) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            if first != "item\n":
+                raise AssertionError(first + proc.communicate(timeout=60)[1])
+            children = psutil.Process(proc.pid).children(recursive=True)
+            assert children  # the workers (and multiprocessing's resource tracker)
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert out == "interrupted\n"
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
+        assert time.monotonic() < deadline, [c.pid for c in children if c.is_running()]
+        time.sleep(0.1)
+
+
+def test_a_script_without_the_main_guard_gets_one_clear_error_and_no_restarts(
+    fake_organization: FakeOrganization, tmp_path: Any
+) -> None:
+    """Spawn imports the main module in every worker: an unguarded script would start its
+    crawl again in each (and their workers in turn). Each worker says so in one line and
+    exits; the driver raises a ConfigurationError and starts none of them again."""
+    with _popen(_script(tmp_path, fake_organization, guarded=False)) as proc:
+        try:
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 2, err
+    assert "item" not in out
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert lines[-1].startswith("error: runner=aiokit.Processes(2): worker process ")
+    assert 'if __name__ == "__main__":' in lines[-1]
+    # each started worker said why, once: none was started again
+    said = [line for line in lines if line.startswith("aiokit: a worker process started")]
+    assert 1 <= len(said) <= 2, err

@@ -90,6 +90,7 @@ __all__ = [
     "WorkerSummary",
     "check_importable",
     "check_runner",
+    "refuse_in_a_starting_worker",
     "shard_of",
 ]
 
@@ -179,6 +180,18 @@ def check_runner(runner: object) -> Runner | None:
     )
 
 
+def refuse_in_a_starting_worker(runner: Runner | None) -> None:
+    """Exit, with one line saying why, if this is a worker importing the user's script again.
+
+    Under the spawn start method a worker process imports the main module before it runs;
+    a script without the ``__main__`` guard would start its crawl again there, and again
+    in that crawl's workers. The worker exits (code 1) instead: its driver then raises a
+    ``ConfigurationError`` saying what to do, and does not start it again.
+    """
+    if runner is not None and getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(f"aiokit: a worker process started a crawl with runner=: {_MAIN_GUARD}")
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlJob:
     """What one worker runs: the pool's spec, the listing (or ``fn``), limits, targets."""
@@ -219,6 +232,15 @@ class _Worker:
     process: Any
     conn: Connection
     done: bool = False
+    heard: bool = False  # it sent something: it started
+
+
+#: Why a worker may end before it started: it is the user's script being imported again.
+_MAIN_GUARD = (
+    "each worker process imports the main module again (multiprocessing's spawn start "
+    "method): a script that runs a crawl with runner= must do so under `if __name__ == "
+    '"__main__":`'
+)
 
 
 #: One finished target from a worker: the target, its records, its outcome.
@@ -312,6 +334,7 @@ class ProcessRun:
 
     def _handle(self, conn: Connection, message: Any) -> None:
         worker = self._workers[conn]
+        worker.heard |= message is not None
         if isinstance(message, tuple) and message[0] == "done":
             worker.done = True
             self.summaries.append(message[1])
@@ -325,7 +348,16 @@ class ProcessRun:
         self._workers.pop(conn)
         conn.close()
         worker.process.join()
+        code = worker.process.exitcode
         worker.process.close()
+        if not worker.heard and code is not None and code > 0:
+            # It failed before its first message (not killed by a signal): starting it
+            # again fails again. Its own error went to its stderr.
+            raise ConfigurationError(
+                f"runner={self._sharded.runner!r}: worker process {worker.shard} failed to "
+                f"start (exit code {code}; its error is above). If it says the crawl was "
+                f"started again: {_MAIN_GUARD}"
+            )
         if not worker.done and self._pending[worker.shard]:
             self._restart(worker.shard)
 
