@@ -466,3 +466,46 @@ def test_a_script_without_the_main_guard_gets_one_clear_error_and_no_restarts(
     # each started worker said why, once: none was started again
     said = [line for line in lines if line.startswith("aiokit: a worker process started")]
     assert 1 <= len(said) <= 2, err
+
+
+async def test_on_the_fake_endpoint_throttled_and_faulted_the_items_are_exact() -> None:
+    """The project's fake endpoint (own process): throttling buckets and 500s. In-process
+    and over two worker processes, every (account, region) gets exactly the tables the
+    server holds, once; the workers' retries are counted in the crawl's statistics."""
+    from aiokit.testing import TEST_CREDENTIALS
+    from benchmarks.fake_aws import FakeAWS, FakeConfig, expected_items
+
+    config = FakeConfig(
+        accounts=8,
+        items={"tables": 9},
+        page_size={"ListTables": 2},
+        throttle=True,
+        buckets={"dynamodb:*": [20.0, 10.0], "sts:*": [500.0, 500.0]},
+        fault_500=0.1,
+        fault_seed=11,
+        fault_actions=["dynamodb:*"],
+    )
+    regions = ["us-east-1", "eu-west-1"]
+    accounts = [str(100000000001 + i) for i in range(8)]
+    targets = [
+        aiokit.Target.assume(a, r, "OrganizationAccountAccessRole")
+        for r in regions
+        for a in accounts
+    ]
+    expected = sorted(
+        (a, r, t) for a in accounts for r in regions for t in expected_items(config, a, r, "tables")
+    )
+    async with FakeAWS(config) as fake:
+        async with aiokit.SessionPool(
+            endpoint_url=fake.endpoint_url, region="us-east-1", credentials=TEST_CREDENTIALS
+        ) as pool:
+            results = {}
+            for runner in (None, aiokit.Processes(2)):
+                crawl = pool.crawl("dynamodb", "list_tables", targets, runner=runner)
+                items, report = await crawl.collect()
+                results[runner] = (sorted(_keys(items)), report.counts, crawl.statistics())
+    for got, counts, statistics in results.values():
+        assert got == expected  # exact: none lost, none twice
+        assert counts == {"ok": 16}
+        assert statistics.retries > 0  # the 500s were resent
+    assert not multiprocessing.active_children()
