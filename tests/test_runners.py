@@ -306,10 +306,11 @@ async def test_the_workers_pool_statistics_are_merged_into_the_crawl(seeded: See
         items = [item async for item in crawl]
     assert len(items) == sum(counts.values())
     per_worker = crawl.worker_statistics
-    # Both shards have accounts (6 accounts hash to both), one statistics per worker run.
+    # One statistics per worker run: per shard with targets (the organization's account
+    # ids are random: 6 of them land in both shards but 3 times in 100).
     accounts = {t.account for t in targets}
     shards = {aiokit.Processes(2).shard(t) for t in targets}
-    assert len(per_worker) == len(shards) == 2
+    assert len(per_worker) == len(shards)
     assert all(isinstance(s, aiokit.PoolStatistics) for s in per_worker)
     # each worker assumed the roles of its own accounts, and no other's
     assert sum(s.credential_refreshes for s in per_worker) == len(accounts)
@@ -317,9 +318,10 @@ async def test_the_workers_pool_statistics_are_merged_into_the_crawl(seeded: See
     # the throttling scopes are disjoint: every (account, region, service) in one worker;
     # only the hub's STS (AssumeRole, budgeted: split between the workers) is in both
     scopes = [set(s.scopes) for s in per_worker]
-    assert scopes[0] and scopes[1]
-    # (the pool's own identity: account None)
-    assert {(k.account, k.service) for k in scopes[0] & scopes[1]} == {(None, "sts")}
+    assert all(scopes)
+    if len(scopes) == 2:  # (the pool's own identity: account None)
+        assert {(k.account, k.service) for k in scopes[0] & scopes[1]} == {(None, "sts")}
+    assert sum(len(s) for s in scopes) == len(set().union(*scopes)) + len(scopes) - 1
     assert pool.statistics().credential_refreshes == before  # the driver assumed nothing
 
 
