@@ -66,6 +66,23 @@ class AiokitError(Exception):
         self.region = region
         self.account = account
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as it is: its message and attributes, whatever its ``__init__`` needs.
+
+        An error travels from a worker process to the driver (``runner=``): it must arrive
+        with the same class, message and attributes as it would in-process.
+        """
+        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception of ``cls`` with ``args`` and attributes ``state``, without its
+    ``__init__`` (whose keyword-only arguments the pickle does not carry)."""
+    new = cls.__new__(cls)
+    Exception.__init__(new, *args)
+    vars(new).update(state)
+    return new
+
 
 class ConfigurationError(AiokitError, ValueError):
     """The caller asked for something that cannot exist: raised before any request is sent."""

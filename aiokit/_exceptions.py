@@ -47,6 +47,7 @@ fan-out's ``classify`` the outcome, the limiters a throttle: ``is_throttling``).
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from typing import Any, Literal
 
@@ -78,6 +79,7 @@ from ._errors import (
     WaiterFailed,
     WaiterTimeout,
     _AWSInvalidCredentialsError,
+    _rebuilt,
 )
 from ._where import Scope, describe
 
@@ -251,10 +253,52 @@ def _aws_error_class(botocore_cls: type[BaseException], category: type[AWSError]
                 cls = type(
                     botocore_cls.__name__,
                     (botocore_cls, category),
-                    {"__module__": "aiokit", "__qualname__": botocore_cls.__name__},
+                    {
+                        "__module__": "aiokit",
+                        "__qualname__": botocore_cls.__name__,
+                        "__reduce__": _reduce_aws_error,
+                    },
                 )
                 _class_cache[key] = cls
     return cls
+
+
+def _reduce_aws_error(self: AWSError) -> tuple[Any, ...]:
+    """Pickle an error of a class :func:`_aws_error_class` made: by its two parents.
+
+    Such a class exists only in the process that made it; the one that unpickles makes it
+    again from the botocore class (a service's modelled exception class, which botocore
+    makes at run time too, travels as its importable base) and the aiokit category, with
+    the same message and attributes. What cannot travel in the attributes (botocore's
+    ``kwargs`` may hold the underlying exception) travels as its text.
+    """
+    cls = type(self)
+    botocore_cls = next(b for b in cls.__bases__ if not issubclass(b, AiokitError))
+    category = next(b for b in cls.__bases__ if issubclass(b, AiokitError))
+    while not _importable(botocore_cls):
+        botocore_cls = botocore_cls.__bases__[0]
+    state = dict(vars(self))
+    if isinstance(state.get("kwargs"), dict):
+        state["kwargs"] = {k: _plain(v) for k, v in state["kwargs"].items()}
+    return (_rebuilt_aws_error, (botocore_cls, category, self.args, state))
+
+
+def _rebuilt_aws_error(
+    botocore_cls: type[BaseException],
+    category: type[AWSError],
+    args: tuple[Any, ...],
+    state: dict[str, Any],
+) -> Any:
+    return _rebuilt(_aws_error_class(botocore_cls, category), args, state)
+
+
+def _importable(cls: type[Any]) -> bool:
+    module = sys.modules.get(cls.__module__)
+    return getattr(module, cls.__qualname__, None) is cls
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
 
 
 def _from_client_error(

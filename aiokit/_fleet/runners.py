@@ -209,7 +209,9 @@ class CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
         if deadline_at is None:
             return self
-        left = max(0.0, deadline_at - time.time())
+        # At least a moment (a deadline must be > 0): one that passed as the job was
+        # being sent stops it at once, reported as reached.
+        left = max(1e-6, deadline_at - time.time())
         return replace(self, limits=replace(self.limits, deadline=left))
 
 
