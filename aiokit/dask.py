@@ -1,0 +1,509 @@
+"""``runner=aiokit.dask.DaskRunner(...)``: a crawl's targets over a Dask cluster's workers.
+
+::
+
+    from aiokit.dask import DaskRunner
+
+    runner = DaskRunner("tcp://scheduler:8786")  # or scheduler_file=..., or client=...
+    async with pool.crawl("sqs", "list_queues", targets, runner=runner) as crawl:
+        async for item in crawl:
+            ...
+
+Needs the extra ``aiokit[dask]`` (``distributed``) in the driver and on every worker, and
+asyncio (Dask's client runs on it). Step 2 of the scale-out (issue 16); the driver's side
+of :class:`~aiokit._fleet.runners.ProcessRun` with Dask in place of local processes. The
+decisions:
+
+- **Tasks are chunks of whole accounts.** Every target of one account is in one task, so
+  every throttling scope (account, region, service) lives in one worker at a time and needs
+  no distributed limiter. The accounts (in the order the targets name them) are split into
+  ``min(accounts, 4 x workers)`` chunks of near-equal size: a task is neither one target
+  (too much per-task overhead) nor the whole crawl (no balance, no retry granularity).
+- **A window of in-flight tasks**: at most ``2 x workers`` are submitted at once, the next
+  one as one completes, so the driver's memory is bounded by the window, not by targets.
+- **A task returns its messages as one list**: each target's items with its outcome. A
+  worker that dies mid-task loses the task's results; the scheduler runs it again elsewhere
+  (its ``distributed.scheduler.allowed-failures``, 3 by default), then gives up with
+  ``KilledWorker`` and the task's targets fail with reason ``"worker died"``. The driver
+  also yields each target once (the first outcome), so no item reaches a sink twice.
+- **One pool per worker process and pool spec**, held by a ``WorkerPlugin`` (registered
+  by each run, idempotent by name) that runs an event loop of its own in a thread: not the
+  worker's, which aiokit's CPU-heavy requests would keep from its heartbeats. Pools are
+  built lazily from the job's ``PoolSpec`` (keyed by the digest of its pickle), shared by
+  the tasks that run there, and all closed, the loop thread joined, on the plugin's
+  ``teardown`` (the worker closing). A task the driver cancels is cancelled on that loop.
+- **The STS budget**: ``workers`` is the number of workers the scheduler had when the last
+  run started (1 before any), and each run re-splits the driver pool's ``sts_concurrency``
+  between the workers it finds (at least one each).
+- **The deadline** is one for the whole run, in wall-clock time: each task gets the time
+  left when it is submitted; a chunk not submitted in time is never visited.
+- **Leaving the run** (the end, ``break``, an error, a cancel): every future is cancelled,
+  the client the runner opened is closed; the cluster's workers stay (they are the user's).
+- **Credentials**: role credentials are never sent (each worker assumes roles itself); a
+  ``StaticKeys`` identity is part of the pool spec and so travels to the scheduler and the
+  workers: use a TLS cluster (``tls://``) or an identity the workers resolve themselves.
+
+A bug in a fan-out function is raised in the driver, as in-process; a worker-side error
+that cannot be pickled arrives as ``aiokit._workers.WorkerError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import json
+import os
+import pickle
+import threading
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._exceptions import AiokitError, ConfigurationError
+from ._fleet.outcomes import Outcome, Status
+from ._fleet.runners import CrawlJob, Finished, Runner, Sharded, WorkerSummary
+from ._fleet.targets import Target
+from ._optional import import_extra
+from ._workers import PoolSpec, shard_messages
+from ._workers import _portable as portable
+
+distributed: Any = import_extra("distributed", "dask", "aiokit.dask")
+from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
+
+__all__ = ["CONNECT_TIMEOUT", "DaskRunner"]
+
+#: Seconds to reach a scheduler (and for it to have a worker) before giving up.
+CONNECT_TIMEOUT = 10.0
+
+#: Seconds the plugin gives its pools to close when its worker closes.
+_CLOSE_TIMEOUT = 30.0
+
+_PLUGIN = "aiokit-pools"
+
+
+class DaskRunner(Runner):
+    """Run a crawl's or fan-out's targets over a Dask cluster's workers, by account.
+
+    Give exactly one of:
+
+    Args:
+        address: the scheduler's address (``"tcp://127.0.0.1:8786"``); each run opens an
+            asynchronous client of its own and closes it at the end.
+        scheduler_file: a scheduler file (``dask scheduler --scheduler-file``), read when a
+            run starts; the same.
+        client: a ``distributed.Client`` (synchronous or asynchronous) that the runner uses
+            and never closes. One that is not asynchronous on the running event loop lends
+            its scheduler address (and security): the run opens a client of its own there.
+
+    Raises:
+        ConfigurationError: none or several of them, or a value of the wrong type.
+        MissingDependencyError: ``distributed`` is not installed (``aiokit[dask]``).
+
+    ``workers`` is the number of workers the scheduler had when the last run started (1
+    before any): what the STS budget is split by. See :mod:`aiokit.dask`.
+    """
+
+    __slots__ = ("_address", "_client", "_scheduler_file", "_seen")
+
+    def __init__(
+        self, address: str | None = None, *, scheduler_file: Any = None, client: Any = None
+    ) -> None:
+        given = [n for n, v in (("address", address), ("scheduler_file", scheduler_file),
+                                ("client", client)) if v is not None]  # fmt: skip
+        if len(given) != 1:
+            raise ConfigurationError(
+                "DaskRunner: give exactly one of address, scheduler_file or client, "
+                f"not {' and '.join(given) or 'none'}"
+            )
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ConfigurationError(
+                f"DaskRunner(address): a scheduler address string, not {address!r}"
+            )
+        if scheduler_file is not None and not isinstance(scheduler_file, str | os.PathLike):
+            raise ConfigurationError(
+                "DaskRunner(scheduler_file): a path (str or os.PathLike), not "
+                f"{type(scheduler_file).__name__}"
+            )
+        if client is not None and not isinstance(client, distributed.Client):
+            raise ConfigurationError(
+                f"DaskRunner(client): a distributed.Client, not {type(client).__name__}"
+            )
+        object.__setattr__(self, "_address", address)
+        object.__setattr__(self, "_scheduler_file", scheduler_file)
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_seen", 1)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"DaskRunner is frozen: cannot set {name}")
+
+    def __repr__(self) -> str:
+        if self._address is not None:
+            return f"aiokit.dask.DaskRunner({self._address!r})"
+        if self._scheduler_file is not None:
+            return f"aiokit.dask.DaskRunner(scheduler_file={os.fspath(self._scheduler_file)!r})"
+        return f"aiokit.dask.DaskRunner(client=<Client {self._client_address()!r}>)"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a DaskRunner stays in the driver")
+
+    @property
+    def workers(self) -> int:
+        """The scheduler's workers when the last run started (1 before any run)."""
+        return int(self._seen)
+
+    def run(self, sharded: Sharded, job: CrawlJob) -> DaskRun:
+        """Run ``job`` over the cluster's workers."""
+        return DaskRun(self, sharded, job)
+
+    def _client_address(self) -> str:
+        try:
+            return str(self._client.scheduler.address)
+        except Exception:
+            return "?"
+
+    def _saw(self, workers: int) -> None:
+        object.__setattr__(self, "_seen", workers)
+
+    async def _connect(self) -> tuple[Any, bool]:
+        """The client a run uses, and whether the run opened it (and so closes it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigurationError("DaskRunner needs asyncio (Dask's client runs on it)") from None
+        client = self._client
+        security = None
+        if client is not None:
+            if client.status in ("closing", "closed"):
+                raise ConfigurationError("DaskRunner(client): the client is closed")
+            if client.asynchronous and client.loop.asyncio_loop is loop:
+                return client, False
+            address, security = self._client_address(), client.security
+        elif self._scheduler_file is not None:
+            address = await _read_scheduler_file(self._scheduler_file)
+        else:
+            address = self._address
+        return await _open_client(address, security), True
+
+
+async def _read_scheduler_file(path: Any) -> str:
+    """The scheduler's address from a scheduler file (read in a thread)."""
+    name = os.fspath(path)
+    try:
+        text = await anyio.to_thread.run_sync(Path(name).read_text)
+        address = json.loads(text)["address"]
+    except FileNotFoundError:
+        raise ConfigurationError(f"DaskRunner(scheduler_file): no such file {name!r}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"DaskRunner(scheduler_file): {name!r} is not a scheduler file "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(address, str):
+        raise ConfigurationError(f"DaskRunner(scheduler_file): {name!r} has no address")
+    return address
+
+
+async def _open_client(address: str, security: Any) -> Any:
+    """An asynchronous client on the running loop, or an error naming ``address``."""
+    client = None
+    try:
+        with anyio.fail_after(CONNECT_TIMEOUT + 1):
+            client = distributed.Client(
+                address,
+                asynchronous=True,
+                timeout=CONNECT_TIMEOUT,
+                set_as_default=False,
+                security=security,
+            )
+            await client
+    except (OSError, TimeoutError, ValueError) as exc:
+        if client is not None:
+            with anyio.CancelScope(shield=True):
+                await client.close()
+        raise AiokitError(
+            f"DaskRunner: cannot reach the Dask scheduler at {address!r} within "
+            f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"
+        ) from None
+    return client
+
+
+def _chunks(targets: tuple[Target, ...], n: int) -> list[tuple[Target, ...]]:
+    """``targets`` in at most ``n`` chunks of whole accounts, near-equal in accounts."""
+    accounts: dict[str | None, list[Target]] = {}
+    for target in targets:
+        accounts.setdefault(target.account, []).append(target)
+    groups = list(accounts.values())
+    n = max(1, min(n, len(groups)))
+    size, extra = divmod(len(groups), n)
+    chunks, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(tuple(t for group in groups[start:end] for t in group))
+        start = end
+    return [c for c in chunks if c]
+
+
+@dataclass(slots=True)
+class _Done:
+    """A watched future's end: its messages, or the error it raised."""
+
+    chunk: int
+    messages: list[Any] | None = None
+    error: BaseException | None = None
+
+
+class DaskRun:
+    """The driver's side of a run over a Dask cluster: ``async with``, then ``next()``."""
+
+    def __init__(self, runner: DaskRunner, sharded: Sharded, job: CrawlJob) -> None:
+        self._runner = runner
+        self._sharded = sharded
+        self._job = job
+        deadline = job.limits.deadline
+        self._deadline_at = None if deadline is None else time.time() + deadline
+        self.summaries: list[WorkerSummary] = []
+        self._pending: dict[Target, None] = dict.fromkeys(job.targets)
+        self._chunks: list[tuple[Target, ...]] = []
+        self._next_chunk = 0
+        self._futures: dict[int, Any] = {}
+        self._ready: list[Finished] = []
+        self._client: Any = None
+        self._exit = AsyncExitStack()
+        self._tg: Any = None
+        self._send: Any = None
+        self._receive: Any = None
+        self._spec: Any = None
+        self._digest = ""
+        self._window = 1
+        self._run_id = uuid.uuid4().hex[:12]
+
+    async def __aenter__(self) -> DaskRun:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        client, owned = await self._runner._connect()
+        self._client = client
+        if owned:
+            self._exit.push_async_callback(_close_shielded, client)
+        workers = await _workers_of(client, self._runner)
+        split_by = self._runner.workers  # what sharded_for split the spec by
+        self._runner._saw(workers)
+        spec: PoolSpec = self._sharded.spec
+        total = spec.options.get("sts_concurrency", 16) * split_by
+        self._spec = replace(spec, options={**spec.options, "sts_concurrency": total})
+        self._spec = self._spec.split_sts(workers)
+        self._digest = hashlib.sha256(pickle.dumps(self._spec)).hexdigest()
+        self._chunks = _chunks(self._job.targets, 4 * workers)
+        self._window = 2 * workers
+        self._send, self._receive = anyio.create_memory_object_stream[_Done](len(self._chunks))
+        self._exit.callback(self._receive.close)
+        self._exit.callback(self._send.close)
+        if not self._chunks:
+            return
+        await client.register_plugin(_PoolsPlugin(), name=_PLUGIN)
+        self._tg = await self._exit.enter_async_context(anyio.create_task_group())
+        self._exit.push_async_callback(self._cancel_futures)
+        self._fill()
+
+    def _fill(self) -> None:
+        """Submit chunks until the window is full (or every chunk is submitted)."""
+        while len(self._futures) < self._window and self._next_chunk < len(self._chunks):
+            index = self._next_chunk
+            self._next_chunk += 1
+            if self._deadline_at is not None and time.time() >= self._deadline_at:
+                self.summaries.append(WorkerSummary(deadline_reached=True))
+                continue  # its targets stay without an outcome: never visited
+            job = replace(self._job, spec=self._spec, targets=self._chunks[index])
+            future = self._client.submit(
+                _run_chunk,
+                job.deadline_from(self._deadline_at),
+                self._digest,
+                key=f"aiokit-crawl-{self._run_id}-{index}",
+                pure=False,
+            )
+            self._futures[index] = future
+            self._tg.start_soon(_watch, index, future, self._send)
+
+    async def next(self) -> Finished | None:
+        """The next finished target, or ``None`` once every chunk is done."""
+        while not self._ready:
+            if not self._futures:
+                return None
+            done = await self._receive.receive()
+            self._futures.pop(done.chunk, None)
+            self._handle(done)
+            self._fill()
+        return self._ready.pop(0)
+
+    def _handle(self, done: _Done) -> None:
+        if done.error is not None:
+            if isinstance(done.error, distributed.KilledWorker):
+                for target in self._chunks[done.chunk]:
+                    if self._pending.pop(target, False) is None:
+                        outcome = Outcome(target, Status.FAILED, reason="worker died")
+                        self._ready.append((target, [], outcome))
+                return
+            if isinstance(done.error, concurrent.futures.CancelledError):
+                raise AiokitError(
+                    f"runner={self._runner!r}: a task was cancelled by the cluster (the "
+                    "scheduler restarted or lost this client)"
+                )
+            raise done.error  # a bug or a configuration error: the same on every worker
+        for message in done.messages or []:
+            if message[0] == "done":
+                self.summaries.append(message[1])
+                continue
+            _, target, records, outcome = message
+            if self._pending.pop(target, False) is None:
+                self._ready.append((target, records, outcome))
+
+    async def _cancel_futures(self) -> None:
+        futures = list(self._futures.values())
+        self._futures.clear()
+        if futures and self._client.status == "running":
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CONNECT_TIMEOUT):
+                await self._client.cancel(futures, force=True)
+
+    async def _stop(self) -> None:
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+        await self._exit.aclose()  # each step shielded (not here: it exits the task group)
+
+
+async def _workers_of(client: Any, runner: DaskRunner) -> int:
+    """The scheduler's workers now (waiting a moment for a first one)."""
+    with anyio.move_on_after(CONNECT_TIMEOUT):
+        while True:
+            identity = await client.scheduler.identity(n_workers=-1)
+            if identity.get("workers"):
+                return len(identity["workers"])
+            await anyio.sleep(0.1)
+    raise AiokitError(f"runner={runner!r}: the cluster has no worker (waited {CONNECT_TIMEOUT:g} s)")
+
+
+async def _watch(index: int, future: Any, send: Any) -> None:
+    """Wait for ``future`` and send its end to the run (an error is sent, not raised)."""
+    try:
+        done = _Done(index, messages=await future)
+    except Exception as exc:  # the task's error, KilledWorker, or cancelled by the cluster
+        done = _Done(index, error=exc)
+    try:
+        send.send_nowait(done)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        pass
+
+
+async def _close_shielded(client: Any) -> None:
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CONNECT_TIMEOUT):
+        await client.close()
+
+
+# -- the worker's side --------------------------------------------------------------------
+
+
+def _run_chunk(job: CrawlJob, digest: str) -> list[Any]:
+    """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop."""
+    worker = distributed.get_worker()
+    plugin = worker.plugins.get(_PLUGIN)
+    if not isinstance(plugin, _PoolsPlugin):
+        raise AiokitError(f"aiokit.dask: the {_PLUGIN!r} plugin is not on this worker")
+    try:
+        return plugin.run(job, digest, worker.get_current_task())
+    except Exception as exc:  # the driver raises it: made picklable
+        raise _bare(exc) from None
+
+
+def _bare(exc: BaseException) -> BaseException:
+    """``exc`` without its traceback and chain, then picklable: Dask pickles tracebacks (with
+    tblib), and a chain that loops (an error raised from its own group) never ends."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    return portable(exc)
+
+
+class _PoolsPlugin(WorkerPlugin):  # type: ignore[misc]
+    """One pool per pool spec in this worker process, on an event loop of its own."""
+
+    idempotent = True
+    name = _PLUGIN
+
+    def setup(self, worker: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="aiokit-dask-loop", daemon=True
+        )
+        self._thread.start()
+        self._pools: dict[str, Any] = {}
+        self._lock: asyncio.Lock | None = None
+        self._running: dict[Any, concurrent.futures.Future[list[Any]]] = {}
+
+    def run(self, job: CrawlJob, digest: str, key: Any) -> list[Any]:
+        """Run ``job`` on the loop thread; the calling (task) thread waits."""
+        future = asyncio.run_coroutine_threadsafe(self._run(job, digest), self._loop)
+        self._running[key] = future
+        try:
+            return future.result()
+        finally:
+            self._running.pop(key, None)
+            future.cancel()
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        """A task the scheduler released while it runs: cancel it on the loop."""
+        if start in ("executing", "long-running") and finish in ("released", "cancelled"):
+            future = self._running.get(key)
+            if future is not None:
+                future.cancel()
+
+    async def _run(self, job: CrawlJob, digest: str) -> list[Any]:
+        pool = await self._pool(job.spec, digest)
+        messages = []
+        async for message in shard_messages(job, pool):
+            if message[0] == "done":  # the pool is shared: its statistics are not this task's
+                message = ("done", replace(message[1], statistics=None))
+            messages.append(message)
+        return messages
+
+    async def _pool(self, spec: PoolSpec, digest: str) -> Any:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if digest not in self._pools:
+                pool = spec.build()
+                await pool.__aenter__()
+                self._pools[digest] = pool
+            return self._pools[digest]
+
+    async def _close_pools(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            try:
+                await pool.aclose()
+            except Exception:  # noqa: S110 - the worker is closing: nothing to tell
+                pass
+
+    def teardown(self, worker: Any) -> None:
+        """Close every pool, stop the loop, join its thread."""
+        for future in list(self._running.values()):
+            future.cancel()
+        try:
+            asyncio.run_coroutine_threadsafe(self._close_pools(), self._loop).result(
+                _CLOSE_TIMEOUT
+            )
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(_CLOSE_TIMEOUT)
+            if not self._thread.is_alive():
+                self._loop.close()

@@ -1,0 +1,381 @@
+"""``runner=aiokit.dask.DaskRunner(...)``: a crawl over a Dask ``LocalCluster``, on moto.
+
+One cluster (2 worker processes, behind nannies) serves the whole module; each test leaves
+it as it found it: no task of its own running, every worker alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+import pytest_asyncio
+from distributed import Client, LocalCluster
+
+import aiokit
+from aiokit.dask import CONNECT_TIMEOUT, DaskRunner
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+from tests.test_runners import REGIONS, ROLE, _count, _crawl, _keys, count_queues, divide_by_zero
+
+if TYPE_CHECKING:
+    from tests.conftest import OrgPool, SeedQueues
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+
+Seeded = tuple[aiokit.SessionPool, list[aiokit.Target], dict[Any, int]]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """2 worker processes (restarted by their nannies), started in an AWS-free environment."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                env.delenv(name)
+        env.setenv("AWS_ACCESS_KEY_ID", TEST_CREDENTIALS.access_key_id)
+        env.setenv("AWS_SECRET_ACCESS_KEY", TEST_CREDENTIALS.secret_access_key)
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        with LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=2,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False},
+        ) as local:
+            yield local
+
+
+@pytest.fixture(scope="module")
+def address(cluster: LocalCluster) -> str:
+    return str(cluster.scheduler_address)
+
+
+@pytest.fixture(scope="module")
+def sync_client(cluster: LocalCluster) -> Iterator[Client]:
+    with Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+@pytest.fixture
+def idle(sync_client: Client) -> Iterator[Client]:
+    """The cluster, checked idle after the test: no task left, both workers alive."""
+    before = {t.name for t in threading.enumerate()}
+    yield sync_client
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        processing = sync_client.processing()
+        if len(processing) == 2 and not any(processing.values()):
+            break
+        time.sleep(0.1)
+    processing = sync_client.processing()
+    assert len(processing) == 2, "a worker is missing"
+    assert not any(processing.values()), f"tasks left running: {processing}"
+    # Dask's offload executor is one per process, for the process's life; anyio's idle
+    # worker threads belong to the test's event loop and end with it: neither is the run's
+    shared = ("Dask-Offload", "AnyIO worker thread")
+    left = {t.name for t in threading.enumerate() if not t.name.startswith(shared)}
+    left -= before
+    assert not left, "a driver-side thread was left behind"
+
+
+@pytest_asyncio.fixture
+async def seeded(
+    fake_organization: FakeOrganization,
+    seed_queues: SeedQueues,
+    org_pool: OrgPool,
+    idle: Client,
+) -> AsyncIterator[Seeded]:
+    """6 accounts x 3 regions, each holding a known number of SQS queues."""
+    async with org_pool() as pool:
+        counts = await seed_queues(pool, REGIONS, _count)
+        targets = [
+            aiokit.Target.assume(account, region, ROLE)
+            for region in REGIONS
+            for account in fake_organization.account_ids
+        ]
+        yield pool, targets, counts
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_dask_gives_the_same_items_and_outcomes_as_in_process_and_processes(
+    seeded: Seeded, address: str
+) -> None:
+    pool, targets, counts = seeded
+    local, local_report, local_statuses = await _crawl(pool, targets, None)
+    procs, _, procs_statuses = await _crawl(pool, targets, aiokit.Processes(2))
+    seen: list[aiokit.Progress] = []
+    runner = DaskRunner(address)
+    dask, report, statuses = await _crawl(
+        pool, targets, runner, progress=seen.append, PaginationConfig={"PageSize": 2}
+    )
+    assert len(local) == sum(counts.values())
+    assert sorted(_keys(dask)) == sorted(_keys(local)) == sorted(_keys(procs))
+    assert len(set(_keys(dask))) == len(dask)  # no duplicates
+    assert statuses == local_statuses == procs_statuses and set(statuses) == set(targets)
+    assert report.counts == local_report.counts == {"ok": 18}
+    assert report.items == len(dask) and report.never_visited == 0
+    assert [p.done for p in seen] == list(range(1, 19))
+    assert runner.workers == 2  # what the scheduler had when the run started
+
+
+async def test_a_client_runner_sync_or_async_is_used_and_never_closed(
+    seeded: Seeded, address: str, idle: Client
+) -> None:
+    pool, targets, counts = seeded
+    items, report, _ = await _crawl(pool, targets, DaskRunner(client=idle))
+    assert sorted(_keys(items)) and len(items) == sum(counts.values())
+    assert report.counts == {"ok": 18}
+    assert idle.status == "running"
+    async with Client(address, asynchronous=True, set_as_default=False) as client:
+        items, report, _ = await _crawl(pool, targets, DaskRunner(client=client))
+        assert len(set(_keys(items))) == len(items) == sum(counts.values())
+        assert client.status == "running"
+        assert report.counts == {"ok": 18}
+
+
+async def test_a_scheduler_file_runner(seeded: Seeded, address: str, tmp_path: Path) -> None:
+    pool, targets, counts = seeded
+    path = tmp_path / "scheduler.json"
+    path.write_text(json.dumps({"address": address}))
+    items, report, _ = await _crawl(pool, targets[:6], DaskRunner(scheduler_file=path))
+    assert len(items) == sum(counts[(t.account, t.region)] for t in targets[:6])
+    assert report.counts == {"ok": 6}
+
+
+async def test_fan_out_with_dask_gives_the_same_outcomes(seeded: Seeded, address: str) -> None:
+    pool, targets, counts = seeded
+    async with pool.fan_out(count_queues, targets) as outcomes:
+        local = {o.target: (o.status.value, o.value) async for o in outcomes}
+    fan_out = pool.fan_out(count_queues, targets, runner=DaskRunner(address))
+    async with fan_out as outcomes:
+        dask = {o.target: (o.status.value, o.value) async for o in outcomes}
+    assert dask == local
+    assert {t: v for t, (_, v) in dask.items()} == {
+        t: counts[(t.account, t.region)] for t in targets
+    }
+    assert fan_out.statistics().done == fan_out.statistics().ok == 18
+
+
+async def test_a_bug_in_a_dask_task_is_raised_in_the_driver(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    targets = [aiokit.Target(None, "us-east-1")]
+    async with org_pool() as pool:
+        with pytest.raises(ZeroDivisionError):
+            await pool.fan_out(divide_by_zero, targets, runner=DaskRunner(address)).collect()
+
+
+async def test_an_unpicklable_fan_out_function_is_refused_before_any_request(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    async def closure(ctx: aiokit.Context) -> int:
+        return 0
+
+    async with org_pool() as pool:
+        before = pool.statistics()
+        for fn, name in ((closure, "closure"), (lambda ctx: ctx, "<lambda>")):
+            with pytest.raises(aiokit.ConfigurationError, match=f"fn .*{name}.* cannot be sent"):
+                pool.fan_out(fn, [aiokit.Target(None, "us-east-1")], runner=DaskRunner(address))
+        assert pool.statistics() == before
+    assert not idle.who_has()  # nothing was submitted
+
+
+async def test_a_dask_worker_killed_mid_crawl_loses_no_item_and_yields_none_twice(
+    seeded: Seeded, address: str, idle: Client
+) -> None:
+    pool, targets, counts = seeded
+    pids = list(idle.run(os.getpid).values())
+    killed: list[int] = []
+    items: list[aiokit.Item] = []
+    async with pool.crawl(
+        "sqs", "list_queues", targets, concurrency=1, runner=DaskRunner(address)
+    ) as crawl:
+        async for item in crawl:
+            items.append(item)
+            if not killed:  # after the first target: the workers are mid-crawl
+                assert crawl.report.targets < 18
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+    assert killed
+    assert len(_keys(items)) == len(set(_keys(items))) == sum(counts.values())
+    assert crawl.report.counts == {"ok": 18}
+    idle.wait_for_workers(2, timeout=30)  # the nannies restart them
+    assert not set(idle.run(os.getpid).values()) & set(pids)
+
+
+async def test_cancelling_a_dask_crawl_leaves_nothing_running(
+    seeded: Seeded, address: str
+) -> None:
+    pool, targets, _ = seeded
+    got = 0
+    with anyio.move_on_after(30) as scope:
+        async with pool.crawl(
+            "sqs", "list_queues", targets, concurrency=1, runner=DaskRunner(address)
+        ) as crawl:
+            async for _ in crawl:
+                got += 1
+                scope.cancel()
+    assert got >= 1 and scope.cancelled_caught
+    # the cluster is still usable
+    items, report, _ = await _crawl(pool, targets[:3], DaskRunner(address))
+    assert report.counts == {"ok": 3}
+
+
+async def test_leaving_a_dask_crawl_early_leaves_nothing_running(
+    seeded: Seeded, address: str
+) -> None:
+    pool, targets, _ = seeded
+    async with pool.crawl(
+        "sqs", "list_queues", targets, concurrency=1, runner=DaskRunner(address)
+    ) as crawl:
+        async for _ in crawl:
+            break
+    assert crawl.report.never_visited == 18 - crawl.report.targets > 0
+
+
+async def slow_count(ctx: aiokit.Context) -> int:
+    """A fan-out function that takes its time (a worker can import it)."""
+    await anyio.sleep(0.6)
+    return await count_queues(ctx)
+
+
+async def test_a_deadline_stops_the_tasks_mid_run_and_is_reported(
+    seeded: Seeded, address: str
+) -> None:
+    pool, targets, _ = seeded
+    runner = DaskRunner(address)
+    await pool.fan_out(count_queues, targets, runner=runner).collect()  # the workers' pools
+    fan_out = pool.fan_out(slow_count, targets, concurrency=1, deadline=1.5, runner=runner)
+    start = time.monotonic()
+    async with fan_out as outcomes:
+        done = [o.target async for o in outcomes]
+    assert time.monotonic() - start < 5
+    statistics = fan_out.statistics()
+    assert statistics.deadline_reached
+    assert statistics.interrupted >= 1  # tasks stopped mid-chunk
+    assert 0 < len(done) == len(set(done)) < 18
+
+
+async def test_a_deadline_is_reached_reported_and_yields_no_duplicate(
+    seeded: Seeded, address: str
+) -> None:
+    pool, targets, _ = seeded
+    async with pool.crawl(
+        "sqs", "list_queues", targets, concurrency=1, deadline=0.05, runner=DaskRunner(address)
+    ) as crawl:
+        items = [item async for item in crawl]
+    statistics = crawl.statistics()
+    assert statistics.deadline_reached
+    assert statistics.in_flight == 0
+    assert crawl.report.never_visited == 18 - crawl.report.targets > 0
+    assert len(set(_keys(items))) == len(items)
+
+
+async def test_no_targets_submit_nothing(org_pool: OrgPool, address: str, idle: Client) -> None:
+    async with org_pool() as pool:
+        items, report = await pool.crawl(
+            "sqs", "list_queues", [], runner=DaskRunner(address)
+        ).collect()
+    assert items == [] and report.targets == 0
+
+
+# -- bad inputs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({}, id="none"),
+        pytest.param({"address": "tcp://a:1", "scheduler_file": "f"}, id="address+file"),
+        pytest.param({"address": "tcp://a:1", "client": object()}, id="address+client"),
+    ],
+)
+def test_dask_runner_needs_exactly_one_of_its_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match="exactly one of address, scheduler_file"):
+        DaskRunner(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        pytest.param({"address": 8786}, "address", id="address-int"),
+        pytest.param({"address": ""}, "address", id="address-empty"),
+        pytest.param({"address": "  "}, "address", id="address-blank"),
+        pytest.param({"scheduler_file": 3}, "scheduler_file", id="file-int"),
+        pytest.param({"client": "tcp://a:1"}, "client", id="client-str"),
+    ],
+)
+def test_dask_runner_refuses_wrong_types(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match=rf"DaskRunner\({named}\)"):
+        DaskRunner(**kwargs)
+
+
+def test_dask_runner_is_frozen_with_a_short_repr(tmp_path: Path) -> None:
+    runner = DaskRunner("tcp://127.0.0.1:8786")
+    assert repr(runner) == "aiokit.dask.DaskRunner('tcp://127.0.0.1:8786')"
+    assert "scheduler_file=" in repr(DaskRunner(scheduler_file=tmp_path / "s.json"))
+    with pytest.raises(AttributeError):
+        runner._address = "x"  # type: ignore[misc]
+    assert runner.workers == 1  # before any run
+    assert isinstance(runner, aiokit.Runner) if hasattr(aiokit, "Runner") else True
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_an_unreachable_address_is_a_clear_error_in_bounded_time(
+    org_pool: OrgPool,
+) -> None:
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    async with org_pool() as pool:
+        start = time.monotonic()
+        with pytest.raises(aiokit.AiokitError, match=f"cannot reach the Dask scheduler at '{address}'"):
+            await pool.crawl(
+                "sqs", "list_queues", [aiokit.Target(None, "us-east-1")], runner=DaskRunner(address)
+            ).collect()
+        assert time.monotonic() - start < CONNECT_TIMEOUT + 5
+
+
+async def test_a_missing_scheduler_file_is_a_configuration_error(
+    org_pool: OrgPool, tmp_path: Path
+) -> None:
+    missing = tmp_path / "absent.json"
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    async with org_pool() as pool:
+        for path, message in ((missing, "no such file"), (bad, "is not a scheduler file")):
+            with pytest.raises(aiokit.ConfigurationError, match=message):
+                await pool.crawl(
+                    "sqs", "list_queues", [aiokit.Target(None, "us-east-1")],
+                    runner=DaskRunner(scheduler_file=path),
+                ).collect()  # fmt: skip
+
+
+def test_a_missing_distributed_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "try:\n    import aiokit.dask\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert out.startswith("MissingDependencyError") and "aiokit[dask]" in out
