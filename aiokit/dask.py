@@ -30,8 +30,9 @@ decisions:
   by each run, idempotent by name) that runs an event loop of its own in a thread: not the
   worker's, which aiokit's CPU-heavy requests would keep from its heartbeats. Pools are
   built lazily from the job's ``PoolSpec`` (keyed by the digest of its pickle), shared by
-  the tasks that run there, and all closed, the loop thread joined, on the plugin's
-  ``teardown`` (the worker closing). A task the driver cancels is cancelled on that loop.
+  the tasks that run there (at most ``MAX_POOLS`` kept: the least recently used idle ones
+  beyond are closed), and all closed, the loop thread joined, on the plugin's ``teardown``
+  (the worker closing). A task the driver cancels is cancelled on that loop.
 - **The STS budget**: ``workers`` is the number of workers the scheduler had when the last
   run started (1 before any), and each run re-splits the driver pool's ``sts_concurrency``
   between the workers it finds (at least one each).
@@ -58,6 +59,7 @@ import pickle
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,10 +78,14 @@ from ._workers import _portable as portable
 distributed: Any = import_extra("distributed", "dask", "aiokit.dask")
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
-__all__ = ["CONNECT_TIMEOUT", "DaskRunner"]
+__all__ = ["CONNECT_TIMEOUT", "MAX_POOLS", "DaskRunner"]
 
 #: Seconds to reach a scheduler (and for it to have a worker) before giving up.
 CONNECT_TIMEOUT = 10.0
+
+#: Pools (one per pool spec) a worker keeps open between tasks; the least recently used
+#: idle ones beyond this are closed.
+MAX_POOLS = 4
 
 #: Seconds the plugin gives its pools to close when its worker closes.
 _CLOSE_TIMEOUT = 30.0
@@ -110,6 +116,10 @@ class DaskRunner(Runner):
     """
 
     __slots__ = ("_address", "_client", "_scheduler_file", "_seen")
+    _address: str | None
+    _scheduler_file: Any
+    _client: Any
+    _seen: int
 
     def __init__(
         self, address: str | None = None, *, scheduler_file: Any = None, client: Any = None
@@ -175,7 +185,9 @@ class DaskRunner(Runner):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            raise ConfigurationError("DaskRunner needs asyncio (Dask's client runs on it)") from None
+            raise ConfigurationError(
+                "DaskRunner needs asyncio (Dask's client runs on it)"
+            ) from None
         client = self._client
         security = None
         if client is not None:
@@ -187,7 +199,7 @@ class DaskRunner(Runner):
         elif self._scheduler_file is not None:
             address = await _read_scheduler_file(self._scheduler_file)
         else:
-            address = self._address
+            address = str(self._address)
         return await _open_client(address, security), True
 
 
@@ -354,7 +366,7 @@ class DaskRun:
             if isinstance(done.error, distributed.KilledWorker):
                 for target in self._chunks[done.chunk]:
                     if self._pending.pop(target, False) is None:
-                        outcome = Outcome(target, Status.FAILED, reason="worker died")
+                        outcome: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
                         self._ready.append((target, [], outcome))
                 return
             if isinstance(done.error, concurrent.futures.CancelledError):
@@ -392,7 +404,9 @@ async def _workers_of(client: Any, runner: DaskRunner) -> int:
             if identity.get("workers"):
                 return len(identity["workers"])
             await anyio.sleep(0.1)
-    raise AiokitError(f"runner={runner!r}: the cluster has no worker (waited {CONNECT_TIMEOUT:g} s)")
+    raise AiokitError(
+        f"runner={runner!r}: the cluster has no worker (waited {CONNECT_TIMEOUT:g} s)"
+    )
 
 
 async def _watch(index: int, future: Any, send: Any) -> None:
@@ -434,7 +448,14 @@ def _bare(exc: BaseException) -> BaseException:
     return portable(exc)
 
 
-class _PoolsPlugin(WorkerPlugin):  # type: ignore[misc]
+async def _close_quietly(pool: Any) -> None:
+    try:
+        await pool.aclose()
+    except Exception:  # a worker-side pool that fails to close: nothing to tell, no one to tell
+        pass
+
+
+class _PoolsPlugin(WorkerPlugin):
     """One pool per pool spec in this worker process, on an event loop of its own."""
 
     idempotent = True
@@ -446,7 +467,8 @@ class _PoolsPlugin(WorkerPlugin):  # type: ignore[misc]
             target=self._loop.run_forever, name="aiokit-dask-loop", daemon=True
         )
         self._thread.start()
-        self._pools: dict[str, Any] = {}
+        self._pools: OrderedDict[str, Any] = OrderedDict()
+        self._users: dict[str, int] = {}  # tasks using each pool now
         self._lock: asyncio.Lock | None = None
         self._running: dict[Any, concurrent.futures.Future[list[Any]]] = {}
 
@@ -469,39 +491,45 @@ class _PoolsPlugin(WorkerPlugin):  # type: ignore[misc]
 
     async def _run(self, job: CrawlJob, digest: str) -> list[Any]:
         pool = await self._pool(job.spec, digest)
-        messages = []
-        async for message in shard_messages(job, pool):
-            if message[0] == "done":  # the pool is shared: its statistics are not this task's
-                message = ("done", replace(message[1], statistics=None))
-            messages.append(message)
-        return messages
+        try:
+            messages = []
+            async for message in shard_messages(job, pool):
+                if message[0] == "done":  # the pool is shared: its statistics are not the task's
+                    message = ("done", replace(message[1], statistics=None))
+                messages.append(message)
+            return messages
+        finally:
+            self._users[digest] -= 1
 
     async def _pool(self, spec: PoolSpec, digest: str) -> Any:
+        """The open pool for ``spec``, built on first use; the least recently used idle
+        ones beyond ``MAX_POOLS`` are closed (a long-lived worker serves many runs)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if digest not in self._pools:
                 pool = spec.build()
-                await pool.__aenter__()
+                await pool.open()
                 self._pools[digest] = pool
+            self._pools.move_to_end(digest)
+            self._users[digest] = self._users.get(digest, 0) + 1
+            idle = [d for d in self._pools if not self._users.get(d)]
+            for old in idle[: max(0, len(self._pools) - MAX_POOLS)]:
+                self._users.pop(old, None)
+                await _close_quietly(self._pools.pop(old))
             return self._pools[digest]
 
     async def _close_pools(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
+        pools, self._pools = list(self._pools.values()), OrderedDict()
         for pool in pools:
-            try:
-                await pool.aclose()
-            except Exception:  # noqa: S110 - the worker is closing: nothing to tell
-                pass
+            await _close_quietly(pool)
 
     def teardown(self, worker: Any) -> None:
         """Close every pool, stop the loop, join its thread."""
         for future in list(self._running.values()):
             future.cancel()
         try:
-            asyncio.run_coroutine_threadsafe(self._close_pools(), self._loop).result(
-                _CLOSE_TIMEOUT
-            )
+            asyncio.run_coroutine_threadsafe(self._close_pools(), self._loop).result(_CLOSE_TIMEOUT)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(_CLOSE_TIMEOUT)

@@ -25,7 +25,8 @@ import pytest_asyncio
 from distributed import Client, LocalCluster
 
 import aiokit
-from aiokit.dask import CONNECT_TIMEOUT, DaskRunner
+import aiokit.dask
+from aiokit.dask import CONNECT_TIMEOUT, MAX_POOLS, DaskRunner
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 from tests.test_runners import REGIONS, ROLE, _count, _crawl, _keys, count_queues, divide_by_zero
 
@@ -52,7 +53,7 @@ def cluster() -> Iterator[LocalCluster]:
             processes=True,
             threads_per_worker=2,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # a free port (the HTTP server runs anyway)
             scheduler_kwargs={"dashboard": False},
         ) as local:
             yield local
@@ -69,20 +70,31 @@ def sync_client(cluster: LocalCluster) -> Iterator[Client]:
         yield client
 
 
+def _busy(dask_worker: Any) -> int:
+    """On a worker: aiokit tasks still running on its plugin's loop, plus executing tasks."""
+    plugin = dask_worker.plugins.get("aiokit-pools")
+    running = len(plugin._running) if plugin is not None else 0
+    return running + dask_worker.state.executing_count
+
+
+def _idle(client: Client) -> bool:
+    processing = client.processing()
+    if len(processing) != 2 or any(processing.values()):
+        return False
+    return not any(client.run(_busy).values())
+
+
 @pytest.fixture
 def idle(sync_client: Client) -> Iterator[Client]:
-    """The cluster, checked idle after the test: no task left, both workers alive."""
+    """The cluster, checked idle after the test: no task left (on the scheduler nor on a
+    worker's loop), both workers alive, no driver-side thread left."""
     before = {t.name for t in threading.enumerate()}
     yield sync_client
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        processing = sync_client.processing()
-        if len(processing) == 2 and not any(processing.values()):
-            break
+    while time.monotonic() < deadline and not _idle(sync_client):
         time.sleep(0.1)
-    processing = sync_client.processing()
-    assert len(processing) == 2, "a worker is missing"
-    assert not any(processing.values()), f"tasks left running: {processing}"
+    assert len(sync_client.processing()) == 2, "a worker is missing"
+    assert _idle(sync_client), f"tasks left running: {sync_client.run(_busy)}"
     # Dask's offload executor is one per process, for the process's life; anyio's idle
     # worker threads belong to the test's event loop and end with it: neither is the run's
     shared = ("Dask-Offload", "AnyIO worker thread")
@@ -213,13 +225,42 @@ async def test_a_dask_worker_killed_mid_crawl_loses_no_item_and_yields_none_twic
     assert killed
     assert len(_keys(items)) == len(set(_keys(items))) == sum(counts.values())
     assert crawl.report.counts == {"ok": 18}
-    idle.wait_for_workers(2, timeout=30)  # the nannies restart them
+    await anyio.to_thread.run_sync(lambda: idle.wait_for_workers(2, timeout=30))  # nannies
     assert not set(idle.run(os.getpid).values()) & set(pids)
 
 
-async def test_cancelling_a_dask_crawl_leaves_nothing_running(
-    seeded: Seeded, address: str
+async def test_a_task_the_scheduler_gives_up_on_fails_its_targets_as_worker_died(
+    seeded: Seeded, address: str, idle: Client, cluster: LocalCluster
 ) -> None:
+    pool, targets, counts = seeded
+    pid = next(iter(idle.run(os.getpid).values()))
+    outcomes: dict[aiokit.Target, aiokit.Outcome[int]] = {}
+    items: list[aiokit.Item] = []
+    cluster.scheduler.allowed_failures = 0  # (in this process) no second chance
+    try:
+        async with pool.crawl(
+            "sqs", "list_queues", targets, concurrency=1, runner=DaskRunner(address)
+        ) as crawl:
+            async for event in crawl.events():
+                if isinstance(event, aiokit.Item):
+                    items.append(event)
+                    continue
+                outcomes[event.target] = event
+                if len(outcomes) == 1:
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        cluster.scheduler.allowed_failures = 3
+    died = {t for t, o in outcomes.items() if o.reason == "worker died"}
+    assert died and set(outcomes) == set(targets)
+    assert all(outcomes[t].status is aiokit.Status.FAILED for t in died)
+    assert {t.account for t in died}.isdisjoint(t.account for t in set(targets) - died)
+    ok = [t for t in targets if t not in died]
+    assert sorted(_keys(items)) == sorted(set(_keys(items)))  # no duplicates
+    assert len(items) == sum(counts[(t.account, t.region)] for t in ok)
+    await anyio.to_thread.run_sync(lambda: idle.wait_for_workers(2, timeout=30))
+
+
+async def test_cancelling_a_dask_crawl_leaves_nothing_running(seeded: Seeded, address: str) -> None:
     pool, targets, _ = seeded
     got = 0
     with anyio.move_on_after(30) as scope:
@@ -231,8 +272,40 @@ async def test_cancelling_a_dask_crawl_leaves_nothing_running(
                 scope.cancel()
     assert got >= 1 and scope.cancelled_caught
     # the cluster is still usable
-    items, report, _ = await _crawl(pool, targets[:3], DaskRunner(address))
+    _, report, _ = await _crawl(pool, targets[:3], DaskRunner(address))
     assert report.counts == {"ok": 3}
+
+
+async def hang(ctx: aiokit.Context) -> int:
+    """A fan-out function that never ends by itself (a worker can import it)."""
+    await anyio.sleep(3600)
+    return 0
+
+
+async def test_cancelling_stops_the_tasks_on_the_workers_loops(
+    seeded: Seeded, address: str, idle: Client
+) -> None:
+    pool, targets, _ = seeded
+
+    async def busy() -> bool:
+        return any((await anyio.to_thread.run_sync(idle.run, _busy)).values())
+
+    async def idle_now() -> bool:
+        return not await busy()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.fan_out(hang, targets, runner=DaskRunner(address)).collect)
+        await _until(busy, 20)  # the tasks run on the workers' loops
+        tg.cancel_scope.cancel()
+    await _until(idle_now, 5)  # the workers stop them promptly, not in an hour
+
+
+async def _until(check: Any, seconds: float) -> None:
+    with anyio.fail_after(seconds):
+        while True:
+            if await check():
+                return
+            await anyio.sleep(0.05)
 
 
 async def test_leaving_a_dask_crawl_early_leaves_nothing_running(
@@ -293,6 +366,29 @@ async def test_no_targets_submit_nothing(org_pool: OrgPool, address: str, idle: 
     assert items == [] and report.targets == 0
 
 
+def _pools(dask_worker: Any) -> int:
+    return len(dask_worker.plugins["aiokit-pools"]._pools)
+
+
+async def test_a_worker_keeps_at_most_max_pools_open(
+    fake_organization: FakeOrganization, address: str, idle: Client
+) -> None:
+    runner = DaskRunner(address)
+    target = aiokit.Target(None, "us-east-1")
+    for sts in range(2, 2 * (MAX_POOLS + 3), 2):  # a pool spec of its own each time
+        async with aiokit.SessionPool(
+            endpoint_url=fake_organization.endpoint_url,
+            region="us-east-1",
+            credentials=TEST_CREDENTIALS,
+            sts_concurrency=sts,
+        ) as pool:
+            outcomes = await pool.fan_out(count_queues, [target], runner=runner).collect()
+            assert [o.status for o in outcomes] == [aiokit.Status.OK]
+    pools = await anyio.to_thread.run_sync(idle.run, _pools)
+    assert 1 <= max(pools.values()) <= MAX_POOLS
+    assert sum(pools.values()) >= 2  # kept between runs
+
+
 # -- bad inputs ---------------------------------------------------------------------------
 
 
@@ -341,16 +437,21 @@ def _closed_port() -> int:
 
 
 async def test_an_unreachable_address_is_a_clear_error_in_bounded_time(
-    org_pool: OrgPool,
+    org_pool: OrgPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert CONNECT_TIMEOUT == 10.0  # the default bound; shortened here to keep the test quick
+    monkeypatch.setattr(aiokit.dask, "CONNECT_TIMEOUT", 1.5)
     address = f"tcp://127.0.0.1:{_closed_port()}"
+    target = aiokit.Target(None, "us-east-1")
     async with org_pool() as pool:
+        before = pool.statistics()
         start = time.monotonic()
-        with pytest.raises(aiokit.AiokitError, match=f"cannot reach the Dask scheduler at '{address}'"):
-            await pool.crawl(
-                "sqs", "list_queues", [aiokit.Target(None, "us-east-1")], runner=DaskRunner(address)
-            ).collect()
-        assert time.monotonic() - start < CONNECT_TIMEOUT + 5
+        with pytest.raises(
+            aiokit.AiokitError, match=f"cannot reach the Dask scheduler at '{address}' within 1.5 s"
+        ):
+            await pool.crawl("sqs", "list_queues", [target], runner=DaskRunner(address)).collect()
+        assert time.monotonic() - start < 1.5 + 3
+        assert pool.statistics() == before  # nothing was asked of AWS
 
 
 async def test_a_missing_scheduler_file_is_a_configuration_error(
