@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 import pytest_asyncio
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, Scheduler
 
 import aiokit
 import aiokit.dask
@@ -387,6 +387,70 @@ async def test_a_worker_keeps_at_most_max_pools_open(
     pools = await anyio.to_thread.run_sync(idle.run, _pools)
     assert 1 <= max(pools.values()) <= MAX_POOLS
     assert sum(pools.values()) >= 2  # kept between runs
+
+
+def _sts(dask_worker: Any) -> list[int]:
+    pools = dask_worker.plugins["aiokit-pools"]._pools.values()
+    return [p._options["sts_concurrency"] for p in pools]
+
+
+async def test_the_sts_budget_is_split_between_the_workers_the_scheduler_has(
+    fake_organization: FakeOrganization, address: str, idle: Client
+) -> None:
+    runner = DaskRunner(address)
+    assert runner.workers == 1  # before its first run: the spec is not split yet
+    targets = [aiokit.Target(None, "us-east-1"), aiokit.Target(None, "eu-west-1")]
+    async with aiokit.SessionPool(
+        endpoint_url=fake_organization.endpoint_url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        sts_concurrency=14,  # this test's own pool spec
+    ) as pool:
+        for _ in range(2):  # split by 1 then 2 in the driver: by 2 on the workers each time
+            await pool.fan_out(count_queues, targets, concurrency=1, runner=runner).collect()
+            assert runner.workers == 2
+    found = await anyio.to_thread.run_sync(idle.run, _sts)
+    assert 7 in {n for ns in found.values() for n in ns}
+    assert 14 not in {n for ns in found.values() for n in ns}
+
+
+async def test_an_error_in_the_driver_cancels_the_run(seeded: Seeded, address: str) -> None:
+    pool, targets, _ = seeded
+    with pytest.raises(KeyError, match="the consumer's bug"):
+        async with pool.crawl("sqs", "list_queues", targets, runner=DaskRunner(address)) as crawl:
+            async for _ in crawl:
+                raise KeyError("the consumer's bug")
+
+
+async def test_a_closed_client_is_a_configuration_error(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    client = await Client(address, asynchronous=True, set_as_default=False)
+    await client.close()
+    async with org_pool() as pool:
+        with pytest.raises(aiokit.ConfigurationError, match="the client is closed"):
+            await pool.crawl(
+                "sqs", "list_queues", [aiokit.Target(None, "us-east-1")],
+                runner=DaskRunner(client=client),
+            ).collect()  # fmt: skip
+
+
+async def test_a_cluster_without_workers_is_a_clear_error_in_bounded_time(
+    org_pool: OrgPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aiokit.dask, "CONNECT_TIMEOUT", 1.0)
+    async with (
+        Scheduler(host="127.0.0.1", port=0, dashboard=False, dashboard_address="127.0.0.1:0")
+        as empty,
+        org_pool() as pool,
+    ):  # fmt: skip
+        start = time.monotonic()
+        runner = DaskRunner(empty.address)
+        with pytest.raises(aiokit.AiokitError, match="the cluster has no worker"):
+            await pool.crawl(
+                "sqs", "list_queues", [aiokit.Target(None, "us-east-1")], runner=runner
+            ).collect()
+        assert time.monotonic() - start < 1.0 + 3
 
 
 # -- bad inputs ---------------------------------------------------------------------------
