@@ -17,10 +17,15 @@ decisions:
 - **Tasks are chunks of whole accounts.** Every target of one account is in one task, so
   every throttling scope (account, region, service) lives in one worker at a time and needs
   no distributed limiter. The accounts (in the order the targets name them) are split into
-  ``min(accounts, 4 x workers)`` chunks of near-equal size: a task is neither one target
-  (too much per-task overhead) nor the whole crawl (no balance, no retry granularity).
+  ``4 x workers`` chunks of near-equal size (fewer if there are fewer accounts, more if a
+  chunk would hold over ``CHUNK_ACCOUNTS``): a task is neither one target (too much
+  per-task overhead) nor the whole crawl (no balance, no retry granularity, all its items
+  held at once).
 - **A window of in-flight tasks**: at most ``2 x workers`` are submitted at once, the next
-  one as one completes, so the driver's memory is bounded by the window, not by targets.
+  one as one completes, so memory is bounded by the window times a chunk, not by targets.
+  Each task runs with the crawl's ``concurrency`` (and per-account, per-region bounds), so
+  up to ``2 x workers x concurrency`` requests are in flight over the cluster (a worker
+  runs as many tasks at once as it has threads).
 - **A task returns its messages as one list**: each target's items with its outcome. A
   worker that dies mid-task loses the task's results; the scheduler runs it again elsewhere
   (its ``distributed.scheduler.allowed-failures``, 3 by default), then gives up with
@@ -78,10 +83,14 @@ from ._workers import _portable as portable
 distributed: Any = import_extra("distributed", "dask", "aiokit.dask")
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
-__all__ = ["CONNECT_TIMEOUT", "MAX_POOLS", "DaskRunner"]
+__all__ = ["CHUNK_ACCOUNTS", "CONNECT_TIMEOUT", "MAX_POOLS", "DaskRunner"]
 
 #: Seconds to reach a scheduler (and for it to have a worker) before giving up.
 CONNECT_TIMEOUT = 10.0
+
+#: Accounts at most in one task (a task's items wait in the worker until it ends: this
+#: bounds the memory a task holds, times the window, ``2 x workers`` tasks).
+CHUNK_ACCOUNTS = 32
 
 #: Pools (one per pool spec) a worker keeps open between tasks; the least recently used
 #: idle ones beyond this are closed.
@@ -245,12 +254,15 @@ async def _open_client(address: str, security: Any) -> Any:
     return client
 
 
-def _chunks(targets: tuple[Target, ...], n: int) -> list[tuple[Target, ...]]:
-    """``targets`` in at most ``n`` chunks of whole accounts, near-equal in accounts."""
+def _chunks(targets: tuple[Target, ...], workers: int) -> list[tuple[Target, ...]]:
+    """``targets`` in chunks of whole accounts, near-equal in accounts: ``4 x workers`` of
+    them, more if that would put over ``CHUNK_ACCOUNTS`` accounts in one, fewer if there
+    are fewer accounts."""
     accounts: dict[str | None, list[Target]] = {}
     for target in targets:
         accounts.setdefault(target.account, []).append(target)
     groups = list(accounts.values())
+    n = max(4 * workers, -(-len(groups) // CHUNK_ACCOUNTS))
     n = max(1, min(n, len(groups)))
     size, extra = divmod(len(groups), n)
     chunks, start = [], 0
@@ -319,7 +331,7 @@ class DaskRun:
         self._spec = replace(spec, options={**spec.options, "sts_concurrency": total})
         self._spec = self._spec.split_sts(workers)
         self._digest = hashlib.sha256(pickle.dumps(self._spec)).hexdigest()
-        self._chunks = _chunks(self._job.targets, 4 * workers)
+        self._chunks = _chunks(self._job.targets, workers)
         self._window = 2 * workers
         self._send, self._receive = anyio.create_memory_object_stream[_Done](len(self._chunks))
         self._exit.callback(self._receive.close)
@@ -524,14 +536,16 @@ class _PoolsPlugin(WorkerPlugin):
         for pool in pools:
             await _close_quietly(pool)
 
-    def teardown(self, worker: Any) -> None:
-        """Close every pool, stop the loop, join its thread."""
+    async def teardown(self, worker: Any) -> None:
+        """Close every pool, stop the loop, join its thread (the worker's loop waits, not
+        blocks: its heartbeats go on meanwhile)."""
         for future in list(self._running.values()):
             future.cancel()
+        closing = asyncio.run_coroutine_threadsafe(self._close_pools(), self._loop)
         try:
-            asyncio.run_coroutine_threadsafe(self._close_pools(), self._loop).result(_CLOSE_TIMEOUT)
+            await asyncio.wait_for(asyncio.wrap_future(closing), _CLOSE_TIMEOUT)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(_CLOSE_TIMEOUT)
+            await asyncio.to_thread(self._thread.join, _CLOSE_TIMEOUT)
             if not self._thread.is_alive():
                 self._loop.close()

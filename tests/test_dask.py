@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from distributed import Client, LocalCluster, Scheduler
 
 import aiokit
 import aiokit.dask
-from aiokit.dask import CONNECT_TIMEOUT, MAX_POOLS, DaskRunner
+from aiokit.dask import CHUNK_ACCOUNTS, CONNECT_TIMEOUT, MAX_POOLS, DaskRunner, _chunks
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 from tests.test_runners import REGIONS, ROLE, _count, _crawl, _keys, count_queues, divide_by_zero
 
@@ -451,6 +452,21 @@ async def test_a_cluster_without_workers_is_a_clear_error_in_bounded_time(
                 "sqs", "list_queues", [aiokit.Target(None, "us-east-1")], runner=runner
             ).collect()
         assert time.monotonic() - start < 1.0 + 3
+
+
+@pytest.mark.parametrize(("accounts", "workers"), [(0, 2), (1, 2), (6, 2), (7, 3), (1000, 2)])
+def test_tasks_are_chunks_of_whole_accounts(accounts: int, workers: int) -> None:
+    targets = tuple(
+        aiokit.Target(f"{a:012d}", region) for region in REGIONS for a in range(accounts)
+    )
+    chunks = _chunks(targets, workers)
+    assert Counter(t for c in chunks for t in c) == Counter(targets)  # each target once
+    owners = [{t.account for t in c} for c in chunks]
+    assert sum(len(o) for o in owners) == accounts  # an account in one chunk only
+    assert all(len(o) <= CHUNK_ACCOUNTS for o in owners)
+    assert len(chunks) == min(accounts, max(4 * workers, -(-accounts // CHUNK_ACCOUNTS)))
+    if owners:
+        assert max(map(len, owners)) - min(map(len, owners)) <= 1  # near-equal
 
 
 # -- bad inputs ---------------------------------------------------------------------------
