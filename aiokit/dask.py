@@ -424,7 +424,8 @@ async def _workers_of(client: Any, runner: DaskRunner) -> int:
 async def _watch(index: int, future: Any, send: Any) -> None:
     """Wait for ``future`` and send its end to the run (an error is sent, not raised)."""
     try:
-        done = _Done(index, messages=await future)
+        data = await future
+        done = _Done(index, messages=await anyio.to_thread.run_sync(pickle.loads, data))
     except Exception as exc:  # the task's error, KilledWorker, or cancelled by the cluster
         done = _Done(index, error=exc)
     try:
@@ -441,16 +442,36 @@ async def _close_shielded(client: Any) -> None:
 # -- the worker's side --------------------------------------------------------------------
 
 
-def _run_chunk(job: CrawlJob, digest: str) -> list[Any]:
-    """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop."""
+def _run_chunk(job: CrawlJob, digest: str) -> bytes:
+    """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop;
+    its messages, pickled here (so what cannot travel is named, not a Dask ``TypeError``)."""
     worker = distributed.get_worker()
     plugin = worker.plugins.get(_PLUGIN)
     if not isinstance(plugin, _PoolsPlugin):
         raise AiokitError(f"aiokit.dask: the {_PLUGIN!r} plugin is not on this worker")
     try:
-        return plugin.run(job, digest, worker.get_current_task())
+        return _packed(plugin.run(job, digest, worker.get_current_task()))
     except Exception as exc:  # the driver raises it: made picklable
         raise _bare(exc) from None
+
+
+def _packed(messages: list[Any]) -> bytes:
+    try:
+        return pickle.dumps(messages, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        culprit = next((m[1] for m in messages if not _picklable(m)), None)
+        raise ConfigurationError(
+            f"runner=aiokit.dask.DaskRunner: the value or items of {culprit!r} cannot be sent "
+            f"back from a worker ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def _bare(exc: BaseException) -> BaseException:

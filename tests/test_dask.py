@@ -469,6 +469,40 @@ def test_tasks_are_chunks_of_whole_accounts(accounts: int, workers: int) -> None
         assert max(map(len, owners)) - min(map(len, owners)) <= 1  # near-equal
 
 
+async def a_lock(ctx: aiokit.Context) -> Any:
+    """A fan-out function whose value cannot travel back from a worker."""
+    return threading.Lock()
+
+
+async def test_a_value_that_cannot_travel_back_is_a_clear_error(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    async with org_pool() as pool:
+        with pytest.raises(
+            aiokit.ConfigurationError,
+            match=r"the value or items of aiokit.Target\(.*\) cannot be sent back.*lock",
+        ):
+            await pool.fan_out(
+                a_lock, [aiokit.Target(None, "us-east-1")], runner=DaskRunner(address)
+            ).collect()
+
+
+async def test_two_runs_at_once_on_one_runner(seeded: Seeded, address: str) -> None:
+    pool, targets, counts = seeded
+    runner = DaskRunner(address)
+    results: list[Any] = []
+
+    async def crawl(part: list[aiokit.Target]) -> None:
+        results.append(await _crawl(pool, part, runner))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(crawl, targets[:9])
+        tg.start_soon(crawl, targets[9:])
+    items = [i for r in results for i in r[0]]
+    assert len(set(_keys(items))) == len(items) == sum(counts.values())
+    assert [r[1].counts for r in results] == [{"ok": 9}, {"ok": 9}]
+
+
 # -- bad inputs ---------------------------------------------------------------------------
 
 
