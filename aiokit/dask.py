@@ -412,9 +412,10 @@ async def _workers_of(client: Any, runner: DaskRunner) -> int:
     """The scheduler's workers now (waiting a moment for a first one)."""
     with anyio.move_on_after(CONNECT_TIMEOUT):
         while True:
-            identity = await client.scheduler.identity(n_workers=-1)
-            if identity.get("workers"):
-                return len(identity["workers"])
+            identity = await client.scheduler.identity()  # every worker (all versions)
+            workers = int(identity.get("n_workers", len(identity.get("workers", ()))))
+            if workers:
+                return workers
             await anyio.sleep(0.1)
     raise AiokitError(
         f"runner={runner!r}: the cluster has no worker (waited {CONNECT_TIMEOUT:g} s)"
