@@ -243,10 +243,11 @@ async def _open_client(address: str, security: Any) -> Any:
                 security=security,
             )
             await client
-    except (OSError, TimeoutError, ValueError) as exc:
+    except BaseException as exc:  # a cancel too: the half-open client is closed
         if client is not None:
-            with anyio.CancelScope(shield=True):
-                await client.close()
+            await _close_shielded(client)
+        if not isinstance(exc, OSError | TimeoutError | ValueError | TypeError):
+            raise
         raise AiokitError(
             f"DaskRunner: cannot reach the Dask scheduler at {address!r} within "
             f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"

@@ -568,6 +568,19 @@ async def test_an_unreachable_address_is_a_clear_error_in_bounded_time(
         assert pool.statistics() == before  # nothing was asked of AWS
 
 
+@pytest.mark.parametrize("address", ["no-port", "http://127.0.0.1:1", "tcp://", "inproc://x"])
+async def test_a_malformed_address_is_a_clear_error_at_once(
+    org_pool: OrgPool, address: str
+) -> None:
+    target = aiokit.Target(None, "us-east-1")
+    async with org_pool() as pool:
+        with anyio.fail_after(3):
+            with pytest.raises(aiokit.AiokitError, match=f"Dask scheduler at '{address}'"):
+                await pool.crawl(
+                    "sqs", "list_queues", [target], runner=DaskRunner(address)
+                ).collect()
+
+
 async def test_a_missing_scheduler_file_is_a_configuration_error(
     org_pool: OrgPool, tmp_path: Path
 ) -> None:
