@@ -86,16 +86,21 @@ def _idle(client: Client) -> bool:
 
 
 @pytest.fixture
-def idle(sync_client: Client) -> Iterator[Client]:
+def idle(sync_client: Client, cluster: LocalCluster) -> Iterator[Client]:
     """The cluster, checked idle after the test: no task left (on the scheduler nor on a
-    worker's loop), both workers alive, no driver-side thread left."""
+    worker's loop), both workers alive, no client of a run left open, no driver-side
+    thread left."""
     before = {t.name for t in threading.enumerate()}
+    clients = set(cluster.scheduler.clients)
     yield sync_client
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not _idle(sync_client):
+    while time.monotonic() < deadline and not (
+        _idle(sync_client) and set(cluster.scheduler.clients) == clients
+    ):
         time.sleep(0.1)
     assert len(sync_client.processing()) == 2, "a worker is missing"
     assert _idle(sync_client), f"tasks left running: {sync_client.run(_busy)}"
+    assert set(cluster.scheduler.clients) == clients, "a run's client was left open"
     # Dask's offload executor is one per process, for the process's life; anyio's idle
     # worker threads belong to the test's event loop and end with it: neither is the run's
     shared = ("Dask-Offload", "AnyIO worker thread")
