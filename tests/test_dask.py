@@ -7,6 +7,7 @@ it as it found it: no task of its own running, every worker alive.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -239,31 +240,38 @@ async def test_a_task_the_scheduler_gives_up_on_fails_its_targets_as_worker_died
     seeded: Seeded, address: str, idle: Client, cluster: LocalCluster
 ) -> None:
     pool, targets, counts = seeded
-    pid = next(iter(idle.run(os.getpid).values()))
-    outcomes: dict[aiokit.Target, aiokit.Outcome[int]] = {}
-    items: list[aiokit.Item] = []
+    run = anyio.to_thread.run_sync
+    killed: list[int] = []
+
+    async def kill_a_busy_worker() -> None:
+        async def busy() -> bool:
+            return any((await run(idle.run, _busy)).values())
+
+        await _until(busy, 20)
+        busy_now = [a for a, n in (await run(idle.run, _busy)).items() if n]
+        pid = await run(functools.partial(idle.run, os.getpid, workers=busy_now[:1]))
+        killed.extend(pid.values())
+        os.kill(killed[0], signal.SIGKILL)
+
     cluster.scheduler.allowed_failures = 0  # (in this process) no second chance
     try:
-        async with pool.crawl(
-            "sqs", "list_queues", targets, concurrency=1, runner=DaskRunner(address)
-        ) as crawl:
-            async for event in crawl.events():
-                if isinstance(event, aiokit.Item):
-                    items.append(event)
-                    continue
-                outcomes[event.target] = event
-                if len(outcomes) == 1:
-                    os.kill(pid, signal.SIGKILL)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(kill_a_busy_worker)
+            outcomes = await pool.fan_out(
+                slow_count, targets, concurrency=1, runner=DaskRunner(address)
+            ).collect()
     finally:
         cluster.scheduler.allowed_failures = 3
-    died = {t for t, o in outcomes.items() if o.reason == "worker died"}
-    assert died and set(outcomes) == set(targets)
-    assert all(outcomes[t].status is aiokit.Status.FAILED for t in died)
+    assert killed
+    by_target = {o.target: o for o in outcomes}
+    assert len(by_target) == len(outcomes) == 18  # each target once
+    died = {t for t, o in by_target.items() if o.reason == "worker died"}
+    assert died and all(by_target[t].status is aiokit.Status.FAILED for t in died)
     assert {t.account for t in died}.isdisjoint(t.account for t in set(targets) - died)
-    ok = [t for t in targets if t not in died]
-    assert sorted(_keys(items)) == sorted(set(_keys(items)))  # no duplicates
-    assert len(items) == sum(counts[(t.account, t.region)] for t in ok)
-    await anyio.to_thread.run_sync(lambda: idle.wait_for_workers(2, timeout=30))
+    assert all(  # the others ran, once, elsewhere
+        o.value == counts[(t.account, t.region)] for t, o in by_target.items() if t not in died
+    )
+    await run(lambda: idle.wait_for_workers(2, timeout=30))
 
 
 async def test_cancelling_a_dask_crawl_leaves_nothing_running(seeded: Seeded, address: str) -> None:
@@ -506,6 +514,35 @@ async def test_two_runs_at_once_on_one_runner(seeded: Seeded, address: str) -> N
     items = [i for r in results for i in r[0]]
     assert len(set(_keys(items))) == len(items) == sum(counts.values())
     assert [r[1].counts for r in results] == [{"ok": 9}, {"ok": 9}]
+
+
+def _loop_threads() -> int:
+    return sum(t.name == "aiokit-dask-loop" for t in threading.enumerate())
+
+
+def _closed_pools(dask_worker: Any) -> list[str]:
+    return [p._state.name for p in getattr(dask_worker, "aiokit_test_pools", [])]
+
+
+def _keep_pools(dask_worker: Any) -> int:
+    pools = list(dask_worker.plugins["aiokit-pools"]._pools.values())
+    dask_worker.aiokit_test_pools = pools  # to look at after the plugin is gone
+    return len(pools)
+
+
+async def test_the_plugins_teardown_closes_its_pools_and_joins_its_loop(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    async with org_pool() as pool:
+        targets = [aiokit.Target(None, r) for r in REGIONS]
+        await pool.fan_out(count_queues, targets, runner=DaskRunner(address)).collect()
+    run = anyio.to_thread.run_sync
+    assert set((await run(idle.run, _loop_threads)).values()) == {1}
+    assert sum((await run(idle.run, _keep_pools)).values()) >= 1
+    await run(idle.unregister_worker_plugin, "aiokit-pools")  # its teardown, on each worker
+    assert set((await run(idle.run, _loop_threads)).values()) == {0}
+    states = [s for ss in (await run(idle.run, _closed_pools)).values() for s in ss]
+    assert states and set(states) == {"CLOSED"}
 
 
 # -- bad inputs ---------------------------------------------------------------------------
