@@ -41,8 +41,9 @@ decisions:
 - **The STS budget**: ``workers`` is the number of workers the scheduler had when the last
   run started (1 before any), and each run re-splits the driver pool's ``sts_concurrency``
   between the workers it finds (at least one each).
-- **The deadline** is one for the whole run, in wall-clock time: each task gets the time
-  left when it is submitted; a chunk not submitted in time is never visited.
+- **The deadline** is one for the whole run, in wall-clock time (the driver's start plus
+  ``deadline``): each task gets the time left when it starts on a worker (a task run again
+  after a worker died, too); a chunk not submitted in time is never visited.
 - **Leaving the run** (the end, ``break``, an error, a cancel): every future is cancelled,
   the client the runner opened is closed; the cluster's workers stay (they are the user's).
 - **Credentials**: role credentials are never sent (each worker assumes roles itself); a
@@ -320,6 +321,8 @@ class DaskRun:
         await self._stop()
 
     async def _start(self) -> None:
+        if not self._job.targets:
+            return  # nothing to run: no client either
         client, owned = await self._runner._connect()
         self._client = client
         if owned:
@@ -355,8 +358,9 @@ class DaskRun:
             job = replace(self._job, spec=self._spec, targets=self._chunks[index])
             future = self._client.submit(
                 _run_chunk,
-                job.deadline_from(self._deadline_at),
+                job,
                 self._digest,
+                self._deadline_at,
                 key=f"aiokit-crawl-{self._run_id}-{index}",
                 pure=False,
             )
@@ -444,9 +448,11 @@ async def _close_shielded(client: Any) -> None:
 # -- the worker's side --------------------------------------------------------------------
 
 
-def _run_chunk(job: CrawlJob, digest: str) -> bytes:
-    """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop;
-    its messages, pickled here (so what cannot travel is named, not a Dask ``TypeError``)."""
+def _run_chunk(job: CrawlJob, digest: str, deadline_at: float | None) -> bytes:
+    """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop,
+    until ``deadline_at`` (wall clock: a task the scheduler runs again gets only what is
+    left); its messages, pickled here (what cannot travel is named, not a Dask TypeError)."""
+    job = job.deadline_from(deadline_at)
     worker = distributed.get_worker()
     plugin = worker.plugins.get(_PLUGIN)
     if not isinstance(plugin, _PoolsPlugin):

@@ -336,7 +336,7 @@ async def test_leaving_a_dask_crawl_early_leaves_nothing_running(
 
 async def slow_count(ctx: aiokit.Context) -> int:
     """A fan-out function that takes its time (a worker can import it)."""
-    await anyio.sleep(0.6)
+    await anyio.sleep(0.8)
     return await count_queues(ctx)
 
 
@@ -346,11 +346,11 @@ async def test_a_deadline_stops_the_tasks_mid_run_and_is_reported(
     pool, targets, _ = seeded
     runner = DaskRunner(address)
     await pool.fan_out(count_queues, targets, runner=runner).collect()  # the workers' pools
-    fan_out = pool.fan_out(slow_count, targets, concurrency=1, deadline=1.5, runner=runner)
+    fan_out = pool.fan_out(slow_count, targets, concurrency=1, deadline=2.0, runner=runner)
     start = time.monotonic()
     async with fan_out as outcomes:
         done = [o.target async for o in outcomes]
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 2.0 + 5  # no hang (len(done) < 18 shows the stop)
     statistics = fan_out.statistics()
     assert statistics.deadline_reached
     assert statistics.interrupted >= 1  # tasks stopped mid-chunk
@@ -372,11 +372,10 @@ async def test_a_deadline_is_reached_reported_and_yields_no_duplicate(
     assert len(set(_keys(items))) == len(items)
 
 
-async def test_no_targets_submit_nothing(org_pool: OrgPool, address: str, idle: Client) -> None:
+async def test_no_targets_submit_nothing(org_pool: OrgPool) -> None:
+    unreachable = DaskRunner(f"tcp://127.0.0.1:{_closed_port()}")  # not even a connection
     async with org_pool() as pool:
-        items, report = await pool.crawl(
-            "sqs", "list_queues", [], runner=DaskRunner(address)
-        ).collect()
+        items, report = await pool.crawl("sqs", "list_queues", [], runner=unreachable).collect()
     assert items == [] and report.targets == 0
 
 
