@@ -409,6 +409,7 @@ class DaskRun:
 
     async def _stop(self) -> None:
         if self._tg is not None:
+            await self._cancel_futures()  # first: the watchers' waits then end as cancelled
             self._tg.cancel_scope.cancel()
         await self._exit.aclose()  # each step shielded (not here: it exits the task group)
 
@@ -452,7 +453,11 @@ def _run_chunk(job: CrawlJob, digest: str, deadline_at: float | None) -> bytes:
     """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop,
     until ``deadline_at`` (wall clock: a task the scheduler runs again gets only what is
     left); its messages, pickled here (what cannot travel is named, not a Dask TypeError)."""
-    job = job.deadline_from(deadline_at)
+    if deadline_at is not None:
+        left = deadline_at - time.time()
+        if left <= 0:  # started too late: its targets stay never visited
+            return _packed([("done", WorkerSummary(deadline_reached=True))])
+        job = replace(job, limits=replace(job.limits, deadline=left))
     worker = distributed.get_worker()
     plugin = worker.plugins.get(_PLUGIN)
     if not isinstance(plugin, _PoolsPlugin):

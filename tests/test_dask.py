@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import os
 import signal
@@ -195,6 +196,24 @@ async def test_a_bug_in_a_dask_task_is_raised_in_the_driver(
     async with org_pool() as pool:
         with pytest.raises(ZeroDivisionError):
             await pool.fan_out(divide_by_zero, targets, runner=DaskRunner(address)).collect()
+
+
+async def slow_or_bug(ctx: aiokit.Context) -> int:
+    """A fan-out function with a bug in one region, slow in the others."""
+    if ctx.target.region == REGIONS[1]:
+        return 1 // 0
+    await anyio.sleep(1)
+    return 0
+
+
+async def test_a_bug_in_one_task_while_others_run_leaves_nothing_behind(
+    seeded: Seeded, address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool, targets, _ = seeded
+    with pytest.raises(ZeroDivisionError):
+        await pool.fan_out(slow_or_bug, targets, runner=DaskRunner(address)).collect()
+    gc.collect()  # an asyncio task whose error was never retrieved says so when collected
+    assert not [r for r in caplog.records if r.name == "asyncio"]
 
 
 async def test_an_unpicklable_fan_out_function_is_refused_before_any_request(
