@@ -342,7 +342,13 @@ class DaskRun:
         self._exit.callback(self._send.close)
         if not self._chunks:
             return
-        await client.register_plugin(_PoolsPlugin(), name=_PLUGIN)
+        try:
+            await client.register_plugin(_PoolsPlugin(), name=_PLUGIN)
+        except Exception as exc:  # raised on a worker: aiokit is not there, or is another
+            raise ConfigurationError(
+                f"runner={self._runner!r}: the cluster's workers cannot set up aiokit "
+                f"({type(exc).__name__}: {exc}); install aiokit[dask] on every worker"
+            ) from None
         self._tg = await self._exit.enter_async_context(anyio.create_task_group())
         self._exit.push_async_callback(self._cancel_futures)
         self._fill()
@@ -358,7 +364,7 @@ class DaskRun:
             job = replace(self._job, spec=self._spec, targets=self._chunks[index])
             future = self._client.submit(
                 _run_chunk,
-                job,
+                self._pickled(job),
                 self._digest,
                 self._deadline_at,
                 key=f"aiokit-crawl-{self._run_id}-{index}",
@@ -366,6 +372,17 @@ class DaskRun:
             )
             self._futures[index] = future
             self._tg.start_soon(_watch, index, future, self._send)
+
+    def _pickled(self, job: CrawlJob) -> bytes:
+        """``job`` pickled here: a worker unpickles it inside the task, where an import that
+        fails there is the task's error (Dask itself would lose the worker over it)."""
+        try:
+            return pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"runner={self._runner!r}: a target or parameter cannot be sent to a worker "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     async def next(self) -> Finished | None:
         """The next finished target, or ``None`` once every chunk is done."""
@@ -391,6 +408,12 @@ class DaskRun:
                     f"runner={self._runner!r}: a task was cancelled by the cluster (the "
                     "scheduler restarted or lost this client)"
                 )
+            if isinstance(done.error, ModuleNotFoundError):  # unpickling the task failed
+                raise ConfigurationError(
+                    f"runner={self._runner!r}: a worker cannot import {done.error.name!r} "
+                    "(the fan-out function's module, aiokit or what the job holds): install "
+                    "it on every worker"
+                ) from None
             raise done.error  # a bug or a configuration error: the same on every worker
         for message in done.messages or []:
             if message[0] == "done":
@@ -449,10 +472,14 @@ async def _close_shielded(client: Any) -> None:
 # -- the worker's side --------------------------------------------------------------------
 
 
-def _run_chunk(job: CrawlJob, digest: str, deadline_at: float | None) -> bytes:
+def _run_chunk(payload: bytes, digest: str, deadline_at: float | None) -> bytes:
     """A Dask task: run ``job`` on this worker's pool for its spec, on the plugin's loop,
     until ``deadline_at`` (wall clock: a task the scheduler runs again gets only what is
     left); its messages, pickled here (what cannot travel is named, not a Dask TypeError)."""
+    try:
+        job: CrawlJob = pickle.loads(payload)
+    except Exception as exc:  # e.g. the fan-out function's module is not on this worker
+        raise _bare(exc) from None
     if deadline_at is not None:
         left = deadline_at - time.time()
         if left <= 0:  # started too late: its targets stay never visited

@@ -31,7 +31,16 @@ import aiokit
 import aiokit.dask
 from aiokit.dask import CHUNK_ACCOUNTS, CONNECT_TIMEOUT, MAX_POOLS, DaskRunner, _chunks
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
-from tests.test_runners import REGIONS, ROLE, _count, _crawl, _keys, count_queues, divide_by_zero
+from tests.test_runners import (
+    REGIONS,
+    ROLE,
+    _count,
+    _crawl,
+    _keys,
+    _Unpicklable,
+    count_queues,
+    divide_by_zero,
+)
 
 if TYPE_CHECKING:
     from tests.conftest import OrgPool, SeedQueues
@@ -214,6 +223,38 @@ async def test_a_bug_in_one_task_while_others_run_leaves_nothing_behind(
         await pool.fan_out(slow_or_bug, targets, runner=DaskRunner(address)).collect()
     gc.collect()  # an asyncio task whose error was never retrieved says so when collected
     assert not [r for r in caplog.records if r.name == "asyncio"]
+
+
+async def test_a_function_the_workers_cannot_import_is_a_configuration_error(
+    org_pool: OrgPool, address: str, idle: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "driver_only_module.py").write_text("async def fn(ctx):\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # in the driver only
+    from driver_only_module import fn  # type: ignore[import-not-found]
+
+    async with org_pool() as pool:
+        with pytest.raises(
+            aiokit.ConfigurationError, match="a worker cannot import 'driver_only_module'"
+        ):
+            await pool.fan_out(
+                fn, [aiokit.Target(None, "us-east-1")], runner=DaskRunner(address)
+            ).collect()
+    sys.modules.pop("driver_only_module", None)
+
+
+async def test_a_parameter_a_worker_cannot_receive_is_a_configuration_error(
+    org_pool: OrgPool, address: str, idle: Client
+) -> None:
+    async with org_pool() as pool:
+        crawl = pool.crawl(
+            "sqs",
+            "list_queues",
+            [aiokit.Target(None, "us-east-1")],
+            runner=DaskRunner(address),
+            QueueNamePrefix=_Unpicklable("q"),
+        )
+        with pytest.raises(aiokit.ConfigurationError, match="cannot be sent to a worker"):
+            await crawl.collect()
 
 
 async def test_an_unpicklable_fan_out_function_is_refused_before_any_request(
