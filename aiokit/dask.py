@@ -26,7 +26,10 @@ decisions:
   Each task runs with the crawl's ``concurrency`` (and per-account, per-region bounds), so
   up to ``2 x workers x concurrency`` requests are in flight over the cluster (a worker
   runs as many tasks at once as it has threads).
-- **A task returns its messages as one list**: each target's items with its outcome. A
+- **A task returns its messages as one list** (pickled in the worker, unpickled in a
+  thread of the driver; the job goes the same way, unpickled inside the task, so a module a
+  worker cannot import is a ``ConfigurationError`` rather than a lost worker): each
+  target's items with its outcome. A
   worker that dies mid-task loses the task's results; the scheduler runs it again elsewhere
   (its ``distributed.scheduler.allowed-failures``, 3 by default), then gives up with
   ``KilledWorker`` and the task's targets fail with reason ``"worker died"``. The driver
@@ -39,8 +42,13 @@ decisions:
   beyond are closed), and all closed, the loop thread joined, on the plugin's ``teardown``
   (the worker closing). A task the driver cancels is cancelled on that loop.
 - **The STS budget**: ``workers`` is the number of workers the scheduler had when the last
-  run started (1 before any), and each run re-splits the driver pool's ``sts_concurrency``
-  between the workers it finds (at least one each).
+  run started (1 before any): ``pool.crawl`` splits the spec by it, and each run, knowing
+  the workers it finds, undoes that split and splits the driver pool's ``sts_concurrency``
+  between them (at least one each; ``16 // 3 * 3`` is 15, so the sum may be a little under).
+- **Statistics**: ``run.summaries`` has one ``WorkerSummary`` per task (deadline reached,
+  interrupted), whose ``statistics`` is ``None``: a worker's pool is shared by every task
+  (and run) it serves, so its statistics are no one task's; ``worker_statistics`` of a
+  Dask crawl is empty. Outcomes, items, calls, retries and throttles are counted as usual.
 - **The deadline** is one for the whole run, in wall-clock time (the driver's start plus
   ``deadline``): each task gets the time left when it starts on a worker (a task run again
   after a worker died, too); a chunk not submitted in time is never visited.
