@@ -111,6 +111,7 @@ _CLOSE_TIMEOUT = 30.0
 _PLUGIN = "aiokit-pools"
 
 
+@dataclass(frozen=True, slots=True, init=False, repr=False, eq=False)
 class DaskRunner(Runner):
     """Run a crawl's or fan-out's targets over a Dask cluster's workers, by account.
 
@@ -133,11 +134,10 @@ class DaskRunner(Runner):
     before any): what the STS budget is split by. See :mod:`aiokit.dask`.
     """
 
-    __slots__ = ("_address", "_client", "_scheduler_file", "_seen")
     _address: str | None
     _scheduler_file: Any
     _client: Any
-    _seen: int
+    _seen: list[int]  # one cell: the workers the last run found (frozen, yet it learns)
 
     def __init__(
         self, address: str | None = None, *, scheduler_file: Any = None, client: Any = None
@@ -165,10 +165,7 @@ class DaskRunner(Runner):
         object.__setattr__(self, "_address", address)
         object.__setattr__(self, "_scheduler_file", scheduler_file)
         object.__setattr__(self, "_client", client)
-        object.__setattr__(self, "_seen", 1)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"DaskRunner is frozen: cannot set {name}")
+        object.__setattr__(self, "_seen", [1])
 
     def __repr__(self) -> str:
         if self._address is not None:
@@ -177,13 +174,10 @@ class DaskRunner(Runner):
             return f"aiokit.dask.DaskRunner(scheduler_file={os.fspath(self._scheduler_file)!r})"
         return f"aiokit.dask.DaskRunner(client=<Client {self._client_address()!r}>)"
 
-    def __reduce__(self) -> Any:
-        raise TypeError("a DaskRunner stays in the driver")
-
     @property
     def workers(self) -> int:
         """The scheduler's workers when the last run started (1 before any run)."""
-        return int(self._seen)
+        return self._seen[0]
 
     def run(self, sharded: Sharded, job: CrawlJob) -> DaskRun:
         """Run ``job`` over the cluster's workers."""
@@ -196,7 +190,7 @@ class DaskRunner(Runner):
             return "?"
 
     def _saw(self, workers: int) -> None:
-        object.__setattr__(self, "_seen", workers)
+        self._seen[0] = workers
 
     async def _connect(self) -> tuple[Any, bool]:
         """The client a run uses, and whether the run opened it (and so closes it)."""
