@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import importlib
 import json
 import os
 import signal
@@ -230,7 +231,7 @@ async def test_a_function_the_workers_cannot_import_is_a_configuration_error(
 ) -> None:
     (tmp_path / "driver_only_module.py").write_text("async def fn(ctx):\n    return 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))  # in the driver only
-    from driver_only_module import fn  # type: ignore[import-not-found]
+    fn = importlib.import_module("driver_only_module").fn
 
     async with org_pool() as pool:
         with pytest.raises(
