@@ -30,6 +30,7 @@ from distributed import Client, LocalCluster, Scheduler
 
 import aiokit
 import aiokit.dask
+from aiokit._fleet.runners import Runner
 from aiokit.dask import CHUNK_ACCOUNTS, CONNECT_TIMEOUT, MAX_POOLS, DaskRunner, _chunks
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
 from tests.test_runners import (
@@ -165,7 +166,9 @@ async def test_a_client_runner_sync_or_async_is_used_and_never_closed(
     seeded: Seeded, address: str, idle: Client
 ) -> None:
     pool, targets, counts = seeded
-    items, report, _ = await _crawl(pool, targets, DaskRunner(client=idle))
+    runner = DaskRunner(client=idle)
+    assert repr(runner) == f"aiokit.dask.DaskRunner(client=<Client {address!r}>)"
+    items, report, _ = await _crawl(pool, targets, runner)
     assert sorted(_keys(items)) and len(items) == sum(counts.values())
     assert report.counts == {"ok": 18}
     assert idle.status == "running"
@@ -643,7 +646,7 @@ def test_dask_runner_is_frozen_with_a_short_repr(tmp_path: Path) -> None:
     with pytest.raises(AttributeError):
         runner._address = "x"  # type: ignore[misc]
     assert runner.workers == 1  # before any run
-    assert isinstance(runner, aiokit.Runner) if hasattr(aiokit, "Runner") else True
+    assert isinstance(runner, Runner)
 
 
 def _closed_port() -> int:
