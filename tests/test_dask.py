@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 Seeded = tuple[aiokit.SessionPool, list[aiokit.Target], dict[Any, int]]
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @pytest.fixture(scope="module")
@@ -386,6 +387,64 @@ async def _until(check: Any, seconds: float) -> None:
             await anyio.sleep(0.05)
 
 
+_CTRL_C_SCRIPT = """
+import asyncio, os, sys
+import aiokit
+from aiokit.dask import DaskRunner
+from aiokit.testing import TEST_CREDENTIALS
+from tests.test_dask import hang
+
+async def main():
+    async with aiokit.SessionPool(
+        endpoint_url=os.environ["ENDPOINT"], region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        targets = [aiokit.Target(None, r) for r in ("us-east-1", "eu-west-1", "ap-south-1")]
+        print("READY", flush=True)
+        await pool.fan_out(hang, targets, runner=DaskRunner(os.environ["ADDRESS"])).collect()
+
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("INTERRUPTED", flush=True)
+    sys.exit(130)
+"""
+
+
+async def test_ctrl_c_in_the_driver_stops_the_run_and_its_tasks(
+    moto_endpoint: str, address: str, idle: Client
+) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "ENDPOINT": moto_endpoint,
+        "ADDRESS": address,
+    }
+    process = await anyio.open_process(
+        [sys.executable, "-W", "error", "-c", _CTRL_C_SCRIPT], env=env
+    )
+    async with process:
+        assert process.stdout is not None and process.stderr is not None
+        assert b"READY" in await process.stdout.receive()
+
+        async def busy() -> bool:
+            return any((await anyio.to_thread.run_sync(idle.run, _busy)).values())
+
+        await _until(busy, 20)  # its tasks run on the workers
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(15):
+            await process.wait()
+        out = b"".join([chunk async for chunk in process.stdout]).decode()
+        err = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert process.returncode == 130 and "INTERRUPTED" in out, err
+    for sign in ("never retrieved", "was destroyed", "ResourceWarning", "Traceback"):
+        assert sign not in err, err
+
+    async def idle_now() -> bool:
+        return not await busy()
+
+    await _until(idle_now, 5)  # the workers stopped its tasks
+
+
 async def test_leaving_a_dask_crawl_early_leaves_nothing_running(
     seeded: Seeded, address: str
 ) -> None:
@@ -707,7 +766,7 @@ def test_a_missing_distributed_names_the_extra() -> None:
         "try:\n    import aiokit.dask\n"
         "except Exception as e:\n    print(type(e).__name__, e)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": ROOT}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout
