@@ -160,6 +160,7 @@ MAY_START_A_LOOP = {
     "aiokit/cli/_demo.py",
     "aiokit/testing/_faults.py",
     "aiokit/_workers.py",  # a worker process's main (runner=Processes(n)), never a cell's
+    "aiokit/dask.py",  # the Dask worker plugin's loop thread (runner=DaskRunner), ditto
 }
 
 
