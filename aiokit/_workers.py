@@ -15,7 +15,11 @@ This module never imports the pool (the pool imports it, through ``_features``).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import pickle
+import signal
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -91,14 +95,31 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
     """A worker process's main: crawl ``job``'s targets, report each one through ``conn``.
 
     A process's entry point, so it runs an event loop of its own (the one place aiokit
-    does: this process exists only for it).
+    does: this process exists only for it). It ignores SIGINT (a Ctrl-C reaches the whole
+    process group: the driver decides, and terminates its workers) and exits when its
+    parent does (a driver killed with SIGKILL must not leave its workers crawling).
     """
+    _follow_parent()
     try:
         anyio.run(_crawl_shard, job, conn)
     except Exception as exc:  # the driver raises it: a bug is the same in every worker
         conn.send(("error", _portable(exc)))
     finally:
         conn.close()
+
+
+def _follow_parent() -> None:
+    """In a worker process's main thread: ignore SIGINT, and exit when the parent ends."""
+    parent = multiprocessing.parent_process()
+    if parent is None or threading.current_thread() is not threading.main_thread():
+        return  # not a process of its own (e.g. a Dask worker's thread)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel: ready once the parent has exited
+        os._exit(1)  # an orphan: nobody reads its results
+
+    threading.Thread(target=watch, name="aiokit-parent-watch", daemon=True).start()
 
 
 async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
