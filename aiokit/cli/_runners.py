@@ -73,6 +73,10 @@ def _dask_runner(value: str) -> Runner:
         raise click.BadParameter(
             f"{value!r} is a directory, not a scheduler file", param_hint="'--dask'"
         )
+    if not path.exists() and "://" not in value and ("/" in value or value.endswith(".json")):
+        raise click.BadParameter(  # a path, not an address (host:port or tcp://...)
+            f"no such scheduler file {value!r}", param_hint="'--dask'"
+        )
     import_extra("distributed", "dask", "aiokit crawl --dask")
     dask: Any = importlib.import_module("aiokit.dask")
     try:
