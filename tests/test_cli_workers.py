@@ -173,34 +173,39 @@ def test_demo_with_workers_writes_the_same_inventory(tmp_path: Path) -> None:
 _NOWHERE = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
 
 
+_BAD = [
+    (["--workers", "0"], "'--workers': 0 is not in the range x>=1", "zero"),
+    (["--workers", "-1"], "'--workers': -1 is not in the range x>=1", "minus"),
+    (["--workers", "abc"], "'--workers': 'abc' is not a valid integer", "abc"),
+    (["--workers", "1.5"], "'--workers': '1.5' is not a valid integer", "float"),
+    (["--workers", ""], "'--workers': '' is not a valid integer", "empty"),
+    (
+        ["--workers", "2", "--dask", "tcp://127.0.0.1:8786"],
+        "--workers and --dask exclude each other",
+        "workers-and-dask",
+    ),
+    (["--dask", ""], "'--dask': give the scheduler's address", "dask-empty"),
+    (["--dask", "."], "'--dask': '.' is a directory", "dask-directory"),
+    (
+        ["--dask", "nowhere/scheduler.json"],
+        "'--dask': no such scheduler file 'nowhere/scheduler.json'",
+        "dask-missing-file",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        pytest.param(["--workers", "0"], "'--workers': 0 is not in the range x>=1", id="zero"),
-        pytest.param(["--workers", "-1"], "'--workers': -1 is not in the range x>=1", id="minus"),
-        pytest.param(["--workers", "abc"], "'--workers': 'abc' is not a valid integer", id="abc"),
-        pytest.param(["--workers", "1.5"], "'--workers': '1.5' is not a valid integer", id="float"),
-        pytest.param(["--workers", ""], "'--workers': '' is not a valid integer", id="empty"),
-        pytest.param(
-            ["--workers", "2", "--dask", "tcp://127.0.0.1:8786"],
-            "--workers and --dask exclude each other",
-            id="workers-and-dask",
-        ),
-        pytest.param(["--dask", ""], "'--dask': give the scheduler's address", id="dask-empty"),
-        pytest.param(["--dask", "."], "'--dask': '.' is a directory", id="dask-directory"),
-        pytest.param(
-            ["--dask", "nowhere/scheduler.json"],
-            "'--dask': no such scheduler file 'nowhere/scheduler.json'",
-            id="dask-missing-file",
-        ),
+    ("command", "args", "says"),
+    [pytest.param("crawl", args, says, id=f"crawl-{name}") for args, says, name in _BAD]
+    + [  # the demo has --workers only
+        pytest.param("demo", args, says, id=f"demo-{name}")
+        for args, says, name in _BAD
+        if "--dask" not in args
     ],
 )
-@pytest.mark.parametrize("command", ["crawl", "demo"])
 def test_bad_runner_options_are_one_line_usage_errors(
     command: str, args: list[str], says: str, tmp_path: Path
 ) -> None:
-    if command == "demo" and "--dask" in args:
-        pytest.skip("the demo has --workers only")
     out = tmp_path / "kept.jsonl"
     out.write_text("earlier\n")
     if command == "crawl":
@@ -638,3 +643,87 @@ def test_dask_at_a_closed_port_is_one_line_in_bounded_time(
     assert len(errors) == 1 and address in errors[0], result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert took < 45, took
+
+
+@pytest.mark.asyncio
+async def test_a_worker_killed_mid_crawl_the_command_still_ends_with_every_item_once(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    scripted.held.add(HELD)
+    db = tmp_path / "inv.db"
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = await anyio.open_process(
+            scripted_args(scripted, db, "--workers", "2"), stderr=stderr, env=_env()
+        )
+        async with process:
+            try:
+                await _until(lambda: _outcomes(db) == DONE_FIRST)
+                await _until(lambda: sum(scripted.calls[(a, HELD)] for a in ACCOUNTS) == 6)
+                victim, *_ = _workers(process.pid)
+                victim.kill()  # mid-crawl: its held targets have no outcome yet
+                await _gone([victim], 10)
+                scripted.released.set()  # the fresh worker's requests (and the other's) end
+                with anyio.fail_after(60):
+                    returncode = await process.wait()
+            finally:
+                if process.returncode is None:
+                    process.kill()
+    err = log.read_text()
+    assert returncode == 0, err
+    assert summary(err) == {
+        "targets": 18, "ok": 18, "skipped": 0, "failed": 0, "never visited": 0,
+        "items": 18 * QUEUES,
+    }  # fmt: skip
+    cells = collections.Counter(rows(db, "SELECT account, region FROM items"))
+    assert cells == {(a, r): QUEUES for a in ACCOUNTS for r in REGIONS}  # none twice
+    assert max(n for (_, region), n in scripted.calls.items() if region == HELD) == 2  # rerun
+
+
+@pytest.mark.asyncio
+async def test_a_deadline_with_workers_exits_3_and_leaves_no_process(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    scripted.held.add(HELD)
+    db = tmp_path / "inv.db"
+    started = time.monotonic()
+    process = await anyio.open_process(
+        scripted_args(scripted, db, "--workers", "2", "--deadline", "8"),
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    seen: list[psutil.Process] = []
+    async with process:
+        try:
+            await _until(lambda: sum(scripted.calls[(a, HELD)] for a in ACCOUNTS) == 6)
+            seen = _tree(process.pid)
+            with anyio.fail_after(60):
+                returncode = await process.wait()
+                assert process.stderr is not None
+                err = b"".join([chunk async for chunk in process.stderr]).decode()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert returncode == 3, err
+    assert time.monotonic() - started < 40
+    assert summary(err) == {
+        "targets": 18, "ok": DONE_FIRST, "skipped": 0, "failed": 0,
+        "never visited": len(ACCOUNTS), "items": DONE_FIRST * QUEUES,
+    }  # fmt: skip
+    assert "stopped by --deadline" in err and "Traceback" not in err
+    left = await _gone(seen, 10)
+    _reap(left)
+    assert left == []
+
+
+@pytest.mark.asyncio
+async def test_the_progress_bar_counts_what_the_workers_did(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    env = {**_env(), "TTY_COMPATIBLE": "1", "COLUMNS": "200"}  # rich: stderr is a terminal
+    args = scripted_args(scripted, tmp_path / "inv.db", "--workers", "2")
+    with anyio.fail_after(120):
+        done = await anyio.run_process(args, check=False, env=env)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert re.search(r"18/18 targets\s+0 in flight, 0 failed\s+54 items", err), err
