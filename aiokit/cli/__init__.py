@@ -448,7 +448,7 @@ async def crawl(
     params = _params(param, params_json)
     chosen = plan_output(out_path, fmt, resume, append, replace)
     compile_query(query)
-    runner = await anyio.to_thread.run_sync(choose_runner, workers, dask_at)
+    runner = await choose_runner(workers, dask_at)
     spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
     # What can be checked without a request is checked before the output is opened too: a
     # typo must not empty an earlier --out file, nor leave an inventory that then refuses

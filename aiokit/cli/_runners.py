@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import click
 
 import aiokit
@@ -24,7 +25,7 @@ import aiokit
 from .._fleet.runners import Runner
 from .._optional import import_extra
 
-__all__ = ["RunnerChoice", "choose_runner"]
+__all__ = ["RunnerChoice", "choose_runner", "describe"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def describe(runner: Runner, shards: int) -> str:
     return f"a Dask cluster of {runner.workers} worker{'s' if runner.workers != 1 else ''}"
 
 
-def choose_runner(workers: int | None, dask: str | None) -> RunnerChoice:
+async def choose_runner(workers: int | None, dask: str | None) -> RunnerChoice:
     """``--workers`` / ``--dask`` checked: a usage error, or what to run the crawl on."""
     if workers is not None and dask is not None:
         raise click.UsageError(
@@ -59,7 +60,8 @@ def choose_runner(workers: int | None, dask: str | None) -> RunnerChoice:
         )
     if dask is None:
         return RunnerChoice(workers=workers)
-    return RunnerChoice(dask=_dask_runner(dask))
+    # In a thread: it looks at the file system, and importing distributed takes a while.
+    return RunnerChoice(dask=await anyio.to_thread.run_sync(_dask_runner, dask))
 
 
 def _dask_runner(value: str) -> Runner:
