@@ -408,6 +408,7 @@ def cli() -> None:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
+    metavar="N",
     help="Run the targets in N local worker processes, sharded by account "
     "(at most one per account).",
 )
@@ -622,6 +623,7 @@ async def targets(
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
+    metavar="N",
     help="Crawl in N local worker processes, sharded by account (at most one per account).",
 )
 @_run
