@@ -260,6 +260,7 @@ class ScriptedOrg:
     """STS (AssumeRole: keys naming the account) and SQS ListQueues, held per region."""
 
     held: set[str] = field(default_factory=set)  # regions whose ListQueues waits for release
+    deny_roles: bool = False  # AssumeRole answers AccessDenied
     released: anyio.Event = field(default_factory=anyio.Event)
     calls: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     url: str = ""
@@ -269,6 +270,8 @@ class ScriptedOrg:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if form.get("Action") == "GetCallerIdentity":
             return _xml(_CALLER.format(account=MANAGEMENT))
+        if form.get("Action") == "AssumeRole" and self.deny_roles:
+            return _xml(_DENIED, status=403)
         if form.get("Action") == "AssumeRole":
             account = form["RoleArn"].split(":")[4]
             return _xml(_ASSUMED.format(key=f"ASIA{account}"))
@@ -286,8 +289,8 @@ class ScriptedOrg:
         return web.json_response({"QueueUrls": urls}, content_type="application/x-amz-json-1.0")
 
 
-def _xml(text: str) -> web.Response:
-    return web.Response(text=text, content_type="text/xml")
+def _xml(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/xml")
 
 
 _NS = 'xmlns="https://sts.amazonaws.com/doc/2011-06-15/"'
@@ -306,6 +309,14 @@ _ASSUMED = (
     "</AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId>"
     "</ResponseMetadata></AssumeRoleResponse>"
 )
+
+
+_DENIED = (
+    f"<ErrorResponse {_NS}><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+    "<Message>injected</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+)
+ASSUMED_SECRET = "assumedSecret/0123456789abcdef"
+ASSUMED_TOKEN = "sessionTokenValue0123456789"
 
 
 @pytest_asyncio.fixture
@@ -727,3 +738,36 @@ async def test_the_progress_bar_counts_what_the_workers_did(
     err = done.stderr.decode()
     assert done.returncode == 0, err
     assert re.search(r"18/18 targets\s+0 in flight, 0 failed\s+54 items", err), err
+
+
+# --- the workers' logs: through the command's own logging ------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_workers_warnings_are_the_commands_one_line_warnings(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    scripted.deny_roles = True
+    found = {}
+    for extra in ([], ["--workers", "2"]):
+        code, _, err = await run_cli(scripted_args(scripted, tmp_path / "o.jsonl", *extra))
+        assert code == 0, err  # skipped by design
+        assert summary(err)["skipped"] == 18
+        assert "Traceback" not in err, err  # botocore logs each failed refresh with one
+        found[bool(extra)] = {line for line in err.splitlines() if line.startswith("warning:")}
+    assert any("Refreshing temporary credentials failed" in w for w in found[True])
+    assert found[True] == found[False]  # the same lines, as the command writes them
+
+
+@pytest.mark.asyncio
+async def test_workers_debug_logs_reach_debug_output_redacted(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    args = scripted_args(scripted, tmp_path / "o.jsonl", "--workers", "2", "--debug")
+    code, _, err = await run_cli(args)
+    assert code == 0, err
+    # Only the workers call ListQueues, and AssumeRole in the member accounts.
+    assert "ListQueues" in err and "AssumeRole" in err
+    assert ASSUMED_SECRET not in err and ASSUMED_TOKEN not in err
+    assert not re.search(r"\bASIA[0-9]{12}", err)
+    assert "Traceback" not in err
