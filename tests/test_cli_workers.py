@@ -34,6 +34,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+import aiokit
 from aiokit.testing import FakeOrganization, serve_on_loopback
 
 if TYPE_CHECKING:
@@ -261,6 +262,7 @@ class ScriptedOrg:
 
     held: set[str] = field(default_factory=set)  # regions whose ListQueues waits for release
     deny_roles: bool = False  # AssumeRole answers AccessDenied
+    failing: set[str] = field(default_factory=set)  # regions whose ListQueues is refused
     released: anyio.Event = field(default_factory=anyio.Event)
     calls: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     url: str = ""
@@ -284,6 +286,9 @@ class ScriptedOrg:
         self.calls[(account, region)] += 1
         if region in self.held:
             await self.released.wait()
+        if region in self.failing:
+            error = {"__type": "com.amazonaws.sqs#InvalidClientTokenId", "message": "injected"}
+            return web.json_response(error, status=403, content_type="application/x-amz-json-1.0")
         base = f"https://sqs.{region}.amazonaws.com/{account}/q"
         urls = [f"{base}{i}" for i in range(QUEUES)]
         return web.json_response({"QueueUrls": urls}, content_type="application/x-amz-json-1.0")
@@ -771,3 +776,47 @@ async def test_workers_debug_logs_reach_debug_output_redacted(
     assert ASSUMED_SECRET not in err and ASSUMED_TOKEN not in err
     assert not re.search(r"\bASIA[0-9]{12}", err)
     assert "Traceback" not in err
+
+
+@pytest.mark.asyncio
+@pytest.mark.xfail(
+    strict=True,
+    reason="an aiokit AWS error pickled in a worker comes back as botocore builds it: "
+    "'An error occurred (InvalidClientTokenId) when calling the ListQueues operation: "
+    "injected', not aiokit's 'sqs ListQueues in eu-west-1 (account ...): ...' (the "
+    "errors' pickling, aiokit/_errors.py: not the command line's to fix)",
+)
+async def test_failed_targets_are_listed_as_without_workers(
+    scripted: ScriptedOrg, tmp_path: Path
+) -> None:
+    scripted.failing.add(HELD)
+    found = {}
+    for extra in ([], ["--workers", "2"]):
+        db = tmp_path / f"inv{len(extra)}.db"
+        code, _, err = await run_cli(scripted_args(scripted, db, *extra))
+        assert code == 1, err
+        assert summary(err)["failed"] == len(ACCOUNTS)
+        failed = sorted(line for line in err.splitlines() if line.startswith("failed "))
+        stored = rows(db, "SELECT account, region, status, reason FROM outcomes ORDER BY 1, 2")
+        found[bool(extra)] = failed, stored
+    assert len(found[True][0]) == len(ACCOUNTS)
+    assert found[True] == found[False]
+
+
+def test_a_worker_error_is_listed_without_the_type_its_reason_names() -> None:
+    # An error that cannot be pickled (aiokit's EndpointConnectionError is a class made on
+    # the fly) travels back as WorkerError("Type: message"); the failed line is as without
+    # workers: "error: EndpointConnectionError: sts AssumeRole ...", the type said once.
+    from aiokit._workers import WorkerError, _portable
+    from aiokit.cli._crawl import _error_text
+
+    class Unpicklable(Exception):  # a local class: pickle cannot find it by name
+        pass
+
+    target = aiokit.Target("111111111111", "us-east-1")
+    error = _portable(Unpicklable("sts AssumeRole in us-east-1: Could not connect"))
+    assert isinstance(error, WorkerError)
+    outcome = aiokit.Outcome(target, aiokit.Status.FAILED, reason="error: Unpicklable", error=error)
+    assert _error_text(outcome) == "sts AssumeRole in us-east-1: Could not connect"
+    plain = aiokit.Outcome(target, aiokit.Status.FAILED, reason="error", error=ValueError("x: y"))
+    assert _error_text(plain) == "x: y"

@@ -28,6 +28,7 @@ from .._fleet.crawl import Item, Report
 from .._fleet.runners import Runner
 from .._gc import DEFAULT_GC_THRESHOLD
 from .._sinks import Run, Sink, open_sink, output_format
+from .._workers import WorkerError
 from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
 from ._runners import RunnerChoice, describe
 
@@ -310,7 +311,7 @@ def finish(report: Report, title: str, state: CrawlState) -> None:
     for o in report.failed:
         err.print(
             f"[red]failed[/] {o.target.account} {o.target.region}: "
-            f"{escape(f'{o.reason}: {o.error}')}",
+            f"{escape(f'{o.reason}: {_error_text(o)}')}",
             highlight=False,
         )
     if report.never_visited:
@@ -322,6 +323,15 @@ def finish(report: Report, title: str, state: CrawlState) -> None:
         raise Failure(EXIT_UNFINISHED)
     if report.failed:
         raise Failure(EXIT_FAILED)
+
+
+def _error_text(outcome: aiokit.Outcome[Any]) -> str:
+    """The error of a failed outcome, as in this process: one from a worker process that
+    could not travel back as it was (``WorkerError``: "Type: message") without its type."""
+    text = str(outcome.error)
+    if isinstance(outcome.error, WorkerError):
+        return text.partition(": ")[2] or text
+    return text
 
 
 def open_output(
