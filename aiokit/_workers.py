@@ -155,7 +155,8 @@ def _sendable(record: logging.LogRecord) -> logging.LogRecord:
         if not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         exc = record.exc_info[1]
-        record.exc_info = None if exc is None else (type(exc), _portable(exc), None)
+        sent = None if exc is None else _portable(exc)  # its class may not pickle either
+        record.exc_info = None if sent is None else (type(sent), sent, None)
     return record
 
 

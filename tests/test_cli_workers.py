@@ -820,3 +820,37 @@ def test_a_worker_error_is_listed_without_the_type_its_reason_names() -> None:
     assert _error_text(outcome) == "sts AssumeRole in us-east-1: Could not connect"
     plain = aiokit.Outcome(target, aiokit.Status.FAILED, reason="error", error=ValueError("x: y"))
     assert _error_text(plain) == "x: y"
+
+
+@pytest.mark.asyncio
+async def test_a_workers_warning_about_an_error_that_does_not_pickle_is_still_written() -> None:
+    # aiokit's EndpointConnectionError is a class made on the fly: neither it nor its class
+    # pickle. The worker's record of it must still reach the command's log, as in-process.
+    import logging
+    from io import StringIO
+
+    from aiokit.cli._logging import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    found = {}
+    try:
+        async with aiokit.SessionPool(
+            endpoint_url="http://127.0.0.1:9",  # nothing listens: connection refused
+            region="us-east-1",
+            credentials=aiokit.StaticKeys("AKIDEXAMPLE", "x" * 40),
+            retry=aiokit.RetrySettings(max_attempts=1),
+        ) as pool:
+            targets = [aiokit.Target.assume("111111111111", "us-east-1", "R")]
+            for runner in (None, aiokit.Processes(1)):
+                log = StringIO()
+                configure_logging(False, log)
+                async with pool.crawl("sqs", "list_queues", targets, runner=runner) as crawl:
+                    statuses = [e.status.value async for e in crawl.events()]
+                assert statuses == ["failed"]
+                found[runner is None] = log.getvalue().splitlines()
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert found[True] and found[False] == found[True]
+    assert "EndpointConnectionError: sts AssumeRole" in found[False][0]
