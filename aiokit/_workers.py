@@ -15,8 +15,13 @@ This module never imports the pool (the pool imports it, through ``_features``).
 
 from __future__ import annotations
 
+import copy
+import logging
+import multiprocessing
+import os
 import pickle
 import signal
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -93,22 +98,87 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
     """A worker process's main: crawl ``job``'s targets, report each one through ``conn``.
 
     A process's entry point, so it runs an event loop of its own (the one place aiokit
-    does: this process exists only for it). It ignores Ctrl-C: a terminal sends SIGINT to
-    the whole foreground process group, and stopping the workers is the driver's job.
+    does: this process exists only for it). It ignores SIGINT (a Ctrl-C reaches the whole
+    process group: the driver decides, and terminates its workers) and exits when its
+    parent does (a driver killed with SIGKILL must not leave its workers crawling).
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _follow_parent()
+    channel = _Channel(conn)
+    _log_to(channel, job.log_level)
     try:
-        anyio.run(_crawl_shard, job, conn)
+        anyio.run(_crawl_shard, job, channel)
     except Exception as exc:  # the driver raises it: a bug is the same in every worker
-        conn.send(("error", _portable(exc)))
+        channel.send(("error", _portable(exc)))
     finally:
+        logging.getLogger().handlers.clear()
         conn.close()
 
 
-async def _crawl_shard(job: CrawlJob, conn: Connection) -> None:
+class _Channel:
+    """The pipe to the driver, shared by the crawl's messages and the log records (sent
+    from different threads: one message at a time)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: Any) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
+class _LogToDriver(logging.Handler):
+    """A worker's log records, sent to the driver: its handlers write them (the command
+    line's: one line each, secrets redacted), not this process's stderr."""
+
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._channel.send(("log", _sendable(record)))
+        except Exception:  # unpicklable extras, or the driver is gone: nobody to tell
+            pass
+
+
+def _log_to(channel: _Channel, level: int) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [_LogToDriver(channel)]
+    root.setLevel(level)
+
+
+def _sendable(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of ``record`` that pickles: its message formatted, its traceback as text."""
+    record = copy.copy(record)
+    record.msg, record.args = record.getMessage(), None
+    if record.exc_info:
+        if not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        exc = record.exc_info[1]
+        sent = None if exc is None else _portable(exc)  # its class may not pickle either
+        record.exc_info = None if sent is None else (type(sent), sent, None)
+    return record
+
+
+def _follow_parent() -> None:
+    """In a worker process's main thread: ignore SIGINT, and exit when the parent ends."""
+    parent = multiprocessing.parent_process()
+    if parent is None or threading.current_thread() is not threading.main_thread():
+        return  # not a process of its own (e.g. a Dask worker's thread)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel: ready once the parent has exited
+        os._exit(1)  # an orphan: nobody reads its results
+
+    threading.Thread(target=watch, name="aiokit-parent-watch", daemon=True).start()
+
+
+async def _crawl_shard(job: CrawlJob, channel: _Channel) -> None:
     async with job.spec.build() as pool:
         async for message in shard_messages(job, pool):
-            await anyio.to_thread.run_sync(conn.send, message)
+            await anyio.to_thread.run_sync(channel.send, message)
 
 
 async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, ...]]:

@@ -55,6 +55,7 @@ items, calls, retries, throttles); each worker's last message is a :class:`Worke
 from __future__ import annotations
 
 import abc
+import logging
 import multiprocessing
 import pickle
 import time
@@ -204,6 +205,7 @@ class CrawlJob:
     limits: FanOutLimits
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
+    log_level: int = logging.WARNING  # a worker process sends the driver its records from
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
@@ -290,7 +292,9 @@ class ProcessRun:
         if self._deadline_at is not None and time.time() >= self._deadline_at:
             self.summaries.append(WorkerSummary(deadline_reached=True))
             return  # its targets stay without an outcome: never visited
-        job = replace(self._job, targets=targets).deadline_from(self._deadline_at)
+        level = logging.getLogger().getEffectiveLevel()  # what the driver's logging wants
+        job = replace(self._job, targets=targets, log_level=level)
+        job = job.deadline_from(self._deadline_at)
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=self._sharded.entry,
@@ -342,6 +346,11 @@ class ProcessRun:
             self.summaries.append(message[1])
         elif isinstance(message, tuple) and message[0] == "error":
             raise message[1]  # a bug or a configuration error: the same in every worker
+        elif isinstance(message, tuple) and message[0] == "log":
+            logger = logging.getLogger(message[1].name)  # the driver's handlers write it
+            if logger.isEnabledFor(message[1].levelno):
+                logger.handle(message[1])
+            return
         elif message is not None:
             _, target, records, outcome = message
             if self._pending[worker.shard].pop(target, False) is None:

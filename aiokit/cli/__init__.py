@@ -61,6 +61,7 @@ from ._crawl import (  # noqa: E402
     summarise,
 )
 from ._logging import configure_logging  # noqa: E402
+from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
 __all__ = ["main"]
 
@@ -404,6 +405,20 @@ def cli() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after this many seconds, keeping results (exit 3 if targets are left).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run the targets in N local worker processes, sharded by account "
+    "(at most one per account).",
+)
+@click.option(
+    "--dask",
+    "dask_at",
+    metavar="ADDRESS_OR_FILE",
+    help="Run the targets on a Dask cluster: its scheduler's address (tcp://host:8786) or "
+    "scheduler file. Needs the dask extra.",
+)
 @_common
 @_run
 async def crawl(
@@ -424,6 +439,8 @@ async def crawl(
     append: bool,
     replace: bool,
     deadline: float | None,
+    workers: int | None,
+    dask_at: str | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
@@ -432,6 +449,7 @@ async def crawl(
     params = _params(param, params_json)
     chosen = plan_output(out_path, fmt, resume, append, replace)
     compile_query(query)
+    runner = await choose_runner(workers, dask_at)
     spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
     # What can be checked without a request is checked before the output is opened too: a
     # typo must not empty an earlier --out file, nor leave an inventory that then refuses
@@ -470,6 +488,7 @@ async def crawl(
                     show_progress=err.is_terminal,
                     print_items=printer,
                     state=state,
+                    runner=runner,
                 )
             except anyio.get_cancelled_exc_class():
                 summarise(state.settle(), title, state)  # interrupted: say what was done
@@ -601,12 +620,23 @@ async def targets(
 @click.option("--out", "out_path", default="aiokit-demo.db", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Leave the emulator up afterwards.")
 @click.option("--accounts", "n_accounts", default=8, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Crawl in N local worker processes, sharded by account (at most one per account).",
+)
 @_run
-async def demo(out_path: str, keep_running: bool, n_accounts: int) -> None:
+async def demo(out_path: str, keep_running: bool, n_accounts: int, workers: int | None) -> None:
     """Crawl an emulated AWS organization (moto on 127.0.0.1) into an SQLite inventory."""
     from ._demo import run_demo
 
-    await run_demo(Path(out_path), keep_running=keep_running, n_accounts=n_accounts)
+    await run_demo(
+        Path(out_path),
+        keep_running=keep_running,
+        n_accounts=n_accounts,
+        runner=RunnerChoice(workers=workers),
+    )
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -25,9 +25,12 @@ from rich.table import Table
 import aiokit
 
 from .._fleet.crawl import Item, Report
+from .._fleet.runners import Runner
 from .._gc import DEFAULT_GC_THRESHOLD
 from .._sinks import Run, Sink, open_sink, output_format
+from .._workers import WorkerError
 from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
+from ._runners import RunnerChoice, describe
 
 __all__ = [
     "CRAWL_GC_THRESHOLD",
@@ -106,6 +109,8 @@ class CrawlState:
     todo: int = 0
     already_done: int = 0
     written: int = 0
+    runner: Runner | None = None  # where the targets ran: None, in this process
+    shards: int = 0  # how many of the runner's workers had targets
 
     def settle(self) -> Report:
         """The report with ``items`` as written and every target without an outcome counted
@@ -142,11 +147,13 @@ async def run_crawl(
     show_progress: bool = False,
     print_items: Callable[[Any], None] | None = None,
     state: CrawlState | None = None,
+    runner: RunnerChoice | None = None,
 ) -> Report:
     """The crawl behind ``aiokit crawl`` and ``aiokit demo``: targets -> sink, with progress.
 
     With ``resume``, only the targets the sink has no ok or skipped outcome for are run.
-    The report's ``never_visited`` counts the targets left without an outcome.
+    The report's ``never_visited`` counts the targets left without an outcome. ``runner``
+    (``--workers`` / ``--dask``) runs the targets elsewhere; by default, in this process.
     """
     compiled = compile_query(query)
     state = state if state is not None else CrawlState()
@@ -155,6 +162,9 @@ async def run_crawl(
         done = await sink.begin(Run(service, operation, params), resume=resume)
     todo = [t for t in targets if (t.account, t.region) not in done]
     state.todo, state.already_done = len(todo), len(targets) - len(todo)
+    state.runner = runner.runner(todo) if runner is not None and todo else None
+    if isinstance(state.runner, aiokit.Processes):  # a Dask runner shards in its run
+        state.shards = len({state.runner.shard(t) for t in todo})
     bar = _Bar(show_progress, f"{service} {operation}", len(todo))
     try:
         crawl = pool.crawl(
@@ -164,6 +174,7 @@ async def run_crawl(
             concurrency=concurrency,
             deadline=deadline,
             progress=bar.progress,
+            runner=state.runner,
             **params,
         )
         state.report = crawl.report
@@ -288,6 +299,8 @@ def table_printer() -> Callable[[Any], None]:
 def summarise(report: Report, title: str, state: CrawlState) -> None:
     err.print(outcome_table(report, title))
     line = summary_line(report)
+    if state.runner is not None:
+        line += f", on {describe(state.runner, state.shards)}"
     if state.already_done:
         line += f" ({state.already_done} done by an earlier run, not visited again)"
     err.print(line, highlight=False)
@@ -298,7 +311,7 @@ def finish(report: Report, title: str, state: CrawlState) -> None:
     for o in report.failed:
         err.print(
             f"[red]failed[/] {o.target.account} {o.target.region}: "
-            f"{escape(f'{o.reason}: {o.error}')}",
+            f"{escape(f'{o.reason}: {_error_text(o)}')}",
             highlight=False,
         )
     if report.never_visited:
@@ -310,6 +323,15 @@ def finish(report: Report, title: str, state: CrawlState) -> None:
         raise Failure(EXIT_UNFINISHED)
     if report.failed:
         raise Failure(EXIT_FAILED)
+
+
+def _error_text(outcome: aiokit.Outcome[Any]) -> str:
+    """The error of a failed outcome, as in this process: one from a worker process that
+    could not travel back as it was (``WorkerError``: "Type: message") without its type."""
+    text = str(outcome.error)
+    if isinstance(outcome.error, WorkerError):
+        return text.partition(": ")[2] or text
+    return text
 
 
 def open_output(

@@ -19,6 +19,7 @@ import aiokit
 from .._sinks import SqliteSink, _kind, output_format
 from ._console import err
 from ._crawl import CRAWL_GC_THRESHOLD, outcome_table, run_crawl
+from ._runners import RunnerChoice
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
 # (service, operation, regions, JMESPath per item): EC2's items are reservations; the
@@ -97,9 +98,12 @@ def _check_out(out_path: Path) -> None:
             )
 
 
-async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> None:
+async def run_demo(
+    out_path: Path, *, keep_running: bool, n_accounts: int, runner: RunnerChoice | None = None
+) -> None:
     """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring.
 
+    ``runner`` (``--workers N``) runs each crawl's targets in worker processes.
     SIGINT and SIGTERM cancel it through the command line's signal handling (exit 130 /
     143); the sink and the emulator are still closed, shielded."""
     from aiokit.testing import MotoServer, make_fake_organization
@@ -142,6 +146,7 @@ async def run_demo(out_path: Path, *, keep_running: bool, n_accounts: int) -> No
                         sink=sink,
                         query=query,
                         show_progress=err.is_terminal,
+                        runner=runner,
                     )
                     err.print(outcome_table(report, f"{service} {operation}"))
             finally:

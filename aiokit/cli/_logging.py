@@ -14,6 +14,8 @@ import re
 import sys
 from typing import TextIO
 
+from .._workers import WorkerError
+
 __all__ = ["Once", "OneLine", "RedactSecrets", "configure_logging", "redact"]
 
 # Names whose value is a secret (or, for Credential, the key id that goes with one).
@@ -70,7 +72,10 @@ class OneLine(logging.Formatter):
         text = f"{record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            text += f" ({type(exc).__name__}: {exc})"
+            if isinstance(exc, WorkerError):  # from a worker process; it names the type
+                text += f" ({exc})"
+            else:
+                text += f" ({type(exc).__name__}: {exc})"
         return " ".join(redact(text).split())
 
 
