@@ -156,8 +156,10 @@ def _sendable(record: logging.LogRecord) -> logging.LogRecord:
         if not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         exc = record.exc_info[1]
-        sent = None if exc is None else _portable(exc)  # its class may not pickle either
-        record.exc_info = None if sent is None else (type(sent), sent, None)
+        sent = None if exc is None else _portable(exc)
+        # The instance pickles (aiokit's errors rebuild their class), the class itself may
+        # not (botocore's and aiokit's made at run time): the handlers read the instance.
+        record.exc_info = None if sent is None else (BaseException, sent, None)
     return record
 
 
