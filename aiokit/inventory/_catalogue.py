@@ -1,0 +1,354 @@
+"""The built-in catalogue: ``ResourceType`` and one entry per common resource type.
+
+Each entry is data: the listing that finds the type's resources, the JMESPath to its
+records in one page, the JMESPath to a record's primary key, and a one-line description.
+Nothing here reads a model file or sends a request; ``ResourceType.checked()`` (and
+tests/test_inventory_catalogue.py, for every entry) checks an entry against botocore's
+models.
+
+Primary keys are the record's ARN where the API returns one. Where it returns none the key
+is the identifier AWS guarantees unique within the account and region (an EC2 instance id,
+a hosted zone id), and for listings that return bare strings (DynamoDB ``ListTables``, SQS
+``ListQueues``, EKS ``ListClusters``) the record *is* the key (``"@"``). An inventory stores
+the account and region beside the key, so a key need be unique only within its target.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from .._checks import kind
+from .._exceptions import ConfigurationError
+from .._fleet.listings import Listing
+
+__all__ = ["CATALOGUE", "ResourceType", "check_expression"]
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9_]*$")
+"""A resource type's name: ``<service>.<type>``, lower case (``ec2.instances``)."""
+
+
+def check_expression(where: str, expression: object) -> None:
+    """``expression`` is a JMESPath that compiles; else a ``ConfigurationError`` naming it."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise ConfigurationError(
+            f"{where} must be a JMESPath expression (a non-empty str), not {kind(expression)} "
+            f"{expression!r}"
+        )
+    try:
+        jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise ConfigurationError(
+            f"{where} is not a valid JMESPath expression: {expression!r} ({exc})"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """One type of resource an inventory lists: where its records are and what keys them.
+
+    Args:
+        name: ``"<service>.<type>"``, e.g. ``"ec2.instances"``.
+        listing: the paginated request that lists them.
+        records: JMESPath to the records in one page (``"Reservations[].Instances[]"``).
+        primary_key: JMESPath on one record giving its key within its account and region
+            (the ARN where the API returns one).
+        description: one line for ``aiokit inventory list`` and the docs.
+
+    Raises:
+        ConfigurationError: a field of the wrong type, a malformed name, or a JMESPath that
+            does not compile.
+    """
+
+    name: str
+    listing: Listing
+    records: str
+    primary_key: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            raise ConfigurationError(
+                f"ResourceType name must look like 'service.type' (lower case, e.g. "
+                f"'ec2.instances'), not {kind(self.name)} {self.name!r}"
+            )
+        if not isinstance(self.listing, Listing):
+            raise ConfigurationError(
+                f"ResourceType {self.name!r} listing must be an aiokit.Listing, not "
+                f"{kind(self.listing)}"
+            )
+        check_expression(f"ResourceType {self.name!r} records", self.records)
+        check_expression(f"ResourceType {self.name!r} primary_key", self.primary_key)
+        if not isinstance(self.description, str):
+            raise ConfigurationError(
+                f"ResourceType {self.name!r} description must be a str, not "
+                f"{kind(self.description)}"
+            )
+
+    @property
+    def is_global(self) -> bool:
+        """Whether the type is listed once per account, not once per region."""
+        return self.listing.is_global
+
+    def checked(self) -> ResourceType:
+        """This entry, its listing checked against botocore's models (blocking).
+
+        Raises:
+            UnknownServiceError, UnknownOperationError, InvalidParameterError: as
+                :meth:`aiokit.Listing.checked`.
+        """
+        self.listing.checked()
+        return self
+
+    def __repr__(self) -> str:
+        return f"aiokit.inventory.ResourceType({self.name!r}, {self.listing!r})"
+
+
+def _entry(
+    name: str,
+    operation: str,
+    records: str,
+    primary_key: str,
+    description: str,
+    params: Mapping[str, Any] | None = None,
+    **listing: Any,
+) -> ResourceType:
+    service = name.partition(".")[0]
+    return ResourceType(
+        name,
+        Listing(service, operation, params, name=name, **listing),
+        records,
+        primary_key,
+        description,
+    )
+
+
+_SELF = {"OwnerIds": ["self"]}
+
+_ENTRIES = (
+    # EC2 (regional)
+    _entry(
+        "ec2.instances",
+        "describe_instances",
+        "Reservations[].Instances[]",
+        "InstanceId",
+        "EC2 instances, flattened out of their reservations (no ARN in the API: the id)",
+    ),
+    _entry("ec2.vpcs", "describe_vpcs", "Vpcs[]", "VpcId", "VPCs (no ARN in the API: the id)"),
+    _entry("ec2.subnets", "describe_subnets", "Subnets[]", "SubnetArn", "VPC subnets"),
+    _entry(
+        "ec2.security_groups",
+        "describe_security_groups",
+        "SecurityGroups[]",
+        "GroupId",
+        "Security groups (the id: SecurityGroupArn is missing from older answers)",
+    ),
+    _entry("ec2.volumes", "describe_volumes", "Volumes[]", "VolumeId", "EBS volumes"),
+    _entry(
+        "ec2.snapshots",
+        "describe_snapshots",
+        "Snapshots[]",
+        "SnapshotId",
+        "EBS snapshots owned by the account (not the public ones)",
+        _SELF,
+    ),
+    _entry(
+        "ec2.images",
+        "describe_images",
+        "Images[]",
+        "ImageId",
+        "AMIs owned by the account (not the public ones)",
+        {"Owners": ["self"]},
+    ),
+    _entry(
+        "ec2.network_interfaces",
+        "describe_network_interfaces",
+        "NetworkInterfaces[]",
+        "NetworkInterfaceId",
+        "Elastic network interfaces",
+    ),
+    _entry(
+        "ec2.internet_gateways",
+        "describe_internet_gateways",
+        "InternetGateways[]",
+        "InternetGatewayId",
+        "Internet gateways",
+    ),
+    _entry(
+        "ec2.nat_gateways", "describe_nat_gateways", "NatGateways[]", "NatGatewayId", "NAT gateways"
+    ),
+    _entry(
+        "ec2.route_tables", "describe_route_tables", "RouteTables[]", "RouteTableId", "Route tables"
+    ),
+    # S3: ListBuckets answers with every region's buckets, from any region.
+    _entry(
+        "s3.buckets",
+        "list_buckets",
+        "Buckets[]",
+        "Name",
+        "S3 buckets, with their region (BucketRegion); names are unique in the partition",
+        account_wide=True,
+    ),
+    # IAM (global)
+    _entry("iam.users", "list_users", "Users[]", "Arn", "IAM users"),
+    _entry("iam.groups", "list_groups", "Groups[]", "Arn", "IAM groups"),
+    _entry("iam.roles", "list_roles", "Roles[]", "Arn", "IAM roles"),
+    _entry(
+        "iam.policies",
+        "list_policies",
+        "Policies[]",
+        "Arn",
+        "Customer-managed IAM policies (Scope=Local: not the AWS-managed ones)",
+        {"Scope": "Local"},
+    ),
+    _entry(
+        "iam.instance_profiles",
+        "list_instance_profiles",
+        "InstanceProfiles[]",
+        "Arn",
+        "IAM instance profiles",
+    ),
+    # Compute, containers, serverless
+    _entry("lambda.functions", "list_functions", "Functions[]", "FunctionArn", "Lambda functions"),
+    _entry("ecs.clusters", "list_clusters", "clusterArns[]", "@", "ECS clusters (their ARNs)"),
+    _entry("eks.clusters", "list_clusters", "clusters[]", "@", "EKS clusters (names only)"),
+    _entry(
+        "ecr.repositories",
+        "describe_repositories",
+        "repositories[]",
+        "repositoryArn",
+        "ECR repositories",
+    ),
+    _entry(
+        "autoscaling.groups",
+        "describe_auto_scaling_groups",
+        "AutoScalingGroups[]",
+        "AutoScalingGroupARN",
+        "Auto Scaling groups",
+    ),
+    _entry(
+        "stepfunctions.state_machines",
+        "list_state_machines",
+        "stateMachines[]",
+        "stateMachineArn",
+        "Step Functions state machines",
+    ),
+    _entry(
+        "apigateway.rest_apis",
+        "get_rest_apis",
+        "items[]",
+        "id",
+        "API Gateway REST APIs (no ARN in the API: the id)",
+    ),
+    # Databases and storage
+    _entry(
+        "rds.db_instances",
+        "describe_db_instances",
+        "DBInstances[]",
+        "DBInstanceArn",
+        "RDS DB instances",
+    ),
+    _entry(
+        "rds.db_clusters", "describe_db_clusters", "DBClusters[]", "DBClusterArn", "RDS DB clusters"
+    ),
+    _entry(
+        "dynamodb.tables",
+        "list_tables",
+        "TableNames[]",
+        "@",
+        "DynamoDB tables (ListTables gives names only: the record is the name)",
+    ),
+    _entry(
+        "efs.file_systems",
+        "describe_file_systems",
+        "FileSystems[]",
+        "FileSystemArn",
+        "EFS file systems",
+    ),
+    # Messaging
+    _entry("sqs.queues", "list_queues", "QueueUrls[]", "@", "SQS queues (URLs only)"),
+    _entry("sns.topics", "list_topics", "Topics[]", "TopicArn", "SNS topics (ARNs only)"),
+    _entry("kinesis.streams", "list_streams", "StreamSummaries[]", "StreamARN", "Kinesis streams"),
+    # Management, security, networking
+    _entry(
+        "cloudformation.stacks",
+        "describe_stacks",
+        "Stacks[]",
+        "StackId",
+        "CloudFormation stacks (StackId is the stack's ARN; deleted stacks excluded)",
+    ),
+    _entry("kms.keys", "list_keys", "Keys[]", "KeyArn", "KMS keys (ids and ARNs only)"),
+    _entry(
+        "logs.log_groups",
+        "describe_log_groups",
+        "logGroups[]",
+        "arn",
+        "CloudWatch Logs log groups (arn: the group's ARN with ':*')",
+    ),
+    _entry(
+        "cloudwatch.alarms",
+        "describe_alarms",
+        "MetricAlarms[]",
+        "AlarmArn",
+        "CloudWatch metric alarms",
+    ),
+    _entry(
+        "route53.hosted_zones",
+        "list_hosted_zones",
+        "HostedZones[]",
+        "Id",
+        "Route 53 hosted zones (no ARN in the API: the zone id)",
+    ),
+    _entry(
+        "elbv2.load_balancers",
+        "describe_load_balancers",
+        "LoadBalancers[]",
+        "LoadBalancerArn",
+        "Application, network and gateway load balancers",
+    ),
+    _entry(
+        "elbv2.target_groups",
+        "describe_target_groups",
+        "TargetGroups[]",
+        "TargetGroupArn",
+        "ELBv2 target groups",
+    ),
+    _entry(
+        "secretsmanager.secrets",
+        "list_secrets",
+        "SecretList[]",
+        "ARN",
+        "Secrets Manager secrets: metadata only, never the values",
+    ),
+    _entry(
+        "ssm.parameters",
+        "describe_parameters",
+        "Parameters[]",
+        "Name",
+        "SSM parameters: metadata only, never the values (the name: ARN is not always there)",
+    ),
+    _entry(
+        "acm.certificates",
+        "list_certificates",
+        "CertificateSummaryList[]",
+        "CertificateArn",
+        "ACM certificates",
+    ),
+    _entry("cloudtrail.trails", "list_trails", "Trails[]", "TrailARN", "CloudTrail trails"),
+    _entry(
+        "cloudfront.distributions",
+        "list_distributions",
+        "DistributionList.Items[]",
+        "ARN",
+        "CloudFront distributions",
+    ),
+)
+
+CATALOGUE: Mapping[str, ResourceType] = MappingProxyType({t.name: t for t in _ENTRIES})
+"""The built-in resource types by name (read-only)."""
