@@ -146,8 +146,8 @@ _ENTRIES = (
         "ec2.security_groups",
         "describe_security_groups",
         "SecurityGroups[]",
-        "GroupId",
-        "Security groups (the id: SecurityGroupArn is missing from older answers)",
+        "SecurityGroupArn",
+        "Security groups",
     ),
     _entry("ec2.volumes", "describe_volumes", "Volumes[]", "VolumeId", "EBS volumes"),
     _entry(
@@ -186,13 +186,21 @@ _ENTRIES = (
     _entry(
         "ec2.route_tables", "describe_route_tables", "RouteTables[]", "RouteTableId", "Route tables"
     ),
+    _entry(
+        "ec2.launch_templates",
+        "describe_launch_templates",
+        "LaunchTemplates[]",
+        "LaunchTemplateId",
+        "EC2 launch templates",
+    ),
     # S3: ListBuckets answers with every region's buckets, from any region.
     _entry(
         "s3.buckets",
         "list_buckets",
         "Buckets[]",
         "Name",
-        "S3 buckets, with their region (BucketRegion); names are unique in the partition",
+        "S3 buckets with their region (BucketRegion); no ARN in the answer: the name, unique in"
+        " the partition",
         account_wide=True,
     ),
     # IAM (global)
@@ -246,6 +254,14 @@ _ENTRIES = (
         "id",
         "API Gateway REST APIs (no ARN in the API: the id)",
     ),
+    _entry(
+        "sagemaker.notebook_instances",
+        "list_notebook_instances",
+        "NotebookInstances[]",
+        "NotebookInstanceArn",
+        "SageMaker notebook instances",
+    ),
+    _entry("codebuild.projects", "list_projects", "projects[]", "@", "CodeBuild projects (names)"),
     # Databases and storage
     _entry(
         "rds.db_instances",
@@ -271,6 +287,22 @@ _ENTRIES = (
         "FileSystemArn",
         "EFS file systems",
     ),
+    _entry(
+        "elasticache.clusters",
+        "describe_cache_clusters",
+        "CacheClusters[]",
+        "ARN",
+        "ElastiCache clusters",
+    ),
+    _entry(
+        "redshift.clusters",
+        "describe_clusters",
+        "Clusters[]",
+        "ClusterIdentifier",
+        "Redshift provisioned clusters (no cluster ARN in the answer: the identifier)",
+    ),
+    _entry("glue.databases", "get_databases", "DatabaseList[]", "Name", "Glue Data Catalog databases"),
+    _entry("backup.vaults", "list_backup_vaults", "BackupVaultList[]", "BackupVaultArn", "Backup vaults"),
     # Messaging
     _entry("sqs.queues", "list_queues", "QueueUrls[]", "@", "SQS queues (URLs only)"),
     _entry("sns.topics", "list_topics", "Topics[]", "TopicArn", "SNS topics (ARNs only)"),
@@ -288,8 +320,8 @@ _ENTRIES = (
         "logs.log_groups",
         "describe_log_groups",
         "logGroups[]",
-        "arn",
-        "CloudWatch Logs log groups (arn: the group's ARN with ':*')",
+        "logGroupArn",
+        "CloudWatch Logs log groups",
     ),
     _entry(
         "cloudwatch.alarms",
@@ -298,6 +330,15 @@ _ENTRIES = (
         "AlarmArn",
         "CloudWatch metric alarms",
     ),
+    _entry(
+        "cloudwatch.composite_alarms",
+        "describe_alarms",
+        "CompositeAlarms[]",
+        "AlarmArn",
+        "CloudWatch composite alarms",
+        {"AlarmTypes": ["CompositeAlarm"]},
+    ),
+    _entry("events.rules", "list_rules", "Rules[]", "Arn", "EventBridge rules (default event bus)"),
     _entry(
         "route53.hosted_zones",
         "list_hosted_zones",
@@ -320,6 +361,13 @@ _ENTRIES = (
         "ELBv2 target groups",
     ),
     _entry(
+        "elb.load_balancers",
+        "describe_load_balancers",
+        "LoadBalancerDescriptions[]",
+        "LoadBalancerName",
+        "Classic load balancers (no ARN in the API: the name)",
+    ),
+    _entry(
         "secretsmanager.secrets",
         "list_secrets",
         "SecretList[]",
@@ -331,7 +379,7 @@ _ENTRIES = (
         "describe_parameters",
         "Parameters[]",
         "Name",
-        "SSM parameters: metadata only, never the values (the name: ARN is not always there)",
+        "SSM parameters: metadata only, never the values (the name: ARN is a late addition)",
     ),
     _entry(
         "acm.certificates",
@@ -339,6 +387,14 @@ _ENTRIES = (
         "CertificateSummaryList[]",
         "CertificateArn",
         "ACM certificates",
+    ),
+    _entry(
+        "cognito-idp.user_pools",
+        "list_user_pools",
+        "UserPools[]",
+        "Id",
+        "Cognito user pools (no ARN in the listing: the pool id)",
+        {"MaxResults": 60},
     ),
     _entry("cloudtrail.trails", "list_trails", "Trails[]", "TrailARN", "CloudTrail trails"),
     _entry(
