@@ -165,9 +165,7 @@ class Seed:
                 }
             ],
         }
-        answer = await iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(document)
-        )
+        answer = await iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))
         return str(answer["Role"]["Arn"])
 
 
@@ -186,9 +184,7 @@ async def _instances(seed: Seed) -> list[str]:
 @seeds("ec2.vpcs")
 async def _vpcs(seed: Seed) -> list[str]:
     ec2 = await seed.client("ec2")
-    return [
-        (await ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16"))["Vpc"]["VpcId"] for i in (20, 21)
-    ]
+    return [(await ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16"))["Vpc"]["VpcId"] for i in (20, 21)]
 
 
 @seeds("ec2.subnets")
@@ -311,7 +307,10 @@ async def _roles(seed: Seed) -> list[str]:
 async def _policies(seed: Seed) -> list[str]:
     iam = await seed.client("iam")
     document = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
     )
     return [
         (await iam.create_policy(PolicyName=f"p{i}", PolicyDocument=document))["Policy"]["Arn"]
@@ -323,9 +322,7 @@ async def _policies(seed: Seed) -> list[str]:
 async def _instance_profiles(seed: Seed) -> list[str]:
     iam = await seed.client("iam")
     return [
-        (await iam.create_instance_profile(InstanceProfileName=f"ip{i}"))["InstanceProfile"][
-            "Arn"
-        ]
+        (await iam.create_instance_profile(InstanceProfileName=f"ip{i}"))["InstanceProfile"]["Arn"]
         for i in range(2)
     ]
 
@@ -358,7 +355,9 @@ async def _functions(seed: Seed) -> list[str]:
 @seeds("ecs.clusters")
 async def _ecs_clusters(seed: Seed) -> list[str]:
     ecs = await seed.client("ecs")
-    return [(await ecs.create_cluster(clusterName=f"c{i}"))["cluster"]["clusterArn"] for i in range(2)]
+    return [
+        (await ecs.create_cluster(clusterName=f"c{i}"))["cluster"]["clusterArn"] for i in range(2)
+    ]
 
 
 @seeds("eks.clusters")
@@ -471,7 +470,9 @@ async def _tables(seed: Seed) -> list[str]:
 @seeds("efs.file_systems")
 async def _file_systems(seed: Seed) -> list[str]:
     efs = await seed.client("efs")
-    return [(await efs.create_file_system(CreationToken=f"fs{i}"))["FileSystemArn"] for i in range(2)]
+    return [
+        (await efs.create_file_system(CreationToken=f"fs{i}"))["FileSystemArn"] for i in range(2)
+    ]
 
 
 @seeds("sqs.queues")
@@ -501,9 +502,7 @@ TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
 async def _stacks(seed: Seed) -> list[str]:
     cloudformation = await seed.client("cloudformation")
     return [
-        (await cloudformation.create_stack(StackName=f"stack{i}", TemplateBody=TEMPLATE))[
-            "StackId"
-        ]
+        (await cloudformation.create_stack(StackName=f"stack{i}", TemplateBody=TEMPLATE))["StackId"]
         for i in range(2)
     ]
 
@@ -567,9 +566,9 @@ async def _target_groups(seed: Seed) -> list[str]:
     elbv2 = await seed.client("elbv2")
     vpc, _ = await seed.vpc_with_subnets(0)
     return [
-        (
-            await elbv2.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=vpc)
-        )["TargetGroups"][0]["TargetGroupArn"]
+        (await elbv2.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=vpc))[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
         for i in range(2)
     ]
 
@@ -755,9 +754,7 @@ async def _composite_alarms(seed: Seed) -> int:
 async def _rules(seed: Seed) -> list[str]:
     events = await seed.client("events")
     return [
-        (await events.put_rule(Name=f"rule{i}", ScheduleExpression="rate(5 minutes)"))[
-            "RuleArn"
-        ]
+        (await events.put_rule(Name=f"rule{i}", ScheduleExpression="rate(5 minutes)"))["RuleArn"]
         for i in range(2)
     ]
 
@@ -842,8 +839,14 @@ def test_the_docs_list_exactly_the_untested_entries() -> None:
 def test_the_docs_table_lists_every_entry() -> None:
     text = DOCS.read_text(encoding="utf-8")
     section = text.partition("## The catalogue")[2].partition("\n## ")[0]
-    rows = re.findall(r"^\| `([a-z0-9_.-]+)` \| `([^`]+)` \| `([^`]+)` \| `([^`]+)` \| (yes|no) \|", section, flags=re.M)
-    documented = {name: (op, records, key, is_global == "yes") for name, op, records, key, is_global in rows}
+    rows = re.findall(
+        r"^\| `([a-z0-9_.-]+)` \| `([^`]+)` \| `([^`]+)` \| `([^`]+)` \| (yes|no) \|",
+        section,
+        flags=re.M,
+    )
+    documented = {
+        name: (op, records, key, is_global == "yes") for name, op, records, key, is_global in rows
+    }
     actual = {
         name: (
             f"{e.listing.service}.{e.listing.operation}",
@@ -854,3 +857,341 @@ def test_the_docs_table_lists_every_entry() -> None:
         for name, e in CATALOGUE.items()
     }
     assert documented == actual
+
+
+# --- load_spec: the TOML spec file ---------------------------------------------------------
+
+TRANSIT = """
+[resources."ec2.transit_gateways"]
+service = "ec2"
+operation = "describe_transit_gateways"
+records = "TransitGateways[]"
+primary_key = "TransitGatewayArn"
+params = { }
+global = false
+description = "Transit gateways"
+"""
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "extra.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_spec_adds_an_entry(tmp_path: Path) -> None:
+    merged = load_spec(_spec(tmp_path, TRANSIT))
+    entry = merged["ec2.transit_gateways"]
+    assert entry.listing == Listing(
+        "ec2", "describe_transit_gateways", name="ec2.transit_gateways", account_wide=False
+    )
+    assert (entry.records, entry.primary_key, entry.description) == (
+        "TransitGateways[]",
+        "TransitGatewayArn",
+        "Transit gateways",
+    )
+    assert entry.is_global is False
+    # The built-ins are all there, in their order, then the new entry; the built-in
+    # catalogue itself is unchanged.
+    assert list(merged) == [*CATALOGUE, "ec2.transit_gateways"]
+    assert "ec2.transit_gateways" not in CATALOGUE
+    with pytest.raises(TypeError):
+        merged["x.y"] = entry  # type: ignore[index]
+
+
+def test_load_spec_takes_a_str_path_and_minimal_entries(tmp_path: Path) -> None:
+    text = '[resources."iam.saml_providers_like"]\nservice = "iam"\noperation = "ListUsers"\n'
+    text += 'records = "Users[]"\nprimary_key = "Arn"\n'
+    entry = load_spec(str(_spec(tmp_path, text)))["iam.saml_providers_like"]
+    assert entry.listing.operation == "list_users"
+    assert entry.is_global is True  # derived: no `global` given
+    assert entry.description == ""
+
+
+def test_a_spec_entry_replaces_a_built_in_one(tmp_path: Path) -> None:
+    text = """
+[resources."ec2.snapshots"]
+service = "ec2"
+operation = "describe_snapshots"
+params = { OwnerIds = ["123456789012"], Filters = [{ Name = "status", Values = ["completed"] }] }
+records = "Snapshots[]"
+primary_key = "SnapshotId"
+"""
+    merged = load_spec(_spec(tmp_path, text))
+    assert merged["ec2.snapshots"].listing.params == {
+        "OwnerIds": ["123456789012"],
+        "Filters": [{"Name": "status", "Values": ["completed"]}],
+    }
+    assert list(merged) == list(CATALOGUE)  # replaced in place
+    assert CATALOGUE["ec2.snapshots"].listing.params == {"OwnerIds": ["self"]}
+
+
+def test_load_spec_merges_into_a_given_catalogue(tmp_path: Path) -> None:
+    first = load_spec(_spec(tmp_path, TRANSIT))
+    other = tmp_path / "more.toml"
+    other.write_text(TRANSIT.replace("ec2.transit_gateways", "ec2.tgws"), encoding="utf-8")
+    both = load_spec(other, first)
+    assert {"ec2.transit_gateways", "ec2.tgws"} <= set(both)
+
+
+async def test_a_spec_entry_runs_against_moto(
+    tmp_path: Path, aiokit_pool: aiokit.SessionPool
+) -> None:
+    entry = load_spec(_spec(tmp_path, TRANSIT))["ec2.transit_gateways"]
+    ec2 = await aiokit_pool.client("ec2", REGION)
+    made = [(await ec2.create_transit_gateway())["TransitGateway"] for _ in range(2)]
+    records = await _records(aiokit_pool, entry)
+    keys = {jmespath.search(entry.primary_key, r) for r in records}
+    assert keys == {m["TransitGatewayArn"] for m in made}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("this is = not [toml", "is not valid TOML"),
+        ("", "defines no resource types"),
+        ("[resources]\n", "defines no resource types"),
+        ("resources = 3\n", "defines no resource types"),
+        (
+            "[resource.'ec2.x']\nservice = 'ec2'\n",
+            "unknown top-level key 'resource'; did you mean resources?",
+        ),
+        ("[resources]\n'ec2.x' = 3\n", "entry 'ec2.x' must be a table of fields, not int"),
+        (
+            TRANSIT.replace('"ec2.transit_gateways"', "ec2.transit_gateways"),
+            'quote the dotted name: [resources."ec2.<type>"]',
+        ),
+        (
+            TRANSIT.replace('"ec2.transit_gateways"', '"EC2 gateways"'),
+            "entry 'EC2 gateways': a resource type's name",
+        ),
+        (
+            TRANSIT.replace("primary_key", "primary_kye"),
+            "unknown field 'primary_kye'; did you mean primary_key?",
+        ),
+        (TRANSIT.replace("global =", "globl ="), "unknown field 'globl'; did you mean global?"),
+        (TRANSIT.replace('records = "TransitGateways[]"\n', ""), "field 'records' is missing"),
+        (
+            TRANSIT.replace('service = "ec2"', "service = 2"),
+            "field 'service': must be a string, not an integer",
+        ),
+        (
+            TRANSIT.replace("params = { }", "params = []"),
+            "field 'params': must be a table, not an array",
+        ),
+        (
+            TRANSIT.replace("params = { }", 'params = "x"'),
+            "field 'params': must be a table, not a string",
+        ),
+        (
+            TRANSIT.replace("global = false", 'global = "no"'),
+            "field 'global': must be true or false, not a string",
+        ),
+        (
+            TRANSIT.replace("global = false", "global = 0"),
+            "field 'global': must be true or false, not an integer",
+        ),
+        (
+            TRANSIT.replace('description = "Transit gateways"', "description = 1.5"),
+            "field 'description': must be a string, not a float",
+        ),
+        (
+            TRANSIT.replace('service = "ec2"', 'service = "ec3"').replace(
+                "ec2.transit", "ec3.transit"
+            ),
+            "field 'service': unknown service 'ec3'",
+        ),
+        (
+            TRANSIT.replace('service = "ec2"', 'service = "s3"'),
+            "field 'service': 's3' is not the service its name starts with",
+        ),
+        (
+            TRANSIT.replace("describe_transit_gateways", "describe_transit_gatways"),
+            "field 'operation': ec2 has no operation 'describe_transit_gatways'; "
+            "did you mean describe_transit_gateways",
+        ),
+        (
+            TRANSIT.replace("describe_transit_gateways", "run_instances"),
+            "field 'operation': ec2 RunInstances is not paginated",
+        ),
+        (
+            TRANSIT.replace("params = { }", "params = { Fitlers = [] }"),
+            "field 'params': ec2 DescribeTransitGateways: Unknown parameter in input: \"Fitlers\"",
+        ),
+        (
+            TRANSIT.replace("params = { }", 'params = { MaxResults = "5" }'),
+            "field 'params': ec2 DescribeTransitGateways: Invalid type for parameter MaxResults",
+        ),
+        (
+            TRANSIT.replace("params = { }", "params = { PaginationConfig = { PageSize = 0 } }"),
+            "field 'params'",
+        ),
+        (
+            TRANSIT.replace("params = { }", "params = { When = 07:32:00 }"),
+            "field 'params': ec2 describe_transit_gateways params['When'] must be",
+        ),
+        (
+            TRANSIT + 'key = "Gateways"\n',
+            "field 'key': ec2 DescribeTransitGateways has result keys ['TransitGateways'], "
+            "not 'Gateways'",
+        ),
+        (
+            TRANSIT.replace('records = "TransitGateways[]"', 'records = "TransitGateways[?"'),
+            "field 'records'",
+        ),
+        (TRANSIT.replace('records = "TransitGateways[]"', 'records = ""'), "field 'records'"),
+        (
+            TRANSIT.replace('primary_key = "TransitGatewayArn"', 'primary_key = "a b"'),
+            "field 'primary_key'",
+        ),
+        (
+            TRANSIT.replace(
+                'primary_key = "TransitGatewayArn"', 'primary_key = "TransitGatewayArn ||"'
+            ),
+            "field 'primary_key'",
+        ),
+    ],
+    ids=lambda v: v[:40] if isinstance(v, str) else repr(v),
+)
+def test_load_spec_refuses_hostile_input(tmp_path: Path, text: str, words: str) -> None:
+    path = _spec(tmp_path, text)
+    with pytest.raises(ConfigurationError, match=re.escape(words)) as caught:
+        load_spec(path)
+    message = str(caught.value)
+    assert str(path) in message  # the file
+    if "field '" in words:  # and, for a field, the entry
+        assert re.search(r"entry 'ec[23]\.transit_gateways'", message), message
+    # One ConfigurationError of aiokit's own, not the TOML parser's or botocore's.
+    assert type(caught.value) is ConfigurationError
+
+
+def test_load_spec_names_the_entry_and_the_field(tmp_path: Path) -> None:
+    text = TRANSIT + TRANSIT.replace("ec2.transit_gateways", "ec2.bad").replace(
+        "params = { }", "params = { Bogus = 1 }"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_spec(_spec(tmp_path, text))
+    message = str(caught.value)
+    assert "entry 'ec2.bad'" in message and "field 'params'" in message and "Bogus" in message
+    assert "'extra.toml'" in message or "extra.toml" in message
+
+
+def test_load_spec_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(
+        ConfigurationError, match=re.escape(f"spec file '{missing}' does not exist")
+    ):
+        load_spec(missing)
+
+
+def test_load_spec_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is a directory, not a TOML file"):
+        load_spec(tmp_path)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads unreadable files"
+)
+def test_load_spec_unreadable(tmp_path: Path) -> None:
+    path = _spec(tmp_path, TRANSIT)
+    path.chmod(0)
+    try:
+        with pytest.raises(ConfigurationError, match="cannot be read: Permission denied"):
+            load_spec(path)
+    finally:
+        path.chmod(0o600)
+
+
+def test_load_spec_os_error(tmp_path: Path) -> None:
+    """Read as root too: a path through a file cannot be opened by anyone."""
+    path = _spec(tmp_path, TRANSIT) / "inside.toml"
+    with pytest.raises(ConfigurationError, match="cannot be read: Not a directory"):
+        load_spec(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_load_spec_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """Reading a named pipe would wait for a writer forever: refused before opening."""
+    fifo = tmp_path / "spec.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigurationError, match="is not a regular file"):
+        load_spec(fifo)
+
+
+def test_load_spec_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigurationError, match="not TOML: it is not UTF-8 text"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("path", [None, 3, "", b"spec.toml", ["a.toml"]])
+def test_load_spec_bad_path_types(path: Any) -> None:
+    with pytest.raises(ConfigurationError, match="spec path must be a file path"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    "catalogue",
+    [{"ec2.vpcs": "not a type"}, {"wrong.name": CATALOGUE["ec2.vpcs"]}, ["ec2.vpcs"], 3],
+    ids=["value", "key", "list", "int"],
+)
+def test_bad_catalogue_arguments(tmp_path: Path, catalogue: Any) -> None:
+    with pytest.raises(
+        ConfigurationError, match="catalogue must be a mapping of name to ResourceType"
+    ):
+        load_spec(_spec(tmp_path, TRANSIT), catalogue)
+    with pytest.raises(ConfigurationError, match="catalogue must be a mapping"):
+        select("ec2.vpcs", catalogue)
+
+
+# --- select: --resources ---------------------------------------------------------------------
+
+
+def test_select_names_in_order_once() -> None:
+    chosen = select("s3.buckets, ec2.instances,s3.buckets,")
+    assert [t.name for t in chosen] == ["s3.buckets", "ec2.instances"]
+    assert select(["iam.users", "iam.roles"]) == (CATALOGUE["iam.users"], CATALOGUE["iam.roles"])
+    assert select(iter(["sqs.queues"])) == (CATALOGUE["sqs.queues"],)
+
+
+def test_select_service_globs() -> None:
+    ec2 = select("ec2.*")
+    assert [t.name for t in ec2] == [n for n in CATALOGUE if n.startswith("ec2.")]
+    assert len(ec2) >= 7
+    assert {t.name for t in select("iam.*,s3.buckets")} == {
+        n for n in CATALOGUE if n.startswith("iam.")
+    } | {"s3.buckets"}
+    assert select("*") == tuple(CATALOGUE.values())
+    # A glob and a name of the same type: once, where it first came.
+    assert [t.name for t in select("ec2.vpcs,ec2.*")][:2] == ["ec2.vpcs", "ec2.instances"]
+
+
+def test_select_from_a_loaded_spec(tmp_path: Path) -> None:
+    merged = load_spec(_spec(tmp_path, TRANSIT))
+    assert select("ec2.transit_gateways", merged) == (merged["ec2.transit_gateways"],)
+    with pytest.raises(ConfigurationError, match=r"unknown resource type 'ec2\.transit_gateways'"):
+        select("ec2.transit_gateways")
+
+
+@pytest.mark.parametrize(
+    ("names", "words"),
+    [
+        ("ec2.instance", "unknown resource type 'ec2.instance'; did you mean ec2.instances"),
+        ("s3.bucket,ec2.vpcs", "unknown resource type 's3.bucket'; did you mean s3.buckets"),
+        ("ec3.*", "'ec3.*' matches no resource type; did you mean ecs, ecr, ec2?"),
+        ("ec2.nothing*", "'ec2.nothing*' matches no resource type"),
+        ("", "no resource type given"),
+        (" , ,", "no resource type given"),
+        ([], "no resource type given"),
+        ([""], "no resource type given"),
+        ([3], "resources must be names (str), not int 3"),
+        (None, "resources must be a comma-separated str or an iterable of names, not NoneType"),
+        (b"ec2.vpcs", "not bytes"),
+        ({"ec2.vpcs": 1}, "not dict"),
+    ],
+    ids=repr,
+)
+def test_select_refuses(names: Any, words: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(words)):
+        select(names)

@@ -97,7 +97,10 @@ async def test_pickles_with_every_field() -> None:
     listing = Listing(
         "cloudtrail",
         "lookup_events",
-        {"StartTime": when, "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "x"}]},
+        {
+            "StartTime": when,
+            "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "x"}],
+        },
         name="trail events",
         account_wide=False,
     )
@@ -135,7 +138,12 @@ def test_repr_is_short_and_never_shows_values() -> None:
         (("iam", "list_users", ["Scope"]), {}, InvalidParameterError, "must be a dict"),
         (("iam", "list_users", "Scope=Local"), {}, InvalidParameterError, "must be a dict"),
         (("iam", "list_users", {3: "x"}), {}, InvalidParameterError, "parameter names"),
-        (("iam", "list_users", {"A": {1, 2}}), {}, InvalidParameterError, r"params\['A'\] must be.*not set"),
+        (
+            ("iam", "list_users", {"A": {1, 2}}),
+            {},
+            InvalidParameterError,
+            r"params\['A'\] must be.*not set",
+        ),
         (("iam", "list_users", {"A": [object()]}), {}, InvalidParameterError, r"\['A'\]\[0\]"),
         (("iam", "list_users"), {"key": ""}, InvalidParameterError, "key"),
         (("iam", "list_users"), {"name": 7}, ConfigurationError, "name"),
@@ -232,13 +240,18 @@ def test_checked_raises_what_the_crawl_raises(
         assert caught.value.operation is not None  # type: ignore[attr-defined]
 
 
-async def test_checked_matches_the_crawl_on_the_same_mistake(aiokit_pool: aiokit.SessionPool) -> None:
+async def test_checked_matches_the_crawl_on_the_same_mistake(
+    aiokit_pool: aiokit.SessionPool,
+) -> None:
     """The listing's check and the crawl's are one: same class, same message."""
     listing = Listing("ec2", "describe_instances", {"Fitlers": []})
     with pytest.raises(InvalidParameterError) as by_listing:
         listing.checked()
     crawl = aiokit_pool.crawl(
-        listing.service, listing.operation, [aiokit.Target(None, "us-east-1")], **listing.request_params()
+        listing.service,
+        listing.operation,
+        [aiokit.Target(None, "us-east-1")],
+        **listing.request_params(),
     )
     with pytest.raises(InvalidParameterError) as by_crawl:
         async with crawl:

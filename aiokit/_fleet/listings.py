@@ -50,7 +50,7 @@ class FrozenParams(Mapping[str, Any]):
     tuples for lists); :meth:`thaw` gives back plain dicts and lists for a request.
     """
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Mapping[str, Any], where: str = "params") -> None:
         frozen: dict[str, Any] = {}
@@ -147,7 +147,7 @@ class Listing:
             ConfigurationError: a value of the wrong type or shape, named.
     """
 
-    __slots__ = ("service", "operation", "params", "key", "name", "account_wide")
+    __slots__ = ("account_wide", "key", "name", "operation", "params", "service")
 
     service: str
     operation: str
@@ -177,8 +177,7 @@ class Listing:
             )
         if service != service.strip().lower() or " " in service:
             raise UnknownServiceError(
-                f"service must be botocore's lower-case service name such as 's3', not "
-                f"{service!r}"
+                f"service must be botocore's lower-case service name such as 's3', not {service!r}"
             )
         snake = xform_name(operation.strip())
         if params is None:

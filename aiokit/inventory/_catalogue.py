@@ -301,8 +301,16 @@ _ENTRIES = (
         "ClusterIdentifier",
         "Redshift provisioned clusters (no cluster ARN in the answer: the identifier)",
     ),
-    _entry("glue.databases", "get_databases", "DatabaseList[]", "Name", "Glue Data Catalog databases"),
-    _entry("backup.vaults", "list_backup_vaults", "BackupVaultList[]", "BackupVaultArn", "Backup vaults"),
+    _entry(
+        "glue.databases", "get_databases", "DatabaseList[]", "Name", "Glue Data Catalog databases"
+    ),
+    _entry(
+        "backup.vaults",
+        "list_backup_vaults",
+        "BackupVaultList[]",
+        "BackupVaultArn",
+        "Backup vaults",
+    ),
     # Messaging
     _entry("sqs.queues", "list_queues", "QueueUrls[]", "@", "SQS queues (URLs only)"),
     _entry("sns.topics", "list_topics", "Topics[]", "TopicArn", "SNS topics (ARNs only)"),

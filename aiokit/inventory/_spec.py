@@ -75,6 +75,9 @@ def _read(path: object) -> tuple[str, dict[str, Any]]:
     file = Path(path)
     label = f"spec file {str(file)!r}"
     try:
+        if file.exists() and not file.is_dir() and not file.is_file():
+            # A named pipe or a device: reading would wait for a writer, maybe forever.
+            raise ConfigurationError(f"{label} is not a regular file")
         raw = file.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{label} does not exist") from None
