@@ -99,6 +99,7 @@ def test_the_catalogue_is_read_only_and_pickles() -> None:
         ({"primary_key": "VpcId)"}, "primary_key is not a valid JMESPath"),
         ({"primary_key": None}, "primary_key must be a JMESPath"),
         ({"description": 5}, "description must be a str"),
+        ({"name": "vpc.vpcs"}, "is listed by 'ec2': its name must start with 'ec2.'"),
     ],
 )
 def test_resource_type_refuses_bad_fields(kwargs: dict[str, Any], words: str) -> None:
@@ -949,6 +950,7 @@ async def test_a_spec_entry_runs_against_moto(
     ("text", "words"),
     [
         ("this is = not [toml", "is not valid TOML"),
+        (TRANSIT + TRANSIT, "is not valid TOML"),  # the same entry twice
         ("", "defines no resource types"),
         ("[resources]\n", "defines no resource types"),
         ("resources = 3\n", "defines no resource types"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,6 +179,34 @@ def test_bad_values_are_refused_at_construction(
 ) -> None:
     with pytest.raises(error, match=words):
         Listing(*args, **kwargs)
+
+
+def test_a_list_holding_itself_is_refused_not_a_recursion_error() -> None:
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(InvalidParameterError, match="nested too deep"):
+        Listing("ec2", "describe_instances", {"Filters": looped})
+
+
+def test_unpickled_in_a_fresh_interpreter() -> None:
+    """What a spawned worker does: find the classes by name in a new process."""
+    listing = Listing("ec2", "describe_snapshots", FILTERS, name="snaps", account_wide=False)
+    code = (
+        "import pickle, sys\n"
+        "value = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(repr(value), value.request_params(), value.is_global)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(listing),
+        capture_output=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(aiokit.__file__).parent.parent)},
+    )
+    assert done.stdout.decode().split("\n")[0] == (
+        f"{listing!r} {listing.request_params()!r} False"
+    )
 
 
 def test_positional_only_where_the_signature_says() -> None:

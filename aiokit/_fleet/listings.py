@@ -188,7 +188,15 @@ class Listing:
                 service=service,
                 operation=snake,
             )
-        frozen = FrozenParams(params, f"{service} {snake} params")
+        try:
+            frozen = FrozenParams(params, f"{service} {snake} params")
+        except RecursionError:  # a list holding itself, or nesting no request has
+            raise InvalidParameterError(
+                f"{service} {snake}: parameters nested too deep (does a list or dict contain "
+                "itself?)",
+                service=service,
+                operation=snake,
+            ) from None
         _validate.pagination_config(service, snake, params.get("PaginationConfig"))
         for attr, value in (
             ("service", service),
@@ -235,7 +243,8 @@ class Listing:
         """Whether the listing runs once per account (not once per region).
 
         ``account_wide`` when given; else whether botocore's endpoint data has one endpoint
-        for the whole partition for the service (read once per service, then cached).
+        for the whole partition for the service. The first call for a service reads
+        botocore's data files (blocking, as :meth:`checked`); later ones are cached.
         """
         if self.account_wide is not None:
             return self.account_wide

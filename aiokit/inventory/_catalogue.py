@@ -54,7 +54,8 @@ class ResourceType:
     """One type of resource an inventory lists: where its records are and what keys them.
 
     Args:
-        name: ``"<service>.<type>"``, e.g. ``"ec2.instances"``.
+        name: ``"<service>.<type>"``, e.g. ``"ec2.instances"``; ``<service>`` is the
+            listing's service.
         listing: the paginated request that lists them.
         records: JMESPath to the records in one page (``"Reservations[].Instances[]"``).
         primary_key: JMESPath on one record giving its key within its account and region
@@ -82,6 +83,12 @@ class ResourceType:
             raise ConfigurationError(
                 f"ResourceType {self.name!r} listing must be an aiokit.Listing, not "
                 f"{kind(self.listing)}"
+            )
+        if self.listing.service != self.name.partition(".")[0]:
+            # So that "ec2.*" selects every type EC2 lists, and only those.
+            raise ConfigurationError(
+                f"ResourceType {self.name!r} is listed by {self.listing.service!r}: its name "
+                f"must start with '{self.listing.service}.'"
             )
         check_expression(f"ResourceType {self.name!r} records", self.records)
         check_expression(f"ResourceType {self.name!r} primary_key", self.primary_key)
