@@ -75,6 +75,21 @@ def test_owned_by_self_and_local_scope() -> None:
     assert CATALOGUE["iam.policies"].listing.params == {"Scope": "Local"}
 
 
+def test_listings_that_truncate_without_a_page_size_have_one() -> None:
+    """SQS ListQueues without MaxResults stops at 1000 queues with no NextToken."""
+    assert CATALOGUE["sqs.queues"].listing.params["PaginationConfig"] == {"PageSize": 1000}
+
+
+def test_acm_lists_every_key_type() -> None:
+    """ACM's default filter is RSA 1024/2048 only: the entry asks for every algorithm
+    botocore's model knows."""
+    from aiokit._botocore.loaders import shared_loader
+
+    shapes = shared_loader().load_service_model("acm", "service-2")["shapes"]
+    includes = CATALOGUE["acm.certificates"].listing.params["Includes"]
+    assert set(includes["keyTypes"]) == set(shapes["KeyAlgorithm"]["enum"])
+
+
 def test_the_catalogue_is_read_only_and_pickles() -> None:
     with pytest.raises(TypeError):
         CATALOGUE["ec2.x"] = CATALOGUE["ec2.vpcs"]  # type: ignore[index]

@@ -137,6 +137,16 @@ def _entry(
 
 
 _SELF = {"OwnerIds": ["self"]}
+# ACM's key algorithms (botocore's KeyAlgorithm enum): ListCertificates filters on them.
+_KEY_TYPES = [
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+]
 
 _ENTRIES = (
     # EC2 (regional)
@@ -319,7 +329,16 @@ _ENTRIES = (
         "Backup vaults",
     ),
     # Messaging
-    _entry("sqs.queues", "list_queues", "QueueUrls[]", "@", "SQS queues (URLs only)"),
+    # Without MaxResults, ListQueues answers with at most 1000 queues and no NextToken: a
+    # page size makes it paginate.
+    _entry(
+        "sqs.queues",
+        "list_queues",
+        "QueueUrls[]",
+        "@",
+        "SQS queues (URLs only)",
+        {"PaginationConfig": {"PageSize": 1000}},
+    ),
     _entry("sns.topics", "list_topics", "Topics[]", "TopicArn", "SNS topics (ARNs only)"),
     _entry("kinesis.streams", "list_streams", "StreamSummaries[]", "StreamARN", "Kinesis streams"),
     # Management, security, networking
@@ -401,7 +420,8 @@ _ENTRIES = (
         "list_certificates",
         "CertificateSummaryList[]",
         "CertificateArn",
-        "ACM certificates",
+        "ACM certificates of every key type (by default ACM lists RSA 1024 and 2048 only)",
+        {"Includes": {"keyTypes": _KEY_TYPES}},
     ),
     _entry(
         "cognito-idp.user_pools",
@@ -411,7 +431,13 @@ _ENTRIES = (
         "Cognito user pools (no ARN in the listing: the pool id)",
         {"MaxResults": 60},
     ),
-    _entry("cloudtrail.trails", "list_trails", "Trails[]", "TrailARN", "CloudTrail trails"),
+    _entry(
+        "cloudtrail.trails",
+        "list_trails",
+        "Trails[]",
+        "TrailARN",
+        "CloudTrail trails; a multi-region trail shows in every region (HomeRegion: its own)",
+    ),
     _entry(
         "cloudfront.distributions",
         "list_distributions",
