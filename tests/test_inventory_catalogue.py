@@ -134,6 +134,49 @@ def test_resource_type_refuses_bad_fields(kwargs: dict[str, Any], words: str) ->
         ResourceType(**fields)
 
 
+@pytest.mark.parametrize(
+    ("records", "primary_key", "words"),
+    [
+        ("Gateways[]", "TransitGatewayArn", "records: DescribeTransitGatewaysResult has no field"),
+        ("TransitGateways[]", "Arn", "primary_key: TransitGateway has no field 'Arn'"),
+        ("TransitGateways[].Options", "Asn", "primary_key: TransitGatewayOptions has no field"),
+        ("TransitGateways[0]", "Options.Asn", "TransitGatewayOptions has no field 'Asn'"),
+        ("TransitGateways[?State=='x']", "Nope", "TransitGateway has no field 'Nope'"),
+    ],
+)
+def test_checked_finds_misspelt_fields(records: str, primary_key: str, words: str) -> None:
+    entry = ResourceType(
+        "ec2.tgw", Listing("ec2", "describe_transit_gateways"), records, primary_key
+    )
+    with pytest.raises(ConfigurationError, match=re.escape(words)):
+        entry.checked()
+
+
+@pytest.mark.parametrize(
+    ("records", "primary_key"),
+    [
+        ("TransitGateways[?State=='available']", "TransitGatewayArn"),
+        ("TransitGateways[0]", "Options.AmazonSideAsn"),
+        ("TransitGateways[*]", "Tags[?Key=='Name'].Value | [0]"),  # a pipe: not followed
+        ("length(TransitGateways)", "@"),  # a function: not followed
+    ],
+)
+def test_checked_accepts_what_it_cannot_follow(records: str, primary_key: str) -> None:
+    entry = ResourceType(
+        "ec2.tgw", Listing("ec2", "describe_transit_gateways"), records, primary_key
+    )
+    assert entry.checked() is entry
+
+
+def test_a_long_field_list_is_cut_short() -> None:
+    entry = ResourceType(
+        "ec2.x", Listing("ec2", "describe_instances"), "Reservations[].Instances[]", "Nope"
+    )
+    with pytest.raises(ConfigurationError, match=r"more\)\)$") as caught:
+        entry.checked()
+    assert len(str(caught.value)) < 400
+
+
 # --- against moto -------------------------------------------------------------------------
 
 # Entries moto (5.2) cannot test, and why: the docs' "untested" table lists the same.
@@ -1062,6 +1105,16 @@ async def test_a_spec_entry_runs_against_moto(
             "field 'records'",
         ),
         (TRANSIT.replace('records = "TransitGateways[]"', 'records = ""'), "field 'records'"),
+        (
+            TRANSIT.replace('records = "TransitGateways[]"', 'records = "Gateways[]"'),
+            "field 'records': ResourceType 'ec2.transit_gateways' records: "
+            "DescribeTransitGatewaysResult has no field 'Gateways'; did you mean TransitGateways?",
+        ),
+        (
+            TRANSIT.replace('"TransitGatewayArn"', '"TransitGatewayArm"'),
+            "field 'primary_key': ResourceType 'ec2.transit_gateways' primary_key: "
+            "TransitGateway has no field 'TransitGatewayArm'; did you mean TransitGatewayArn",
+        ),
         (
             TRANSIT.replace('primary_key = "TransitGatewayArn"', 'primary_key = "a b"'),
             "field 'primary_key'",

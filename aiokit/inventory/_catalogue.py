@@ -24,9 +24,13 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
+from .._botocore.loaders import shared_loader
+from .._botocore.model import ServiceModel
 from .._checks import kind
 from .._exceptions import ConfigurationError
 from .._fleet.listings import Listing
+from .._paginate import check_listing
+from .._validate import did_you_mean
 
 __all__ = ["CATALOGUE", "ResourceType", "check_expression"]
 
@@ -104,17 +108,90 @@ class ResourceType:
         return self.listing.is_global
 
     def checked(self) -> ResourceType:
-        """This entry, its listing checked against botocore's models (blocking).
+        """This entry, checked against botocore's models (blocking: reads model files).
+
+        The listing as :meth:`aiokit.Listing.checked` checks it; then ``records`` against
+        the operation's output shape and ``primary_key`` against a record's shape, as far
+        as the expressions are plain paths (fields, ``[]``, ``[*]``, indexes, filters): a
+        misspelt field would otherwise find no record, silently, on every run.
 
         Raises:
             UnknownServiceError, UnknownOperationError, InvalidParameterError: as
                 :meth:`aiokit.Listing.checked`.
+            ConfigurationError: ``records`` or ``primary_key`` names a field the answer
+                does not have (close names suggested).
         """
-        self.listing.checked()
+        listing = self.listing
+        camel = check_listing(
+            listing.service, listing.operation, listing.request_params(), listing.key
+        )
+        check_paths(self, camel)
         return self
 
     def __repr__(self) -> str:
         return f"aiokit.inventory.ResourceType({self.name!r}, {self.listing!r})"
+
+
+# --- records and primary_key against botocore's shapes ----------------------------------
+# A walk of the JMESPath's syntax tree over the output shape. A result is a botocore shape,
+# ``("list", element)`` for a list (botocore's or one a projection makes), or ``None``:
+# unknown (a function, a literal, a pipe...), where the check stops rather than guess.
+
+
+def check_paths(entry: ResourceType, operation: str) -> None:
+    """``records`` on ``operation``'s output shape, then ``primary_key`` on a record's."""
+    service = entry.listing.service
+    model = ServiceModel(shared_loader().load_service_model(service, "service-2"), service)
+    output = model.operation_model(operation).output_shape
+    where = f"ResourceType {entry.name!r}"
+    found = _walk(jmespath.compile(entry.records).parsed, _norm(output), f"{where} records")
+    record = found[1] if isinstance(found, tuple) else found
+    _walk(jmespath.compile(entry.primary_key).parsed, record, f"{where} primary_key")
+
+
+def _norm(shape: Any) -> Any:
+    if getattr(shape, "type_name", None) == "list":
+        return ("list", _norm(shape.member))
+    return shape
+
+
+def _some(names: Any, n: int = 12) -> str:
+    names = list(names)
+    return ", ".join(names[:n]) + (f", … ({len(names) - n} more)" if len(names) > n else "")
+
+
+def _walk(node: dict[str, Any], shape: Any, where: str) -> Any:
+    kind_, children = node["type"], node["children"]
+    if shape is None:
+        return None
+    if kind_ in ("identity", "current"):
+        return shape
+    if kind_ == "field":
+        members = getattr(shape, "members", None)
+        if getattr(shape, "type_name", None) != "structure" or members is None:
+            return None
+        if node["value"] not in members:
+            raise ConfigurationError(
+                f"{where}: {shape.name} has no field {node['value']!r}"
+                f"{did_you_mean(node['value'], members)} (fields: {_some(members)})"
+            )
+        return _norm(members[node["value"]])
+    if kind_ == "subexpression":
+        return _walk(children[1], _walk(children[0], shape, where), where)
+    if kind_ in ("projection", "filter_projection"):
+        left = _walk(children[0], shape, where)
+        if not isinstance(left, tuple):
+            return None
+        return ("list", _walk(children[1], left[1], where))
+    if kind_ == "flatten":
+        inner = _walk(children[0], shape, where)
+        if isinstance(inner, tuple) and isinstance(inner[1], tuple):
+            return inner[1]
+        return inner
+    if kind_ == "index_expression":
+        left = _walk(children[0], shape, where)
+        return left[1] if isinstance(left, tuple) else None
+    return None
 
 
 def _entry(

@@ -123,18 +123,14 @@ def _resource_type(label: str, name: str, entry: object) -> ResourceType:
             account_wide=entry.get("global"),
         )
     except ConfigurationError as exc:
-        raise _field_error(where, exc, entry) from None
+        raise _field_error(where, name, exc, entry) from None
     try:
         resource = ResourceType(
             name, listing, entry["records"], entry["primary_key"], entry.get("description", "")
         )
-    except ConfigurationError as exc:
-        field = "records" if f"{name!r} records" in str(exc) else "primary_key"
-        raise ConfigurationError(f"{where}, field {field!r}: {exc}") from None
-    try:
         return resource.checked()
     except ConfigurationError as exc:
-        raise _field_error(where, exc, entry) from None
+        raise _field_error(where, name, exc, entry) from None
 
 
 def _check_entry(where: str, name: str, entry: object) -> None:
@@ -178,13 +174,21 @@ def _check_entry(where: str, name: str, entry: object) -> None:
         )
 
 
-def _field_error(where: str, exc: ConfigurationError, entry: dict[str, Any]) -> ConfigurationError:
-    """``exc`` (from ``Listing`` or ``checked``) said again, naming the spec's field."""
-    if isinstance(exc, UnknownServiceError):
+def _field_error(
+    where: str, name: str, exc: ConfigurationError, entry: dict[str, Any]
+) -> ConfigurationError:
+    """``exc`` (from ``Listing``, ``ResourceType`` or ``checked``) said again, naming the
+    spec's field."""
+    message = str(exc)
+    if f"{name!r} records" in message:
+        field = "records"
+    elif f"{name!r} primary_key" in message:
+        field = "primary_key"
+    elif isinstance(exc, UnknownServiceError):
         field = "service"
     elif isinstance(exc, InvalidParameterError):
-        field = "key" if entry.get("key") is not None and "result keys" in str(exc) else "params"
-    elif "account_wide" in str(exc):
+        field = "key" if entry.get("key") is not None and "result keys" in message else "params"
+    elif "account_wide" in message:
         field = "global"
     else:
         field = "operation"
