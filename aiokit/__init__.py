@@ -32,6 +32,7 @@ from ._exceptions import (
 from ._fleet.crawl import Crawl, Item, Report
 from ._fleet.discovery import Organization, Profiles
 from ._fleet.fanout import Context, FanOut
+from ._fleet.listings import Listing
 from ._fleet.outcomes import FanOutStatistics, Outcome, Progress, Status
 from ._fleet.runners import Processes
 from ._fleet.targets import Target
@@ -64,6 +65,7 @@ __all__ = [
     "InvalidRegionError",
     "InvalidRoleError",
     "Item",
+    "Listing",
     "MissingDependencyError",
     "Organization",
     "Outcome",

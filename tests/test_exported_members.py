@@ -22,6 +22,7 @@ EXPECTED = {
     "InvalidRegionError",
     "InvalidRoleError",
     "Item",
+    "Listing",
     "MissingDependencyError",
     "Organization",
     "Outcome",
