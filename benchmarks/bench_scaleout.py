@@ -332,6 +332,7 @@ class Run:
     server_cpu: float = 0.0
     requests: int = 0
     items: int = 0
+    load: float = 0.0  # the machine's 1-minute load average just before the run
     skipped: str | None = None
 
     @property
@@ -370,6 +371,7 @@ def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap:
     """One contender's run in a fresh process, its items checked (:class:`WrongResult`)."""
     name = spec["contender"]
     fake.reset()  # counters (the server's CPU included) start afresh for every run
+    load = os.getloadavg()[0]
     try:
         proc = subprocess.run(
             [sys.executable, "-c", "import benchmarks.bench_scaleout as b; b.child_main()"],
@@ -412,6 +414,7 @@ def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap:
         server_cpu=float(stats["cpu_seconds"]),
         requests=int(stats["requests"]),
         items=len(payload["items"]),
+        load=load,
     )
 
 
@@ -445,6 +448,7 @@ class Report:
             server_cpu=med("server_cpu"),
             requests=round(med("requests")),
             items=done[0].items,
+            load=max(r.load for r in done),
         )
 
     def ratio(self) -> tuple[float, str] | None:
@@ -532,6 +536,12 @@ def format_report(report: Report) -> str:
         )
         if r.requests != s.requests():
             lines.append(f"  note: {name}: the fake saw {r.requests} requests (retries)")
+    loads = [r.load for runs in report.runs.values() for r in runs if r.skipped is None]
+    if loads and max(loads) >= 1.0:
+        lines.append(
+            f"  note: the machine was not quiet: 1-minute load {min(loads):.1f}-{max(loads):.1f} "
+            "before the runs (other work shares the cores: the regimes assume it does not)"
+        )
     base = summaries.get("in_process")
     ratio = report.ratio()
     if ratio is not None:
@@ -544,6 +554,15 @@ def format_report(report: Report) -> str:
                     f"/ in_process); makespan ratio {base.makespan / r.makespan:.2f}; "
                     f"CPU ratio {r.cpu / base.cpu:.2f}; its largest process "
                     f"{r.peak_process_rss_mb / base.peak_rss_mb:.2f}x in_process"
+                )
+        for name, r in summaries.items():
+            if name != "in_process" and not r.skipped and r.cpu > r.cpu_driver:
+                per_worker = (r.cpu - r.cpu_driver) / report.workers
+                lines.append(
+                    f"  estimate: {name} with a free core per process (no server on them): "
+                    f"makespan >= max(driver CPU {r.cpu_driver:.2f} s, CPU per worker "
+                    f"{per_worker:.2f} s), ratio <= "
+                    f"{base.makespan / max(r.cpu_driver, per_worker):.2f}"
                 )
         # The most a sharded run can gain here, given the server's CPU on the same cores.
         cap = min(report.workers, report.cores) * base.cpu / (base.cpu + base.server_cpu)
