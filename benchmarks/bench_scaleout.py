@@ -559,10 +559,10 @@ def format_report(report: Report) -> str:
             if name != "in_process" and not r.skipped and r.cpu > r.cpu_driver:
                 per_worker = (r.cpu - r.cpu_driver) / report.workers
                 lines.append(
-                    f"  estimate: {name} with a free core per process (no server on them): "
-                    f"makespan >= max(driver CPU {r.cpu_driver:.2f} s, CPU per worker "
-                    f"{per_worker:.2f} s), ratio <= "
-                    f"{base.makespan / max(r.cpu_driver, per_worker):.2f}"
+                    f"  estimate in CPU seconds (a free core per process, nothing else on "
+                    f"them): in_process CPU {base.cpu:.2f} s / max(driver CPU "
+                    f"{r.cpu_driver:.2f} s, CPU per worker {per_worker:.2f} s) = "
+                    f"{base.cpu / max(r.cpu_driver, per_worker):.2f} ({name})"
                 )
         # The most a sharded run can gain here, given the server's CPU on the same cores.
         cap = min(report.workers, report.cores) * base.cpu / (base.cpu + base.server_cpu)
