@@ -49,6 +49,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -367,6 +368,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _shards(accounts: Iterable[str], workers: int) -> int:
+    """How many workers get targets: the runners shard by ``crc32(account) % workers``."""
+    return len({zlib.crc32(a.encode()) % workers for a in accounts})
+
+
 def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap: float) -> Run:
     """One contender's run in a fresh process, its items checked (:class:`WrongResult`)."""
     name = spec["contender"]
@@ -398,8 +404,11 @@ def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap:
         raise WrongResult(
             f"{name}: {payload['failed']} target(s) failed, e.g. {payload['failed_sample']}"
         )
-    if name != "in_process" and payload["worker_summaries"] < spec["workers"]:
-        raise WrongResult(f"{name}: {payload['worker_summaries']} worker summaries")
+    shards = _shards(spec["accounts"], spec["workers"])
+    if name != "in_process" and payload["worker_summaries"] < shards:
+        raise WrongResult(
+            f"{name}: {payload['worker_summaries']} worker summaries for {shards} shards"
+        )
     check_items(name, payload["items"], expected)
     stats = fake.stats()
     return Run(

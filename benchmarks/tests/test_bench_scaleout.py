@@ -40,6 +40,12 @@ def _expected(size: Size) -> tuple[list[str], list[str], set[str]]:
     return accounts, regions, ids
 
 
+def expected_items_of(size: Size, accounts: list[str]) -> set[str]:
+    config = size.fake_config()
+    regions = DEFAULT_REGIONS[: size.regions]
+    return {i for a in accounts for r in regions for i in expected_items(config, a, r, "instances")}
+
+
 # -- the check
 
 
@@ -83,6 +89,11 @@ def test_a_run_with_other_items_than_expected_is_an_error() -> None:
         assert run.requests == size.requests() == 2 + 2
         with pytest.raises(WrongResult, match=r"in_process: 10 items for 11 expected \(1 lost"):
             run_contender(fake, spec, expected | {"i-notserved"}, time_cap=120)
+        # One account: one shard, one worker started of two, one summary: a right result.
+        one = {**spec, "contender": "processes", "accounts": accounts[:1]}
+        assert run_contender(fake, one, expected_items_of(size, accounts[:1]), 120).items == 5
+        with pytest.raises(WrongResult, match=r"processes: 5 items for 4 expected"):
+            run_contender(fake, one, set(sorted(expected_items_of(size, accounts[:1]))[1:]), 120)
 
 
 # -- end to end
