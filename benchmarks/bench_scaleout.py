@@ -368,6 +368,47 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def run_child_process(
+    spec: dict[str, Any], time_cap: float, started: Callable[[int], None] | None = None
+) -> tuple[str, str, int]:
+    """Run one contender's child in a session of its own: (stdout, stderr, exit code).
+
+    Past ``time_cap`` (``subprocess.TimeoutExpired``), or if the harness itself is stopped
+    (Ctrl-C), the child's whole process group is killed: its workers, Dask's nannies and
+    workers included, so nothing outlives the run. ``started(pid)``: told the child's pid
+    (its process group's id).
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import benchmarks.bench_scaleout as b; b.child_main()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+        env=_child_env(),
+        start_new_session=True,
+    )
+    try:
+        if started is not None:
+            started(proc.pid)
+        stdout, stderr = proc.communicate(json.dumps(spec), timeout=time_cap)
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise
+    _kill_group(proc.pid)  # anything the child left behind
+    return stdout, stderr, proc.returncode
+
+
+def _kill_group(pgid: int) -> None:
+    import signal
+
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is empty: every process in it ended
+        pass
+
+
 def _shards(accounts: Iterable[str], workers: int) -> int:
     """How many workers get targets: the runners shard by ``crc32(account) % workers``."""
     return len({zlib.crc32(a.encode()) % workers for a in accounts})
@@ -379,22 +420,13 @@ def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap:
     fake.reset()  # counters (the server's CPU included) start afresh for every run
     load = os.getloadavg()[0]
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", "import benchmarks.bench_scaleout as b; b.child_main()"],
-            input=json.dumps(spec),
-            capture_output=True,
-            text=True,
-            timeout=time_cap,
-            cwd=str(ROOT),
-            env=_child_env(),
-            check=False,
-        )
+        stdout, stderr, code = run_child_process(spec, time_cap)
     except subprocess.TimeoutExpired:
-        raise WrongResult(f"{name}: no result within the time cap of {time_cap:.0f} s") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        raise WrongResult(f"{name}: no result within the time cap of {time_cap:g} s") from None
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if not lines:
-        tail = " | ".join((proc.stderr or "").strip().splitlines()[-5:])
-        raise WrongResult(f"{name}: the run failed (exit {proc.returncode}): {tail}")
+        tail = " | ".join(stderr.strip().splitlines()[-5:])
+        raise WrongResult(f"{name}: the run failed (exit {code}): {tail}")
     payload = json.loads(lines[-1][len("RESULT ") :])
     if "skipped" in payload:
         return Run(name, skipped=payload["skipped"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +95,69 @@ def test_a_run_with_other_items_than_expected_is_an_error() -> None:
         assert run_contender(fake, one, expected_items_of(size, accounts[:1]), 120).items == 5
         with pytest.raises(WrongResult, match=r"processes: 5 items for 4 expected"):
             run_contender(fake, one, set(sorted(expected_items_of(size, accounts[:1]))[1:]), 120)
+
+
+def _session(sid: int) -> list[int]:
+    """The living processes of session ``sid`` (a killed one may be a zombie a moment)."""
+    import os
+
+    import psutil
+
+    found = []
+    for pid in psutil.pids():
+        try:
+            if os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.append(pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_run_past_its_time_cap_is_an_error_and_leaves_no_process() -> None:
+    """The child and its worker processes are killed, as a group, at the time cap."""
+    size = Size(accounts=2, regions=1, latency_ms=4000.0)  # >= 8 s per target
+    accounts, regions, expected = _expected(size)
+    seen: list[int] = []
+    sid: list[int] = []
+
+    def watch() -> None:
+        while not sid:
+            time.sleep(0.05)
+        while True:
+            members = _session(sid[0])
+            seen.append(len(members))
+            if not members:
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    spec = {
+        "contender": "processes",
+        "accounts": accounts,
+        "regions": regions,
+        "concurrency": 4,
+        "workers": 2,
+    }
+    try:
+        with FakeAWS(size.fake_config()) as fake:
+            spec["endpoint_url"] = fake.endpoint_url
+            with pytest.raises(subprocess.TimeoutExpired):
+                bench_scaleout.run_child_process(spec, time_cap=7.0, started=sid.append)
+            left = _session(sid[0])
+            waited = time.monotonic() + 2.0  # killed at once; reaped a moment later
+            while left and time.monotonic() < waited:
+                time.sleep(0.05)
+                left = _session(sid[0])
+            with pytest.raises(WrongResult, match=r"no result within the time cap of 0\.5 s"):
+                run_contender(fake, {**spec, "contender": "in_process"}, expected, 0.5)
+    finally:
+        sid.append(0)
+        watcher.join(10)
+    # The child had started its workers (the driver, 2 workers, maybe a resource tracker)
+    assert max(seen) >= 3, seen
+    assert left == [], "processes outlived the time cap"
 
 
 # -- end to end
