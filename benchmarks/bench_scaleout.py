@@ -671,6 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name} must be >= {low}, not {value}")
     if regions > 16 or any(x < 0 for x in latencies):
         parser.error("--regions is at most 16 and --latency-ms values >= 0")
+    if not args.time_cap > 0:
+        parser.error(f"--time-cap must be > 0 seconds, not {args.time_cap}")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

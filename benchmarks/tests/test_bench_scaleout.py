@@ -234,6 +234,8 @@ def test_the_command_runs_quick() -> None:
         ["--accounts", "0"],
         ["--regions", "17"],
         ["--repeats", "0"],
+        ["--time-cap", "0"],
+        ["--time-cap", "nan"],
     ],
 )
 def test_bad_options_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
