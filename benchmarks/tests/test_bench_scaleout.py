@@ -186,6 +186,8 @@ def test_quick_run_checks_every_contender() -> None:
             assert run.makespan > 0 and run.cpu >= run.cpu_driver > 0
             assert run.peak_rss_mb >= run.peak_process_rss_mb > 0
             assert run.server_cpu > 0
+            if name == "processes":
+                assert run.shards == 2 and run.worker_statistics == 2
     (one,) = {r.processes for r in report.runs["in_process"]}
     assert one == 1
     # the driver and its two workers (and multiprocessing's resource tracker, maybe)
@@ -304,6 +306,10 @@ def test_report_ratio_and_memory_ratio() -> None:
     assert "dask         skipped: aiokit.dask is not importable" in table
     # no runner can beat cores x client / (client + server) with the server on these cores
     assert "no runner can beat 1.83x here" in table
+    assert "worker_statistics" not in table
+    report.runs["processes"][0].shards = 2
+    assert "processes: crawl.worker_statistics has 0 entries for 2 workers" in format_report(report)
+    report.runs["processes"][0].shards = 0
     assert "not quiet" not in table
     # in_process CPU 11 s (median); (6 s CPU - 1 s driver) / 2 workers = 2.5 s each
     assert "driver CPU 1.00 s, CPU per worker 2.50 s) = 4.40 (processes)" in table
