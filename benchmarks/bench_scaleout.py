@@ -25,7 +25,15 @@ with its regime, from CPU shares of one core (CPU / makespan):
 - ``machine-bound``: client + server use >= 85 % of every core: the crawl cannot go faster
   here whatever the runner (sharded speed-up <= cores x client / (client + server));
 - ``client-CPU-bound``: the client uses >= 80 % of a core per process it runs in;
-- ``latency-bound``: none of these: cores idle, waiting on the fake's latency.
+- ``latency-bound``: none of these: cores idle, waiting on the fake's latency (or taken
+  by other work: a note gives the machine's load when it was not quiet).
+
+Around the server: the report prints the most any runner can gain with the server on the
+same cores (cores x in-process CPU / (that + the server's CPU)), and an estimate in CPU
+seconds of the ratio with a free core per process and nothing else on them (in-process
+CPU / max(driver CPU, CPU per worker)): the sharding's own overhead, whatever the machine.
+Each child runs in a session of its own, killed as a group past ``--time-cap`` or when the
+harness stops, so no worker outlives a run.
 
 ``--latency-ms`` takes several values (a run per value); the fake's latency is what moves
 a crawl from CPU-bound towards latency-bound. ``ratio: N`` = in-process makespan / the best
@@ -34,7 +42,7 @@ sharded makespan; ``memory ratio`` = that contender's peak RSS / in-process peak
 Usage:
     python -m benchmarks.bench_scaleout [--quick] [--accounts N] [--regions N]
         [--latency-ms 10,50] [--repeats N] [--workers N] [--concurrency N]
-        [--contenders in_process,processes,dask] [--json PATH]
+        [--contenders in_process,processes,dask] [--time-cap S] [--json PATH]
 """
 
 from __future__ import annotations
