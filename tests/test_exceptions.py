@@ -29,6 +29,7 @@ ALLOWED = {
     ("_clients.py", "AttributeError"): "__getattr__ must raise AttributeError (copy, pickle)",
     ("sync.py", "TypeError"): "__iter__ of a value that is not iterable: the protocol's error",
     ("_extras.py", "SystemExit"): "the aiokit command's entry point ends the process (exit 2)",
+    ("_fleet/listings.py", "AttributeError"): "a frozen value's __setattr__, as dataclasses'",
     ("_fleet/runners.py", "SystemExit"): "a spawn worker re-importing an unguarded script exits",
 }
 # The command line ends the process its own way (click, exit codes).

@@ -270,7 +270,9 @@ def test_tree_sampler_counts_a_living_child_process() -> None:
             child.wait()
             child.stdout.close()  # type: ignore[union-attr]
     assert 0.35 <= cpu < 5
-    assert sampler.processes == 2
+    # this process and the child (and whatever else this process started earlier: under
+    # xdist, a worker that ran other tests may have multiprocessing's resource tracker)
+    assert sampler.processes >= 2
     assert sampler.peak_rss > sampler.peak_process_rss > 0
 
 
