@@ -535,3 +535,51 @@ async def test_on_the_fake_endpoint_throttled_and_faulted_the_items_are_exact() 
         assert counts == {"ok": 16}
         assert statistics.retries > 0  # the 500s were resent
     assert not multiprocessing.active_children()
+
+
+async def test_a_worker_sends_from_its_loop_and_waits_off_it_when_the_pipe_is_full() -> None:
+    """The worker's channel: a message that fits goes at once, from the loop; one that does
+    not (the driver is behind) waits in a thread, the loop still running; every message
+    arrives whole and in order."""
+    import threading
+
+    from aiokit._workers import _Channel
+
+    receive, send = multiprocessing.Pipe(duplex=False)
+    channel = _Channel(send)
+    got: list[Any] = []
+    reading = threading.Event()
+
+    def reader() -> None:
+        reading.wait()
+        while len(got) < 40:
+            got.append(receive.recv())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await anyio.sleep(0.01)
+            ticks += 1
+            if ticks == 30:
+                reading.set()  # the driver catches up, 0.3 s on (the pipe is full by now)
+
+    big = "x" * 100_000  # 40 of them: 4 MB, past any pipe's capacity
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            for i in range(40):
+                await channel.send_soon(("outcome", i, big))
+                assert i < 5 or reading.is_set() or ticks < 30  # (it waited for the reader)
+            tg.cancel_scope.cancel()
+    finally:
+        reading.set()
+        thread.join(10)
+        receive.close()
+        send.close()
+    assert [m[1] for m in got] == list(range(40))
+    assert all(m[2] == big for m in got)
+    assert ticks >= 30  # the loop ran on while the pipe was full
