@@ -583,3 +583,32 @@ async def test_a_worker_sends_from_its_loop_and_waits_off_it_when_the_pipe_is_fu
     assert [m[1] for m in got] == list(range(40))
     assert all(m[2] == big for m in got)
     assert ticks >= 30  # the loop ran on while the pipe was full
+
+
+async def test_the_driver_raises_the_collectors_threshold_as_in_process(
+    fake_organization: FakeOrganization, seed_queues: SeedQueues
+) -> None:
+    """``gc_threshold=`` holds in the driver of a sharded crawl too (it unpickles every
+    item), and the threshold is back as it was afterwards."""
+    import gc
+
+    from aiokit.testing import TEST_CREDENTIALS
+
+    before = gc.get_threshold()
+    seen = []
+    async with aiokit.SessionPool(
+        endpoint_url=fake_organization.endpoint_url,
+        region="us-east-1",
+        credentials=TEST_CREDENTIALS,
+        role=fake_organization.role_name,
+        gc_threshold=50_000,
+    ) as pool:
+        await seed_queues(pool, REGIONS[:1], _count)
+        targets = [
+            aiokit.Target.assume(a, "us-east-1", ROLE) for a in fake_organization.account_ids
+        ]
+        async with pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2)) as crawl:
+            async for _ in crawl:
+                seen.append(gc.get_threshold()[0])
+    assert seen and set(seen) == {50_000}
+    assert gc.get_threshold() == before

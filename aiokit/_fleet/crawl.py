@@ -300,14 +300,17 @@ class Crawl:
             self._limits,
             tuple(dict.fromkeys(checked_target(t) for t in targets)),
         )
-        async with self._send, sharded.runner.run(sharded, job) as run:
-            while (finished := await run.next()) is not None:
-                target, records, outcome = finished
-                for record in records:
-                    await self._send_item(Item(target, record))
-                self._outcome(outcome)
-                await send_soon(self._send, outcome)
-            self._fan_out._record_summaries(run.summaries)
+        # The fan-out (which raises the collector's threshold, if asked) runs in the
+        # workers; the driver, unpickling every item, raises it here as it would.
+        with self._fan_out._collector:
+            async with self._send, sharded.runner.run(sharded, job) as run:
+                while (finished := await run.next()) is not None:
+                    target, records, outcome = finished
+                    for record in records:
+                        await self._send_item(Item(target, record))
+                    self._outcome(outcome)
+                    await send_soon(self._send, outcome)
+                self._fan_out._record_summaries(run.summaries)
 
     def _outcome(self, outcome: Outcome[int]) -> None:
         """Count a worker's outcome in the statistics (and progress), then in the report."""
