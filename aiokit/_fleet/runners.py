@@ -98,6 +98,9 @@ __all__ = [
 #: Times one shard's worker is started again after it died before finishing.
 MAX_RESTARTS = 3
 
+#: Messages read from one worker in one trip to the driver's reading thread, at most.
+_BATCH = 64
+
 #: Seconds a terminated worker gets to exit before it is killed.
 _GRACE = 5.0
 
@@ -332,10 +335,17 @@ class ProcessRun:
         events: list[tuple[Connection, Any]] = []
         for conn in wait(list(self._workers), timeout=0.2):
             assert isinstance(conn, Connection)
-            try:
-                events.append((conn, conn.recv()))
-            except Exception:
-                events.append((conn, None))  # the worker ended (or garbled its last words)
+            # What is there already, up to a bound: one trip to this thread per batch of
+            # messages, not per message (the event loop waits for each trip).
+            for _ in range(_BATCH):
+                try:
+                    message = conn.recv()
+                except Exception:
+                    events.append((conn, None))  # the worker ended (or garbled its words)
+                    break
+                events.append((conn, message))
+                if message[0] in ("done", "error") or not conn.poll():
+                    break  # (its last words: the pipe is closed after them)
         return events
 
     def _handle(self, conn: Connection, message: Any) -> None:
