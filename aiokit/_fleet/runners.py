@@ -22,9 +22,11 @@ Step 1 of the scale-out (issue 16). The decisions:
 - The worker runs the ordinary in-process crawl on its shard and sends one message per
   finished target: the target's items together with its outcome. Each worker has its own
   pipe (so a worker killed mid-message garbles only its own channel), bounded by the
-  operating system's pipe buffer: a worker whose driver is not reading blocks on ``send``
-  (backpressure; memory is bounded by concurrency x workers). The driver waits on the
-  pipes in a worker thread (``anyio.to_thread``), never on the event loop.
+  pipe's buffer (grown to 1 MiB on Linux): a message that fits is sent from the worker's
+  event loop, one that does not waits in a thread for the driver to read (backpressure;
+  memory is bounded by concurrency x workers). The driver waits on the pipes in a thread
+  of its own (``anyio.to_thread``), never on the event loop, and takes what a worker has
+  already sent (up to ``_BATCH`` messages) in one trip.
 - A worker that ends without saying it is done (killed, crashed): its targets with no
   outcome yet run again in a fresh worker; since items travel with their outcome, none is
   yielded twice. After ``MAX_RESTARTS`` restarts of one shard its remaining targets fail
