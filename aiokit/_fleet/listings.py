@@ -143,8 +143,9 @@ class Listing:
     only; :meth:`checked` checks against botocore's models.
 
     Raises:
-        UnknownServiceError, UnknownOperationError, InvalidParameterError,
-            ConfigurationError: a value of the wrong type or shape, named.
+        ConfigurationError: a value of the wrong type or shape, named (the subclasses
+            UnknownServiceError, UnknownOperationError and InvalidParameterError say
+            which).
     """
 
     __slots__ = ("account_wide", "key", "name", "operation", "params", "service")
