@@ -90,7 +90,7 @@ def sharded_for(pool: _Spec, runner: Runner | None) -> Sharded | None:
     if runner is None:
         return None
     refuse_in_a_starting_worker(runner)
-    spec = pool_spec(pool).split_sts(runner.workers)
+    spec = pool_spec(pool)  # the driver's whole; each run splits its STS budget (split_sts)
     try:
         pickle.dumps(spec)
     except Exception as exc:  # the message names the type, never a value

@@ -41,10 +41,9 @@ decisions:
   the tasks that run there (at most ``MAX_POOLS`` kept: the least recently used idle ones
   beyond are closed), and all closed, the loop thread joined, on the plugin's ``teardown``
   (the worker closing). A task the driver cancels is cancelled on that loop.
-- **The STS budget**: ``workers`` is the number of workers the scheduler had when the last
-  run started (1 before any): ``pool.crawl`` splits the spec by it, and each run, knowing
-  the workers it finds, undoes that split and splits the driver pool's ``sts_concurrency``
-  between them (at least one each; ``16 // 3 * 3`` is 15, so the sum may be a little under).
+- **The STS budget**: each run splits the driver pool's ``sts_concurrency`` between the
+  workers the scheduler has when it starts (at least one each); ``workers`` is that
+  number for the last run (1 before any).
 - **Statistics**: ``run.summaries`` has one ``WorkerSummary`` per task (deadline reached,
   interrupted), whose ``statistics`` is ``None``: a worker's pool is shared by every task
   (and run) it serves, so its statistics are no one task's; ``worker_statistics`` of a
@@ -330,12 +329,9 @@ class DaskRun:
         if owned:
             self._exit.push_async_callback(_close_shielded, client)
         workers = await _workers_of(client, self._runner)
-        split_by = self._runner.workers  # what sharded_for split the spec by
         self._runner._saw(workers)
-        spec: PoolSpec = self._sharded.spec
-        total = spec.options.get("sts_concurrency", 16) * split_by
-        self._spec = replace(spec, options={**spec.options, "sts_concurrency": total})
-        self._spec = self._spec.split_sts(workers)
+        spec: PoolSpec = self._sharded.spec  # the driver pool's: split by the workers found
+        self._spec = spec.split_sts(workers)
         self._digest = hashlib.sha256(pickle.dumps(self._spec)).hexdigest()
         self._chunks = _chunks(self._job.targets, workers)
         self._window = 2 * workers

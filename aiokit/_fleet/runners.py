@@ -265,7 +265,8 @@ class ProcessRun:
 
     def __init__(self, sharded: Sharded, job: CrawlJob) -> None:
         self._sharded = sharded
-        self._job = job
+        # The hub's STS budget, split between the workers (the spec is the driver pool's).
+        self._job = replace(job, spec=job.spec.split_sts(sharded.runner.workers))
         deadline = job.limits.deadline
         self._deadline_at = None if deadline is None else time.time() + deadline
         self.summaries: list[WorkerSummary] = []
