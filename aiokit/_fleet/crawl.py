@@ -32,6 +32,7 @@ from .._protocols import Requester
 from .display import html_table
 from .fanout import Context, FanOut, checked_target
 from .limits import DEFAULT_LIMITS, FanOutLimits
+from .listings import Listing
 from .outcomes import FanOutStatistics, Outcome, Progress, Status
 from .runners import CrawlJob, Sharded
 from .streams import Drain, running, send_soon
@@ -42,10 +43,18 @@ __all__ = ["Crawl", "Item", "Report"]
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One record of a crawl, tagged with where it came from."""
+    """One record of a crawl, tagged with where it came from.
+
+    Attributes:
+        target: the target it was listed in.
+        data: the record.
+        listing: the :class:`~aiokit.Listing` that listed it, in a crawl of many listings;
+            ``None`` otherwise.
+    """
 
     target: Target
     data: Any
+    listing: Listing | None = None
 
     @property
     def account(self) -> str | None:

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
@@ -34,6 +34,9 @@ from .._exceptions import (
 )
 from .display import html_table
 from .targets import Target
+
+if TYPE_CHECKING:  # (listings imports the paginator; outcomes stays below it)
+    from .listings import Listing
 
 __all__ = [
     "SKIP_REASONS",
@@ -136,6 +139,8 @@ class Outcome(Generic[T]):
             connection error), by aiokit's scope limiter or botocore's retry handler.
         page_retries: pages a paginator asked for again, in a new call, after a call
             failed (``page_retries`` of ``paginate``).
+        listing: the :class:`~aiokit.Listing` this outcome is for, in a crawl of many
+            listings (one outcome per target and listing); ``None`` otherwise.
 
     The pool's ``statistics().scopes`` count the same HTTP attempts per throttling scope:
     summed over the targets of a fan-out, ``throttles``, ``throttle_retries`` and
@@ -154,6 +159,7 @@ class Outcome(Generic[T]):
     throttle_retries: int = 0
     transient_retries: int = 0
     page_retries: int = 0
+    listing: Listing | None = None
 
     @property
     def ok(self) -> bool:
