@@ -232,6 +232,8 @@ def _follow_parent() -> None:
     if parent is None or threading.current_thread() is not threading.main_thread():
         return  # not a process of its own (e.g. a Dask worker's thread)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held back since the start (runners._sigint_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def watch() -> None:
         parent.join()  # waits on the parent's sentinel: ready once the parent has exited

@@ -421,10 +421,7 @@ def _ignores_sigint(pid: int) -> bool:
 
 
 def _wait_until_the_workers_run(pid: int, shards: int) -> list[Any]:
-    """The driver's workers, once each is past its interpreter's start (it ignores SIGINT).
-
-    A Ctrl-C before that reaches Python's default handler, which aiokit cannot replace yet
-    (that worker prints a KeyboardInterrupt traceback; nothing is left running)."""
+    """The driver's workers, once each is past its interpreter's start (it ignores SIGINT)."""
     import time
 
     import psutil
@@ -465,6 +462,57 @@ def test_ctrl_c_on_the_terminal_stops_driver_and_workers_quietly(
     assert proc.returncode == 130, err
     assert out == "interrupted\n"
     assert "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
+        assert time.monotonic() < deadline, [c.pid for c in children if c.is_running()]
+        time.sleep(0.1)
+
+
+def _blocks_sigint(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("SigBlk:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
+
+
+def test_ctrl_c_while_the_workers_still_import_is_quiet_too(
+    fake_organization: FakeOrganization, tmp_path: Any
+) -> None:
+    """A Ctrl-C in a worker's first moments, before its main can ignore SIGINT (it is still
+    importing aiokit and botocore), is held back by the signal mask it was started with,
+    then dropped: no KeyboardInterrupt traceback from inside an import."""
+    import time
+
+    import psutil
+
+    with _popen(_script(tmp_path, fake_organization, guarded=True)) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # the workers have just been started
+            if first != "item\n":
+                raise AssertionError(first + proc.communicate(timeout=60)[1])
+            shards = len({zlib.crc32(a.encode()) % 2 for a in fake_organization.account_ids})
+            deadline = time.monotonic() + 60
+            while True:  # each worker, as soon as it exists
+                children = psutil.Process(proc.pid).children(recursive=True)
+                workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+                if len(workers) == shards:
+                    break
+                assert time.monotonic() < deadline, children
+                time.sleep(0.01)
+            early = [w for w in workers if not _ignores_sigint(w.pid)]
+            assert early, "every worker was past its start: this test saw nothing"
+            assert all(_blocks_sigint(w.pid) for w in early)
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert out == "interrupted\n"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     deadline = time.monotonic() + 10
     while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
         assert time.monotonic() < deadline, [c.pid for c in children if c.is_running()]

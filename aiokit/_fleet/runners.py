@@ -57,14 +57,17 @@ items, calls, retries, throttles); each worker's last message is a :class:`Worke
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import multiprocessing
 import pickle
+import signal
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol, TypeVar
 
@@ -309,7 +312,8 @@ class ProcessRun:
             daemon=True,
         )
         try:
-            process.start()  # pickles the job first: nothing starts if that fails
+            with _sigint_blocked():
+                process.start()  # pickles the job first: nothing starts if that fails
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             receive.close()
             raise ConfigurationError(
@@ -447,6 +451,32 @@ class ShardedFanOut(FanOut[T]):
                 self._record_elsewhere(finished[2])
                 await send_soon(send, finished[2])
             self._record_summaries(run.summaries)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it starts a worker process.
+
+    A process inherits its parent's signal mask through fork and exec, so the worker's
+    interpreter starts with SIGINT held back until its main ignores it
+    (``aiokit._workers``): a Ctrl-C during its first half-second of imports is then
+    dropped, not printed as a ``KeyboardInterrupt`` traceback from inside an import. The
+    driver's own Ctrl-C is unaffected: Python handles signals in its main thread, and this
+    runs in a worker thread (or restores the mask at once).
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:  # pragma: no cover - Windows
+        yield
+        return
+    # Starting a process starts multiprocessing's resource tracker the first time, and that
+    # start unblocks SIGINT in this thread after blocking it for the tracker (bpo-33613, the
+    # same trick): start it first.
+    resource_tracker.ensure_running()
+    before = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, before)
 
 
 def _stop_all(workers: Iterable[_Worker]) -> None:
