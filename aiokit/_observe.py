@@ -71,6 +71,7 @@ def log_call(
         meta = (response or {}).get("ResponseMetadata", {})
         outcome = "ok"
     attempts = int(meta.get("RetryAttempts", 0)) + 1
+    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
     logger.debug(
         "%s %s in %s (account %s): %s after %d attempt(s) in %.3f s",
         scope.service,
@@ -80,7 +81,14 @@ def log_call(
         outcome,
         attempts,
         duration,
-        extra={**scope.fields(), "operation": operation, "attempt": attempts, "duration": duration},
+        extra={
+            **scope.fields(),
+            "operation": operation,
+            "attempt": attempts,
+            "duration": duration,
+            "error_code": code,
+            "request_id": meta.get("RequestId"),
+        },
     )
 
 

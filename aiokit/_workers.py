@@ -209,6 +209,9 @@ def _log_to(channel: _Channel, level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_LogToDriver(channel)]
     root.setLevel(level)
+    # The driver logs each outcome it receives (and the run's start and end): a worker's
+    # own lifecycle records would say each of them twice.
+    logging.getLogger("aiokit.fleet").setLevel(max(level, logging.WARNING))
 
 
 def _sendable(record: logging.LogRecord) -> logging.LogRecord:

@@ -9,6 +9,7 @@ Async tests run on pytest-asyncio in strict mode: ``pytest.mark.asyncio`` on the
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
@@ -41,6 +42,10 @@ def _isolated(aws_isolated_env: None) -> Iterator[None]:
     collects once per module, for what was alive then and became garbage later.
     """
     yield
+    # The CLI's logging set-up, run in-process by a test, sets aiokit's logger level: the
+    # next test starts with the level unset again (caplog sets only the root's).
+    for name in ("aiokit", "aiokit.fleet"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     gc.collect()
     gc.freeze()
 

@@ -223,6 +223,7 @@ class Crawl:
             gc_threshold=gc_threshold,
             count_items=_no_items,  # counted item by item as they are sent (``_send_item``)
         )
+        self._fan_out.label = f"crawl {service} {operation}"
         self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._running: AbstractAsyncContextManager[Any] | None = None

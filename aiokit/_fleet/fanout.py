@@ -27,6 +27,7 @@ paginators and waiters, and knows nothing else of it. The bounds and times are o
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import time
 from collections.abc import (
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
     from .._paginate import Paginator
 
 __all__ = ["Context", "FanOut", "check_targets", "checked_target"]
+
+#: The lifecycle records (INFO): a run started and finished, a target skipped or failed.
+#: A worker process's own are not forwarded (the driver logs every outcome once).
+logger = logging.getLogger("aiokit.fleet")
 
 T = TypeVar("T")
 
@@ -179,6 +184,8 @@ class FanOut(Generic[T]):
         #: The pool statistics of the workers that ran this fan-out's targets (``runner=``;
         #: one ``PoolStatistics`` per worker run, in the order they finished); empty here.
         self.worker_statistics: list[Any] = []
+        # What its log records call it: "fan-out list_instances", "crawl sqs list_queues".
+        self.label = f"fan-out {getattr(fn, '__qualname__', None) or type(fn).__name__}"
         self._entered = False
         self._collector = raised_gc_threshold(gc_threshold)
 
@@ -188,6 +195,14 @@ class FanOut(Generic[T]):
         if self._entered:
             raise UsageError("a FanOut runs once; make a new one")
         self._entered = True
+        if logger.isEnabledFor(logging.INFO):
+            known = len(self._targets) if isinstance(self._targets, Sized) else None
+            logger.info(
+                "%s started: %s targets",
+                self.label,
+                "streamed" if known is None else known,
+                extra={"event": "started", "targets": known},
+            )
         self._running = running(self._produce, self._limits.concurrency)
         self._receive = await self._running.__aenter__()
         self._collector.__enter__()
@@ -198,6 +213,23 @@ class FanOut(Generic[T]):
             return await self._running.__aexit__(*exc_info)
         finally:
             self._collector.__exit__(None, None, None)
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s finished: %d ok, %d skipped, %d failed, %d items%s",
+                    self.label,
+                    self._ok,
+                    self._skipped,
+                    self._failed,
+                    self._items,
+                    " (stopped early)" if exc_info[0] is not None else "",
+                    extra={
+                        "event": "finished",
+                        "ok": self._ok,
+                        "skipped": self._skipped,
+                        "failed": self._failed,
+                        "items": self._items,
+                    },
+                )
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
         if self._receive is None:
@@ -347,8 +379,10 @@ class FanOut(Generic[T]):
                 self._items += self._count_items(outcome.value)
         elif outcome.status is Status.SKIPPED:
             self._skipped += 1
+            _log_outcome(self.label, outcome)
         else:
             self._failed += 1
+            _log_outcome(self.label, outcome)
         self._calls += outcome.calls
         self._retries += outcome.retries
         self._throttles += outcome.throttles
@@ -410,6 +444,39 @@ def _awaited(fn: Callable[[Context], Awaitable[T]], ctx: Context) -> Awaitable[T
             f"{getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}"
         )
     return result
+
+
+def _log_outcome(label: str, outcome: Outcome[Any]) -> None:
+    """One INFO record for a target that was skipped or failed, with its reason."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    target = outcome.target
+    where = f"{target.account or 'this account'} {target.region or 'global'}"
+    listing = f" {outcome.listing.name}" if outcome.listing is not None else ""
+    logger.info(
+        "%s: %s%s %s: %s",
+        label,
+        where,
+        listing,
+        outcome.status.value,
+        outcome.reason,
+        extra={
+            "event": "target",
+            "account": target.account,
+            "region": target.region,
+            "status": outcome.status.value,
+            "reason": outcome.reason,
+            "error_code": _error_code(outcome.error),
+        },
+    )
+
+
+def _error_code(error: BaseException | None) -> str | None:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return code if isinstance(code, str) else None
+    return None
 
 
 def check_targets(name: str, value: object) -> None:

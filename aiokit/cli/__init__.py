@@ -60,7 +60,7 @@ from ._crawl import (  # noqa: E402
     run_crawl,
     summarise,
 )
-from ._logging import configure_logging  # noqa: E402
+from ._logging import LEVELS, configure_logging  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
 __all__ = ["main"]
@@ -208,7 +208,9 @@ def _run(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         debug = bool(kwargs.pop("debug", False))
-        configure_logging(debug)
+        level, fmt = kwargs.pop("log_level", None), kwargs.pop("log_format", "text")
+        debug |= level == "debug"
+        configure_logging(debug, level=level, fmt=fmt)
         interrupt = _Interrupt()
         try:
             check_region(kwargs.get("region"))
@@ -254,6 +256,19 @@ def _run(fn: F) -> F:
 
     wrapper = click.option(
         "--debug", is_flag=True, help="Show tracebacks and debug logs (secrets redacted)."
+    )(wrapper)
+    wrapper = click.option(
+        "--log-level",
+        type=click.Choice(LEVELS, case_sensitive=False),
+        default=None,
+        help="aiokit's log level (default warning; debug = --debug).",
+    )(wrapper)
+    wrapper = click.option(
+        "--log-format",
+        type=click.Choice(("text", "json")),
+        default="text",
+        show_default=True,
+        help="Log records as text lines or one JSON object per line (on stderr).",
     )(wrapper)
     return wrapper  # type: ignore[return-value]
 

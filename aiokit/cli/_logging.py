@@ -10,59 +10,13 @@ included, so ``--debug`` output can be pasted in an issue.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import TextIO
 
 from .._workers import WorkerError
+from ..logging import JSONFormatter, RedactSecrets, redact
 
-__all__ = ["Once", "OneLine", "RedactSecrets", "configure_logging", "redact"]
-
-# Names whose value is a secret (or, for Credential, the key id that goes with one).
-_SECRET_NAMES = (
-    r"aws_secret_access_key|secret_access_key|secretaccesskey|secret_key|secretkey"
-    r"|aws_session_token|session_token|sessiontoken|x-amz-security-token|security_token"
-    r"|token|x-amz-signature|signature|x-amz-credential|credential|authorization"
-    r"|aws_access_key_id|access_key_id|accesskeyid|access_key"
-    # An AssumeRole request's external id and MFA code.
-    r"|externalid|external_id|tokencode|token_code"
-)
-# name, then what separates it from its value (quotes, ':', '=', space, newline), then the
-# value up to the next quote, separator or end of line.
-_NAME_VALUE = re.compile(
-    rf"(?<![\w-])({_SECRET_NAMES})(['\"]?\s*[:=]\s*b?['\"]?)([^'\"\s&,;<>()\[\]{{}}]+)",
-    re.IGNORECASE,
-)
-# <SecretAccessKey>...</SecretAccessKey> and its kin in XML answers.
-_XML = re.compile(r"<(SecretAccessKey|SessionToken|AccessKeyId|Token)>[^<]*</\1>", re.IGNORECASE)
-# Whatever else looks like a key id: AKIA... (long-term), ASIA... (temporary).
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
-REDACTED = "***"
-
-
-def redact(text: str) -> str:
-    """``text`` with every AWS secret it seems to hold replaced by ``***``."""
-    text = _XML.sub(lambda m: f"<{m.group(1)}>{REDACTED}</{m.group(1)}>", text)
-    text = _NAME_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    return _KEY_ID.sub(REDACTED, text)
-
-
-class RedactSecrets(logging.Filter):
-    """Rewrites each record's message (and traceback) with :func:`redact`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: keep what can be kept
-            message = str(record.msg)
-        record.msg, record.args = redact(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
+__all__ = ["LEVELS", "Once", "OneLine", "RedactSecrets", "configure_logging", "redact"]
 
 
 class OneLine(logging.Formatter):
@@ -98,11 +52,32 @@ class Once(logging.Filter):
         return True
 
 
-def configure_logging(debug: bool, stream: TextIO | None = None) -> logging.Handler:
-    """Log to stderr: warnings as one line each, or everything (redacted) with ``debug``."""
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def configure_logging(
+    debug: bool,
+    stream: TextIO | None = None,
+    *,
+    level: str | None = None,
+    fmt: str = "text",
+) -> logging.Handler:
+    """Log to stderr, secrets redacted.
+
+    ``level`` (``--log-level``; ``debug`` when ``debug``, else ``warning`` by default) is
+    aiokit's level; other libraries' records show from ``warning`` up, or everything at
+    ``debug`` (botocore's wire log included, redacted). ``fmt`` (``--log-format``):
+    ``text`` writes one line per record (``warning: ...``; with ``--debug`` time, level and
+    logger too), each distinct warning once; ``json`` one JSON object per record
+    (``aiokit.logging.JSONFormatter``), every record.
+    """
+    name = level if level is not None else ("debug" if debug else "warning")
+    number = getattr(logging, name.upper())
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.addFilter(RedactSecrets())
-    if debug:
+    if fmt == "json":
+        handler.setFormatter(JSONFormatter())
+    elif number <= logging.DEBUG:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(OneLine())
@@ -111,6 +86,7 @@ def configure_logging(debug: bool, stream: TextIO | None = None) -> logging.Hand
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.setLevel(number if number <= logging.DEBUG else max(number, logging.WARNING))
+    logging.getLogger("aiokit").setLevel(number)
     logging.captureWarnings(True)
     return handler
