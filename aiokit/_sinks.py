@@ -25,13 +25,15 @@ views show the latest run of each crawl (see ``docs/guides/cli.md`` for the sche
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
 import os
+import re
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -71,6 +73,15 @@ def resource_id(item: Any) -> str | None:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=_default, separators=(",", ":"), sort_keys=True)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: object) -> str:
+    """``str(value)`` that SQLite and UTF-8 files take: a lone surrogate (bytes decoded with
+    ``surrogateescape``) becomes U+FFFD rather than a ``UnicodeEncodeError`` mid-crawl."""
+    return _SURROGATES.sub("\ufffd", str(value))
 
 
 def _default(value: Any) -> Any:
@@ -434,7 +445,7 @@ class SqliteSink(Sink):
             if found is not None:
                 object.__setattr__(run, "run_id", found[0])
                 self._run = run
-                with db:
+                with transaction(db):
                     # Failed targets run again, and so do targets without an outcome (never
                     # visited, or the run was killed mid-target: their items go). A run that
                     # finished with every target ok or skipped has nothing left to do.
@@ -459,7 +470,7 @@ class SqliteSink(Sink):
                     f"{run.operation} with these parameters ({_json(run.params)})"
                 )
         self._run = run
-        with db:
+        with transaction(db):
             db.execute(
                 "INSERT INTO runs (run_id, key, service, operation, params, started) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -503,7 +514,7 @@ class SqliteSink(Sink):
             t.region,
             event.status.value,
             event.reason,
-            str(event.error) if event.error is not None else None,
+            _text(event.error) if event.error is not None else None,
             event.duration,
             n,
             event.retries,
@@ -519,7 +530,7 @@ class SqliteSink(Sink):
         self, rows: list[tuple[Any, ...]], outcome: tuple[Any, ...], status: Status
     ) -> None:
         assert self._db is not None
-        with self._db:  # items, then the outcome that vouches for them: one transaction
+        with transaction(self._db):  # items, then the outcome that vouches for them
             self._db.executemany(_INSERT_ITEM, rows)
             self._db.execute(
                 "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", outcome
@@ -532,7 +543,7 @@ class SqliteSink(Sink):
 
     def _finish(self) -> None:
         assert self._db is not None
-        with self._db:
+        with transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET finished = ? WHERE run_id = ?",
                 (datetime.datetime.now(datetime.UTC).isoformat(), self._run.run_id),
@@ -571,8 +582,26 @@ def _kind(db: sqlite3.Connection) -> str:
     return "aiokit"
 
 
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed at the end, rolled back on any exception.
+
+    The connection is in autocommit mode (``isolation_level=None``, so that nothing opens a
+    transaction behind the sink's back), where ``with db:`` would commit nothing it had not
+    already committed statement by statement: an error between a target's items and its
+    outcome would have left the items written.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _insert_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    with db:
+    with transaction(db):
         db.executemany(_INSERT_ITEM, rows)
 
 

@@ -122,3 +122,37 @@ async def test_sinks_are_checked_when_opened_and_say_what_is_wrong(tmp_path: Pat
         await again.begin(Run("sqs", "list_queues"))
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+async def test_sqlite_commits_a_targets_items_with_its_outcome_or_neither(tmp_path: Path) -> None:
+    """One transaction: an outcome that cannot be written takes its target's items with it
+    (autocommit mode once committed each statement on its own)."""
+    path = tmp_path / "inv.db"
+    target = aiokit.Target("111111111111", "us-east-1")
+    sink = SqliteSink(path)
+    await sink.begin(Run("sqs", "list_queues"))
+    rows = [(sink._run.run_id, "111111111111", "us-east-1", "sqs", "list_queues", None, '"a"')]
+    with pytest.raises(sqlite3.ProgrammingError):  # an outcome row one value short
+        await sink._call(sink._commit_target, rows, ("x",) * 9, aiokit.Status.OK)
+    await sink.write(aiokit.Item(target, "b"))
+    await sink.write(aiokit.Outcome(target, aiokit.Status.OK, value=1))
+    await sink.aclose()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT item FROM items").fetchall() == [('"b"',)]
+        assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (1,)
+
+
+async def test_sqlite_stores_an_error_whose_text_is_not_valid_unicode(tmp_path: Path) -> None:
+    """A message with a lone surrogate (bytes decoded with surrogateescape) is stored with
+    a replacement character, not a UnicodeEncodeError that stops the crawl."""
+    path = tmp_path / "inv.db"
+    target = aiokit.Target("111111111111", "us-east-1")
+    async with SqliteSink(path) as sink:
+        await sink.begin(Run("sqs", "list_queues"))
+        await sink.write(aiokit.Item(target, "a"))
+        error = RuntimeError("bad byte \udcff in a message")
+        await sink.write(aiokit.Outcome(target, aiokit.Status.FAILED, error=error, reason="x"))
+    with sqlite3.connect(path) as db:
+        ((status, text),) = db.execute("SELECT status, error FROM outcomes").fetchall()
+        assert db.execute("SELECT count(*) FROM items").fetchone() == (1,)
+    assert status == "failed" and text == "bad byte \ufffd in a message"
