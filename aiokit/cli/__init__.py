@@ -660,3 +660,8 @@ def main(args: Sequence[str] | None = None) -> None:
         _quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+from ._inventory import inventory  # noqa: E402  (it uses _run, defined above)
+
+cli.add_command(inventory)
