@@ -219,12 +219,15 @@ async def test_organization_inventory_tables_snapshots_and_diff(
     ]
     assert columns_after == [*columns_before, "Description"]  # added, nothing renamed
     assert db.execute(
-        "SELECT status, reason FROM outcomes WHERE run_id = ? AND account = ? AND region = ? AND resource_type = ?",
+        "SELECT status, reason FROM outcomes WHERE run_id = ? AND account = ? AND region = ? "
+        "AND resource_type = ?",
         (run2, *failing),
     ).fetchone() == ("failed", "timeout")
-    # snapshots: last_seen is the run that saw a version; the new version of p0 is first seen in run 1
+    # Snapshots: last_seen is the last run that saw a version; first_seen is the
+    # resource's first run, for its new version too.
     assert db.execute(
-        "SELECT first_seen, last_seen, Version FROM ssm_parameters WHERE account = ? AND region = 'us-east-1' AND key = 'p0' ORDER BY last_seen",
+        "SELECT first_seen, last_seen, Version FROM ssm_parameters WHERE account = ? "
+        "AND region = 'us-east-1' AND key = 'p0' ORDER BY last_seen",
         (a0,),
     ).fetchall() == [(run1, run1, 1), (run1, run2, 2)]
     db.close()
@@ -234,3 +237,177 @@ async def test_organization_inventory_tables_snapshots_and_diff(
         == sum(v for (t, _, _), v in expected.items() if t == "sqs.queues") + 1
     )
     assert set(frames) == set(names)
+
+
+SMALL = ("sqs.queues", "sns.topics", "iam.users")
+
+
+async def seed_small(pool: Any) -> dict[tuple[str, str, str], int]:
+    expected = {}
+    for j, region in enumerate(REGIONS):
+        sqs, sns = await pool.client("sqs", region), await pool.client("sns", region)
+        for q in range(j + 2):
+            await sqs.create_queue(QueueName=f"q{q}")
+            await sns.create_topic(Name=f"t{q}")
+        expected[("sqs.queues", "self", region)] = expected[("sns.topics", "self", region)] = j + 2
+    iam = await pool.client("iam")
+    for u in range(3):
+        await iam.create_user(UserName=f"u{u}")
+    expected[("iam.users", "self", "global")] = 3
+    return expected
+
+
+async def test_interrupted_run_resumes_exactly(aiokit_pool: Any, tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    ts = [Target(None, r) for r in REGIONS] + [Target(None, None)]
+    run = InventoryRun(SMALL, tuple((t.account, t.region) for t in ts))
+    types = [CATALOGUE[n] for n in SMALL]
+    expected = await seed_small(aiokit_pool)
+    failing = (None, "eu-west-1", "sns.topics")
+    # First attempt: one unit fails, and the run is cut off in the middle of a later unit
+    # (after 4 outcomes and one more record): the store is closed as a killed crawl's is.
+    outcomes = 0
+    async with InventoryStore(path) as store:
+        assert await store.begin(run) == set()
+        async for event in inventory_events(aiokit_pool, types, ts, fail={failing}):
+            if outcomes == 4:
+                await store.write(event)
+                break
+            await store.write(event)
+            outcomes += not hasattr(event, "data")
+    db = sqlite3.connect(path)
+    stored = db.execute("SELECT count(*) FROM seen").fetchone()[0]
+    assert stored == 2 + 2 + 3 + 1  # two ok units of 2, one of 3, the failed unit's first
+    db.close()
+
+    async with InventoryStore(path) as store:
+        done = await store.begin(run, resume=True)
+        assert failing not in done and len(done) == 3
+        async for event in inventory_events(aiokit_pool, types, ts):
+            unit = (event.target.account, event.target.region, event.listing.name)
+            if unit not in done:
+                await store.write(event)
+        await store.finish()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert cells(db, 1) == expected
+    assert table_cells(db, "sns_topics") == {
+        ("self", r): n for (t, _, r), n in expected.items() if t == "sns.topics"
+    }
+    assert db.execute("SELECT count(*), count(DISTINCT status) FROM outcomes").fetchone() == (
+        2 * len(REGIONS) + 1,
+        1,
+    )
+    db.close()
+    # A finished run is not resumed.
+    with pytest.raises(ConfigurationError, match="no unfinished run"):
+        async with InventoryStore(path) as store:
+            await store.begin(run, resume=True)
+
+
+async def test_odd_resource_type_and_field_names_are_sanitised(
+    aiokit_pool: Any, tmp_path: Path
+) -> None:
+    spec = tmp_path / "extra.toml"
+    spec.write_text(
+        '[resources."sns.0odd_topics"]\n'
+        'service = "sns"\noperation = "list_topics"\n'
+        'records = \'Topics[].{"Topic Arn": TopicArn, "1x": TopicArn, account: TopicArn, '
+        "ACCOUNT: TopicArn}'\n"
+        "primary_key = '\"Topic Arn\"'\n"
+    )
+    catalogue = load_spec(spec)
+    sns = await aiokit_pool.client("sns", "us-east-1")
+    arn = (await sns.create_topic(Name="x"))["TopicArn"]
+    path = tmp_path / "inv.db"
+    async with InventoryStore(path, catalogue) as store:
+        await store.begin(InventoryRun(("sns.0odd_topics",)))
+        async for event in inventory_events(
+            aiokit_pool, [catalogue["sns.0odd_topics"]], [Target(None, "us-east-1")]
+        ):
+            await store.write(event)
+        await store.finish()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT table_name FROM resource_tables").fetchall() == [("sns_0odd_topics",)]
+    cols = dict(db.execute("SELECT field, column_name FROM columns").fetchall())
+    assert cols == {
+        "Topic Arn": "Topic_Arn",
+        "1x": "t_1x",
+        "account": "account_2",
+        "ACCOUNT": "ACCOUNT_3",
+    }
+    assert db.execute(
+        "SELECT account, key, Topic_Arn, t_1x, account_2 FROM sns_0odd_topics"
+    ).fetchall() == [("self", arn, arn, arn, arn)]
+    db.close()
+
+
+async def test_hostile_paths(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        await InventoryStore(tmp_path / "no" / "inv.db").open()
+    with pytest.raises(ConfigurationError, match="directory"):
+        await InventoryStore(tmp_path).open()
+    with pytest.raises(ConfigurationError, match=r"cannot write|not a usable"):
+        await InventoryStore("/proc/inventory.db").open()
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(ConfigurationError, match="not a usable aiokit inventory"):
+        await InventoryStore(corrupt).open()
+    text = tmp_path / "text.db"
+    text.write_text("hello, not a database\n" * 100)
+    with pytest.raises(ConfigurationError, match="not a usable aiokit inventory"):
+        await InventoryStore(text).open()
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(ConfigurationError, match="not an aiokit inventory"):
+        await InventoryStore(foreign).open()
+    assert [r for r in sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master")] == [
+        ("t",)
+    ]
+    with pytest.raises(ConfigurationError, match="path"):
+        InventoryStore("")
+    with pytest.raises(ConfigurationError, match="path"):
+        InventoryStore(3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="catalogue"):
+        InventoryStore(tmp_path / "a.db", {"x": 1})  # type: ignore[dict-item]
+
+
+async def test_same_db_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    async with InventoryStore(path) as first:
+        await first.begin(InventoryRun(("sqs.queues",)))
+        with pytest.raises(ConfigurationError, match="another aiokit crawl"):
+            async with InventoryStore(path):
+                pass
+        # readers are not held up
+        assert sqlite3.connect(path).execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    async with InventoryStore(path) as again:  # released on close
+        await again.begin(InventoryRun(("sqs.queues",)))
+
+
+async def test_bad_runs_events_and_diff_arguments(tmp_path: Path) -> None:
+    path = tmp_path / "inv.db"
+    async with InventoryStore(path) as store:
+        with pytest.raises(ConfigurationError, match="before begin"):
+            await store.write(object())  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="InventoryRun"):
+            await store.begin("run")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match=r"'nope\.x' is not in the catalogue"):
+            await store.begin(InventoryRun(("nope.x",)))
+        await store.begin(InventoryRun(("sqs.queues",)))
+        with pytest.raises(ConfigurationError, match="listing"):
+            from aiokit._fleet.crawl import Item
+
+            await store.write(Item(Target(None, "us-east-1"), {}, None))
+        await store.finish()
+    with pytest.raises(ConfigurationError, match="1 finished run"):
+        diff(path)
+    for bad in ("x", -1, 99, True, 1.5, ""):
+        with pytest.raises(ConfigurationError, match="run"):
+            diff(path, bad, 1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        diff(tmp_path / "missing.db")
+    with pytest.raises(ConfigurationError, match="directory"):
+        diff(tmp_path)
+    with pytest.raises(ConfigurationError, match="no run 7"):
+        to_pandas(path, 7)

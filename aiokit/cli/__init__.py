@@ -60,6 +60,7 @@ from ._crawl import (  # noqa: E402
     run_crawl,
     summarise,
 )
+from ._inventory import inventory_group  # noqa: E402
 from ._logging import configure_logging  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
@@ -662,6 +663,4 @@ def main(args: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-from ._inventory import inventory  # noqa: E402  (it uses _run, defined above)
-
-cli.add_command(inventory)
+cli.add_command(inventory_group(_run))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -14,7 +15,7 @@ from rich.text import Text
 from .. import inventory as inv
 from ._console import check_stdout, err, out
 
-__all__ = ["inventory"]
+__all__ = ["inventory_group"]
 
 _OUTPUT = click.Choice(["table", "json"])
 
@@ -28,75 +29,75 @@ def _json(data: Any) -> None:
     click.echo(json.dumps(data, default=str, indent=2))
 
 
-@click.group()
-def inventory() -> None:
-    """Inventory: the resource type catalogue and the diff of two runs."""
+def inventory_group(_run: Callable[[Any], Any]) -> click.Group:
+    """The ``inventory`` command group, its commands run by ``_run`` (the CLI's runner,
+    passed in: importing it from ``aiokit.cli`` would be an import cycle)."""
 
+    @click.group()
+    def inventory() -> None:
+        """Inventory: the resource type catalogue and the diff of two runs."""
 
-def _run(fn: Any) -> Any:
-    # Imported late: aiokit.cli imports this module.
-    from . import _run as run
-
-    return run(fn)
-
-
-@inventory.command("list")
-@click.option("--spec", "spec", type=click.Path(dir_okay=False), help="A TOML spec file to add.")
-@click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
-@_run
-async def list_(spec: str | None, output: str | None) -> None:
-    """Print the catalogue of resource types (with those of --spec)."""
-    check_stdout()
-    catalogue = (
-        inv.CATALOGUE if spec is None else await anyio.to_thread.run_sync(inv.load_spec, spec)
+    @inventory.command("list")
+    @click.option(
+        "--spec", "spec", type=click.Path(dir_okay=False), help="A TOML spec file to add."
     )
-    rows = [
-        {
-            "name": rt.name,
-            "service": rt.listing.service,
-            "operation": rt.listing.operation,
-            "global": rt.is_global,
-            "description": rt.description,
-        }
-        for rt in catalogue.values()
-    ]
-    if _format(output) == "json":
-        _json(rows)
-    else:
-        table = Table("name", "service", "operation", "global", "description")
-        for r in rows:
-            table.add_row(
-                *(Text(str(r[c])) for c in ("name", "service", "operation")),
-                "yes" if r["global"] else "",
-                Text(r["description"]),
-            )
-        out.print(table)
-    err.print(f"{len(rows)} resource types")
-
-
-@inventory.command()
-@click.argument("run_a", required=False)
-@click.argument("run_b", required=False)
-@click.option("--db", "db", default="inventory.db", show_default=True, help="The inventory.")
-@click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
-@_run
-async def diff(run_a: str | None, run_b: str | None, db: str, output: str | None) -> None:
-    """What changed between RUN_A and RUN_B (default: the last two finished runs)."""
-    check_stdout()
-    result = await anyio.to_thread.run_sync(inv.diff, db, run_a, run_b)
-    if _format(output) == "json":
-        _json(result.to_dict())
-    else:
-        table = Table("change", "resource type", "account", "region", "key", "fields")
-        for kind in ("added", "removed", "changed", "unknown"):
-            for c in getattr(result, kind):
-                fields = ", ".join(f.name for f in c.fields)
+    @click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
+    @_run
+    async def list_(spec: str | None, output: str | None) -> None:
+        """Print the catalogue of resource types (with those of --spec)."""
+        check_stdout()
+        catalogue = (
+            inv.CATALOGUE if spec is None else await anyio.to_thread.run_sync(inv.load_spec, spec)
+        )
+        rows = [
+            {
+                "name": rt.name,
+                "service": rt.listing.service,
+                "operation": rt.listing.operation,
+                "global": rt.is_global,
+                "description": rt.description,
+            }
+            for rt in catalogue.values()
+        ]
+        if _format(output) == "json":
+            _json(rows)
+        else:
+            table = Table("name", "service", "operation", "global", "description")
+            for r in rows:
                 table.add_row(
-                    kind, *(Text(v) for v in (c.resource_type, c.account, c.region, c.key, fields))
+                    *(Text(str(r[c])) for c in ("name", "service", "operation")),
+                    "yes" if r["global"] else "",
+                    Text(str(r["description"])),
                 )
-        out.print(table)
-    err.print(
-        f"run {result.run_a} -> {result.run_b}: {len(result.added)} added, "
-        f"{len(result.removed)} removed, {len(result.changed)} changed, "
-        f"{len(result.unknown)} unknown"
-    )
+            out.print(table)
+        err.print(f"{len(rows)} resource types")
+
+    @inventory.command()
+    @click.argument("run_a", required=False)
+    @click.argument("run_b", required=False)
+    @click.option("--db", "db", default="inventory.db", show_default=True, help="The inventory.")
+    @click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
+    @_run
+    async def diff(run_a: str | None, run_b: str | None, db: str, output: str | None) -> None:
+        """What changed between RUN_A and RUN_B (default: the last two finished runs)."""
+        check_stdout()
+        result = await anyio.to_thread.run_sync(inv.diff, db, run_a, run_b)
+        if _format(output) == "json":
+            _json(result.to_dict())
+        else:
+            table = Table("change", "resource type", "account", "region", "key", "fields")
+            for kind in ("added", "removed", "changed", "unknown"):
+                for c in getattr(result, kind):
+                    fields = ", ".join(f.name for f in c.fields)
+                    table.add_row(
+                        kind,
+                        *(Text(v) for v in (c.resource_type, c.account, c.region, c.key, fields)),
+                    )
+            out.print(table)
+        err.print(
+            f"run {result.run_a} -> {result.run_b}: {len(result.added)} added, "
+            f"{len(result.removed)} removed, {len(result.changed)} changed, "
+            f"{len(result.unknown)} unknown"
+        )
+
+    return inventory

@@ -177,7 +177,8 @@ def _seen(db: sqlite3.Connection, run: int) -> dict[tuple[str, str, str, str], s
 def _record(db: sqlite3.Connection, tables: dict[str, str], res: tuple[str, ...], h: str) -> Any:
     t, a, r, k = res
     row = db.execute(
-        f'SELECT record FROM "{tables[t]}" WHERE account = ? AND region = ? AND key = ? AND hash = ?',
+        f'SELECT record FROM "{tables[t]}" WHERE account = ? AND region = ? AND key = ? '
+        "AND hash = ?",
         (a, r, k, h),
     ).fetchone()
     return json.loads(row[0])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,21 @@ import anyio
 
 from .._exceptions import ConfigurationError
 from .._fleet.crawl import Item
-from .._fleet.outcomes import Outcome, Status
+from .._fleet.outcomes import Outcome
 from .._sinks import Sink, _check_parent, _lock
 from ._catalogue import CATALOGUE, ResourceType
-from ._tables import FIXED, GLOBAL, RESERVED, SELF, column_type, content_hash, dumps, ident
-from ._tables import primary_key, value
+from ._tables import (
+    FIXED,
+    GLOBAL,
+    RESERVED,
+    SELF,
+    column_type,
+    content_hash,
+    dumps,
+    ident,
+    primary_key,
+    value,
+)
 
 __all__ = ["InventoryRun", "InventoryStore", "Unit"]
 
@@ -114,7 +124,7 @@ class InventoryStore(Sink):
         self._catalogue = catalogue
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        self._run: InventoryRun | None = None
+        self._current: InventoryRun | None = None
         self._units: dict[Unit, list[Any]] = {}
         self._tables: dict[str, str] = {}
         self._columns: dict[str, dict[str, str]] = {}
@@ -128,7 +138,7 @@ class InventoryStore(Sink):
     @property
     def run(self) -> InventoryRun | None:
         """The run begun (with its ``run_id``), or ``None`` before ``begin``."""
-        return self._run
+        return self._current
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -246,7 +256,7 @@ class InventoryStore(Sink):
                     "DELETE FROM outcomes WHERE run_id = ? AND status NOT IN ('ok', 'skipped')",
                     (run_id,),
                 )
-            self._run = InventoryRun(run.resource_types, run.targets, run_id)
+            self._current = InventoryRun(run.resource_types, run.targets, run_id)
             rows = db.execute(
                 "SELECT account, region, resource_type FROM outcomes WHERE run_id = ?", (run_id,)
             ).fetchall()
@@ -256,7 +266,7 @@ class InventoryStore(Sink):
                 "INSERT INTO runs (key, started, resource_types, targets) VALUES (?, ?, ?, ?)",
                 (run.key, _now(), dumps(list(run.resource_types)), dumps(list(run.targets))),
             )
-        self._run = InventoryRun(run.resource_types, run.targets, cur.lastrowid)
+        self._current = InventoryRun(run.resource_types, run.targets, cur.lastrowid)
         return []
 
     def _forget(
@@ -265,7 +275,8 @@ class InventoryStore(Sink):
         """Undo what run ``run_id`` stored of one unit: its sightings, the versions only it
         saw, and ``last_seen`` back to the run before."""
         db.execute(
-            "DELETE FROM seen WHERE run_id = ? AND resource_type = ? AND account = ? AND region = ?",
+            "DELETE FROM seen WHERE run_id = ? AND resource_type = ? AND account = ? "
+            "AND region = ?",
             (run_id, name, account, region),
         )
         table = self._tables.get(name)
@@ -290,7 +301,7 @@ class InventoryStore(Sink):
             ConfigurationError: before ``begin``, an event without a listing, or a listing
                 named after no resource type of the catalogue.
         """
-        if self._run is None or self._db is None:
+        if self._current is None or self._db is None:
             raise ConfigurationError("InventoryStore.write() before begin()")
         listing = event.listing
         if listing is None or listing.name not in self._catalogue:
@@ -306,7 +317,7 @@ class InventoryStore(Sink):
         await self._call(self._commit, unit, records, event)
 
     def _commit(self, unit: Unit, records: list[Any], outcome: Outcome[Any]) -> None:
-        db, run = self._db, self._run
+        db, run = self._db, self._current
         assert db is not None and run is not None and run.run_id is not None
         account, region = stored(unit[0], unit[1])
         rtype = self._catalogue[unit[2]]
@@ -392,14 +403,14 @@ class InventoryStore(Sink):
 
     async def finish(self) -> None:
         """Mark the run finished: it is then a snapshot ``diff`` compares."""
-        if self._db is not None and self._run is not None:
+        if self._db is not None and self._current is not None:
             await self._call(self._finish)
 
     def _finish(self) -> None:
-        assert self._db is not None and self._run is not None
+        assert self._db is not None and self._current is not None
         with self._db:
             self._db.execute(
-                "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), self._run.run_id)
+                "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), self._current.run_id)
             )
 
     async def aclose(self) -> None:
