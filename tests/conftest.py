@@ -154,7 +154,7 @@ async def inventory_events(
                 rt.listing.operation,
                 target.region,
                 account=target.account,
-                **dict(rt.listing.params),
+                **rt.listing.request_params(),
             ):
                 records.extend(jmespath.search(rt.records, page) or [])
             if (target.account, target.region, rt.name) in fail:
