@@ -411,3 +411,38 @@ async def test_bad_runs_events_and_diff_arguments(tmp_path: Path) -> None:
         diff(tmp_path)
     with pytest.raises(ConfigurationError, match="no run 7"):
         to_pandas(path, 7)
+
+
+async def test_a_unit_that_cannot_be_stored_leaves_nothing(
+    aiokit_pool: Any, tmp_path: Path
+) -> None:
+    from aiokit._fleet.crawl import Item
+    from aiokit._fleet.outcomes import Outcome, Status
+
+    sns = await aiokit_pool.client("sns", "us-east-1")
+    await sns.create_topic(Name="t")
+    rt = CATALOGUE["sns.topics"]
+    page = await sns.list_topics()
+    [topic] = page["Topics"]
+    target = Target(None, "us-east-1")
+    path = tmp_path / "inv.db"
+    async with InventoryStore(path) as store:
+        await store.begin(InventoryRun(("sns.topics",)))
+        await store.write(Item(target, {**topic, "Huge": 2**70}, rt.listing))
+        await store.write(Item(target, {"Odd": {1: "a", "b": 2}}, rt.listing))  # not JSON
+        with pytest.raises(ConfigurationError, match=r"sns\.topics record of account self"):
+            await store.write(Outcome(target, Status.OK, listing=rt.listing))
+        db = sqlite3.connect(path)
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "sns_topics" not in tables  # the unit's CREATE TABLE was rolled back too
+        assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (0,)
+        db.close()
+        # the store goes on: the next unit (a huge integer is kept, as text) is stored
+        await store.write(Item(target, {**topic, "Huge": 2**70}, rt.listing))
+        await store.write(Outcome(target, Status.OK, listing=rt.listing))
+        await store.finish()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT Huge, typeof(Huge), key FROM sns_topics").fetchall() == [
+        (str(2**70), "text", topic["TopicArn"])
+    ]
+    db.close()

@@ -17,10 +17,11 @@ in one worker thread, never on the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,9 +178,7 @@ class InventoryStore(Sink):
             db.executescript(_SCHEMA)
             if fresh:
                 self._take_lock()
-            self._tables = dict(db.execute("SELECT resource_type, table_name FROM resource_tables"))
-            for table, fld, col in db.execute("SELECT table_name, field, column_name FROM columns"):
-                self._columns.setdefault(table, {})[fld] = col
+            self._load_names(db)
         except sqlite3.DatabaseError as exc:
             self._close(db)
             raise ConfigurationError(
@@ -243,7 +242,7 @@ class InventoryStore(Sink):
                     "and targets"
                 )
             run_id = found[0]
-            with db:
+            with _transaction(db):
                 # A unit that failed runs again: what its attempt stored goes first.
                 failed = db.execute(
                     "SELECT resource_type, account, region FROM outcomes WHERE run_id = ? "
@@ -261,7 +260,7 @@ class InventoryStore(Sink):
                 "SELECT account, region, resource_type FROM outcomes WHERE run_id = ?", (run_id,)
             ).fetchall()
             return [(None if a == SELF else a, None if r == GLOBAL else r, n) for a, r, n in rows]
-        with db:
+        with _transaction(db):
             cur = db.execute(
                 "INSERT INTO runs (key, started, resource_types, targets) VALUES (?, ?, ?, ?)",
                 (run.key, _now(), dumps(list(run.resource_types)), dumps(list(run.targets))),
@@ -321,14 +320,43 @@ class InventoryStore(Sink):
         assert db is not None and run is not None and run.run_id is not None
         account, region = stored(unit[0], unit[1])
         rtype = self._catalogue[unit[2]]
-        with db:  # the unit's records and the outcome that vouches for them: one transaction
+        try:
+            self._commit_unit(db, run.run_id, rtype, account, region, records, outcome)
+        except (TypeError, ValueError, OverflowError) as exc:
+            self._load_names(db)
+            raise ConfigurationError(
+                f"a {rtype.name} record of account {account}, region {region} cannot be "
+                f"stored ({exc}); nothing of that unit was written"
+            ) from None
+        except BaseException:
+            self._load_names(db)  # rolled back: tables and columns it made are gone
+            raise
+
+    def _load_names(self, db: sqlite3.Connection) -> None:
+        self._tables = dict(db.execute("SELECT resource_type, table_name FROM resource_tables"))
+        self._columns = {}
+        for t, fld, col in db.execute("SELECT table_name, field, column_name FROM columns"):
+            self._columns.setdefault(t, {})[fld] = col
+
+    def _commit_unit(
+        self,
+        db: sqlite3.Connection,
+        run_id: int,
+        rtype: ResourceType,
+        account: str,
+        region: str,
+        records: list[Any],
+        outcome: Outcome[Any],
+    ) -> None:
+        # The unit's records and the outcome that vouches for them: one transaction.
+        with _transaction(db):
             table = self._table(db, rtype.name)
             for record in records:
-                self._store(db, table, rtype, run.run_id, account, region, record)
+                self._store(db, table, rtype, run_id, account, region, record)
             db.execute(
                 "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run.run_id,
+                    run_id,
                     account,
                     region,
                     rtype.name,
@@ -408,7 +436,7 @@ class InventoryStore(Sink):
 
     def _finish(self) -> None:
         assert self._db is not None and self._current is not None
-        with self._db:
+        with _transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), self._current.run_id)
             )
@@ -430,6 +458,19 @@ class InventoryStore(Sink):
         from ._diff import to_pandas
 
         return to_pandas(self._path, run_id)
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction. Not ``with db:``: on a connection opened with
+    ``isolation_level=None`` that begins none, and every statement commits on its own."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _now() -> str:

@@ -62,9 +62,12 @@ def ident(name: str, taken: set[str]) -> str:
     return candidate
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def column_type(obj: Any) -> str:
     """The declared SQLite type of a new column for a field first seen holding ``obj``."""
-    if isinstance(obj, bool | int):
+    if isinstance(obj, bool) or (isinstance(obj, int) and obj in _INT64):
         return "INTEGER"
     if isinstance(obj, float):
         return "REAL"
@@ -72,8 +75,11 @@ def column_type(obj: Any) -> str:
 
 
 def value(obj: Any) -> Any:
-    """What a field's value is stored as: scalars as they are, timestamps as ISO-8601 text,
+    """What a field's value is stored as: scalars as they are (an integer beyond 64 bits as
+    its digits), timestamps as ISO-8601 text,
     nested values (and anything else) as JSON text; ``None`` as NULL."""
+    if isinstance(obj, int) and obj not in _INT64:
+        return str(obj)  # beyond SQLite's 64-bit integers: its digits, as text
     if obj is None or isinstance(obj, str | int | float):
         return int(obj) if isinstance(obj, bool) else obj
     if isinstance(obj, datetime.datetime | datetime.date):
