@@ -446,3 +446,53 @@ async def test_a_unit_that_cannot_be_stored_leaves_nothing(
         (str(2**70), "text", topic["TopicArn"])
     ]
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("names", "targets"),
+    [
+        ((), ()),
+        ("sqs.queues", ()),
+        ((1,), ()),
+        (None, ()),
+        (("sqs.queues",), ("us-east-1",)),
+        (("sqs.queues",), ((None, "us-east-1", "x"),)),
+        (("sqs.queues",), ((1, "us-east-1"),)),
+    ],
+)
+async def test_inventory_run_rejects_wrong_types(names: Any, targets: Any) -> None:
+    with pytest.raises(ConfigurationError, match="InventoryRun"):
+        InventoryRun(names, targets)
+
+
+async def test_cancelled_run_keeps_whole_units_and_resumes(
+    aiokit_pool: Any, tmp_path: Path
+) -> None:
+    import anyio
+
+    path = tmp_path / "inv.db"
+    ts = [Target(None, r) for r in REGIONS] + [Target(None, None)]
+    run = InventoryRun(SMALL, tuple((t.account, t.region) for t in ts))
+    types = [CATALOGUE[n] for n in SMALL]
+    expected = await seed_small(aiokit_pool)
+    outcomes = 0
+    with anyio.CancelScope() as scope:
+        async with InventoryStore(path) as store:
+            await store.begin(run)
+            async for event in inventory_events(aiokit_pool, types, ts):
+                await store.write(event)
+                outcomes += not hasattr(event, "data")
+                if outcomes == 2:
+                    scope.cancel()
+                    await anyio.sleep(1)  # cancelled here, mid-run
+    assert scope.cancelled_caught
+    async with InventoryStore(path) as store:
+        done = await store.begin(run, resume=True)
+        assert len(done) == 2
+        async for event in inventory_events(aiokit_pool, types, ts):
+            if (event.target.account, event.target.region, event.listing.name) not in done:
+                await store.write(event)
+        await store.finish()
+    db = sqlite3.connect(path)
+    assert cells(db, 1) == expected
+    db.close()

@@ -85,13 +85,37 @@ class InventoryRun:
     """One inventory run: the resource types and targets it asked for.
 
     Args:
-        resource_types: the resource types' names.
+        resource_types: the resource types' names (at least one).
         targets: the (account, region) pairs (``None`` as the crawl's targets have it).
+
+    Raises:
+        ConfigurationError: ``resource_types`` is empty or not names, or a target is not
+            an (account, region) pair of str or None.
     """
 
     resource_types: tuple[str, ...]
     targets: tuple[tuple[str | None, str | None], ...] = ()
     run_id: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        names: object = self.resource_types
+        if isinstance(names, str) or not isinstance(names, tuple | list) or not names:
+            raise ConfigurationError(
+                f"InventoryRun resource_types must be a non-empty tuple of names, not {names!r}"
+            )
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigurationError(f"InventoryRun resource_types must be str: {names!r}")
+        if not isinstance(self.targets, tuple | list) or not all(
+            isinstance(t, tuple | list)
+            and len(t) == 2
+            and all(v is None or isinstance(v, str) for v in t)
+            for t in self.targets
+        ):
+            raise ConfigurationError(
+                "InventoryRun targets must be (account, region) pairs of str or None"
+            )
+        object.__setattr__(self, "resource_types", tuple(names))
+        object.__setattr__(self, "targets", tuple(tuple(t) for t in self.targets))
 
     @property
     def key(self) -> str:
