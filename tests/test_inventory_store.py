@@ -364,6 +364,16 @@ async def test_hostile_paths(tmp_path: Path) -> None:
     assert [r for r in sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master")] == [
         ("t",)
     ]
+    # a crawl's SQLite output (runs, items, outcomes) is not an inventory either
+    from aiokit.sinks import SqliteSink
+
+    crawl_db = tmp_path / "crawl.db"
+    async with SqliteSink(crawl_db) as sink:
+        await sink.open()
+    with pytest.raises(ConfigurationError, match="not an aiokit inventory"):
+        await InventoryStore(crawl_db).open()
+    with pytest.raises(ConfigurationError, match="not an aiokit inventory"):
+        diff(crawl_db)
     with pytest.raises(ConfigurationError, match="path"):
         InventoryStore("")
     with pytest.raises(ConfigurationError, match="path"):
