@@ -130,3 +130,49 @@ async def relay(request: web.Request, body: bytes, upstream: str) -> web.Respons
             if k.lower() not in {"transfer-encoding", "content-length", "connection"}
         }
         return web.Response(status=answer.status, body=payload, headers=out)
+
+
+async def inventory_events(
+    pool: Any,
+    resource_types: Sequence[Any],
+    targets: Sequence[Any],
+    *,
+    fail: Any = frozenset(),
+) -> Any:
+    """The events an inventory crawl yields, built from real requests (until the crawl of
+    many listings lands, the one place to swap for ``pool.crawl(...).events()``): per
+    (target, resource type) unit its records, then its ok ``Outcome``. A unit in ``fail``
+    (``(account, region, name)``) yields its first record only and a failed outcome, as
+    a unit cut off by a timeout does. Global types run on targets whose region is None."""
+    import jmespath
+
+    from aiokit._fleet.crawl import Item
+    from aiokit._fleet.outcomes import Outcome, Status
+
+    for target in targets:
+        for rt in resource_types:
+            if rt.is_global != (target.region is None):
+                continue
+            records: list[Any] = []
+            async for page in pool.paginate(
+                rt.listing.service,
+                rt.listing.operation,
+                target.region,
+                account=target.account,
+                **rt.listing.request_params(),
+            ):
+                records.extend(jmespath.search(rt.records, page) or [])
+            if (target.account, target.region, rt.name) in fail:
+                for record in records[:1]:
+                    yield Item(target, record, rt.listing)
+                yield Outcome(
+                    target,
+                    Status.FAILED,
+                    error=TimeoutError("timed out"),
+                    reason="timeout",
+                    listing=rt.listing,
+                )
+                continue
+            for record in records:
+                yield Item(target, record, rt.listing)
+            yield Outcome(target, Status.OK, listing=rt.listing)

@@ -60,6 +60,7 @@ from ._crawl import (  # noqa: E402
     run_crawl,
     summarise,
 )
+from ._inventory import inventory_group  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
@@ -675,3 +676,6 @@ def main(args: Sequence[str] | None = None) -> None:
         _quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+cli.add_command(inventory_group(_run))

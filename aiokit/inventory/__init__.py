@@ -17,12 +17,32 @@ A :class:`ResourceType` says how to find one type of resource: its
 :class:`~aiokit.Listing`, the JMESPath to its records in a page, the JMESPath to a record's
 primary key (the ARN where the API returns one), and whether it is global (once per
 account). Nothing here sends a request; the docs' Inventory guide lists every entry.
+
+An :class:`InventoryStore` is the sink an inventory crawl's events go into (typed tables,
+one snapshot per run); :func:`diff` compares two runs and :func:`to_pandas` reads one.
 """
 
 from .._fleet.listings import Listing
 from ._catalogue import CATALOGUE, ResourceType
+from ._diff import Diff, FieldChange, ResourceChange, diff, to_pandas
 from ._spec import load_spec, select
+from ._store import InventoryRun, InventoryStore
 
-__all__ = ["CATALOGUE", "Listing", "ResourceType", "load_spec", "select"]
+__all__ = [
+    "CATALOGUE",
+    "Diff",
+    "FieldChange",
+    "InventoryRun",
+    "InventoryStore",
+    "Listing",
+    "ResourceChange",
+    "ResourceType",
+    "diff",
+    "load_spec",
+    "select",
+    "to_pandas",
+]
 
-ResourceType.__module__ = "aiokit.inventory"
+for _cls in (Diff, FieldChange, InventoryRun, InventoryStore, ResourceChange, ResourceType):
+    _cls.__module__ = "aiokit.inventory"
+del _cls
