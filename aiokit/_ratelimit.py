@@ -328,6 +328,13 @@ class ScopeLimiter:
         # underestimate: the first grant comes a refill interval and a latency late).
         refill = learning.accepted / max(elapsed, 1e-3)
         if learning.throttles == 0:
+            if learning.probe < learning.ceiling:
+                # Nothing refused: the probe was under the refill. Probe faster (at most
+                # the rate that emptied the bucket) and count again.
+                learning.probe = min(learning.ceiling, learning.probe * 2)
+                learning.start, learning.accepted = now, 0
+                self._set_rate(learning.probe, capacity=1.0)
+                return
             hold = min(refill, learning.probe)  # never refused again: a lower bound, kept
         else:
             hold = refill * self._HOLD
@@ -344,7 +351,7 @@ class ScopeLimiter:
     def on_throttle(self) -> None:
         """A throttled response: the bucket is empty. Learn its refill rate: send at a
         probe rate (at most the rate that emptied it) and count what is granted."""
-        measured = self._measure()
+        self._measure()
         self.throttles += 1
         learning = self._learning
         if learning is not None:
@@ -357,12 +364,14 @@ class ScopeLimiter:
             return
         now = self._clock()
         emptied = self._accepted / max(now - self._started, 1e-3)  # >= the refill rate
-        probe = min(self.max_rate, emptied) if self.enabled else emptied
-        if measured > 0:
-            probe = min(probe, max(measured, 2 * self._MIN_RATE))
-        probe = max(probe, self._MIN_RATE)
+        # (botocore's smoothed measurement lags a young scope's rate: not used here.)
+        probe = max(min(self.max_rate, emptied) if self.enabled else emptied, self._MIN_RATE)
         self._learning = _Learning(
-            start=now, since=self._started, probe=probe, accepted_before=self._accepted
+            start=now,
+            since=self._started,
+            probe=probe,
+            ceiling=probe,
+            accepted_before=self._accepted,
         )
         self.enabled = True
         self._seed = None
@@ -419,6 +428,7 @@ class _Learning:
     start: float
     since: float
     probe: float
+    ceiling: float
     accepted_before: int
     accepted: int = 0
     throttles: int = 0
