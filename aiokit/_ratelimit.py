@@ -11,8 +11,14 @@ waiter poll included, passes through it:
 
 - before the attempt is signed (``request-created``, registered first): a slot of the
   scope's in-flight cap, then a token from its bucket when the bucket is on;
-- after it (``needs-retry``): success or throttle feeds the scope's CUBIC rate (botocore's
-  ``CubicCalculator``: beta 0.7, C 0.4). A throttle is backpressure: the request is sent
+- after it (``needs-retry``): a throttle says the scope's bucket is empty. The limiter then
+  learns the bucket: it sends at a probe rate (at most the rate that emptied it, no burst)
+  and counts the grants of attempts sent after the throttle; their rate is the bucket's
+  refill rate, held at 0.9 of it from then on (and the burst seen before the first
+  throttle, less the refill over that time, as the local burst). A drained bucket costs
+  the first throttle and those of a probe of about a second, not a CUBIC climb from
+  0.5/s. A throttle while holding starts learning again (the capacity dropped). A throttle
+  is backpressure: the request is sent
   again once its scope gives it a token, without using the caller's attempts, until the
   throttle deadline. ``x-amz-retry-after`` is honoured; a 429 counts as a throttle.
   Transient errors (5xx, timeouts, resets) get standard retry with full jitter
@@ -48,7 +54,6 @@ from ._botocore.retries import (
     TRANSIENT_ERROR_CODES,
     TRANSIENT_EXCEPTIONS,
     TRANSIENT_STATUS_CODES,
-    CubicCalculator,
 )
 from ._checks import count, seconds
 from ._endpoints import endpoint_prefix, is_global_service, load_endpoints
@@ -184,8 +189,13 @@ class ScopeLimiter:
         clock, sleep: time source and sleep, replaceable for deterministic tests.
     """
 
-    _MAX_RATE_ADJUST_SCALE = 2.0
     _MIN_RATE = 0.5
+    # A refill rate is learnt from this many grants after the first throttle, or from two
+    # once this many seconds have passed (a bucket refilled slower than 4/s); the rate is
+    # then held at _HOLD of it, under the refill, so that AWS's bucket never empties again.
+    _LEARN_ACCEPTED = 8
+    _LEARN_SECONDS = 2.0
+    _HOLD = 0.9
 
     def __init__(
         self,
@@ -206,8 +216,12 @@ class ScopeLimiter:
         self.capacity = max(1.0, float(burst if burst is not None else (rate or 1.0)))
         self._tokens = self.capacity
         self._last_refill = now
-        self._cubic_state: CubicCalculator | None = None  # made at the first need
         self._measured = 0.0
+        # Learning a bucket: set from the first throttle until its refill rate is known.
+        self._learning: _Learning | None = None
+        self._burst: float | None = None  # the burst learnt with the first refill rate
+        self._accepted = 0  # grants since _started (the start, or the last throttle)
+        self._started = now
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
         # fast_acquire: no trip through the event loop when uncontended, which is the common
@@ -275,15 +289,6 @@ class ScopeLimiter:
         self._in_flight -= 1
         self._slots.release()
 
-    @property
-    def _cubic(self) -> CubicCalculator:
-        # Most scopes never see a throttle: their CUBIC state is never needed.
-        if self._cubic_state is None:
-            self._cubic_state = CubicCalculator(
-                starting_max_rate=self.max_rate, start_time=self._clock()
-            )
-        return self._cubic_state
-
     # --- learning --------------------------------------------------------------------------
 
     def _measure(self) -> float:
@@ -298,39 +303,86 @@ class ScopeLimiter:
             self._bucket_start = bucket
         return self._measured
 
-    def on_success(self) -> None:
-        """A response that was not throttled: CUBIC regrowth; budget refund."""
-        measured = self._measure()
+    def on_success(self, sent: float | None = None) -> None:
+        """A response that was not throttled: budget refund; while learning, one grant of
+        the refill the bucket gave since it was found empty.
+
+        Args:
+            sent: when the attempt was sent (this limiter's clock); an attempt sent before
+                the bucket was found empty says nothing of its refill.
+        """
+        self._measure()
         self.budget = min(self._budget_max, self.budget + 1)
-        if not self.enabled or self._seed is not None:
-            # Unlimited until a throttle; or held at a documented quota, which is what AWS
-            # enforces unless raised (raise it with the pool's ``quotas``): probing above
-            # it would only buy throttles.
+        self._accepted += 1
+        learning = self._learning
+        if learning is None or (sent is not None and sent < learning.start):
             return
-        new_rate = self._cubic.success_received(self._clock())
-        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
+        now = self._clock()
+        learning.accepted += 1
+        elapsed = now - learning.start
+        if learning.accepted < self._LEARN_ACCEPTED and not (
+            elapsed >= self._LEARN_SECONDS and learning.accepted >= 2
+        ):
+            return
+        # What the bucket granted since it was empty is its refill rate (a slight
+        # underestimate: the first grant comes a refill interval and a latency late).
+        refill = learning.accepted / max(elapsed, 1e-3)
+        if learning.throttles == 0:
+            if learning.probe < learning.ceiling:
+                # Nothing refused: the probe was under the refill. Probe faster (at most
+                # the rate that emptied the bucket) and count again.
+                learning.probe = min(learning.ceiling, learning.probe * 2)
+                learning.start, learning.accepted = now, 0
+                self._set_rate(learning.probe, capacity=1.0)
+                return
+            hold = min(refill, learning.probe)  # never refused again: a lower bound, kept
+        else:
+            hold = refill * self._HOLD
+        if self._burst is None:
+            # Accepted before the first throttle, less the refill over that time: the burst
+            # the bucket started with (a fresh scope's bucket starts full).
+            before = learning.accepted_before - refill * (learning.start - learning.since)
+            self._burst = max(1.0, before * self._HOLD)
+        self._learning = None
+        self._seed = hold  # held there, as a documented quota is
+        self._set_rate(hold, capacity=self._burst)
+        self._tokens = min(self._tokens, 1.0)  # the bucket AWS keeps is near empty now
 
     def on_throttle(self) -> None:
-        """A throttled response: cut the rate (CUBIC beta 0.7) and turn the bucket on."""
-        measured = self._measure()
+        """A throttled response: the bucket is empty. Learn its refill rate: send at a
+        probe rate (at most the rate that emptied it) and count what is granted."""
+        self._measure()
         self.throttles += 1
-        rate = measured if not self.enabled else min(measured, self.max_rate)
-        if rate <= 0:
-            rate = self.max_rate or self._MIN_RATE
+        learning = self._learning
+        if learning is not None:
+            learning.throttles += 1
+            if learning.throttles > 2 * learning.accepted + 4:
+                # Refused far more than granted: the probe is far above the refill, and
+                # each request sent above it costs a throttle. Slow the probe down.
+                learning.probe = max(self._MIN_RATE, learning.probe * 0.7)
+                self._set_rate(learning.probe, capacity=1.0)
+            return
+        now = self._clock()
+        emptied = self._accepted / max(now - self._started, 1e-3)  # >= the refill rate
+        # (botocore's smoothed measurement lags a young scope's rate: not used here.)
+        probe = max(min(self.max_rate, emptied) if self.enabled else emptied, self._MIN_RATE)
+        self._learning = _Learning(
+            start=now,
+            since=self._started,
+            probe=probe,
+            ceiling=probe,
+            accepted_before=self._accepted,
+        )
         self.enabled = True
-        self._seed = None  # the quota table was wrong for this scope: learn from here
-        new_rate = self._cubic.error_received(rate, self._clock())
-        # As botocore's adaptive mode: never above twice what was measured. A scope too
-        # young for a measurement starts from the minimum and regrows by CUBIC, rather than
-        # from a quota AWS has just said is too high.
-        self._set_rate(min(new_rate, self._MAX_RATE_ADJUST_SCALE * measured))
+        self._seed = None
+        self._set_rate(probe, capacity=1.0)  # no burst into an empty bucket
+        self._accepted = 0
+        self._started = now
 
-    def _set_rate(self, rate: float) -> None:
+    def _set_rate(self, rate: float, capacity: float) -> None:
         self._refill()
         self.max_rate = max(rate, self._MIN_RATE)
-        if self._seed is None:
-            # botocore's bucket: as many tokens as one second's worth, at least one.
-            self.capacity = max(1.0, self.max_rate)
+        self.capacity = max(1.0, capacity)
         self._tokens = min(self._tokens, self.capacity)
 
     def spend(self, cost: int) -> bool:
@@ -367,6 +419,19 @@ class ScopeLimiter:
             throttle_retries=self.throttle_retries,
             transient_retries=self.transient_retries,
         )
+
+
+@dataclass(slots=True)
+class _Learning:
+    """A bucket being learnt: found empty at ``start``; grants and refusals since."""
+
+    start: float
+    since: float
+    probe: float
+    ceiling: float
+    accepted_before: int
+    accepted: int = 0
+    throttles: int = 0
 
 
 # Limiters holding a slot for the call under way in this task; released by the bound
@@ -406,7 +471,7 @@ class RateLimiterRegistry:
             rate = burst = None
             if quota is not None:
                 # A margin under the documented quota: AWS's clock and ours never agree
-                # exactly, and a throttle at the edge costs a CUBIC cut.
+                # exactly, and a throttle at the edge costs a relearning.
                 rate, burst = quota[0] * _QUOTA_MARGIN, quota[1] * _QUOTA_MARGIN
             limiter = ScopeLimiter(
                 rate=rate,
@@ -442,6 +507,7 @@ class RateLimiterRegistry:
         if cause is not None:
             limiter.count_retry(cause)
         context["aiokit_limiter"] = limiter
+        context["aiokit_sent"] = self._clock()
         context.setdefault("aiokit_started", self._clock())
         held = held_slots.get()
         if held is not None:
@@ -476,7 +542,7 @@ class RateLimiterRegistry:
             context["aiokit_retry_cause"] = "throttle"
             return retry_after  # the scope's bucket paces the resend
         if caught_exception is None and status < 500:
-            limiter.on_success()
+            limiter.on_success(context.get("aiokit_sent"))
         if not _transient(status, code, caught_exception):
             return None
         tries = attempts - context.get("aiokit_throttled", 0)

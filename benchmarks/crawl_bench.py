@@ -68,6 +68,8 @@ class Scenario:
     slow_contenders: tuple[str, ...] = ()  # contenders held to slow_cap here
     slow_cap: float = 600.0
     rss_per_account: bool = False
+    # botocore's retry mode for every contender's clients ("standard" or "adaptive")
+    retry_mode: str = "standard"
 
     def fake_config(self) -> FakeConfig:
         return FakeConfig(
@@ -157,6 +159,10 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
             buckets={"ec2:Describe*": [100.0, 20.0], "sts:*": [100.0, 20.0]},
             time_cap=cap,
         ),
+        # Issue 18's throttled shape: buckets small enough that a crawl drains them at once,
+        # so the makespan is set by how fast a client learns each bucket's refill rate.
+        "throttled_small": _throttled_small("standard", cap),
+        "throttled_small_adaptive": _throttled_small("adaptive", cap),
         # Not part of the default set: the smoke test's tiny crawl.
         "tiny": Scenario(
             "tiny",
@@ -168,6 +174,28 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
             time_cap=120.0,
         ),
     }
+
+
+def _throttled_small(retry_mode: str, cap: float) -> Scenario:
+    """4 accounts x 2 regions, EC2 buckets of burst 20 refill 10/s per (account, region,
+    action), 60 one-item pages per bucket, 1 % HTTP 500s; every contender's clients in
+    botocore's ``retry_mode`` (the rate bound: (60 - 20) / 10 = 4 s)."""
+    name = "throttled_small" if retry_mode == "standard" else f"throttled_small_{retry_mode}"
+    return Scenario(
+        name,
+        "small token buckets (burst 20, refill 10/s per account, region and action), "
+        f"60 pages per bucket, 1 % HTTP 500s; botocore retry mode {retry_mode}",
+        accounts=4,
+        regions=2,
+        latency_ms=20.0,
+        instances=60,
+        page_size=1,
+        throttle=True,
+        buckets={"ec2:Describe*": [20.0, 10.0], "sts:*": [20.0, 10.0]},
+        faults={"fault_500": 0.01, "fault_seed": 18},
+        time_cap=cap,
+        retry_mode=retry_mode,
+    )
 
 
 DEFAULT_SCENARIOS = ("latency", "throttled", "scale", "faults")
@@ -437,7 +465,11 @@ def run_contender(
     bound: Bound,
 ) -> RunResult:
     fake.reset()  # counters, token buckets and the fault RNG start afresh for every run
-    settings = Settings(read_timeout=scenario.read_timeout, max_pool_connections=concurrency)
+    settings = Settings(
+        read_timeout=scenario.read_timeout,
+        max_pool_connections=concurrency,
+        retries={"mode": scenario.retry_mode, "total_max_attempts": 10},
+    )
     root = ROOT
     if contender == BASELINE_CONTENDER:
         assert _baseline_dir is not None, "--baseline PATH sets the other tree"

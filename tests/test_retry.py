@@ -78,28 +78,28 @@ async def test_a_newcomer_queues_behind_a_waiter_for_the_empty_bucket() -> None:
     assert t.now - 1000.0 == pytest.approx(0.2)
 
 
-async def test_throttle_cuts_the_rate_and_success_regrows_it_cubically() -> None:
+def test_the_first_throttle_starts_learning_and_the_grants_give_the_refill_rate() -> None:
+    """A bucket of 20 refilled at 10/s, drained at 50/s: the first throttle says it is
+    empty; the grants that follow come at the refill rate, which is then held under."""
     t = FakeTime()
-    limiter = ScopeLimiter(rate=None, clock=t.clock, sleep=t.sleep)
-    assert limiter.statistics().rate is None  # no bucket before the first throttle
-    # Send at 40 requests/s for 2 s so the measured rate settles.
-    for _ in range(80):
-        t.now += 0.025
+    limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
+    for _ in range(20):  # the burst, granted at once
+        t.now += 0.02
         limiter.on_success()
     limiter.on_throttle()
-    cut = limiter.max_rate
-    assert limiter.enabled
-    assert cut == pytest.approx(0.7 * limiter._cubic.get_params_snapshot().w_max)
-    # CUBIC: back to w_max after K seconds, above it later.
-    params = limiter._cubic.get_params_snapshot()
-    rates = []
-    for step in (0.5, params.k, params.k + 3):
-        t.now = params.last_fail + step
-        rates.append(limiter._cubic.success_received(t.now))
-    assert rates[0] < params.w_max
-    assert rates[1] == pytest.approx(params.w_max)
-    assert rates[2] > params.w_max
-    assert limiter.statistics().throttles == 1
+    assert limiter.max_rate <= 19.0 and limiter.capacity == 1.0  # probing, no burst
+    for _ in range(8):  # the bucket grants one every 0.1 s and refuses one in between
+        t.now += 0.05
+        limiter.on_throttle()
+        t.now += 0.05
+        limiter.on_success(sent=t.now - 0.01)
+    assert limiter.max_rate == pytest.approx(0.9 * 10.0, rel=0.05)
+    assert limiter.throttles == 9
+    held = limiter.max_rate
+    for _ in range(200):  # held: no probing above what the bucket refills
+        t.now += 1 / held
+        limiter.on_success()
+    assert limiter.max_rate == held
 
 
 def test_a_documented_quota_is_held_until_aws_says_otherwise() -> None:
@@ -109,39 +109,39 @@ def test_a_documented_quota_is_held_until_aws_says_otherwise() -> None:
         t.now += 0.05
         limiter.on_success()
     assert limiter.max_rate == 19.0
-    limiter.on_throttle()  # the quota was raised or lowered: learn from here on
-    assert limiter.max_rate < 19.0
-    t.now += 60
-    limiter.on_success()
-    assert limiter.statistics().rate is not None
+    limiter.on_throttle()  # the quota was lowered: learn from here on
+    assert limiter.max_rate <= 19.0 and limiter.capacity == 1.0
+    for _ in range(8):  # granted at 5/s now
+        t.now += 0.2
+        limiter.on_success()
+    assert limiter.max_rate == pytest.approx(5.0, rel=0.05)  # never refused: kept as measured
 
 
-def test_a_throttle_before_any_measurement_starts_from_the_minimum() -> None:
-    """As botocore's adaptive mode caps at twice the measured rate: a scope throttled in its
-    first half second (no rate measured yet) drops to the minimum, not to 0.7x a quota AWS
-    has just refused, then regrows by CUBIC as its successes are measured."""
+def test_successes_of_attempts_sent_before_the_bucket_emptied_are_not_grants() -> None:
     t = FakeTime()
-    limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
-    for _ in range(5):  # a burst of five in 50 ms: no 0.5 s bucket has closed
-        t.now += 0.01
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(40):
+        t.now += 0.025
         limiter.on_success()
     limiter.on_throttle()
-    assert limiter.max_rate == ScopeLimiter._MIN_RATE
-    assert limiter.capacity == 1.0
-    for _ in range(12):  # 3 s of successes at 4 per second
-        t.now += 0.25
-        limiter.on_success()
-    assert ScopeLimiter._MIN_RATE < limiter.max_rate < 2 * 4.0 * 1.05  # 2x the measured
+    start = t.now
+    for _ in range(30):  # answers in flight when the throttle came: sent before it
+        limiter.on_success(sent=start - 0.01)
+    assert limiter._learning is not None  # still learning: those say nothing of the refill
 
 
-def test_a_throttle_cuts_from_the_measured_rate_when_there_is_one() -> None:
+def test_a_probe_refused_far_more_than_granted_slows_down() -> None:
     t = FakeTime()
-    limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
-    for _ in range(40):  # 2 s at 10 per second, under the seeded quota
-        t.now += 0.1
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(200):
+        t.now += 0.005
         limiter.on_success()
     limiter.on_throttle()
-    assert limiter.max_rate == pytest.approx(0.7 * 10.0, rel=0.05)
+    probe = limiter.max_rate
+    for _ in range(10):
+        t.now += 0.005
+        limiter.on_throttle()
+    assert limiter.max_rate < probe
 
 
 async def test_in_flight_is_capped_per_scope() -> None:

@@ -178,3 +178,15 @@ def test_a_baseline_tree_runs_as_its_own_contender(tmp_path: Path) -> None:
         assert run.skipped is None, f"{name}: {run.skipped}"
         assert (run.lost, run.dup, run.extra) == (0, 0, 0), name
     assert f"makespan {crawl_bench.BASELINE_CONTENDER} / aiokit" in format_report(report)
+
+
+@pytest.mark.parametrize("name", ["throttled_small", "throttled_small_adaptive"])
+def test_throttled_small_is_rate_bound_at_four_seconds(name: str) -> None:
+    scenario = crawl_bench._scenarios(quick=False)[name]
+    config = scenario.fake_config()
+    assert config.throttle and config.fault_500 == 0.01
+    assert config.pages("DescribeInstances", scenario.instances) == 60
+    bound = lower_bound(scenario, config, concurrency=64, accounts=4, regions=2, seconds=0.05)
+    # (60 pages - a burst of 20) / 10 per second, per (account, region) bucket
+    assert bound.rate == pytest.approx(4.0)
+    assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
