@@ -14,8 +14,9 @@ waiter poll included, passes through it:
 - after it (``needs-retry``): a throttle says the scope's bucket is empty. The limiter then
   learns the bucket: it sends at a probe rate (at most the rate that emptied it, no burst)
   and counts the grants of attempts sent after the throttle; their rate is the bucket's
-  refill rate, held at 0.9 of it from then on (and the burst seen before the first
-  throttle, less the refill over that time, as the local burst). A drained bucket costs
+  refill rate, held at 0.9 of it (raised 10 % after each minute without a throttle),
+  with the burst seen before the first throttle, less the refill over that time, as the
+  local burst. A drained bucket costs
   the first throttle and those of a probe of about a second, not a CUBIC climb from
   0.5/s. A throttle while holding starts learning again (the capacity dropped). A throttle
   is backpressure: the request is sent
@@ -196,6 +197,11 @@ class ScopeLimiter:
     _LEARN_ACCEPTED = 8
     _LEARN_SECONDS = 2.0
     _HOLD = 0.9
+    # A learnt rate (not a documented quota) is raised by _REPROBE_STEP after each
+    # _REPROBE_SECONDS without a throttle: what was learnt may have been the share left by
+    # another consumer of the same quota, gone since. A throttle then learns again.
+    _REPROBE_SECONDS = 60.0
+    _REPROBE_STEP = 1.1
 
     def __init__(
         self,
@@ -221,6 +227,7 @@ class ScopeLimiter:
         self._learning: _Learning | None = None
         self._burst: float | None = None  # the burst learnt with the first refill rate
         self._accepted = 0  # grants since _started (the start, or the last throttle)
+        self._held_since: float | None = None  # a learnt rate held since (or last raised)
         self._started = now
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
@@ -315,7 +322,14 @@ class ScopeLimiter:
         self.budget = min(self._budget_max, self.budget + 1)
         self._accepted += 1
         learning = self._learning
-        if learning is None or (sent is not None and sent < learning.start):
+        if learning is None:
+            if self._held_since is not None:
+                now = self._clock()
+                if now - self._held_since >= self._REPROBE_SECONDS:
+                    self._held_since = now
+                    self._set_rate(self.max_rate * self._REPROBE_STEP, capacity=self.capacity)
+            return
+        if sent is not None and sent < learning.start:
             return
         now = self._clock()
         learning.accepted += 1
@@ -345,6 +359,7 @@ class ScopeLimiter:
             self._burst = max(1.0, before * self._HOLD)
         self._learning = None
         self._seed = hold  # held there, as a documented quota is
+        self._held_since = now
         self._set_rate(hold, capacity=self._burst)
         self._tokens = min(self._tokens, 1.0)  # the bucket AWS keeps is near empty now
 
@@ -375,6 +390,7 @@ class ScopeLimiter:
         )
         self.enabled = True
         self._seed = None
+        self._held_since = None
         self._set_rate(probe, capacity=1.0)  # no burst into an empty bucket
         self._accepted = 0
         self._started = now

@@ -629,3 +629,35 @@ async def test_the_limiter_reads_service_and_endpoint_data_in_a_worker_thread(
         await sns.list_topics()
         assert "sns" in _ratelimit._prefixes
     assert on_loop == []
+
+
+def test_a_learnt_rate_is_raised_after_a_quiet_minute_and_a_documented_one_never() -> None:
+    """What was learnt may have been another consumer's leftover: after a minute without a
+    throttle the held rate grows by 10 %, and a throttle then learns again. A documented
+    quota is held as it is."""
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(40):  # the burst, then the bucket is found empty
+        t.now += 0.025
+        limiter.on_success()
+    limiter.on_throttle()
+    for _ in range(8):  # granted at 10/s
+        t.now += 0.1
+        limiter.on_success()
+    held = limiter.max_rate
+    assert held == pytest.approx(10.0, rel=0.1)
+    for _ in range(int(59 * held)):  # 59 s at the held rate: unchanged
+        t.now += 1 / held
+        limiter.on_success()
+    assert limiter.max_rate == held
+    t.now += 2.0
+    limiter.on_success()
+    assert limiter.max_rate == pytest.approx(1.1 * held)
+    limiter.on_throttle()  # too far: learn again, from a probe with no burst
+    assert limiter.capacity == 1.0 and limiter._learning is not None
+
+    documented = ScopeLimiter(rate=20.0, burst=40.0, clock=t.clock)
+    for _ in range(100 * 20):  # 100 s at the quota
+        t.now += 0.05
+        documented.on_success()
+    assert documented.max_rate == 20.0
