@@ -10,14 +10,25 @@ module never imports it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from . import _validate, _waiters
+from ._exceptions import ConfigurationError, UsageError
 from ._fleet.crawl import Crawl
 from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut
 from ._fleet.limits import FanOutLimits
+from ._fleet.listings import Listing
+from ._fleet.many import ManyCrawl, is_listings
 from ._fleet.outcomes import Progress
 from ._fleet.runners import Runner, ShardedFanOut, check_runner
 from ._fleet.targets import Target
@@ -27,6 +38,9 @@ from ._protocols import Requester
 from ._waiters import Backoff, WaitResult
 from ._where import scope_of_client
 from ._workers import sharded_for
+
+if TYPE_CHECKING:
+    from .inventory._catalogue import ResourceType
 
 __all__ = ["PoolFeatures"]
 
@@ -276,18 +290,20 @@ class PoolFeatures:
 
     def crawl(
         self: _Pool,
-        service: str,
-        operation: str,
+        service: str | Sequence[Listing | ResourceType],
+        operation: str | Iterable[Target] | AsyncIterable[Target] | None = None,
         targets: Iterable[Target] | AsyncIterable[Target] | None = None,
         *,
         key: str | None = None,
         concurrency: int = 64,
         per_account: int | None = None,
         per_region: int | None = None,
+        per_service: int | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
         progress: Callable[[Progress], None] | None = None,
         runner: Runner | None = None,
+        done: Collection[tuple[str | None, str | None, str]] | None = None,
         **params: Any,
     ) -> Crawl:
         """Paginate ``operation`` in every target; items tagged with account and region.
@@ -299,8 +315,23 @@ class PoolFeatures:
                     print(item.account, item.region, item.data)
             print(crawl.report)
 
+            # many listings in one crawl: (target, listing) units, interleaved
+            async with pool.crawl([Listing("ec2", "describe_vpcs"), CATALOGUE[...]],
+                                  targets) as crawl:
+                async for item in crawl:
+                    print(item.listing.name, item.account, item.region, item.data)
+
+        The first argument is a service name, or a list of :class:`~aiokit.Listing` /
+        :class:`~aiokit.inventory.ResourceType` (an overload, not a ``listings=``
+        keyword: a crawl of many listings is the same call with more in it, and
+        ``pool.crawl(listings, targets)`` reads as the one-listing call does; the targets
+        then come second). Each listing runs in each target as its own unit, with its own
+        outcome (``outcome.listing``); a global listing (``listing.is_global``) runs once
+        per account, tagged ``region=None``. See the guide "Inventory".
+
         Args:
-            service, operation: what to paginate.
+            service, operation: what to paginate; or a list of listings as ``service``,
+                and the targets as ``operation`` or ``targets``.
             targets: where; by default the pool's own identity in its default region.
             key: which result key to flatten (see :meth:`Paginator.items`).
             concurrency, per_account, per_region, timeout, deadline: the bounds and times:
@@ -310,17 +341,49 @@ class PoolFeatures:
                 ``n`` local worker processes; ``aiokit.dask.DaskRunner(...)``, a Dask
                 cluster's workers; sharded by account (see the guide "Crawling past one
                 process").
+            per_service: in a crawl of many listings, units of one service at once.
+            done: in a crawl of many listings, ``(account, region, listing name)`` units
+                already done, to skip (a resume; region ``None`` for a global listing).
             **params: the operation's parameters.
+
+        Raises:
+            ConfigurationError: a malformed listing, bound, ``done``, or ``key``/params
+                given with a list of listings (each listing has its own).
+            UsageError: ``runner=`` with a list of listings (not yet supported).
         """
         self._check_open()
+        if is_listings(service):
+            if targets is None and not isinstance(operation, str):
+                targets, operation = operation, None
+            if operation is not None or key is not None or params:
+                raise ConfigurationError(
+                    "a crawl of many listings takes its operations, keys and parameters "
+                    "from its listings: pool.crawl(listings, targets)"
+                )
+            if runner is not None:
+                raise UsageError("runner= is not yet supported for a crawl of many listings")
+            limits = FanOutLimits(
+                concurrency, per_account, per_region, timeout, deadline, per_service
+            )
+            return ManyCrawl(
+                self,
+                cast("Sequence[Any]", service),
+                targets if targets is not None else [Target(None, self.region)],
+                done=done,
+                limits=limits,
+                progress=progress,
+                gc_threshold=self._gc_threshold,
+            )
+        if done is not None:
+            raise ConfigurationError("done= is for a crawl of many listings")
         sharded = sharded_for(self, check_runner(runner))
-        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline)
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
         if targets is None:
             targets = [Target(None, self.region)]
         return Crawl(
             self,
-            service,
-            operation,
+            cast("str", service),
+            cast("str", operation),
             targets,
             params,
             key=key,

@@ -42,6 +42,7 @@ from collections.abc import (
     Sized,
 )
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -62,14 +63,32 @@ from .targets import Target
 if TYPE_CHECKING:
     from .._identity import Identity
     from .._paginate import Paginator
+    from .listings import Listing
 
-__all__ = ["Context", "FanOut", "check_targets", "checked_target"]
+__all__ = ["Context", "FanOut", "Unit", "check_targets", "checked_target"]
 
 #: The lifecycle records (INFO): a run started and finished, a target skipped or failed.
 #: A worker process's own are not forwarded (the driver logs every outcome once).
 logger = logging.getLogger("aiokit.fleet")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of a crawl of many listings: a listing in a target.
+
+    Attributes:
+        target: what the unit's items and outcome are tagged with (region ``None`` for a
+            global listing, which runs once per account).
+        listing: what to list.
+        via: where the requests go: ``target`` itself, or for a global listing the
+            account's first target (a region of the right partition to sign for).
+    """
+
+    target: Target
+    listing: Listing
+    via: Target = field(compare=False)
 
 
 class Context:
@@ -81,9 +100,11 @@ class Context:
     Which one is asked of STS (once per pool) at the target's first call.
     """
 
-    def __init__(self, pool: Requester, target: Target) -> None:
+    def __init__(self, pool: Requester, target: Target, unit: Unit | None = None) -> None:
         self.pool = pool
         self.target = target
+        #: The unit run, in a crawl of many listings (``target`` is then its ``via``).
+        self.unit = unit
         self._identity = target.identity
         self._unresolved = target.identity is None and target.account is not None
 
@@ -174,6 +195,7 @@ class FanOut(Generic[T]):
         self._count_items = count_items
         self._account_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._region_limiters: dict[str | None, anyio.CapacityLimiter] = {}
+        self._service_limiters: dict[str | None, anyio.CapacityLimiter] = {}
         self._running: AbstractAsyncContextManager[MemoryObjectReceiveStream[Outcome[T]]]
         self._receive: MemoryObjectReceiveStream[Outcome[T]] | None = None
         self._started = self._done = self._ok = self._skipped = self._failed = 0
@@ -269,10 +291,10 @@ class FanOut(Generic[T]):
                 await source.aclose()
 
     async def _work(
-        self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]], first: Target
+        self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]], first: Target | Unit
     ) -> None:
         use_lean_client_context()  # this worker task's own botocore context
-        target: Target | None = first
+        target: Target | Unit | None = first
         while True:
             if target is None:
                 target = await self._take(source)
@@ -296,7 +318,7 @@ class FanOut(Generic[T]):
             await send_soon(send, outcome)
             target = None
 
-    async def _take(self, source: _Targets) -> Target | None:
+    async def _take(self, source: _Targets) -> Target | Unit | None:
         """The next target, or ``None``: none left, or the deadline has passed."""
         if anyio.current_time() >= self._deadline_at:
             self._deadline_reached = True
@@ -306,7 +328,19 @@ class FanOut(Generic[T]):
         self._deadline_reached = True  # an async source was still producing at the deadline
         return None
 
-    async def _bounded(self, target: Target) -> Outcome[T]:
+    async def _bounded(self, work: Target | Unit) -> Outcome[T]:
+        if isinstance(work, Unit):
+            # A unit waits for its service's slot too: two listings of one service in one
+            # cell share its throttling bucket, so per_service bounds what hits it at once.
+            service = _limiter(
+                self._service_limiters, work.listing.service, self._limits.per_service
+            )
+            if service is not None:
+                async with service:
+                    return await self._scoped(work, work.target)
+        return await self._scoped(work, work if isinstance(work, Target) else work.target)
+
+    async def _scoped(self, work: Target | Unit, target: Target) -> Outcome[T]:
         limits = self._limits
         account = _limiter(self._account_limiters, target.account, limits.per_account)
         region = _limiter(self._region_limiters, target.region, limits.per_region)
@@ -316,7 +350,7 @@ class FanOut(Generic[T]):
             if region is not None:
                 await region.acquire()
             try:
-                return await self._call(target)
+                return await self._call(work)
             finally:
                 if region is not None:
                     region.release()
@@ -324,13 +358,18 @@ class FanOut(Generic[T]):
             if account is not None:
                 account.release()
 
-    async def _call(self, target: Target) -> Outcome[T]:
+    async def _call(self, work: Target | Unit) -> Outcome[T]:
         stats = CallStats()
         token = call_stats.set(stats)
         start = time.perf_counter()
+        if isinstance(work, Unit):
+            target, listing = work.target, work.listing
+            ctx = Context(self._requester, work.via, work)
+        else:
+            target, listing = work, None
+            ctx = Context(self._requester, work)
         try:
             try:
-                ctx = Context(self._requester, target)
                 if self._limits.timeout is None:
                     value = await _awaited(self._fn, ctx)
                 else:
@@ -354,6 +393,7 @@ class FanOut(Generic[T]):
                     throttle_retries=stats.throttle_retries,
                     transient_retries=stats.transient_retries,
                     page_retries=stats.page_retries,
+                    listing=listing,
                 )
             # Built in place, not by a helper: this line runs once per target.
             return Outcome(
@@ -367,6 +407,7 @@ class FanOut(Generic[T]):
                 throttle_retries=stats.throttle_retries,
                 transient_retries=stats.transient_retries,
                 page_retries=stats.page_retries,
+                listing=listing,
             )
         finally:
             call_stats.reset(token)
@@ -508,9 +549,9 @@ class _Targets:
     would visit the same cell again and yield its items twice, so it is dropped.
     """
 
-    def __init__(self, targets: Iterable[Target] | AsyncIterable[Target]) -> None:
-        self._seen: set[Target] = set()
-        self._iterator: Iterator[Target] | None = None
+    def __init__(self, targets: Iterable[Target | Unit] | AsyncIterable[Target]) -> None:
+        self._seen: set[Target | Unit] = set()
+        self._iterator: Iterator[Target | Unit] | None = None
         self._source: AsyncGenerator[Target, None] | None = None
         if isinstance(targets, AsyncIterable):
             self._source = _aiter(targets)
@@ -518,7 +559,7 @@ class _Targets:
         else:
             self._iterator = iter(targets)
 
-    async def take(self) -> Target | None:
+    async def take(self) -> Target | Unit | None:
         """The next target, or ``None`` when there are no more (for every later call too)."""
         target = await self._next()
         while target is not None and target in self._seen:
@@ -527,12 +568,15 @@ class _Targets:
             self._seen.add(target)  # no await since the check: no other worker got it
         return target
 
-    async def _next(self) -> Target | None:
+    async def _next(self) -> Target | Unit | None:
         if self._iterator is not None:
             # A plain iterator's next() runs to its end without giving the event loop a
             # turn, so workers cannot interleave inside it: no lock needed.
             target = next(self._iterator, _END)
-            return None if target is _END else checked_target(target)
+            if target is _END:
+                return None
+            # Units are made by the crawl of many listings, never given by a user.
+            return target if isinstance(target, Unit) else checked_target(target)
         assert self._source is not None
         async with self._lock:  # an async generator serves one caller at a time
             try:

@@ -24,6 +24,8 @@ class FanOutLimits:
         timeout: seconds one target may take; then it fails with reason ``timeout``.
         deadline: seconds the whole run may take; then it stops, keeping what it has:
             outcomes already made are delivered, targets not started are never visited.
+        per_service: in a crawl of many listings, units of one service in progress at
+            once (``None``: no bound); ignored by a fan-out or a one-listing crawl.
 
     Raises:
         ConfigurationError: a bound below 1 (a bound of 0 would make every target wait
@@ -36,6 +38,7 @@ class FanOutLimits:
     per_region: int | None = None
     timeout: float | None = None
     deadline: float | None = None
+    per_service: int | None = None
 
     def __post_init__(self) -> None:
         _validate.count("concurrency", self.concurrency)
@@ -47,6 +50,7 @@ class FanOutLimits:
             )
         _validate.count("per_account", self.per_account, optional=True)
         _validate.count("per_region", self.per_region, optional=True)
+        _validate.count("per_service", self.per_service, optional=True)
         _validate.seconds("timeout", self.timeout, optional=True)
         _validate.seconds("deadline", self.deadline, optional=True)
 
