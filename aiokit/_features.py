@@ -314,12 +314,7 @@ class PoolFeatures:
                 async for item in crawl:
                     print(item.account, item.region, item.data)
             print(crawl.report)
-
-            # many listings in one crawl: (target, listing) units, interleaved
-            async with pool.crawl([Listing("ec2", "describe_vpcs"), CATALOGUE[...]],
-                                  targets) as crawl:
-                async for item in crawl:
-                    print(item.listing.name, item.account, item.region, item.data)
+            crawl = pool.crawl([Listing("ec2", "describe_vpcs"), CATALOGUE[...]], targets)
 
         The first argument is a service name, or a list of :class:`~aiokit.Listing` /
         :class:`~aiokit.inventory.ResourceType` (an overload, not a ``listings=``
@@ -352,32 +347,13 @@ class PoolFeatures:
             UsageError: ``runner=`` with a list of listings (not yet supported).
         """
         self._check_open()
+        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
         if is_listings(service):
-            if targets is None and not isinstance(operation, str):
-                targets, operation = operation, None
-            if operation is not None or key is not None or params:
-                raise ConfigurationError(
-                    "a crawl of many listings takes its operations, keys and parameters "
-                    "from its listings: pool.crawl(listings, targets)"
-                )
-            if runner is not None:
-                raise UsageError("runner= is not yet supported for a crawl of many listings")
-            limits = FanOutLimits(
-                concurrency, per_account, per_region, timeout, deadline, per_service
-            )
-            return ManyCrawl(
-                self,
-                cast("Sequence[Any]", service),
-                targets if targets is not None else [Target(None, self.region)],
-                done=done,
-                limits=limits,
-                progress=progress,
-                gc_threshold=self._gc_threshold,
-            )
+            many = (operation, targets, key, params, runner, done)
+            return _crawl_many(self, service, *many, limits=limits, progress=progress)
         if done is not None:
             raise ConfigurationError("done= is for a crawl of many listings")
         sharded = sharded_for(self, check_runner(runner))
-        limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
         if targets is None:
             targets = [Target(None, self.region)]
         return Crawl(
@@ -392,3 +368,38 @@ class PoolFeatures:
             gc_threshold=self._gc_threshold,
             sharded=sharded,
         )
+
+
+def _crawl_many(
+    pool: Any,
+    listings: Any,
+    operation: Any,
+    targets: Iterable[Target] | AsyncIterable[Target] | None,
+    key: str | None,
+    params: dict[str, Any],
+    runner: Runner | None,
+    done: Collection[tuple[str | None, str | None, str]] | None,
+    *,
+    limits: FanOutLimits,
+    progress: Callable[[Progress], None] | None,
+) -> Crawl:
+    """``pool.crawl(listings, targets, ...)``: a :class:`ManyCrawl` of (target, listing)
+    units (the targets may come second, in ``operation``'s place)."""
+    if targets is None and not isinstance(operation, str):
+        targets, operation = operation, None
+    if operation is not None or key is not None or params:
+        raise ConfigurationError(
+            "a crawl of many listings takes its operations, keys and parameters "
+            "from its listings: pool.crawl(listings, targets)"
+        )
+    if runner is not None:
+        raise UsageError("runner= is not yet supported for a crawl of many listings")
+    return ManyCrawl(
+        pool,
+        cast("Sequence[Any]", listings),
+        targets if targets is not None else [Target(None, pool.region)],
+        done=done,
+        limits=limits,
+        progress=progress,
+        gc_threshold=pool._gc_threshold,
+    )
