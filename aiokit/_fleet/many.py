@@ -202,6 +202,9 @@ class ManyCrawl(Crawl):
             gc_threshold=gc_threshold,
             count_items=lambda _: 0,  # counted item by item as they are sent
         )
+        names = ", ".join(listing.name for listing in self._listings[:3])
+        more = f" and {len(self._listings) - 3} more" if len(self._listings) > 3 else ""
+        self._fan_out.label = f"crawl of {names}{more}"  # what its log records say
         self._send = None
         self._receive = None
         self._running = None
