@@ -542,21 +542,35 @@ class _PoolsPlugin(WorkerPlugin):
         self._users: dict[str, int] = {}  # tasks using each pool now
         self._lock: asyncio.Lock | None = None
         self._running: dict[Any, concurrent.futures.Future[list[Any]]] = {}
+        # aiokit's tasks the scheduler released before their thread reached ``run`` (the
+        # transition comes on the worker's loop, the task on its own thread): ``run``
+        # cancels them as it starts them, rather than leave them running for ever.
+        self._released: set[Any] = set()
+        self._guard = threading.Lock()
 
     def run(self, job: CrawlJob, digest: str, key: Any) -> list[Any]:
         """Run ``job`` on the loop thread; the calling (task) thread waits."""
         future = asyncio.run_coroutine_threadsafe(self._run(job, digest), self._loop)
-        self._running[key] = future
+        with self._guard:
+            self._running[key] = future
+            released = key in self._released
+            self._released.discard(key)
+        if released:
+            future.cancel()
         try:
             return future.result()
         finally:
-            self._running.pop(key, None)
+            with self._guard:
+                self._running.pop(key, None)
             future.cancel()
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         """A task the scheduler released while it runs: cancel it on the loop."""
         if start in ("executing", "long-running") and finish in ("released", "cancelled"):
-            future = self._running.get(key)
+            with self._guard:
+                future = self._running.get(key)
+                if future is None and str(key).startswith("aiokit-crawl-"):
+                    self._released.add(key)  # its thread has not reached run() yet
             if future is not None:
                 future.cancel()
 
