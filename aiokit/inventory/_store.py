@@ -17,11 +17,10 @@ in one worker thread, never on the event loop.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import anyio
 from .._exceptions import ConfigurationError
 from .._fleet.crawl import Item
 from .._fleet.outcomes import Outcome
-from .._sinks import Sink, _check_parent, _lock
+from .._sinks import Sink, _check_parent, _lock, transaction
 from ._catalogue import CATALOGUE, ResourceType
 from ._tables import (
     FIXED,
@@ -266,7 +265,7 @@ class InventoryStore(Sink):
                     "and targets"
                 )
             run_id = found[0]
-            with _transaction(db):
+            with transaction(db):
                 # A unit that failed runs again: what its attempt stored goes first.
                 failed = db.execute(
                     "SELECT resource_type, account, region FROM outcomes WHERE run_id = ? "
@@ -284,7 +283,7 @@ class InventoryStore(Sink):
                 "SELECT account, region, resource_type FROM outcomes WHERE run_id = ?", (run_id,)
             ).fetchall()
             return [(None if a == SELF else a, None if r == GLOBAL else r, n) for a, r, n in rows]
-        with _transaction(db):
+        with transaction(db):
             cur = db.execute(
                 "INSERT INTO runs (key, started, resource_types, targets) VALUES (?, ?, ?, ?)",
                 (run.key, _now(), dumps(list(run.resource_types)), dumps(list(run.targets))),
@@ -373,7 +372,7 @@ class InventoryStore(Sink):
         outcome: Outcome[Any],
     ) -> None:
         # The unit's records and the outcome that vouches for them: one transaction.
-        with _transaction(db):
+        with transaction(db):
             table = self._table(db, rtype.name)
             for record in records:
                 self._store(db, table, rtype, run_id, account, region, record)
@@ -460,7 +459,7 @@ class InventoryStore(Sink):
 
     def _finish(self) -> None:
         assert self._db is not None and self._current is not None
-        with _transaction(self._db):
+        with transaction(self._db):
             self._db.execute(
                 "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), self._current.run_id)
             )
@@ -482,19 +481,6 @@ class InventoryStore(Sink):
         from ._diff import to_pandas
 
         return to_pandas(self._path, run_id)
-
-
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One transaction. Not ``with db:``: on a connection opened with
-    ``isolation_level=None`` that begins none, and every statement commits on its own."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _now() -> str:
