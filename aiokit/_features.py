@@ -30,7 +30,7 @@ from ._fleet.limits import FanOutLimits
 from ._fleet.listings import Listing
 from ._fleet.many import ManyCrawl, is_listings
 from ._fleet.outcomes import Progress
-from ._fleet.runners import Runner, ShardedFanOut, check_runner
+from ._fleet.runners import Processes, Runner, ShardedFanOut, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
@@ -344,7 +344,8 @@ class PoolFeatures:
         Raises:
             ConfigurationError: a malformed listing, bound, ``done``, or ``key``/params
                 given with a list of listings (each listing has its own).
-            UsageError: ``runner=`` with a list of listings (not yet supported).
+            UsageError: ``runner=`` a Dask runner with a list of listings (not yet
+                supported: local processes are).
         """
         self._check_open()
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
@@ -392,8 +393,12 @@ def _crawl_many(
             "a crawl of many listings takes its operations, keys and parameters "
             "from its listings: pool.crawl(listings, targets)"
         )
-    if runner is not None:
-        raise UsageError("runner= is not yet supported for a crawl of many listings")
+    runner = check_runner(runner)
+    if runner is not None and not isinstance(runner, Processes):
+        raise UsageError(
+            f"runner={runner!r}: a crawl of many listings runs in this process or over "
+            "aiokit.Processes(n), not yet on Dask"
+        )
     return ManyCrawl(
         pool,
         cast("Sequence[Any]", listings),
@@ -402,4 +407,5 @@ def _crawl_many(
         limits=limits,
         progress=progress,
         gc_threshold=pool._gc_threshold,
+        sharded=sharded_for(pool, runner),
     )

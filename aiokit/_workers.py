@@ -282,16 +282,31 @@ async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, .
             async for outcome in outcomes:
                 yield ("outcome", outcome.target, [], _sent(outcome))
     else:
-        run = pool.crawl(
-            job.service, job.operation, list(job.targets), key=job.key, **bounds, **job.params
-        )
+        if job.listings:  # many listings: a unit's records travel with its outcome
+            run = pool.crawl(
+                list(job.listings),
+                list(job.targets),
+                done=job.done,
+                per_service=limits.per_service,
+                **bounds,
+            )
+        else:
+            run = pool.crawl(
+                job.service, job.operation, list(job.targets), key=job.key, **bounds, **job.params
+            )
         held: dict[Any, list[Any]] = {}
         async with run:
             async for event in run.events():
                 if isinstance(event, Item):
-                    held.setdefault(event.target, []).append(event.data)
+                    unit = (
+                        event.target
+                        if event.listing is None
+                        else (event.target, event.listing.name)
+                    )
+                    held.setdefault(unit, []).append(event.data)
                     continue
-                yield ("outcome", event.target, held.pop(event.target, []), _sent(event))
+                records = held.pop(job.unit_key(event), [])
+                yield ("outcome", event.target, records, _sent(event))
     stats = run.statistics()
     pool_stats = pool.statistics()
     summary = WorkerSummary(

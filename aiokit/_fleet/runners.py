@@ -250,6 +250,20 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
     log_level: int = logging.WARNING  # a worker process sends the driver its records from
+    #: A crawl of many listings: its entries (``Listing`` or ``ResourceType``), run over
+    #: ``targets`` with ``done`` skipped; ``service`` and ``operation`` are then unused.
+    listings: tuple[Any, ...] = ()
+    done: frozenset[tuple[str | None, str | None, str]] = frozenset()
+    #: The driver's side only (never sent): a many-listing crawl's units, as
+    #: ``(target, listing name)`` (region ``None`` for a global listing's).
+    units: tuple[tuple[Target, str], ...] | None = field(default=None, repr=False)
+
+    def unit_key(self, outcome: Outcome[Any]) -> Any:
+        """What ``outcome`` finishes: its target, or (many listings) its unit."""
+        if not self.listings:
+            return outcome.target
+        assert outcome.listing is not None
+        return (outcome.target, outcome.listing.name)
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
@@ -426,15 +440,27 @@ class ProcessRun:
         self._sharded = sharded
         self._warm = None if warm is None else warm.claim()
         # The hub's STS budget, split between the workers (the spec is the driver pool's).
-        self._job = replace(job, spec=job.spec.split_sts(sharded.runner.workers))
+        spec = job.spec.split_sts(sharded.runner.workers)
+        self._job = replace(job, spec=spec, units=None)
         deadline = job.limits.deadline
         self._deadline_at = None if deadline is None else time.time() + deadline
         self.summaries: list[WorkerSummary] = []
         self._context = multiprocessing.get_context("spawn")
-        shards: dict[int, dict[Target, None]] = {}
-        for target in job.targets:
-            shards.setdefault(sharded.runner.shard(target), {})[target] = None
-        self._pending = shards  # per shard: targets with no outcome yet
+        shard = sharded.runner.shard
+        shards: dict[int, dict[Any, None]] = {}
+        # Many listings: a shard's job is its targets, less the units done (given, or
+        # finished before its worker died); one listing: its targets with no outcome yet.
+        self._targets: dict[int, list[Target]] = {}
+        if job.units is None:
+            for target in job.targets:
+                shards.setdefault(shard(target), {})[target] = None
+        else:
+            for unit in job.units:
+                shards.setdefault(shard(unit[0]), {})[unit] = None
+            for target in job.targets:
+                self._targets.setdefault(shard(target), []).append(target)
+        self._all = {s: tuple(keys) for s, keys in shards.items()}
+        self._pending = shards  # per shard: what has no outcome yet
         self._restarts = dict.fromkeys(shards, 0)
         self._workers: dict[Connection, _Worker] = {}
         self._ready: list[Finished] = []
@@ -453,16 +479,29 @@ class ProcessRun:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._stop()
 
+    def _shard_job(self, shard: int) -> CrawlJob:
+        """The job of ``shard``'s worker: what of it has no outcome yet."""
+        pending = self._pending[shard]
+        level = logging.getLogger().getEffectiveLevel()  # what the driver's logging wants
+        if not self._job.listings:
+            return replace(self._job, targets=tuple(pending), log_level=level)
+        finished = [
+            (t.account, t.region, name) for t, name in self._all[shard] if (t, name) not in pending
+        ]
+        return replace(
+            self._job,
+            targets=tuple(self._targets.get(shard, ())),
+            done=self._job.done | frozenset(finished),
+            log_level=level,
+        )
+
     def _start(self, shard: int) -> None:
-        targets = tuple(self._pending[shard])
-        if not targets:
+        if not self._pending[shard]:
             return
         if self._deadline_at is not None and time.time() >= self._deadline_at:
             self.summaries.append(WorkerSummary(deadline_reached=True))
             return  # its targets stay without an outcome: never visited
-        level = logging.getLogger().getEffectiveLevel()  # what the driver's logging wants
-        job = replace(self._job, targets=targets, log_level=level)
-        job = job.deadline_from(self._deadline_at)
+        job = self._shard_job(shard).deadline_from(self._deadline_at)
         warm = None
         if self._warm is not None and self._sharded.job_entry is not None:
             warm = self._warm.take(shard)
@@ -557,7 +596,7 @@ class ProcessRun:
             return
         elif message is not None:
             _, target, records, outcome = message
-            if self._pending[worker.shard].pop(target, False) is None:
+            if self._pending[worker.shard].pop(self._job.unit_key(outcome), False) is None:
                 self._ready.append((target, records, outcome))
             return
         self._workers.pop(conn)
@@ -583,8 +622,17 @@ class ProcessRun:
         if self._restarts[shard] <= MAX_RESTARTS:
             self._start(shard)
             return
-        for target in self._pending.pop(shard):
-            self._ready.append((target, [], Outcome(target, Status.FAILED, reason="worker died")))
+        for key in self._pending.pop(shard):
+            target, listing = (key[0], self._listing(key[1])) if self._job.listings else (key, None)
+            died: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
+            self._ready.append((target, [], replace(died, listing=listing)))
+
+    def _listing(self, name: str) -> Any:
+        for entry in self._job.listings:
+            listing = getattr(entry, "listing", entry)  # a ResourceType's, or the Listing
+            if listing.name == name:
+                return listing
+        raise AssertionError(name)  # pragma: no cover - units are of the job's listings
 
     def _give_back(self, conn: Connection, worker: _Worker) -> None:
         assert self._warm is not None and worker.warm is not None
