@@ -344,8 +344,7 @@ class PoolFeatures:
         Raises:
             ConfigurationError: a malformed listing, bound, ``done``, or ``key``/params
                 given with a list of listings (each listing has its own).
-            UsageError: ``runner=`` a Dask runner with a list of listings (not yet
-                supported: local processes are).
+            UsageError: a Dask runner with a list of listings (not yet supported).
         """
         self._check_open()
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
