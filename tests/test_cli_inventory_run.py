@@ -94,3 +94,171 @@ def test_an_organization_inventory_has_exact_counts_per_table(
         assert line.split("│")[2].strip() == str(items), line
     assert f"{units} units: {units} ok, 0 skipped, 0 failed" in result.stderr
     assert result.stdout == ""
+
+
+SPEC = """
+[resources."logs.first_groups"]
+service = "logs"
+operation = "describe_log_groups"
+params = { logGroupNamePrefix = "/g0" }
+records = "logGroups[]"
+primary_key = "logGroupArn"
+description = "the log groups named /g0*"
+"""
+
+
+def test_resources_selects_and_spec_adds_a_type(
+    seeded: dict[tuple[str, str, str], int], moto_endpoint: str, tmp_path: Path
+) -> None:
+    """A glob and a name select three built-in types; the spec's entry (its own params)
+    is a fourth, with a table of its own: nothing else is listed."""
+    spec = tmp_path / "extra.toml"
+    spec.write_text(SPEC)
+    db = tmp_path / "inventory.db"
+    names = ("sqs.*", "iam.users", "s3.buckets", "logs.first_groups")
+    result = aiokit_cli(*inventory_args(moto_endpoint, db, "--spec", str(spec), names=names))
+    assert result.returncode == 0, result.stderr
+    chosen = {"sqs.queues", "iam.users", "s3.buckets", "logs.first_groups"}
+    assert {n for (n,) in rows(db, "SELECT resource_type FROM resource_tables")} == chosen
+    (listed,) = rows(db, "SELECT resource_types FROM runs")
+    assert json.loads(listed[0]) == ["sqs.queues", "iam.users", "s3.buckets", "logs.first_groups"]
+    for name in chosen - {"logs.first_groups"}:
+        assert table_cells(db, name) == {
+            (a, r): n for (t, a, r), n in seeded.items() if t == name
+        }, name
+    # Every (account, region) has one log group /g0 (and maybe a /g1, not listed).
+    first = {(a, r): 1 for (t, a, r) in seeded if t == "logs.log_groups"}
+    assert table_cells(db, "logs.first_groups") == first
+    ((table,),) = rows(
+        db, "SELECT table_name FROM resource_tables WHERE resource_type = 'logs.first_groups'"
+    )
+    assert {n for (n,) in rows(db, f'SELECT DISTINCT logGroupName FROM "{table}"')} == {"/g0"}
+
+
+LIGHT = ("sqs.queues", "logs.log_groups", "iam.users")
+
+
+async def seed_light(pool: Any, accounts: list[str]) -> None:
+    """Per (account, region): queues q0, q1 and log groups /g0, /g1; per account users u0, u1."""
+    for account in accounts:
+        for region in REGIONS:
+            sqs = await pool.client("sqs", region, account=account)
+            logs = await pool.client("logs", region, account=account)
+            for n in range(2):
+                await sqs.create_queue(QueueName=f"q{n}")
+                await logs.create_log_group(logGroupName=f"/g{n}")
+        iam = await pool.client("iam", account=account)
+        for n in range(2):
+            await iam.create_user(UserName=f"u{n}")
+
+
+async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return await anyio.to_thread.run_sync(lambda: aiokit_cli(*args))
+
+
+async def diff_of(db: Path) -> dict[str, Any]:
+    result = await cli("inventory", "diff", "--db", str(db), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def keys(changes: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return [(c["resource_type"], c["account"], c["region"], c["key"]) for c in changes]
+
+
+@pytest.mark.asyncio
+async def test_a_second_run_and_its_diff_are_exact(
+    fake_organization: FakeOrganization, org_pool: Any, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Create a queue, delete a user, set a log group's retention: the diff of the two runs
+    says exactly that: one added, one removed, one changed (in the one field)."""
+    a0, a1, a2 = fake_organization.account_ids[:3]
+    db = tmp_path / "inventory.db"
+    async with org_pool() as pool:
+        await seed_light(pool, fake_organization.account_ids)
+        first = await cli(*inventory_args(moto_endpoint, db, names=LIGHT))
+        assert first.returncode == 0, first.stderr
+        sqs = await pool.client("sqs", "eu-west-1", account=a0)
+        new = (await sqs.create_queue(QueueName="new"))["QueueUrl"]
+        iam = await pool.client("iam", account=a1)
+        arn = (await iam.get_user(UserName="u0"))["User"]["Arn"]
+        await iam.delete_user(UserName="u0")
+        logs = await pool.client("logs", "us-east-1", account=a2)
+        await logs.put_retention_policy(logGroupName="/g1", retentionInDays=7)
+        (group,) = (await logs.describe_log_groups(logGroupNamePrefix="/g1"))["logGroups"]
+    second = await cli(*inventory_args(moto_endpoint, db, names=LIGHT))
+    assert second.returncode == 0, second.stderr
+    assert "run 2 in" in second.stderr
+    data = await diff_of(db)
+    assert (data["run_a"], data["run_b"]) == (1, 2)
+    assert keys(data["added"]) == [("sqs.queues", a0, "eu-west-1", new)]
+    assert keys(data["removed"]) == [("iam.users", a1, "global", arn)]
+    assert keys(data["changed"]) == [("logs.log_groups", a2, "us-east-1", group["logGroupArn"])]
+    assert [f["name"] for f in data["changed"][0]["fields"]] == ["retentionInDays"]
+    assert data["unknown"] == []
+
+
+class FailingRegion:
+    """Forwards to moto, except SQS in one region: a 400 error no retry undoes."""
+
+    def __init__(self, upstream: str, region: str) -> None:
+        self.upstream, self.region, self.url, self.failed = upstream, region, "", 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if f"/{self.region}/sqs/" in request.headers.get("Authorization", ""):
+            self.failed += 1
+            return web.Response(
+                status=400,
+                headers={"x-amzn-query-error": "Boom;Sender"},
+                content_type="application/x-amz-json-1.0",
+                text=json.dumps({"__type": "com.amazonaws.sqs#Boom", "message": "injected"}),
+            )
+        return await relay(request, body, self.upstream)
+
+
+@pytest_asyncio.fixture
+async def failing_region(moto_endpoint: str) -> AsyncIterator[FailingRegion]:
+    proxy = FailingRegion(moto_endpoint, "eu-west-1")
+    async with serve_on_loopback(proxy.handle) as proxy.url:
+        yield proxy
+
+
+@pytest.mark.asyncio
+async def test_a_failing_target_exits_1_and_its_resources_are_unknown(
+    fake_organization: FakeOrganization,
+    org_pool: Any,
+    moto_endpoint: str,
+    failing_region: FailingRegion,
+    tmp_path: Path,
+) -> None:
+    """SQS fails in eu-west-1 in the second run (after a queue there was deleted): exit 1,
+    each failed unit named; in the diff those queues are unknown, none removed; the
+    other types of the same targets are compared as usual."""
+    accounts = fake_organization.account_ids
+    db = tmp_path / "inventory.db"
+    async with org_pool() as pool:
+        await seed_light(pool, accounts)
+        first = await cli(*inventory_args(moto_endpoint, db, names=LIGHT))
+        assert first.returncode == 0, first.stderr
+        sqs = await pool.client("sqs", "eu-west-1", account=accounts[0])
+        await sqs.delete_queue(QueueUrl=(await sqs.get_queue_url(QueueName="q0"))["QueueUrl"])
+    second = await cli(*inventory_args(failing_region.url, db, names=LIGHT))
+    assert second.returncode == 1, second.stderr
+    assert failing_region.failed >= len(accounts)
+    failed = [line for line in second.stderr.splitlines() if line.startswith("failed ")]
+    assert sorted(line.partition(": ")[0] for line in failed) == sorted(
+        f"failed sqs.queues {a} eu-west-1" for a in accounts
+    ), second.stderr
+    assert all("error: Boom" in line and "injected" in line for line in failed)
+    assert "42 units: 36 ok, 0 skipped, 6 failed, 0 never visited" in second.stderr
+    outcomes = rows(db, "SELECT status, count(*) FROM outcomes WHERE run_id = 2 GROUP BY 1")
+    units = 2 * len(accounts) * len(REGIONS) + len(accounts)  # sqs, logs; iam once per account
+    assert dict(outcomes) == {"failed": len(accounts), "ok": units - len(accounts)}
+    data = await diff_of(db)
+    assert data["removed"] == [] and data["added"] == [] and data["changed"] == []
+    assert {(c["resource_type"], c["account"], c["region"]) for c in data["unknown"]} == {
+        ("sqs.queues", a, "eu-west-1") for a in accounts
+    }
+    assert len(data["unknown"]) == 2 * len(accounts)  # q0 and q1 of each, the deleted one too
