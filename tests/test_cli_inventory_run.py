@@ -262,3 +262,64 @@ async def test_a_failing_target_exits_1_and_its_resources_are_unknown(
         ("sqs.queues", a, "eu-west-1") for a in accounts
     }
     assert len(data["unknown"]) == 2 * len(accounts)  # q0 and q1 of each, the deleted one too
+
+
+def _outcomes(db: Path) -> int:
+    try:
+        return int(rows(db, "SELECT count(*) FROM outcomes")[0][0])
+    except sqlite3.OperationalError:
+        return 0  # not there yet, or being created
+
+
+def test_sigint_mid_run_then_resume_is_exact(
+    seeded: dict[tuple[str, str, str], int], moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Ctrl-C after a few units: exit 130, the run left unfinished with only whole units
+    in it; --resume runs the others: every seeded resource once, one run, finished."""
+    db = tmp_path / "inventory.db"
+    argv = [sys.executable, "-m", "aiokit.cli", *inventory_args(moto_endpoint, db)]
+    process = subprocess.Popen(
+        [*argv, "--concurrency", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while _outcomes(db) < 6 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    accounts = {a for (_, a, _) in seeded}
+    units = len(REGIONAL) * len(accounts) * len(REGIONS) + len(GLOBAL) * len(accounts)
+    assert process.returncode == 130, stderr
+    assert "interrupted by SIGINT" in stderr and "Traceback" not in stderr
+    assert "inventory by resource type" in stderr  # what it did, summed up
+    done = _outcomes(db)
+    assert 6 <= done < units, "the inventory should have been interrupted mid-way"
+    assert rows(db, "SELECT finished FROM runs") == [(None,)]
+    # Every unit with an outcome has all its resources; none of the others has any.
+    with sqlite3.connect(db) as conn:
+        partial = cells(conn, 1)
+        ok = {(t, a, r) for t, a, r in conn.execute("SELECT resource_type, account, region "
+                                                     "FROM outcomes WHERE status = 'ok'")}
+    assert partial == {u: n for u, n in seeded.items() if u in ok}
+
+    result = aiokit_cli(*inventory_args(moto_endpoint, db, "--resume"))
+    assert result.returncode == 0, result.stderr
+    assert f"({done} done by an earlier run, not visited again)" in result.stderr
+    with sqlite3.connect(db) as conn:
+        assert cells(conn, 1) == seeded  # nothing lost, nothing twice
+    assert rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1") == [("ok", units)]
+    assert [r[0] for r in rows(db, "SELECT run_id FROM runs WHERE finished IS NOT NULL")] == [1]
+    for name in NAMES:
+        want = {(a, r): n for (t, a, r), n in seeded.items() if t == name}
+        assert table_cells(db, name) == want, name
+    # A finished run has nothing to resume.
+    again = aiokit_cli(*inventory_args(moto_endpoint, db, "--resume"))
+    assert again.returncode == 2 and "no unfinished run" in again.stderr, again.stderr

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio
+import anyio.lowlevel
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -104,6 +105,9 @@ async def run_inventory(
                 else:
                     state.count(name, event.status.value)
                 await store.write(event)
+        # A Ctrl-C that cancelled the crawl may end its stream of events rather than raise
+        # in it: it raises here, before the run could be marked finished.
+        await anyio.lowlevel.checkpoint()
         bar.items(state.written)
         report = state.settle()
         if not report.never_visited:
