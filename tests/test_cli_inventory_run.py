@@ -323,3 +323,81 @@ def test_sigint_mid_run_then_resume_is_exact(
     # A finished run has nothing to resume.
     again = aiokit_cli(*inventory_args(moto_endpoint, db, "--resume"))
     assert again.returncode == 2 and "no unfinished run" in again.stderr, again.stderr
+
+
+# --- refused before any request ----------------------------------------------------------------
+
+NOWHERE = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
+
+
+def _foreign(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + b"\x13garbage" * 600)
+
+
+def _text(path: Path) -> None:
+    path.write_text("not a database\n" * 50)
+
+
+HOSTILE: list[tuple[str, list[str], Callable[[Path], None] | None, str]] = [
+    ("unknown-type", ["--resources", "ec2.instancez"], None, "did you mean ec2.instances"),
+    ("unknown-service", ["--resources", "sqx.*"], None, "'sqx.*' matches no resource type"),
+    ("empty-resources", ["--resources", ""], None, "no resource type given"),
+    ("commas-only", ["--resources", ",,"], None, "no resource type given"),
+    ("concurrency-zero", ["--concurrency", "0"], None, "'--concurrency': 0 is not in the range"),
+    ("concurrency-minus", ["--concurrency", "-1"], None, "-1 is not in the range"),
+    ("concurrency-abc", ["--concurrency", "abc"], None, "'abc' is not a valid integer"),
+    ("concurrency-huge", ["--concurrency", "10000000"], None, "is not in the range"),
+    ("deadline-zero", ["--deadline", "0"], None, "'--deadline'"),
+    ("spec-missing", ["--spec", "{tmp}/none.toml"], None, "does not exist"),
+    ("spec-a-directory", ["--spec", "{tmp}"], None, "is a directory"),
+    ("region-typo", ["--regions", "us-east-l"], None, "unknown region 'us-east-l'"),
+    ("accounts-empty", ["--accounts", ""], None, "names no account"),
+    ("out-a-directory", ["--out", "{tmp}"], None, "is a directory"),
+    ("out-missing-dir", ["--out", "{tmp}/nowhere/inv.db"], None, "nowhere"),
+    ("out-corrupt", ["--out", "{file}"], _corrupt, "not a usable aiokit inventory"),
+    ("out-a-text-file", ["--out", "{file}"], _text, "not a usable aiokit inventory"),
+    ("out-foreign-sqlite", ["--out", "{file}"], _foreign, "not an aiokit inventory"),
+    ("resume-nothing", ["--resume", "--out", "{tmp}/new.db"], None, "no inventory to resume"),
+    ("option-with-list", ["--out", "{tmp}/x.db", "list"], None, "not of `inventory list`"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "says"), [pytest.param(a, s, m, id=i) for i, a, s, m in HOSTILE]
+)
+def test_hostile_input_is_one_clear_line_before_any_request(
+    args: list[str], setup: Callable[[Path], None] | None, says: str, tmp_path: Path
+) -> None:
+    """Each mistake: exit 2, "error: ..." naming it (and a hint), no traceback, nothing
+    written: an --out given is left as it was, none is created."""
+    file = tmp_path / "given.db"
+    if setup is not None:
+        setup(file)
+    before = file.read_bytes() if file.exists() else None
+    argv = [a.format(tmp=tmp_path, file=file) for a in args]
+    started = time.monotonic()
+    result = aiokit_cli("inventory", *NOWHERE, "--resources", "sqs.queues", *argv)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and says in lines[0], result.stderr
+    assert len(lines) <= 2 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert (file.read_bytes() if file.exists() else None) == before
+    assert {p.name for p in tmp_path.iterdir()} <= {"given.db"}
+    assert not (Path.cwd() / "inventory.db").exists()
+    assert time.monotonic() - started < 30  # no retries against the endpoint nowhere
+
+
+def test_inventory_alone_prints_its_help_and_keeps_its_subcommands() -> None:
+    result = aiokit_cli("inventory")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (result.stdout + result.stderr).startswith("Usage: aiokit inventory [OPTIONS]")
+    assert "--resources" in result.stdout + result.stderr
+    listed = aiokit_cli("inventory", "list", "--output", "json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)
+    assert "--workers" not in aiokit_cli("inventory", "--help").stdout
