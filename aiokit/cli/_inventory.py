@@ -12,6 +12,7 @@ from click.core import ParameterSource
 
 import anyio
 import click
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -245,8 +246,9 @@ def inventory_group(_run: Callable[[Any], Any]) -> click.Group:
     return inventory
 
 
-def print_diff(result: inv.Diff, fmt: str) -> None:
-    """A diff as JSON or as a table on stdout, and its one-line count on stderr."""
+def print_diff(result: inv.Diff, fmt: str, console: Console = out) -> None:
+    """A diff as JSON or as a table on ``console`` (stdout), and its one-line count on
+    stderr."""
     if fmt == "json":
         _json(result.to_dict())
     else:
@@ -258,7 +260,7 @@ def print_diff(result: inv.Diff, fmt: str) -> None:
                     kind,
                     *(Text(v) for v in (c.resource_type, c.account, c.region, c.key, fields)),
                 )
-        out.print(table)
+        console.print(table)
     err.print(
         f"run {result.run_a} -> {result.run_b}: {len(result.added)} added, "
         f"{len(result.removed)} removed, {len(result.changed)} changed, "
