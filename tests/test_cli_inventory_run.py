@@ -39,7 +39,9 @@ def aiokit_cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
-def inventory_args(endpoint: str, out: Path, *extra: str, names: tuple[str, ...] = NAMES) -> list[str]:
+def inventory_args(
+    endpoint: str, out: Path, *extra: str, names: tuple[str, ...] = NAMES
+) -> list[str]:
     return [
         "inventory", "--accounts", "org", "--role", ROLE, "--regions", ",".join(REGIONS),
         "--resources", ",".join(names), "--endpoint-url", endpoint, "--region", "us-east-1",
@@ -306,8 +308,12 @@ def test_sigint_mid_run_then_resume_is_exact(
     # Every unit with an outcome has all its resources; none of the others has any.
     with sqlite3.connect(db) as conn:
         partial = cells(conn, 1)
-        ok = {(t, a, r) for t, a, r in conn.execute("SELECT resource_type, account, region "
-                                                     "FROM outcomes WHERE status = 'ok'")}
+        ok = {
+            (t, a, r)
+            for t, a, r in conn.execute(
+                "SELECT resource_type, account, region FROM outcomes WHERE status = 'ok'"
+            )
+        }
     assert partial == {u: n for u, n in seeded.items() if u in ok}
 
     result = aiokit_cli(*inventory_args(moto_endpoint, db, "--resume"))

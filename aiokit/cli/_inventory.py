@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from click.core import ParameterSource
 
 import anyio
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +30,7 @@ from ._inventory_run import (
     summarise_inventory,
 )
 
-__all__ = ["inventory_group"]
+__all__ = ["Helpers", "inventory_group", "print_diff"]
 
 _OUTPUT = click.Choice(["table", "json"])
 
@@ -106,7 +107,20 @@ def _selected(
         raise click.BadParameter(message, param_hint="'--resources'") from None
 
 
+@dataclass(frozen=True)
+class Helpers:
+    """The command line's own helpers (in ``aiokit.cli``, which imports this module: passed
+    in, not imported back): the pool options, the pool, ``--accounts`` / ``--regions``."""
+
+    common: Callable[[Any], Any]
+    accounts: Callable[..., Any]
+    regions: Callable[[str | None], Any]
+    pool: Callable[..., aiokit.SessionPool]
+    check_region: Callable[..., None]
+
+
 async def _inventory(
+    helpers: Helpers,
     accounts: str,
     profiles: str | None,
     role: str | None,
@@ -123,21 +137,19 @@ async def _inventory(
     endpoint_url: str | None,
 ) -> None:
     """Inventory the resource types in every account and region into --out."""
-    from . import _accounts, _pool, _regions, check_region
-
     catalogue = (
         inv.CATALOGUE if spec is None else await anyio.to_thread.run_sync(inv.load_spec, spec)
     )
     types = _selected(resources, catalogue)
     # Checked before --out is opened, and before any request.
-    who = _accounts(accounts, profiles, role, external_id)
-    where = _regions(regions)
+    who = helpers.accounts(accounts, profiles, role, external_id)
+    where = helpers.regions(regions)
     for name in where if isinstance(where, list) else ():
-        check_region(name, option="--regions")
+        helpers.check_region(name, option="--regions")
     store = await open_store(out_path, catalogue, resume)
     state = InventoryState()
     try:
-        async with _pool(
+        async with helpers.pool(
             profile, region, endpoint_url, concurrency, role, gc_threshold=CRAWL_GC_THRESHOLD
         ) as pool:
             services = sorted({t.listing.service for t in types})
@@ -164,13 +176,11 @@ async def _inventory(
     finish_inventory(report, state, types, out_path)
 
 
-def inventory_group(_run: Callable[[Any], Any]) -> click.Group:
+def inventory_group(_run: Callable[[Any], Any], helpers: Helpers) -> click.Group:
     """The ``inventory`` command group, its commands run by ``_run`` (the CLI's runner,
-    passed in: importing it from ``aiokit.cli`` would be an import cycle)."""
-    # Called at the end of aiokit.cli's module: its option helpers are defined by then.
-    from . import _common
-
-    runner = _run(_inventory)
+    passed in with its ``helpers``: importing them from ``aiokit.cli`` would be an import
+    cycle)."""
+    runner = _run(functools.wraps(_inventory)(functools.partial(_inventory, helpers)))
 
     def callback(**options: Any) -> None:
         ctx = click.get_current_context()
@@ -194,7 +204,7 @@ def inventory_group(_run: Callable[[Any], Any]) -> click.Group:
         callback = option(callback)
     inventory = click.group(
         "inventory", invoke_without_command=True, no_args_is_help=True, help=_HELP
-    )(_common(callback))
+    )(helpers.common(callback))
 
     @inventory.command("list")
     @click.option(

@@ -49,9 +49,9 @@ def units_of(
 ) -> tuple[tuple[str | None, str | None], ...]:
     """The (account, region) pairs an inventory run records: the regional targets', then
     one ``(account, None)`` per account (the global resource types' units)."""
-    regional = [(t.account, t.region) for t in targets]
-    accounts = [(a, None) for a in dict.fromkeys(t.account for t in targets)]
-    return tuple(dict.fromkeys(regional + accounts))
+    pairs: list[tuple[str | None, str | None]] = [(t.account, t.region) for t in targets]
+    pairs += [(a, None) for a in dict.fromkeys(t.account for t in targets)]
+    return tuple(dict.fromkeys(pairs))
 
 
 async def run_inventory(
@@ -156,8 +156,7 @@ def finish_inventory(
         account, region = stored(o.target.account, o.target.region)
         name = o.listing.name if o.listing is not None else "?"
         err.print(
-            f"[red]failed[/] {escape(name)} {account} {region}: "
-            f"{escape(f'{o.reason}: {o.error}')}",
+            f"[red]failed[/] {escape(name)} {account} {region}: {escape(f'{o.reason}: {o.error}')}",
             highlight=False,
         )
     if report.never_visited:
