@@ -262,7 +262,9 @@ def print_diff(result: inv.Diff, fmt: str, console: Console = out) -> None:
     if fmt == "json":
         _json(result.to_dict())
     else:
-        table = Table("change", "resource type", "account", "region", "key", "fields")
+        table = Table()
+        for column in ("change", "resource type", "account", "region", "key", "fields"):
+            table.add_column(column, overflow="fold")  # keys (URLs, ARNs) whole, not cut
         for kind in ("added", "removed", "changed", "unknown"):
             for c in getattr(result, kind):
                 fields = ", ".join(f.name for f in c.fields)
