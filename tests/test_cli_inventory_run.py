@@ -363,7 +363,7 @@ HOSTILE: list[tuple[str, list[str], Callable[[Path], None] | None, str]] = [
     ("spec-a-directory", ["--spec", "{tmp}"], None, "is a directory"),
     ("region-typo", ["--regions", "us-east-l"], None, "unknown region 'us-east-l'"),
     ("accounts-empty", ["--accounts", ""], None, "names no account"),
-    ("out-a-directory", ["--out", "{tmp}"], None, "is a directory"),
+    ("out-a-directory", ["--out", "{tmp}"], None, "--out: cannot write"),
     ("out-missing-dir", ["--out", "{tmp}/nowhere/inv.db"], None, "nowhere"),
     ("out-corrupt", ["--out", "{file}"], _corrupt, "not a usable aiokit inventory"),
     ("out-a-text-file", ["--out", "{file}"], _text, "not a usable aiokit inventory"),
@@ -407,3 +407,28 @@ def test_inventory_alone_prints_its_help_and_keeps_its_subcommands() -> None:
     listed = aiokit_cli("inventory", "list", "--output", "json")
     assert listed.returncode == 0 and json.loads(listed.stdout)
     assert "--workers" not in aiokit_cli("inventory", "--help").stdout
+
+
+@pytest.mark.asyncio
+async def test_a_deadline_leaves_the_run_unfinished_and_resume_finishes_it(
+    fake_organization: FakeOrganization, org_pool: Any, moto_endpoint: str, tmp_path: Path
+) -> None:
+    accounts = fake_organization.account_ids
+    db = tmp_path / "inventory.db"
+    async with org_pool() as pool:
+        await seed_light(pool, accounts)
+    cut = await cli(*inventory_args(moto_endpoint, db, "--concurrency", "1", "--deadline",
+                                    "0.3", names=LIGHT))  # fmt: skip
+    assert cut.returncode == 3, cut.stderr
+    assert "units never visited (--resume runs them)" in cut.stderr
+    assert rows(db, "SELECT finished FROM runs") == [(None,)]
+    done = _outcomes(db)
+    units = 2 * len(accounts) * len(REGIONS) + len(accounts)
+    assert done < units
+    result = await cli(*inventory_args(moto_endpoint, db, "--resume", names=LIGHT))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1") == [("ok", units)]
+    with sqlite3.connect(db) as conn:
+        got = cells(conn, 1)
+    want = {(n, a, r): 2 for n in LIGHT[:2] for a in accounts for r in REGIONS}
+    assert got == want | {("iam.users", a, "global"): 2 for a in accounts}

@@ -146,7 +146,10 @@ async def _inventory(
     where = helpers.regions(regions)
     for name in where if isinstance(where, list) else ():
         helpers.check_region(name, option="--regions")
-    store = await open_store(out_path, catalogue, resume)
+    try:
+        store = await open_store(out_path, catalogue, resume)
+    except aiokit.ConfigurationError as exc:
+        raise type(exc)(f"--out: {exc}") from None
     state = InventoryState()
     try:
         async with helpers.pool(
