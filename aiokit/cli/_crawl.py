@@ -51,13 +51,13 @@ __all__ = [
 CRAWL_GC_THRESHOLD = DEFAULT_GC_THRESHOLD
 
 
-def _progress_bar(enabled: bool) -> Progress | None:
+def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
     if not enabled:
         return None
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} targets"),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
         TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
         TextColumn("{task.fields[items]} items"),
         TimeElapsedColumn(),
@@ -195,8 +195,8 @@ async def run_crawl(
 class _Bar:
     """The crawl's progress bar on stderr, or nothing."""
 
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self.bar = _progress_bar(enabled)
+    def __init__(self, enabled: bool, description: str, total: int, unit: str = "targets") -> None:
+        self.bar = _progress_bar(enabled, unit)
         self.task_id: TaskID | None = None
         if self.bar is not None:
             self.bar.start()

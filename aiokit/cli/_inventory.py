@@ -149,7 +149,7 @@ async def _inventory(
     try:
         store = await open_store(out_path, catalogue, resume)
     except aiokit.ConfigurationError as exc:
-        raise type(exc)(f"--out: {exc}") from None
+        raise aiokit.ConfigurationError(f"--out: {exc}") from None
     state = InventoryState()
     try:
         async with helpers.pool(

@@ -83,7 +83,7 @@ async def run_inventory(
     if not todo or not targets:
         await store.finish()
         return state.settle()  # nothing left to visit: no request
-    bar = _Bar(show_progress, TITLE, len(todo))
+    bar = _Bar(show_progress, TITLE, len(todo), unit="units")
     try:
         crawl = pool.crawl(
             list(types),
