@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+import aiokit
 from aiokit.testing import FakeOrganization, serve_on_loopback
 from tests.conftest import relay
 from tests.test_inventory_store import GLOBAL, REGIONAL, REGIONS, cells, seed
@@ -432,3 +433,33 @@ async def test_a_deadline_leaves_the_run_unfinished_and_resume_finishes_it(
         got = cells(conn, 1)
     want = {(n, a, r): 2 for n in LIGHT[:2] for a in accounts for r in REGIONS}
     assert got == want | {("iam.users", a, "global"): 2 for a in accounts}
+
+
+@pytest.mark.asyncio
+async def test_the_demo_replaces_an_earlier_demos_inventory_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """An inventory (what the demo writes now) and the crawl database earlier demos wrote
+    may be replaced; a foreign SQLite file, or one claiming the format falsely, may not."""
+    from aiokit.cli._demo import _check_out
+    from aiokit.inventory import InventoryStore
+    from aiokit.sinks import SqliteSink
+
+    inventory = tmp_path / "inventory.db"
+    async with InventoryStore(inventory):
+        pass
+    _check_out(inventory)
+    crawl_db = tmp_path / "crawl.db"
+    sink = SqliteSink(crawl_db)
+    await sink.open()
+    await sink.aclose()
+    _check_out(crawl_db)
+    foreign = tmp_path / "foreign.db"
+    _foreign(foreign)
+    liar = tmp_path / "liar.db"
+    with sqlite3.connect(liar) as conn:
+        conn.execute("CREATE TABLE aiokit_inventory (name TEXT, value TEXT)")
+        conn.execute("INSERT INTO aiokit_inventory VALUES ('format', 'something else')")
+    for path in (foreign, liar):
+        with pytest.raises(aiokit.ConfigurationError, match="not an aiokit inventory"):
+            _check_out(path)
