@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.lowlevel
 import click
 import jmespath
 from rich.markup import escape
@@ -184,6 +185,10 @@ async def run_crawl(
             return state.settle()  # nothing left to visit: no request, nothing stored
         async with crawl:
             await _drain(crawl, compiled, sink, print_items, state, bar)
+        # A Ctrl-C may cancel the crawl's producer, whose stream then simply ends (what it
+        # had sent is drained without a checkpoint): the cancellation is raised here, not
+        # taken for a --deadline that left targets unvisited (exit 3).
+        await anyio.lowlevel.checkpoint()
         report = state.settle()
         if sink is not None and hasattr(sink, "finish") and not report.never_visited:
             await sink.finish()

@@ -105,8 +105,9 @@ async def run_inventory(
                 else:
                     state.count(name, event.status.value)
                 await store.write(event)
-        # A Ctrl-C that cancelled the crawl may end its stream of events rather than raise
-        # in it: it raises here, before the run could be marked finished.
+        # A Ctrl-C may cancel the crawl's producer, whose stream then simply ends (what it
+        # had sent is drained without a checkpoint): the cancellation is raised here,
+        # before the run could be marked finished or taken for a --deadline (exit 3).
         await anyio.lowlevel.checkpoint()
         bar.items(state.written)
         report = state.settle()
