@@ -366,6 +366,8 @@ HOSTILE: list[tuple[str, list[str], Callable[[Path], None] | None, str]] = [
     ("accounts-empty", ["--accounts", ""], None, "names no account"),
     ("out-a-directory", ["--out", "{tmp}"], None, "--out: cannot write"),
     ("out-missing-dir", ["--out", "{tmp}/nowhere/inv.db"], None, "nowhere"),
+    ("out-unwritable", ["--out", "/proc/inventory.db"], None, "unable to open database file"),
+    ("out-disk-full", ["--out", "/dev/full"], None, "database or disk is full"),
     ("out-corrupt", ["--out", "{file}"], _corrupt, "not a usable aiokit inventory"),
     ("out-a-text-file", ["--out", "{file}"], _text, "not a usable aiokit inventory"),
     ("out-foreign-sqlite", ["--out", "{file}"], _foreign, "not an aiokit inventory"),
