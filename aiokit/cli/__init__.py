@@ -60,7 +60,7 @@ from ._crawl import (  # noqa: E402
     run_crawl,
     summarise,
 )
-from ._inventory import inventory_group  # noqa: E402
+from ._inventory import Helpers, inventory_group  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
@@ -678,4 +678,4 @@ def main(args: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-cli.add_command(inventory_group(_run))
+cli.add_command(inventory_group(_run, Helpers(_common, _accounts, _regions, _pool, check_region)))
