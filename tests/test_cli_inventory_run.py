@@ -99,6 +99,22 @@ def test_an_organization_inventory_has_exact_counts_per_table(
     assert result.stdout == ""
 
 
+def test_an_inventory_over_worker_processes_is_the_same(
+    seeded: dict[tuple[str, str, str], int], moto_endpoint: str, tmp_path: Path
+) -> None:
+    """--workers 2: the same rows per (type, account, region), every unit ok once, and no
+    worker process left when the command has exited."""
+    db = tmp_path / "inventory.db"
+    result = aiokit_cli(*inventory_args(moto_endpoint, db, "--workers", "2"))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(db) as conn:
+        assert cells(conn, 1) == seeded
+    accounts = {a for (_, a, _) in seeded}
+    units = len(REGIONAL) * len(accounts) * len(REGIONS) + len(GLOBAL) * len(accounts)
+    assert rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1") == [("ok", units)]
+    assert "Traceback" not in result.stderr
+
+
 SPEC = """
 [resources."logs.first_groups"]
 service = "logs"
@@ -359,6 +375,8 @@ HOSTILE: list[tuple[str, list[str], Callable[[Path], None] | None, str]] = [
     ("concurrency-minus", ["--concurrency", "-1"], None, "-1 is not in the range"),
     ("concurrency-abc", ["--concurrency", "abc"], None, "'abc' is not a valid integer"),
     ("concurrency-huge", ["--concurrency", "10000000"], None, "is not in the range"),
+    ("workers-zero", ["--workers", "0"], None, "'--workers': 0 is not in the range x>=1"),
+    ("workers-abc", ["--workers", "abc"], None, "'--workers': 'abc' is not a valid integer"),
     ("deadline-zero", ["--deadline", "0"], None, "'--deadline'"),
     ("spec-missing", ["--spec", "{tmp}/none.toml"], None, "does not exist"),
     ("spec-a-directory", ["--spec", "{tmp}"], None, "is a directory"),

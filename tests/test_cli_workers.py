@@ -150,19 +150,25 @@ def test_workers_give_the_same_rows_as_in_process(
     assert rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1") == [("ok", 18)]
 
 
-def test_demo_with_workers_is_refused_until_an_inventory_runs_in_workers(
-    tmp_path: Path,
-) -> None:
-    """The demo is an inventory, a crawl of many listings, which runs in this process
-    only for now: --workers is refused at once, before the emulator starts."""
+def test_demo_with_workers_writes_the_same_inventories(tmp_path: Path) -> None:
+    """--workers 2: both inventories on the same warm worker processes; the same rows and
+    the same diff as without (tests/test_cli.py::test_demo_runs_end_to_end)."""
     db = tmp_path / "demo.db"
-    started = time.monotonic()
     result = aiokit_cli("demo", "--out", str(db), "--accounts", "3", "--workers", "2")
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("error: --workers: the demo's inventory is a crawl of many")
-    assert "starting the AWS emulator" not in result.stderr and "Traceback" not in result.stderr
-    assert not db.exists()
-    assert time.monotonic() - started < 30
+    assert result.returncode == 0, result.stderr
+    seen = dict(
+        ((run, name), n)
+        for run, name, n in rows(
+            db, "SELECT run_id, resource_type, count(*) FROM seen GROUP BY 1, 2"
+        )
+    )
+    first = {"ec2.instances": 24, "dynamodb.tables": 12, "sqs.queues": 18, "s3.buckets": 3}
+    second = {**first, "dynamodb.tables": 11, "sqs.queues": 19}
+    assert seen == {(1, n): c for n, c in first.items()} | {(2, n): c for n, c in second.items()}
+    statuses = dict(rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1"))
+    assert statuses == {"ok": 2 * (3 * 4 * 3 + 3)}
+    assert "1 added, 1 removed, 1 changed, 0 unknown" in result.stderr
+    assert "inventory written" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- refused before any request --------------------------------------------------------------

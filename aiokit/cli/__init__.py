@@ -640,11 +640,12 @@ async def targets(
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Crawl in N local worker processes, sharded by account (at most one per account).",
+    help="Inventory in N local worker processes, sharded by account (at most one per "
+    "account), kept for both inventories.",
 )
 @_run
 async def demo(out_path: str, keep_running: bool, n_accounts: int, workers: int | None) -> None:
-    """Crawl an emulated AWS organization (moto on 127.0.0.1) into an SQLite inventory."""
+    """Inventory an emulated AWS organization (moto on 127.0.0.1) twice, and diff the runs."""
     from ._demo import run_demo
 
     await run_demo(

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import anyio
-import click
 
 import aiokit
 
@@ -128,7 +127,10 @@ async def _change(pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization
 
 
 async def _inventory(
-    pool: aiokit.SessionPool, targets: list[aiokit.Target], out_path: Path
+    pool: aiokit.SessionPool,
+    targets: list[aiokit.Target],
+    out_path: Path,
+    runner: aiokit.Processes | None = None,
 ) -> aiokit.Report:
     """One inventory run into ``out_path``, summed up as ``aiokit inventory`` does."""
     types = [inv.CATALOGUE[name] for name in TYPES]
@@ -136,7 +138,7 @@ async def _inventory(
     state = InventoryState()
     try:
         report = await run_inventory(
-            pool, types, targets, store, show_progress=err.is_terminal, state=state
+            pool, types, targets, store, show_progress=err.is_terminal, state=state, runner=runner
         )
     finally:
         with anyio.CancelScope(shield=True):  # also when SIGTERM cancelled the crawl
@@ -146,19 +148,37 @@ async def _inventory(
 
 
 async def _two_inventories(
-    pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization, out_path: Path
+    pool: aiokit.SessionPool,
+    org: aiokit.testing.FakeOrganization,
+    out_path: Path,
+    workers: int | None = None,
 ) -> bool:
-    """Inventory, change, inventory again, print the diff; whether a unit failed."""
+    """Inventory, change, inventory again, print the diff; whether a unit failed. With
+    ``workers``, both inventories run on the same warm worker processes."""
     services = sorted({inv.CATALOGUE[name].listing.service for name in TYPES})
     targets = await pool.targets(aiokit.Organization(role=org.role_name), REGIONS, services)
+    runner = RunnerChoice(workers=workers).runner(targets)
+    if isinstance(runner, aiokit.Processes):
+        async with runner:
+            return await _inventory_twice(pool, org, targets, out_path, runner)
+    return await _inventory_twice(pool, org, targets, out_path, None)
+
+
+async def _inventory_twice(
+    pool: aiokit.SessionPool,
+    org: aiokit.testing.FakeOrganization,
+    targets: list[aiokit.Target],
+    out_path: Path,
+    runner: aiokit.Processes | None,
+) -> bool:
     await anyio.to_thread.run_sync(lambda: out_path.unlink(missing_ok=True))
     err.print("\n[bold]inventory 1[/]")
-    failed = bool((await _inventory(pool, targets, out_path)).failed)
+    failed = bool((await _inventory(pool, targets, out_path, runner)).failed)
     err.print("\n[bold]changes[/]")
     for line in await _change(pool, org):
         err.print(f"  {line}", highlight=False)
     err.print("\n[bold]inventory 2[/]")
-    failed |= bool((await _inventory(pool, targets, out_path)).failed)
+    failed |= bool((await _inventory(pool, targets, out_path, runner)).failed)
     err.print("\n[bold]diff[/] (aiokit inventory diff)")
     result = await anyio.to_thread.run_sync(inv.diff, out_path)
     print_diff(result, "table", console=err)
@@ -182,17 +202,12 @@ async def run_demo(
     """Start the emulator, seed it, inventory it twice into ``out_path`` with changes in
     between, and print the diff; see the module docstring.
 
-    ``runner`` (``--workers N``) is refused for now: an inventory is a crawl of many
-    listings, which runs in this process only (worker processes for it are to come).
-    SIGINT and SIGTERM cancel it through the command line's signal handling (exit 130 /
-    143); the inventory and the emulator are still closed, shielded."""
+    ``runner`` (``--workers N``): both inventories run on the same warm worker processes
+    (``async with aiokit.Processes(n)``), sharded by account. SIGINT and SIGTERM cancel
+    it through the command line's signal handling (exit 130 / 143); the inventory and the
+    emulator are still closed, shielded."""
     from aiokit.testing import MotoServer, make_fake_organization
 
-    if runner is not None and (runner.workers is not None or runner.dask is not None):
-        raise click.UsageError(
-            "--workers: the demo's inventory is a crawl of many listings, which does not "
-            "run in worker processes yet; run the demo without --workers"
-        )
     started = time.perf_counter()
     # The inventory's place is checked before the emulator starts, not after the seeding.
     await anyio.to_thread.run_sync(_check_out, out_path)
@@ -214,7 +229,8 @@ async def run_demo(
                 f"emulator at {endpoint}: organization of {len(org.account_ids)} member "
                 f"accounts x {len(REGIONS)} regions, {made} resources"
             )
-            failed = await _two_inventories(pool, org, out_path)
+            workers = None if runner is None else runner.workers
+            failed = await _two_inventories(pool, org, out_path, workers)
         err.print(_try(out_path, time.perf_counter() - started))
         if keep_running:
             err.print(

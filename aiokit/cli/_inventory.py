@@ -29,6 +29,7 @@ from ._inventory_run import (
     run_inventory,
     summarise_inventory,
 )
+from ._runners import RunnerChoice
 
 __all__ = ["Helpers", "inventory_group", "print_diff"]
 
@@ -88,6 +89,13 @@ _RUN_OPTIONS = [
         type=click.FloatRange(min=0, min_open=True),
         help="Stop after this many seconds, keeping results (exit 3 if units are left).",
     ),
+    click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Run the units in N local worker processes, sharded by account "
+        "(at most one per account).",
+    ),
 ]
 
 
@@ -132,6 +140,7 @@ async def _inventory(
     resume: bool,
     concurrency: int,
     deadline: float | None,
+    workers: int | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
@@ -169,6 +178,7 @@ async def _inventory(
                     deadline=deadline,
                     show_progress=err.is_terminal,
                     state=state,
+                    runner=RunnerChoice(workers=workers).runner(targets),
                 )
             except anyio.get_cancelled_exc_class():
                 summarise_inventory(state.settle(), state, types, out_path)

@@ -23,6 +23,7 @@ import aiokit
 
 from .._fleet.crawl import Item, Report
 from .._fleet.many import interleaved_units
+from .._fleet.runners import Runner
 from ..inventory import InventoryRun, InventoryStore, ResourceType
 from ..inventory._store import stored
 from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, err
@@ -65,13 +66,15 @@ async def run_inventory(
     deadline: float | None = None,
     show_progress: bool = False,
     state: InventoryState | None = None,
+    runner: Runner | None = None,
 ) -> Report:
     """One inventory run of ``types`` in ``targets`` into ``store``; its report.
 
     With ``resume``, continues the store's unfinished run of the same types and targets
     (only its units without an ok or skipped outcome run). The run is marked finished (a
     snapshot ``inventory diff`` compares) when every unit has an outcome, failed ones too:
-    a failed unit's resources are "unknown" in a diff, never "removed".
+    a failed unit's resources are "unknown" in a diff, never "removed". ``runner``: where
+    the units run (``aiokit.Processes(n)``: worker processes, sharded by account).
     """
     state = state if state is not None else InventoryState()
     names = tuple(t.name for t in types)
@@ -92,6 +95,7 @@ async def run_inventory(
             deadline=deadline,
             progress=bar.progress,
             done=done,
+            runner=runner,
         )
         state.report = crawl.report
         async with crawl:
