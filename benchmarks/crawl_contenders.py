@@ -235,7 +235,9 @@ async def run_aioboto3_naive(
                 )
                 ids: list[str] = []
                 async with session.client(
-                    listing.service, region_name=region, endpoint_url=endpoint_url,
+                    listing.service,
+                    region_name=region,
+                    endpoint_url=endpoint_url,
                     config=config,
                 ) as client:
                     async for page in client.get_paginator(listing.operation).paginate():
@@ -706,8 +708,11 @@ _PRELOAD: dict[str, tuple[str, ...]] = {
     "aioboto3_tuned": ("aiobotocore.session", "aiobotocore.config"),
     "aioboto3_best": ("aiobotocore.session", "aiobotocore.config", "aiobotocore.credentials"),
     "aioboto3_expert": (
-        "aiobotocore.session", "aiobotocore.config", "aiobotocore.credentials",
-        "aiobotocore.httpsession", "aiohttp",
+        "aiobotocore.session",
+        "aiobotocore.config",
+        "aiobotocore.credentials",
+        "aiobotocore.httpsession",
+        "aiohttp",
     ),
     "best_with_parts": ("aiobotocore.session", "aiobotocore.config", "aiokit"),
     "aiokit": ("aiokit", "aiobotocore.config"),

@@ -29,6 +29,7 @@ HAND_WRITTEN = [
     "aioboto3_naive",
     "aioboto3_tuned",
     "aioboto3_best",
+    "aioboto3_expert",
     "best_with_parts",
 ]
 
@@ -190,3 +191,68 @@ def test_throttled_small_is_rate_bound_at_four_seconds(name: str) -> None:
     # (60 pages - a burst of 20) / 10 per second, per (account, region) bucket
     assert bound.rate == pytest.approx(4.0)
     assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
+
+
+def test_two_services_side_by_side_are_exact_for_the_expert_the_best_and_aiokit() -> None:
+    """EC2 and DynamoDB in every target (tiny_two): the strengthened hand-written crawl,
+    the old best one and aiokit's many-listing crawl each return exactly the fake's
+    instances and tables, with exactly a perfect crawl's requests."""
+    scenario = crawl_bench._scenarios(quick=True)["tiny_two"]
+    config = scenario.fake_config()
+    expected = scenario.expected(config)
+    # 6 targets x (25 instances + 12 tables); table names repeat, the items say where.
+    assert len(expected) == 6 * (25 + 12)
+    assert "100000000001/us-east-1/table-00011" in expected
+    assert "100000000003/us-east-2/table-00000" in expected
+    names = ["aioboto3_expert", "aioboto3_best", "aiokit"]
+    report = run_scenario(
+        scenario, names, repeats=1, concurrency=8, log=lambda _: None, floor_seconds=0.02
+    )
+    # 3 AssumeRole + 6 targets x (3 pages of 10 instances + 3 pages of 5 tables)
+    assert report.bound.requests == 3 + 6 * (3 + 3)
+    assert report.bound.pages_per_target == 6
+    for name in names:
+        (run,) = report.runs[name]
+        assert run.skipped is None, f"{name}: {run.skipped}"
+        assert run.errors == 0, run.error_sample
+        assert (run.lost, run.dup, run.extra) == (0, 0, 0), name
+        assert run.requests == report.bound.requests, name
+    assert "6 targets x 6 pages of ec2 and dynamodb" in format_report(report)
+
+
+@pytest.mark.parametrize("name", ["throttled_small_two", "throttled_small_two_adaptive"])
+def test_throttled_small_two_services_has_the_same_rate_bound(name: str) -> None:
+    scenario = crawl_bench._scenarios(quick=False)[name]
+    assert scenario.services == ("ec2", "dynamodb")
+    config = scenario.fake_config()
+    assert config.pages("DescribeInstances", scenario.instances) == 60
+    assert config.pages("ListTables", scenario.tables) == 60
+    assert config.buckets["dynamodb:*"] == config.buckets["ec2:Describe*"] == [20.0, 10.0]
+    bound = lower_bound(scenario, config, concurrency=64, accounts=4, regions=2, seconds=0.02)
+    assert bound.requests == 4 + 8 * (60 + 60)
+    # Two buckets per (account, region), drained side by side: (60 - 20) / 10 each.
+    assert bound.rate == pytest.approx(4.0)
+    assert bound.latency_chain == pytest.approx(61 * 0.020)
+    # The JSON pages are priced by both parser sets (aiokit's JSON parser is async).
+    assert bound.cpu_floor > 0 and bound.cpu_floor_aiokit > 0
+    assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
+
+
+def test_the_expert_is_in_the_default_set_and_all_means_every_contender(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[list[str]] = []
+
+    def fake_run(scenario: object, contenders: list[str], *args: object, **kw: object) -> None:
+        seen.append(list(contenders))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(crawl_bench, "run_scenario", fake_run)
+    for argv, want in (
+        ([], [c for c in crawl_contenders.CONTENDERS if c not in crawl_bench.EXTRA_CONTENDERS]),
+        (["--contenders", "all"], list(crawl_contenders.CONTENDERS)),
+    ):
+        with pytest.raises(SystemExit):
+            crawl_bench.main(["--scenario", "tiny", *argv])
+        assert seen.pop() == want
+        assert "aioboto3_expert" in want
