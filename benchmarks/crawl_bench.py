@@ -1,7 +1,8 @@
 """Crawl benchmark: the same multi-account EC2 crawl by several contenders, side by side.
 
 A crawl = for every (account, region) target: AssumeRole into the account (once per
-account), then every page of DescribeInstances there, collecting instance ids.  It runs
+account), then every page of DescribeInstances there, collecting instance ids (in the
+``*_two`` scenarios DynamoDB ListTables too, side by side: ``Scenario.services``).  It runs
 against the fake AWS endpoint (benchmarks/fake_aws), which injects latency, throttling
 and faults and knows exactly which ids exist, so each contender is scored on speed
 (makespan, CPU, peak RSS) and on correctness (items lost or duplicated).

@@ -2,7 +2,8 @@
 
 A crawl: for every (account, region) target, credentials for the account by STS
 AssumeRole (once per account), then every page of EC2 DescribeInstances in that region,
-collecting instance ids.  Each contender is one function
+collecting instance ids (and, when ``Settings.services`` says so, every page of DynamoDB
+ListTables beside it: see ``LISTINGS``).  Each contender is one function
 
     async def run_NAME(endpoint_url, accounts, regions, concurrency) -> list[str]
 
