@@ -256,3 +256,51 @@ def test_the_expert_is_in_the_default_set_and_all_means_every_contender(
             crawl_bench.main(["--scenario", "tiny", *argv])
         assert seen.pop() == want
         assert "aioboto3_expert" in want
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-02T14:05:36.000Z",
+        "2026-12-02T14:05:36Z",
+        "2026-12-02T14:05:36+02:00",
+        "2026-12-02T14:05:36.123456Z",
+        "Wed, 02 Dec 2026 14:05:36 GMT",  # rfc822: botocore's own parser
+        1764684336,  # epoch seconds: botocore's own parser
+        "2026-12-02T14:05:36",  # no zone: botocore's own parser (which assumes UTC)
+    ],
+)
+def test_the_experts_timestamp_parser_agrees_with_botocores(value: object) -> None:
+    from botocore.utils import parse_timestamp
+
+    ours = crawl_contenders._fast_timestamp(value)
+    theirs = parse_timestamp(value)
+    assert ours == theirs
+    assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_the_experts_clients_share_one_ssl_context() -> None:
+    """One context per CA bundle, whatever the number of clients (aiobotocore's own session
+    builds one per client and loads the bundle into each)."""
+    import asyncio
+
+    from botocore.httpsession import get_cert_path
+
+    session_cls = crawl_contenders._expert_http_session_cls()
+    bundle = get_cert_path(True)  # a real CA bundle, named explicitly
+
+    async def contexts(verify: object) -> list[object]:
+        out = []
+        for _ in range(3):
+            connector = session_cls(verify=verify)._create_connector(None)
+            out.append(connector._ssl)
+            await connector.close()
+        return out
+
+    default = asyncio.run(contexts(True))
+    named = asyncio.run(contexts(bundle))
+    assert all(c is default[0] for c in default) and all(c is named[0] for c in named)
+    assert default[0] is not named[0]
+    assert default[0].__class__.__name__ == "SSLContext"
+    # No verification: no context at all, as aiobotocore does.
+    assert asyncio.run(contexts(False)) == [False, False, False]
