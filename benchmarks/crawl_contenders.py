@@ -513,10 +513,8 @@ async def _crawl_many(pool: Any, targets: Any, concurrency: int) -> list[str]:
     listings, a unit per (target, listing)."""
     import aiokit
 
-    listings = {
-        aiokit.Listing(x.service, x.operation): x for x in map(LISTINGS.get, SETTINGS.services)
-        if x is not None
-    }  # fmt: skip
+    chosen = [LISTINGS[s] for s in SETTINGS.services]
+    listings = {aiokit.Listing(x.service, x.operation): x for x in chosen}
     found: list[str] = []
     async with pool.crawl(list(listings), targets, concurrency=concurrency) as crawl:
         async for item in crawl:
