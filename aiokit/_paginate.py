@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 import anyio
 import jmespath
@@ -47,6 +47,19 @@ from ._retry import backoff, is_transient
 from ._where import Scope, describe, scope_of_client
 
 __all__ = ["Paginator", "check_listing", "operation_names"]
+
+if TYPE_CHECKING:
+    # A page is a plain dict unless a typed face (``aiokit/_typed.pyi``, with the
+    # ``types-aiobotocore-<service>`` stubs installed) says which TypedDict; the default
+    # keeps a bare ``Paginator`` annotation meaning what it always did. (PEP 696 defaults
+    # need typing_extensions on 3.11: imported for type checkers only.)
+    from typing_extensions import TypeVar
+
+    PageT = TypeVar("PageT", covariant=True, default=dict[str, Any])
+else:
+    from typing import TypeVar
+
+    PageT = TypeVar("PageT", covariant=True)
 
 logger = logging.getLogger("aiokit")
 
@@ -167,7 +180,7 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
     return camel
 
 
-class Paginator:
+class Paginator(Generic[PageT]):
     """An async iterable of an operation's pages; see ``SessionPool.paginate``.
 
     Iterate it for pages, or use :meth:`items` and :meth:`search`. Each iteration starts from
@@ -262,8 +275,8 @@ class Paginator:
     def __repr__(self) -> str:
         return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._pages()
+    def __aiter__(self) -> AsyncIterator[PageT]:
+        return cast("AsyncIterator[PageT]", self._pages())
 
     async def _start(self) -> PageIterator:
         client = await self._get_client()
