@@ -60,8 +60,19 @@ _CLIENT_ARGS = (
     "verify: bool | str | None = None"
 )
 _RESOURCE_ARGS = f"{_WHERE}, config: AioConfig | None = None, endpoint_url: str | None = None"
-_PAGE_ARGS = f"{_WHERE}, page_retries: int = 5, retry_budget: float = 60.0, **params: Any"
-_PAGE_FALLBACK = ("service: str, operation: str", "Paginator[dict[str, Any]]")
+_PAGE_ARGS = f"{_WHERE}, page_retries: int = 5, retry_budget: float = 60.0"
+_PAGE_TYPED = f"{_PAGE_ARGS}, plain: Literal[False] = False, **params: Any"
+_PAGE_FALLBACK = (
+    "service: str, operation: str",
+    f"{_PAGE_ARGS}, plain: bool = False, **params: Any",
+    "Paginator[dict[str, Any]]",
+)
+# plain=True (aiokit._dynamodb): pages of plain Python values, not the stubs' AttributeValues.
+_PLAIN = (
+    'service: Literal["dynamodb"], operation: Literal["query", "Query", "scan", "Scan"]',
+    f"{_PAGE_ARGS}, plain: Literal[True], **params: Any",
+    "Paginator[dict[str, Any]]",
+)
 
 _HEADER = '''"""The typed face of ``aiokit.SessionPool``, for type checkers only.
 
@@ -129,13 +140,11 @@ def _alias(module: str, cls: str) -> str:
     return f"_{module.partition('.')[0].removeprefix('types_aiobotocore_')}_{cls}"
 
 
-def _overloads(
-    name: str, args: str, rows: Iterable[tuple[str, str]], fallback: tuple[str, str]
-) -> str:
-    """One ``@overload`` per (first parameters, return type), and the ``str`` fallback."""
+def _overloads(name: str, rows: Iterable[tuple[str, str, str]]) -> str:
+    """One ``@overload`` per (first parameters, the others, return type)."""
     is_async = "async " if name != "paginate" else ""
     lines = []
-    for first, returns in [*rows, fallback]:
+    for first, args, returns in rows:
         lines.append("    @overload")
         lines.append(f"    {is_async}def {name}(self, {first}, {args}) -> {returns}: ...")
     return "\n".join(lines)
@@ -153,18 +162,24 @@ def generate(path: Sequence[str] | None = None) -> str:
     imports = [f"from {m} import {c} as {_alias(m, c)}" for _, m, c in [*clients, *resources]]
     type_defs = {s: paged[s].replace(".client", ".type_defs") for s in PAGED}
     imports += {f"from {type_defs[s]} import {t} as _{s}_{t}" for s, _, _, t in pages}
-    client_rows = [(f'service: Literal["{s}"]', _alias(m, c)) for s, m, c in clients]
-    resource_rows = [(f'service: Literal["{s}"]', _alias(m, c)) for s, m, c in resources]
+    client_rows = [(f'service: Literal["{s}"]', _CLIENT_ARGS, _alias(m, c)) for s, m, c in clients]
+    resource_rows = [
+        (f'service: Literal["{s}"]', _RESOURCE_ARGS, _alias(m, c)) for s, m, c in resources
+    ]
     page_rows = [
-        (f'service: Literal["{s}"], operation: Literal["{op}", "{camel}"]', f"Paginator[_{s}_{t}]")
+        (
+            f'service: Literal["{s}"], operation: Literal["{op}", "{camel}"]',
+            _PAGE_TYPED,
+            f"Paginator[_{s}_{t}]",
+        )
         for s, op, camel, t in pages
     ]
     body = [
         "class SessionPool(_pool.SessionPool):",
         "    async def __aenter__(self) -> Self: ...",
-        _overloads("client", _CLIENT_ARGS, client_rows, ("service: str", "Any")),
-        _overloads("resource", _RESOURCE_ARGS, resource_rows, ("service: str", "Any")),
-        _overloads("paginate", _PAGE_ARGS, page_rows, _PAGE_FALLBACK),
+        _overloads("client", [*client_rows, ("service: str", _CLIENT_ARGS, "Any")]),
+        _overloads("resource", [*resource_rows, ("service: str", _RESOURCE_ARGS, "Any")]),
+        _overloads("paginate", [_PLAIN, *page_rows, _PAGE_FALLBACK]),
     ]
     # A service whose stubs are not installed is a missing module: Any for a user's checker
     # (errors in installed packages are not reported), and for aiokit's own check, this.

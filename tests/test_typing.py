@@ -45,6 +45,8 @@ async def main() -> None:
         async for page3 in pool.paginate("ec2", "describe_instances"):
             reveal_type(page3)  # L21
         name: str = await pool.client(service="s3")  # L22
+        async for plain in pool.paginate("dynamodb", "query", TableName="t", plain=True):
+            reveal_type(plain)  # L24: plain Python values, not the stubs' AttributeValues
 """
 
 WITHOUT_STUBS = """\
@@ -125,7 +127,8 @@ def test_with_the_stubs_clients_resources_and_pages_are_typed(tmp_path: Path) ->
     # ec2's paginators are not in the typed face (its stubs are not in the types extra).
     assert lines[21] == ['note: Revealed type is "dict[str, Any]"'], out
     assert any('"S3Client"' in m and '"str"' in m for m in lines[22]), out
-    assert sorted(lines) == [6, 8, 9, 11, 14, 16, 19, 21, 22], out
+    assert lines[24] == ['note: Revealed type is "dict[str, Any]"'], out
+    assert sorted(lines) == [6, 8, 9, 11, 14, 16, 19, 21, 22, 24], out
 
 
 def test_without_any_stubs_the_program_checks_as_before(tmp_path: Path) -> None:

@@ -214,6 +214,7 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
     log_level: int = logging.WARNING  # a worker process sends the driver its records from
+    plain: bool = False  # a DynamoDB query / scan's items as plain values
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
