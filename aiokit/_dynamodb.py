@@ -17,7 +17,6 @@ Resume tokens are botocore's, made from the page as DynamoDB sent it.
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,9 +86,11 @@ class Plain:
             return self._serialize(value)
         except (TypeError, ValueError, ArithmeticError) as exc:
             # boto3's messages echo the value: a parameter may be a secret, so not here.
+            from decimal import Decimal  # imported by boto3's serializer by now
+
             if _has(value, float):
                 why = "a float: use decimal.Decimal for numbers"
-            elif isinstance(exc, ArithmeticError) or _has(value, decimal.Decimal):
+            elif isinstance(exc, ArithmeticError) or _has(value, Decimal):
                 why = "a Decimal DynamoDB cannot store: NaN, infinity, or over 38 digits"
             else:
                 why = "of a type DynamoDB has no value for"

@@ -7,6 +7,7 @@ on the same moto table: aiokit's plain items must equal what it returns, page by
 from __future__ import annotations
 
 import functools
+import multiprocessing
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -184,6 +185,21 @@ async def test_plain_query_takes_plain_expression_values(
     assert found == expected and len(ours) > 2
 
 
+async def test_plain_legacy_filters_take_plain_values(
+    aiokit_pool: aiokit.SessionPool, table: Any
+) -> None:
+    legacy: dict[str, Any] = {
+        "ScanFilter": {
+            "sk": {"AttributeValueList": [10, 20], "ComparisonOperator": "BETWEEN"},
+            "tags": {"AttributeValueList": ["a"], "ComparisonOperator": "CONTAINS"},
+        }
+    }
+    ours = await _aiokit_pages(aiokit_pool, "scan", TableName=TABLE, Limit=9, **legacy)
+    theirs = await _in_thread(_all_pages, table.scan, Limit=9, **legacy)
+    assert _comparable(ours) == _comparable(theirs)
+    assert sorted(i["sk"] for p in ours for i in p["Items"]) == [Decimal(i) for i in range(10, 21)]
+
+
 async def test_plain_exclusive_start_key_continues_where_a_plain_page_stopped(
     aiokit_pool: aiokit.SessionPool, table: Any
 ) -> None:
@@ -282,6 +298,19 @@ async def test_plain_crawl_yields_plain_items(aiokit_pool: aiokit.SessionPool, t
     ) as crawl:
         keys = [item.data["sk"] async for item in crawl]
     assert keys == [Decimal(i) for i in range(N_ITEMS) if i % 3 == 0]
+
+
+async def test_plain_crawl_in_worker_processes_yields_plain_items(
+    aiokit_pool: aiokit.SessionPool, table: Any
+) -> None:
+    targets = [aiokit.Target(None, "us-east-1")]
+    items, report = await aiokit_pool.crawl(
+        "dynamodb", "scan", targets, plain=True, runner=aiokit.Processes(1), TableName=TABLE
+    ).collect()
+    assert report.counts == {"ok": 1}
+    theirs = [i for page in await _in_thread(_all_pages, table.scan) for i in page["Items"]]
+    assert [item.data for item in items] == theirs
+    assert not multiprocessing.active_children()
 
 
 async def test_the_sync_facade_passes_plain_through(moto_endpoint: str, table: Any) -> None:
