@@ -1,7 +1,7 @@
 """Writes ``aiokit/_typed.pyi``, the typed face of ``SessionPool``, from the installed stubs.
 
-``python -m aiokit._typed_gen`` (with the ``types`` extra installed) regenerates it; a test
-(``tests/test_typing.py``) fails when the committed file is not what this writes.
+``python -m aiokit._typed_gen`` (with the ``types`` extra installed: its exact pins) regenerates
+it; a test (``tests/test_typing.py``) fails when the committed file is not what this writes.
 
 The stub reuses what ``types-aiobotocore`` does for ``AioSession.create_client``: one
 overload per service name (a ``Literal``) returning that service's client class, a last
