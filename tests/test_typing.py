@@ -172,3 +172,15 @@ def test_importing_aiokit_never_imports_the_typed_face() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_typed_face_ships_in_the_wheel() -> None:
+    """setuptools packs only ``.py`` files unless told: without ``*.pyi`` in the package
+    data, an installed aiokit would be typed as before, stubs or not."""
+    import fnmatch
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["aiokit"]
+    assert any(fnmatch.fnmatch(STUB.name, p) for p in patterns), patterns
+    assert any(fnmatch.fnmatch("py.typed", p) for p in patterns), patterns
