@@ -146,8 +146,7 @@ def check_listing(
     What a crawl checks once before it starts, rather than once per target: the service,
     the operation and that it paginates, the parameters (botocore's own validator against
     the operation's input shape; with ``plain``, once serialised), ``PaginationConfig``
-    and ``key``. Blocking (it may read
-    model files): run it in a worker thread.
+    and ``key``. Blocking (it may read model files): run it in a worker thread.
 
     Returns:
         The operation's CamelCase name.
@@ -201,6 +200,10 @@ class Paginator(Generic[PageT]):
     records, it is the token that continues after the last record handed out (botocore's
     own in-page form, as ``MaxItems`` makes), so stopping mid-page loses and repeats
     nothing; resume with the same ``PageSize``.
+
+    Generic in its page type for type checkers: ``dict[str, Any]`` by default, the
+    operation's TypedDict where the ``types`` extra's stubs say (see the guide "Pool and
+    credentials", Typed clients).
 
     Args:
         get_client: the pool's client for the request, made at the first iteration.
