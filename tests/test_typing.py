@@ -10,11 +10,14 @@ stubs are followed whatever that setting says, so the program sees them as a use
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mypy import api
 
 from aiokit import _typed_gen
@@ -184,3 +187,58 @@ def test_the_typed_face_ships_in_the_wheel() -> None:
     patterns = data["tool"]["setuptools"]["package-data"]["aiokit"]
     assert any(fnmatch.fnmatch(STUB.name, p) for p in patterns), patterns
     assert any(fnmatch.fnmatch("py.typed", p) for p in patterns), patterns
+
+
+def _stub_overloads(name: str) -> list[ast.AsyncFunctionDef | ast.FunctionDef]:
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    (face,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SessionPool"]
+    return [
+        n
+        for n in face.body
+        if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef) and n.name == name
+    ]
+
+
+def _shape(args: ast.arguments) -> list[tuple[str, str, str | None]]:
+    """(name, kind, default) of each parameter, as ``inspect`` would name them."""
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    shape = [
+        (a.arg, "POSITIONAL_OR_KEYWORD", _literal(d))
+        for a, d in zip(positional, defaults, strict=True)
+    ]
+    shape += [
+        (a.arg, "KEYWORD_ONLY", _literal(d))
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    if args.kwarg is not None:
+        shape.append((args.kwarg.arg, "VAR_KEYWORD", None))
+    return shape
+
+
+def _literal(node: ast.expr | None) -> str | None:
+    return None if node is None else repr(ast.literal_eval(node))
+
+
+@pytest.mark.parametrize("method", ["client", "resource", "paginate"])
+def test_the_typed_face_takes_exactly_the_pools_parameters(method: str) -> None:
+    """Every overload has the real method's parameters, kinds and defaults: a parameter
+    added to ``SessionPool.client`` and not to the generator fails here."""
+    from aiokit._pool import SessionPool
+
+    real = [
+        (
+            p.name,
+            p.kind.name,
+            None if p.default is inspect.Parameter.empty else repr(p.default),
+        )
+        for p in inspect.signature(getattr(SessionPool, method)).parameters.values()
+    ]
+    overloads = _stub_overloads(method)
+    assert len(overloads) > 2
+    for overload in overloads:
+        shape = _shape(overload.args)
+        if method == "paginate" and shape[-2][0] == "plain":
+            # the typed overloads pin plain to a Literal; plain=True's has no default
+            shape[-2] = ("plain", "KEYWORD_ONLY", "False")
+        assert shape == real, ast.unparse(overload.args)
