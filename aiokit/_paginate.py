@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 import anyio
 import jmespath
@@ -50,17 +50,19 @@ from ._where import Scope, describe, scope_of_client
 __all__ = ["Paginator", "check_listing", "operation_names"]
 
 if TYPE_CHECKING:
-    # A page is a plain dict unless a typed face (``aiokit/_typed.pyi``, with the
-    # ``types-aiobotocore-<service>`` stubs installed) says which TypedDict; the default
-    # keeps a bare ``Paginator`` annotation meaning what it always did. (PEP 696 defaults
-    # need typing_extensions on 3.11: imported for type checkers only.)
+    # A page is a plain dict and an item Any unless a typed face (``aiokit/_typed.pyi``,
+    # with the ``types-aiobotocore-<service>`` stubs installed) says which TypedDicts; the
+    # defaults keep a bare ``Paginator`` annotation meaning what it always did. (PEP 696
+    # defaults need typing_extensions on 3.11: imported for type checkers only.)
     from typing_extensions import TypeVar
 
     PageT = TypeVar("PageT", covariant=True, default=dict[str, Any])
+    ItemT = TypeVar("ItemT", covariant=True, default=Any)
 else:
     from typing import TypeVar
 
     PageT = TypeVar("PageT", covariant=True)
+    ItemT = TypeVar("ItemT", covariant=True)
 
 logger = logging.getLogger("aiokit")
 
@@ -190,7 +192,7 @@ def check_listing(
     return camel
 
 
-class Paginator(Generic[PageT]):
+class Paginator(Generic[PageT, ItemT]):
     """An async iterable of an operation's pages; see ``SessionPool.paginate``.
 
     Iterate it for pages, or use :meth:`items` and :meth:`search`. Each iteration starts from
@@ -201,9 +203,9 @@ class Paginator(Generic[PageT]):
     own in-page form, as ``MaxItems`` makes), so stopping mid-page loses and repeats
     nothing; resume with the same ``PageSize``.
 
-    Generic in its page type for type checkers: ``dict[str, Any]`` by default, the
-    operation's TypedDict where the ``types`` extra's stubs say (see the guide "Pool and
-    credentials", Typed clients).
+    Generic in its page and item types for type checkers: ``dict[str, Any]`` and ``Any`` by
+    default, the operation's TypedDicts where the ``types`` extra's stubs say (see the
+    guide "Pool and credentials", Typed clients).
 
     Args:
         get_client: the pool's client for the request, made at the first iteration.
@@ -364,6 +366,11 @@ class Paginator(Generic[PageT]):
                 self._page_start = token  # the next page's input token
         finally:
             await pages.aclose()
+
+    @overload
+    def items(self, key: None = None) -> AsyncIterator[ItemT]: ...
+    @overload
+    def items(self, key: str) -> AsyncIterator[Any]: ...
 
     async def items(self, key: str | None = None) -> AsyncIterator[Any]:
         """Yield the records of every page, flattened.

@@ -11,8 +11,10 @@ overload on ``str`` returning ``Any``. Its inputs, read as text (nothing is impo
   client class (``"s3"`` -> ``types_aiobotocore_s3.client.S3Client``), ~420 of them;
 - ``aioboto3-stubs/session.pyi`` (``types-aioboto3``): the services with a resource
   interface and their ``ServiceResource`` classes;
-- for the services of the ``types`` extra (:data:`PAGED`), their ``client.pyi`` and
-  ``paginator.pyi``: each paginated operation and the TypedDict of its pages.
+- for the services of the ``types`` extra (:data:`PAGED`), their ``client.pyi``,
+  ``paginator.pyi`` and ``type_defs.pyi``: each paginated operation, the TypedDict of its
+  pages, and the type of the records ``items()`` yields (the page's first result key, in
+  botocore's paginator model).
 
 The stub names every service's classes, installed or not: a type checker that cannot find
 ``types_aiobotocore_lambda`` (an installed package's stub, whose errors are not reported)
@@ -51,6 +53,10 @@ _PAGINATOR = re.compile(
     re.S | re.M,
 )
 
+_TYPED_DICT = re.compile(r"^class (\w+)\(TypedDict\):\n((?:    .*\n)+)", re.M)
+# What an item type may name: builtins, typing's aliases, and the stubs' TypedDicts.
+_PLAIN_NAMES = {"str", "int", "bool", "float", "bytes", "Any", "Dict", "List", "Mapping"}
+
 _WHERE = (
     "region: str | None = None, *, account: str | None = None, role: str | None = None, "
     "identity: Identity | None = None"
@@ -71,7 +77,7 @@ _PAGE_FALLBACK = (
 _PLAIN = (
     'service: Literal["dynamodb"], operation: Literal["query", "Query", "scan", "Scan"]',
     f"{_PAGE_ARGS}, plain: Literal[True], **params: Any",
-    "Paginator[dict[str, Any]]",
+    "Paginator[dict[str, Any], dict[str, Any]]",
 )
 
 _HEADER = '''"""The typed face of ``aiokit.SessionPool``, for type checkers only.
@@ -125,15 +131,52 @@ def _camel_names(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in model["operations"]}
 
 
-def _pages(service: str, module: str, path: Sequence[str]) -> Iterator[tuple[str, str, str]]:
-    """``(snake name, CamelCase name, page TypedDict)`` of each paginated operation."""
+def _result_keys(service: str) -> dict[str, str]:
+    """CamelCase operation -> its first result key (what ``items()`` flattens)."""
+    from ._botocore.loaders import shared_loader
+
+    pagination = shared_loader().load_service_model(service, "paginators-1")["pagination"]
+    keys = {op: config.get("result_key") for op, config in pagination.items()}
+    return {op: key if isinstance(key, str) else key[0] for op, key in keys.items() if key}
+
+
+def _item_type(fields: str, key: str | None, service: str) -> tuple[str, set[str]]:
+    """The element type of the page's ``key`` list (the stubs' names aliased), and the
+    TypedDicts it names; ``Any`` where the key is an expression or the type not a list."""
+    found = re.search(rf"^    {key}: (.+)$", fields, re.M) if key and key.isidentifier() else None
+    if found is None:
+        return "Any", set()
+    annotation = found[1]
+    if annotation.startswith("NotRequired["):
+        annotation = annotation[len("NotRequired[") : -1]
+    if not (annotation.startswith("List[") and annotation.endswith("]")):
+        return "Any", set()
+    element = annotation[len("List[") : -1]
+    names = set(re.findall(r"[A-Za-z_]\w*", element))
+    typed = {n for n in names if n.endswith("TypeDef")}
+    if names - typed - _PLAIN_NAMES:
+        return "Any", set()  # a Literal alias or such: not worth importing
+    element = re.sub(r"\b(\w+TypeDef)\b", rf"_{service}_\1", element)
+    element = re.sub(r"\bList\b", "list", re.sub(r"\bDict\b", "dict", element))
+    return element, typed
+
+
+def _pages(service: str, module: str, path: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """``(snake name, CamelCase name, page TypedDict, item type, *TypedDicts it names)``
+    of each paginated operation."""
     package = module.partition(".")[0]
     client = _stub_file(package, "client.pyi", path).read_text(encoding="utf-8")
     paginator = _stub_file(package, "paginator.pyi", path).read_text(encoding="utf-8")
+    type_defs = _stub_file(package, "type_defs.pyi", path).read_text(encoding="utf-8")
     page_of = dict(_PAGINATOR.findall(paginator))
+    fields_of = dict(_TYPED_DICT.findall(type_defs))
     camel = _camel_names(service)
+    result_key = _result_keys(service)
     for snake, cls in sorted(_GET_PAGINATOR.findall(client)):
-        yield snake, camel[snake], page_of[cls]
+        page = page_of[cls]
+        name = camel[snake]
+        item, names = _item_type(fields_of.get(page, ""), result_key.get(name), service)
+        yield snake, name, page, item, *sorted(names)
 
 
 def _alias(module: str, cls: str) -> str:
@@ -161,7 +204,11 @@ def generate(path: Sequence[str] | None = None) -> str:
     pages = [(s, *page) for s in PAGED for page in _pages(s, paged[s], path)]
     imports = [f"from {m} import {c} as {_alias(m, c)}" for _, m, c in [*clients, *resources]]
     type_defs = {s: paged[s].replace(".client", ".type_defs") for s in PAGED}
-    imports += {f"from {type_defs[s]} import {t} as _{s}_{t}" for s, _, _, t in pages}
+    imports += {
+        f"from {type_defs[s]} import {t} as _{s}_{t}"
+        for s, _, _, page, _, *named in pages
+        for t in (page, *named)
+    }
     client_rows = [(f'service: Literal["{s}"]', _CLIENT_ARGS, _alias(m, c)) for s, m, c in clients]
     resource_rows = [
         (f'service: Literal["{s}"]', _RESOURCE_ARGS, _alias(m, c)) for s, m, c in resources
@@ -170,9 +217,9 @@ def generate(path: Sequence[str] | None = None) -> str:
         (
             f'service: Literal["{s}"], operation: Literal["{op}", "{camel}"]',
             _PAGE_TYPED,
-            f"Paginator[_{s}_{t}]",
+            f"Paginator[_{s}_{page}, {item}]",
         )
-        for s, op, camel, t in pages
+        for s, op, camel, page, item, *_ in pages
     ]
     body = [
         "class SessionPool(_pool.SessionPool):",

@@ -50,6 +50,17 @@ async def main() -> None:
         name: str = await pool.client(service="s3")  # L22
         async for plain in pool.paginate("dynamodb", "query", TableName="t", plain=True):
             reveal_type(plain)  # L24: plain Python values, not the stubs' AttributeValues
+        pager = pool.paginate("s3", "list_objects_v2", Bucket="logs")
+        async for obj in pager.items():
+            reveal_type(obj)  # L27
+            size: int = obj.get("Size", 0)
+            obj["NoSuchKey"]  # L29
+        async for prefix in pager.items("CommonPrefixes"):
+            reveal_type(prefix)  # L31: another result key: Any
+        async for url in pool.paginate("sqs", "list_queues").items():
+            reveal_type(url)  # L33
+        async for row in pool.paginate("dynamodb", "scan", TableName="t", plain=True).items():
+            reveal_type(row)  # L35
 """
 
 WITHOUT_STUBS = """\
@@ -66,6 +77,8 @@ async def main() -> None:
         async for page in pool.paginate("s3", "list_objects_v2", Bucket="logs"):
             reveal_type(page)  # L12
         pager: aiokit.Paginator = pool.paginate("sqs", "list_queues")
+        async for item in pager.items():
+            reveal_type(item)  # L15
 """
 
 
@@ -131,7 +144,12 @@ def test_with_the_stubs_clients_resources_and_pages_are_typed(tmp_path: Path) ->
     assert lines[21] == ['note: Revealed type is "dict[str, Any]"'], out
     assert any('"S3Client"' in m and '"str"' in m for m in lines[22]), out
     assert lines[24] == ['note: Revealed type is "dict[str, Any]"'], out
-    assert sorted(lines) == [6, 8, 9, 11, 14, 16, 19, 21, 22, 24], out
+    assert "types_aiobotocore_s3.type_defs.ObjectTypeDef" in lines[27][0], out
+    assert any('"NoSuchKey"' in m for m in lines[29]), out
+    assert lines[31] == ['note: Revealed type is "Any"'], out
+    assert lines[33] == ['note: Revealed type is "str"'], out
+    assert lines[35] == ['note: Revealed type is "dict[str, Any]"'], out
+    assert sorted(lines) == [6, 8, 9, 11, 14, 16, 19, 21, 22, 24, 27, 29, 31, 33, 35], out
 
 
 def test_without_any_stubs_the_program_checks_as_before(tmp_path: Path) -> None:
@@ -144,6 +162,7 @@ def test_without_any_stubs_the_program_checks_as_before(tmp_path: Path) -> None:
         6: ['note: Revealed type is "Any"'],
         10: ['note: Revealed type is "Any"'],
         12: ['note: Revealed type is "Any"'],
+        15: ['note: Revealed type is "Any"'],
     }, out
 
 
