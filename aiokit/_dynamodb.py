@@ -79,9 +79,9 @@ class Plain:
 
     def page(self, page: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``page`` with its items and keys as plain Python values."""
-        return dict(self._walk(page, self._output, self._out, ""))
+        return dict(self._walk(page, self._output, self._out, None))
 
-    def _in(self, value: Any, path: str) -> Any:
+    def _in(self, value: Any, path: str | None) -> Any:
         try:
             return self._serialize(value)
         except (TypeError, ValueError, ArithmeticError) as exc:
@@ -95,16 +95,24 @@ class Plain:
             else:
                 why = "of a type DynamoDB has no value for"
             raise InvalidParameterError(
-                f"dynamodb {self._operation}: {path.lstrip('.')} holds {why} "
+                f"dynamodb {self._operation}: {(path or '').lstrip('.')} holds {why} "
                 f"(plain=True; found a {kind(value)})",
                 service="dynamodb",
                 operation=self._operation,
             ) from None
 
-    def _out(self, value: Any, path: str) -> Any:
+    def _out(self, value: Any, path: str | None) -> Any:
         return self._deserialize(value)
 
-    def _walk(self, value: Any, shape: Any, convert: Callable[[Any, str], Any], path: str) -> Any:
+    def _walk(
+        self,
+        value: Any,
+        shape: Any,
+        convert: Callable[[Any, str | None], Any],
+        path: str | None,
+    ) -> Any:
+        """``value`` with ``convert`` applied at each ``AttributeValue`` of ``shape``;
+        ``path`` names where, for errors (``None``: not kept, as for pages)."""
         if shape is None or not self._has_target(shape):
             return value
         if shape.name == _TARGET:
@@ -112,16 +120,20 @@ class Plain:
         if shape.type_name == "structure" and isinstance(value, Mapping):
             members = shape.members
             return {
-                k: self._walk(v, members[k], convert, f"{path}.{k}") if k in members else v
+                k: self._walk(v, members[k], convert, None if path is None else f"{path}.{k}")
+                if k in members
+                else v
                 for k, v in value.items()
             }
         if shape.type_name == "map" and isinstance(value, Mapping):
             return {
-                k: self._walk(v, shape.value, convert, f"{path}[{k!r}]") for k, v in value.items()
+                k: self._walk(v, shape.value, convert, None if path is None else f"{path}[{k!r}]")
+                for k, v in value.items()
             }
         if shape.type_name == "list" and isinstance(value, list | tuple):
             return [
-                self._walk(v, shape.member, convert, f"{path}[{i}]") for i, v in enumerate(value)
+                self._walk(v, shape.member, convert, None if path is None else f"{path}[{i}]")
+                for i, v in enumerate(value)
             ]
         return value  # not of the shape's type: botocore's validator says so
 
