@@ -292,7 +292,13 @@ async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, .
             )
         else:
             run = pool.crawl(
-                job.service, job.operation, list(job.targets), key=job.key, **bounds, **job.params
+                job.service,
+                job.operation,
+                list(job.targets),
+                key=job.key,
+                plain=job.plain,
+                **bounds,
+                **job.params,
             )
         held: dict[Any, list[Any]] = {}
         async with run:

@@ -250,6 +250,7 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
     log_level: int = logging.WARNING  # a worker process sends the driver its records from
+    plain: bool = False  # a DynamoDB query / scan's items as plain values
     #: A crawl of many listings: its entries (``Listing`` or ``ResourceType``), run over
     #: ``targets`` with ``done`` skipped; ``service`` and ``operation`` are then unused.
     listings: tuple[Any, ...] = ()
