@@ -329,7 +329,11 @@ async def test_the_sync_facade_passes_plain_through(moto_endpoint: str, table: A
 # --- hostile input ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("plain", ["yes", 1, 0, None, [True], object()], ids=repr)
+@pytest.mark.parametrize(
+    "plain",
+    ["yes", 1, 0, None, [True], object()],
+    ids=lambda v: type(v).__name__ + ":" + (repr(v) if type(v) is not object else ""),
+)
 async def test_plain_of_the_wrong_type_is_a_configuration_error(
     aiokit_pool: aiokit.SessionPool, plain: Any
 ) -> None:
