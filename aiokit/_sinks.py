@@ -146,15 +146,21 @@ class Sink:
 
 
 def _row(run: Run, item: Item) -> dict[str, Any]:
-    return {
+    """An item's row; in a crawl of many listings, its own listing's service and operation
+    (and, in JSON lines, the listing's name as ``listing``)."""
+    listing = item.listing
+    row = {
         "run_id": run.run_id,
         "account": item.account,
         "region": item.region,
-        "service": run.service,
-        "operation": run.operation,
+        "service": run.service if listing is None else listing.service,
+        "operation": run.operation if listing is None else listing.operation,
         "resource_id": resource_id(item.data),
         "item": item.data,
     }
+    if listing is not None:
+        row["listing"] = listing.name
+    return row
 
 
 def _lock(fileno: int, path: object) -> None:
@@ -490,13 +496,14 @@ class SqliteSink(Sink):
         if isinstance(event, Item):
             cell = (event.account, event.region)
             self._counts[cell] = self._counts.get(cell, 0) + 1
+            listing = event.listing
             self._buffer.append(
                 (
                     run.run_id,
                     event.account,
                     event.region,
-                    run.service,
-                    run.operation,
+                    run.service if listing is None else listing.service,
+                    run.operation if listing is None else listing.operation,
                     resource_id(event.data),
                     _json(event.data),
                 )

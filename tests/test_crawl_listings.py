@@ -195,3 +195,39 @@ async def test_leaving_early_stops_every_unit_and_owes_the_rest(
     total = len(accounts) * len(REGIONS) + len(accounts)
     assert crawl.report.targets < total
     assert crawl.report.never_visited == total - crawl.report.targets
+
+
+async def test_file_and_sqlite_sinks_name_each_items_listing(
+    org_pool: Any, fake_organization: Any, tmp_path: Path
+) -> None:
+    """A crawl of two listings into JSON lines, CSV and SQLite: each item's row has its own
+    listing's service and operation (not the run's), and JSON lines its listing's name."""
+    import csv
+    import json
+
+    from aiokit.sinks import Run, open_sink
+
+    accounts = fake_organization.account_ids[:2]
+    async with org_pool() as pool:
+        sqs = await pool.client("sqs", "us-east-1", account=accounts[0])
+        await sqs.create_queue(QueueName="rows")
+        iam = await pool.client("iam", "us-east-1", account=accounts[1])
+        await iam.create_user(UserName="row-user")
+        types = [CATALOGUE["sqs.queues"], CATALOGUE["iam.users"]]
+        paths = [tmp_path / "x.jsonl", tmp_path / "x.csv", tmp_path / "x.db"]
+        for path in paths:
+            async with open_sink(path) as sink:
+                await sink.begin(Run("many", "listings"))
+                async with pool.crawl(types, _regional(accounts)) as crawl:
+                    async for event in crawl.events():
+                        await sink.write(event)
+    lines = [json.loads(line) for line in paths[0].read_text().splitlines()]
+    kinds = {(r["listing"], r["service"], r["operation"]) for r in lines}
+    assert kinds == {("sqs.queues", "sqs", "list_queues"), ("iam.users", "iam", "list_users")}
+    with paths[1].open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["service"], r["operation"]) for r in rows} == {k[1:] for k in kinds}
+    assert len(rows) == len(lines)
+    with sqlite3.connect(paths[2]) as db:
+        stored = set(db.execute("SELECT DISTINCT service, operation FROM items"))
+    assert stored == {k[1:] for k in kinds}
