@@ -22,7 +22,7 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from . import _validate, _waiters
-from ._exceptions import ConfigurationError, UsageError
+from ._exceptions import ConfigurationError
 from ._fleet.crawl import Crawl
 from ._fleet.discovery import Accounts, discover_targets
 from ._fleet.fanout import Context, FanOut
@@ -30,7 +30,7 @@ from ._fleet.limits import FanOutLimits
 from ._fleet.listings import Listing
 from ._fleet.many import ManyCrawl, is_listings
 from ._fleet.outcomes import Progress
-from ._fleet.runners import Processes, Runner, ShardedFanOut, check_runner
+from ._fleet.runners import Runner, ShardedFanOut, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
@@ -352,7 +352,6 @@ class PoolFeatures:
         Raises:
             ConfigurationError: a malformed listing, bound, ``done``, or ``key``/params
                 given with a list of listings (each listing has its own).
-            UsageError: a Dask runner with a list of listings (not yet supported).
         """
         self._check_open()
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
@@ -403,11 +402,6 @@ def _crawl_many(
             "from its listings: pool.crawl(listings, targets)"
         )
     runner = check_runner(runner)
-    if runner is not None and not isinstance(runner, Processes):
-        raise UsageError(
-            f"runner={runner!r}: a crawl of many listings runs in this process or over "
-            "aiokit.Processes(n), not yet on Dask"
-        )
     if plain is not False:
         raise ConfigurationError("plain= is for a crawl of one DynamoDB query or scan")
     return ManyCrawl(

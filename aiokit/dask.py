@@ -81,7 +81,6 @@ from typing import Any
 import anyio
 
 from ._exceptions import AiokitError, ConfigurationError
-from ._fleet.outcomes import Outcome, Status
 from ._fleet.runners import CrawlJob, Finished, Runner, Sharded, WorkerSummary
 from ._fleet.targets import Target
 from ._optional import import_extra
@@ -276,6 +275,12 @@ def _chunks(targets: tuple[Target, ...], workers: int) -> list[tuple[Target, ...
     return [c for c in chunks if c]
 
 
+def _account(key: Any) -> str | None:
+    """The account of a pending target or (target, listing name) unit."""
+    target = key[0] if isinstance(key, tuple) else key
+    return target.account  # type: ignore[no-any-return]
+
+
 @dataclass(slots=True)
 class _Done:
     """A watched future's end: its messages, or the error it raised."""
@@ -291,11 +296,14 @@ class DaskRun:
     def __init__(self, runner: DaskRunner, sharded: Sharded, job: CrawlJob) -> None:
         self._runner = runner
         self._sharded = sharded
-        self._job = job
+        self._job = replace(job, units=None)  # (the units stay here: never sent)
         deadline = job.limits.deadline
         self._deadline_at = None if deadline is None else time.time() + deadline
         self.summaries: list[WorkerSummary] = []
-        self._pending: dict[Target, None] = dict.fromkeys(job.targets)
+        # What has no outcome yet: targets, or (many listings) (target, listing name) units.
+        self._pending: dict[Any, None] = dict.fromkeys(
+            job.targets if job.units is None else job.units
+        )
         self._chunks: list[tuple[Target, ...]] = []
         self._next_chunk = 0
         self._futures: dict[int, Any] = {}
@@ -396,10 +404,10 @@ class DaskRun:
     def _handle(self, done: _Done) -> None:
         if done.error is not None:
             if isinstance(done.error, distributed.KilledWorker):
-                for target in self._chunks[done.chunk]:
-                    if self._pending.pop(target, False) is None:
-                        outcome: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
-                        self._ready.append((target, [], outcome))
+                accounts = {t.account for t in self._chunks[done.chunk]}
+                for key in [k for k in self._pending if _account(k) in accounts]:
+                    del self._pending[key]
+                    self._ready.append(self._job.died(key))
                 return
             if isinstance(done.error, concurrent.futures.CancelledError):
                 raise AiokitError(
@@ -418,7 +426,7 @@ class DaskRun:
                 self.summaries.append(message[1])
                 continue
             _, target, records, outcome = message
-            if self._pending.pop(target, False) is None:
+            if self._pending.pop(self._job.unit_key(outcome), False) is None:
                 self._ready.append((target, records, outcome))
 
     async def _cancel_futures(self) -> None:

@@ -771,3 +771,31 @@ def test_a_missing_distributed_names_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout
     assert out.startswith("MissingDependencyError") and "aiokit[dask]" in out
+
+
+async def test_many_listings_over_dask_match_in_process_exactly(
+    fake_organization: FakeOrganization, org_pool: OrgPool, idle: Client, address: str
+) -> None:
+    """13 resource types (3 global) over 6 accounts x 3 regions through the Dask runner:
+    the same items and one outcome per unit, as in one process; ``done=`` skipped there."""
+    from tests.test_crawl_listings_workers import _regional, _run
+    from tests.test_inventory_store import seed
+
+    accounts = fake_organization.account_ids
+    async with org_pool() as pool:
+        await seed(pool, accounts)
+        targets = _regional(accounts)
+        local, local_outcomes, _ = await _run(pool, targets)
+        items, outcomes, report = await _run(pool, targets, runner=DaskRunner(address))
+        done = {(a, r, n) for n, a, r in local_outcomes if n == "sqs.queues"}
+        rest = await _run(pool, targets, runner=DaskRunner(address), done=done)
+    key = Counter
+    assert key(
+        (i.listing.name if i.listing else "", i.account, i.region, repr(i.data)) for i in items
+    ) == key(
+        (i.listing.name if i.listing else "", i.account, i.region, repr(i.data)) for i in local
+    )
+    assert outcomes == local_outcomes
+    assert report.counts == {"ok": len(local_outcomes)} and report.never_visited == 0
+    assert set(rest[1]) == {k for k in local_outcomes if k[0] != "sqs.queues"}
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]

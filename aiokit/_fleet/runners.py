@@ -266,6 +266,20 @@ class CrawlJob:
         assert outcome.listing is not None
         return (outcome.target, outcome.listing.name)
 
+    def died(self, key: Any) -> Finished:
+        """A unit (or target) whose worker died for good: failed, ``"worker died"``."""
+        target, listing = (key[0], self.listing(key[1])) if self.listings else (key, None)
+        died: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
+        return (target, [], replace(died, listing=listing))
+
+    def listing(self, name: str) -> Any:
+        """The job's listing named ``name``."""
+        for entry in self.listings:
+            listing = getattr(entry, "listing", entry)  # a ResourceType's, or the Listing
+            if listing.name == name:
+                return listing
+        raise KeyError(name)
+
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
         if deadline_at is None:
@@ -624,16 +638,7 @@ class ProcessRun:
             self._start(shard)
             return
         for key in self._pending.pop(shard):
-            target, listing = (key[0], self._listing(key[1])) if self._job.listings else (key, None)
-            died: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
-            self._ready.append((target, [], replace(died, listing=listing)))
-
-    def _listing(self, name: str) -> Any:
-        for entry in self._job.listings:
-            listing = getattr(entry, "listing", entry)  # a ResourceType's, or the Listing
-            if listing.name == name:
-                return listing
-        raise AssertionError(name)  # pragma: no cover - units are of the job's listings
+            self._ready.append(self._job.died(key))
 
     def _give_back(self, conn: Connection, worker: _Worker) -> None:
         assert self._warm is not None and worker.warm is not None
