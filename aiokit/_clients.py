@@ -45,6 +45,7 @@ from ._exceptions import (
     translate,
     translated,
 )
+from . import _observe
 from ._observe import call_stats, log_call
 from ._ratelimit import held_slots
 from ._where import Scope
@@ -113,7 +114,12 @@ class BoundClientMixin(ApiCallInterceptor):
         try:
             with translated(scope, operation_name):
                 try:
-                    response = await send(operation_name, api_params)
+                    if _observe.tracing is None:
+                        response = await send(operation_name, api_params)
+                    else:  # aiokit.otel is on: the call's span (and its metrics)
+                        response = await _observe.tracing.call(
+                            self, scope, operation_name, api_params, send
+                        )
                 except Exception as exc:
                     log_call(scope, operation_name, start, error=exc)
                     if isinstance(exc, ClientError) and exc.operation_name != operation_name:

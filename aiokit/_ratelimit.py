@@ -59,6 +59,7 @@ from ._botocore.retries import (
 from ._checks import count, seconds
 from ._endpoints import endpoint_prefix, is_global_service, load_endpoints
 from ._exceptions import is_throttling
+from ._observe import call_trace
 from ._retry import backoff
 from ._where import Scope
 
@@ -515,8 +516,16 @@ class RateLimiterRegistry:
         if scope.service not in _prefixes:
             # Once per service and process: the model and endpoint data are file reads.
             await anyio.to_thread.run_sync(_endpoint_prefix, scope.service)
-        limiter = self.limiter(self.key(scope, operation_name))
-        await limiter.acquire()
+        key = self.key(scope, operation_name)
+        limiter = self.limiter(key)
+        trace = call_trace.get()
+        if trace is None:
+            await limiter.acquire()
+        else:  # OpenTelemetry is on: the span says how long this call waited, and where
+            start = self._clock()
+            await limiter.acquire()
+            trace.waited += self._clock() - start
+            trace.scope = key
         # Counted when the attempt is really sent again (not when decided: a caller
         # cancelled during the backoff sends nothing more).
         cause = context.pop("aiokit_retry_cause", None)

@@ -224,6 +224,7 @@ class Crawl:
             count_items=_no_items,  # counted item by item as they are sent (``_send_item``)
         )
         self._fan_out.label = f"crawl {service} {operation}"
+        self._fan_out.span_items = _target_items  # a target's value is its item count
         self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._running: AbstractAsyncContextManager[Any] | None = None
@@ -389,6 +390,10 @@ class Crawl:
         items, _ = await self.collect()
         rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]
         return pd.DataFrame(rows)
+
+
+def _target_items(n: int) -> int:
+    return n
 
 
 def _no_items(_: int) -> int:
