@@ -18,17 +18,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import importlib
+
 from . import _observe
-from ._exceptions import ConfigurationError
-from ._optional import import_extra
+from ._exceptions import ConfigurationError, MissingDependencyError
 
 __all__ = ["instrument", "instrumented", "uninstrument"]
+
+
+def _require_api() -> None:
+    try:
+        import opentelemetry.metrics
+        import opentelemetry.trace  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "opentelemetry":
+            raise  # installed but broken: its own error says more
+        raise MissingDependencyError(
+            "aiokit.otel needs opentelemetry-api, which is not installed: "
+            "pip install 'aiokit[otel]'"
+        ) from None
 
 
 def _check_provider(name: str, value: object, module: str, kind: str) -> None:
     if value is None:
         return
-    base = getattr(import_extra(module, "otel", "aiokit.otel"), kind)
+    base = getattr(importlib.import_module(module), kind)
     if not isinstance(value, base):
         raise ConfigurationError(
             f"aiokit.otel.instrument: {name} must be an {module}.{kind} (or None for the "
@@ -51,7 +65,7 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> No
             ``pip install 'aiokit[otel]'``).
         ConfigurationError: a provider of the wrong type.
     """
-    import_extra("opentelemetry.trace", "otel", "aiokit.otel")
+    _require_api()
     _check_provider("tracer_provider", tracer_provider, "opentelemetry.trace", "TracerProvider")
     _check_provider("meter_provider", meter_provider, "opentelemetry.metrics", "MeterProvider")
     from ._otel import Instrumentation

@@ -1,0 +1,378 @@
+"""aiokit.otel on moto, read back through the OpenTelemetry SDK's in-memory exporters.
+
+One span per API call with the AWS SDK attributes (account included), as three identities;
+crawl and target spans with the right parents; metrics equal to ``pool.statistics()``;
+``AiobotocoreInstrumentor`` enabled too and still one span per call; throttles and errors
+on their spans; without opentelemetry, aiokit works and ``instrument()`` names the extra.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiobotocore.session import AioSession
+from opentelemetry import trace
+from opentelemetry.instrumentation.botocore import AiobotocoreInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+import aiokit
+import aiokit.otel
+from aiokit.testing import TEST_CREDENTIALS, FakeOrganization
+
+if TYPE_CHECKING:
+    from aiokit.testing import FaultProxy
+    from tests.conftest import OrgPool
+
+pytestmark = pytest.mark.asyncio
+
+ROLE = "OrganizationAccountAccessRole"
+
+
+@dataclass
+class Otel:
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    tracer_provider: TracerProvider
+
+    def finished(self, name: str | None = None) -> list[ReadableSpan]:
+        spans = list(self.spans.get_finished_spans())
+        return [s for s in spans if name is None or s.name == name]
+
+    def points(self, metric: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        assert data is not None
+        return [
+            point
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for m in scope.metrics
+            if m.name == metric
+            for point in m.data.data_points
+        ]
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    """aiokit.otel on an SDK tracer and meter of this test's own (global state restored)."""
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    aiokit.otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    try:
+        yield Otel(exporter, reader, tracer_provider)
+    finally:
+        aiokit.otel.uninstrument()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+@pytest.fixture
+def instrumentor(otel: Otel) -> Iterator[AiobotocoreInstrumentor]:
+    """opentelemetry-instrumentation-botocore's AiobotocoreInstrumentor, on the same tracer."""
+    instrumentor = AiobotocoreInstrumentor()
+    instrumentor.instrument(tracer_provider=otel.tracer_provider)
+    try:
+        yield instrumentor
+    finally:
+        instrumentor.uninstrument()
+
+
+def _check_call_span(span: ReadableSpan, account: str | None) -> None:
+    attributes = dict(span.attributes or {})
+    assert span.kind is SpanKind.CLIENT
+    assert span.name == "SQS.ListQueues"
+    assert attributes["rpc.system"] == "aws-api"
+    assert attributes["rpc.service"] == "SQS"
+    assert attributes["rpc.method"] == "ListQueues"
+    assert attributes["cloud.region"] == "us-east-1"
+    assert attributes.get("cloud.account.id") == account
+    assert attributes["http.response.status_code"] == 200
+    assert isinstance(attributes["aws.request_id"], str) and attributes["aws.request_id"]
+    assert attributes["retry_attempts"] == 0
+    assert attributes["aiokit.attempts"] == 1
+    assert attributes["aiokit.throttles"] == 0
+    assert attributes["aiokit.scope"] == f"sqs us-east-1 {account or 'self'}"
+    assert attributes["aiokit.throttle.wait"] >= 0
+    assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_one_span_per_call_as_three_identities(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    members = fake_organization.account_ids[:3]
+    async with org_pool() as pool:
+        for account in members:
+            sqs = await pool.client("sqs", account=account)
+            await sqs.list_queues()
+        own = await pool.client("sqs")
+        await own.list_queues()
+    calls = otel.finished("SQS.ListQueues")
+    assert len(calls) == 4
+    for span, account in zip(calls, [*members, None], strict=True):
+        _check_call_span(span, account)
+    # Each member's credentials came from STS: its AssumeRole call is a span too, inside
+    # the first call made as that member (the pool fetches credentials on first use).
+    assume = otel.finished("STS.AssumeRole")
+    assert len(assume) == 3
+    assert {s.parent.span_id for s in assume if s.parent} == {
+        c.context.span_id for c in calls[:3]
+    }
+
+
+async def test_crawl_and_target_spans_have_the_right_parents(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    accounts = fake_organization.account_ids[:3]
+    targets = [aiokit.Target.assume(a, "us-east-1", ROLE) for a in accounts]
+    tracer = otel.tracer_provider.get_tracer("test")
+    async with org_pool() as pool:
+        for i, account in enumerate(accounts):
+            sqs = await pool.client("sqs", account=account)
+            for n in range(i + 1):
+                await sqs.create_queue(QueueName=f"otel-{n}")
+        otel.spans.clear()
+        with tracer.start_as_current_span("job") as job:
+            async with pool.crawl("sqs", "list_queues", targets, concurrency=2) as crawl:
+                items = [item async for item in crawl]
+    assert len(items) == 6
+    (run,) = otel.finished("aiokit crawl sqs list_queues")
+    assert run.kind is SpanKind.INTERNAL
+    assert run.parent is not None and run.parent.span_id == job.get_span_context().span_id
+    assert run.attributes is not None
+    assert run.attributes["aiokit.ok"] == 3 and run.attributes["aiokit.items"] == 6
+    assert run.attributes["aiokit.targets"] == 3
+    per_target = {}
+    for span in otel.finished("aiokit target"):
+        assert span.parent is not None and span.parent.span_id == run.context.span_id
+        assert span.attributes is not None
+        per_target[span.attributes["cloud.account.id"]] = span
+        assert span.attributes["aiokit.status"] == "ok"
+    assert set(per_target) == set(accounts)
+    for i, account in enumerate(accounts):
+        target = per_target[account]
+        assert target.attributes is not None
+        assert target.attributes["aiokit.items"] == i + 1
+        calls = [
+            s
+            for s in otel.finished("SQS.ListQueues")
+            if s.parent is not None and s.parent.span_id == target.context.span_id
+        ]
+        assert len(calls) == target.attributes["aiokit.calls"] == 1
+        _check_call_span(calls[0], account)
+
+
+async def test_a_failed_target_and_a_failed_call_are_errors(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    account = fake_organization.account_ids[0]
+
+    async def missing_queue(ctx: aiokit.Context) -> None:
+        sqs = await ctx.client("sqs")
+        await sqs.get_queue_url(QueueName="no-such-queue")
+
+    async with org_pool() as pool:
+        target = aiokit.Target.assume(account, "us-east-1", ROLE)
+        async with pool.fan_out(missing_queue, [target]) as outcomes:
+            (outcome,) = [o async for o in outcomes]
+    assert outcome.status is aiokit.Status.FAILED
+    (call,) = otel.finished("SQS.GetQueueUrl")
+    assert call.status.status_code is StatusCode.ERROR
+    assert call.attributes is not None
+    code = call.attributes["error.type"]
+    assert "NonExistentQueue" in str(code)
+    assert call.attributes["http.response.status_code"] == 400
+    (span,) = otel.finished("aiokit target")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None
+    assert span.attributes["aiokit.status"] == "failed"
+    assert span.attributes["error.type"] == code
+    (run,) = [s for s in otel.finished() if s.name.startswith("aiokit fan-out ")]
+    assert run.name.endswith("missing_queue")
+    assert run.attributes is not None and run.attributes["aiokit.failed"] == 1
+    (errors,) = otel.points("aiokit.errors")
+    assert errors.value == 1
+    assert errors.attributes["error.type"] == code
+    assert errors.attributes["cloud.account.id"] == account
+
+
+async def test_metrics_equal_the_pool_statistics(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    targets = [aiokit.Target.assume(a, "us-east-1", ROLE) for a in fake_organization.account_ids]
+    async with org_pool() as pool:
+        async with pool.crawl("sqs", "list_queues", targets) as crawl:
+            [_ async for _ in crawl]
+        stats = pool.statistics()
+        by_scope = {str(key): s for key, s in stats.scopes.items()}
+        for metric, field in [
+            ("aiokit.requests", "requests"),
+            ("aiokit.throttles", "throttles"),
+            ("aiokit.retries", "retries"),
+            ("aiokit.scope.in_flight", "in_flight"),
+            ("aiokit.scope.wait", "waited"),
+        ]:
+            points = {p.attributes["aiokit.scope"]: p.value for p in otel.points(metric)}
+            assert points == {k: getattr(s, field) for k, s in by_scope.items()}, metric
+        tokens = {p.attributes["aiokit.scope"] for p in otel.points("aiokit.scope.tokens")}
+        assert tokens == set(by_scope)
+    # 6 SQS scopes (one per account) and STS: every call's duration is in the histogram.
+    assert sum(by_scope[str(k)].requests for k in stats.scopes) == 12
+    durations = otel.points("rpc.client.call.duration")
+    assert sum(p.count for p in durations) == 12
+    sqs = [p for p in durations if p.attributes["rpc.service"] == "SQS"]
+    assert {p.attributes["cloud.account.id"] for p in sqs} == set(fake_organization.account_ids)
+    # A closed pool is no longer observed.
+    assert otel.points("aiokit.scope.in_flight") == []
+
+
+async def test_throttles_and_waits_are_on_the_call_span(
+    otel: Otel, aws_faults: FaultProxy
+) -> None:
+    aws_faults.configure(throttle={"sqs": (2.0, 1.0)})
+    async with aiokit.SessionPool(
+        endpoint_url=aws_faults.endpoint_url, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        sqs = await pool.client("sqs")
+        for _ in range(4):
+            await sqs.list_queues()
+        (scope,) = pool.statistics().scopes.values()
+    calls = otel.finished("SQS.ListQueues")
+    assert len(calls) == 4
+    attributes = [dict(s.attributes or {}) for s in calls]
+    assert aws_faults.throttles > 0
+    assert sum(a["aiokit.throttles"] for a in attributes) == scope.throttles == aws_faults.throttles
+    assert sum(a["aiokit.throttle_retries"] for a in attributes) == scope.throttle_retries
+    assert sum(a["aiokit.attempts"] for a in attributes) == scope.requests
+    assert sum(a["retry_attempts"] for a in attributes) == scope.retries
+    assert sum(a["aiokit.throttle.wait"] for a in attributes) == pytest.approx(
+        scope.waited, abs=1e-3
+    )  # measured around the limiter's own measurement
+    assert all(s.status.status_code is StatusCode.UNSET for s in calls)  # waited out, not failed
+
+
+async def test_with_aiobotocore_instrumentor_too_one_span_per_call(
+    otel: Otel,
+    instrumentor: AiobotocoreInstrumentor,
+    org_pool: OrgPool,
+    fake_organization: FakeOrganization,
+    moto_endpoint: str,
+) -> None:
+    # The instrumentor is really on: a client made outside the pool gets its span.
+    async with AioSession().create_client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=TEST_CREDENTIALS.access_key_id,
+        aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
+    ) as plain:
+        await plain.list_queues()
+    (theirs,) = otel.finished("SQS.ListQueues")
+    assert theirs.instrumentation_scope is not None
+    assert theirs.instrumentation_scope.name == "opentelemetry.instrumentation.botocore.sqs"
+    otel.spans.clear()
+    account = fake_organization.account_ids[1]
+    async with org_pool() as pool:
+        sqs = await pool.client("sqs", account=account)
+        await sqs.list_queues()
+        await sqs.list_queues()
+    calls = otel.finished("SQS.ListQueues")
+    assert len(calls) == 2
+    assert len(otel.finished("STS.AssumeRole")) == 1
+    for span in otel.finished():
+        assert span.instrumentation_scope is not None
+        assert span.instrumentation_scope.name == "aiokit"
+    for span in calls:
+        _check_call_span(span, account)
+
+
+async def test_off_and_api_only_make_no_spans(
+    org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert not aiokit.otel.instrumented()
+    async with org_pool() as pool:
+        sqs = await pool.client("sqs")
+        with provider.get_tracer("test").start_as_current_span("outer"):
+            await sqs.list_queues()  # off: nothing reported
+        assert [s.name for s in exporter.get_finished_spans()] == ["outer"]
+        # The global providers of a process without the SDK: calls work, nothing records.
+        aiokit.otel.instrument()
+        try:
+            assert aiokit.otel.instrumented()
+            assert not trace.get_current_span().is_recording()
+            assert (await sqs.list_queues())["ResponseMetadata"]["HTTPStatusCode"] == 200
+        finally:
+            aiokit.otel.uninstrument()
+    assert not aiokit.otel.instrumented()
+    provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"tracer_provider": "global"}, "tracer_provider must be an opentelemetry.trace"),
+        ({"tracer_provider": 0}, "not int"),
+        ({"meter_provider": TracerProvider()}, "meter_provider must be an opentelemetry.metrics"),
+        ({"meter_provider": [MeterProvider()]}, "not list"),
+    ],
+)
+def test_instrument_refuses_a_provider_of_the_wrong_type(
+    kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(aiokit.ConfigurationError, match=named):
+        aiokit.otel.instrument(**kwargs)
+    assert not aiokit.otel.instrumented()
+    for value in kwargs.values():
+        if hasattr(value, "shutdown"):
+            value.shutdown()
+
+
+def test_without_opentelemetry_aiokit_works_and_instrument_names_the_extra(
+    moto_endpoint: str,
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["opentelemetry"] = None  # an install without aiokit[otel]
+        import anyio
+        import aiokit, aiokit.otel
+        from aiokit.testing import TEST_CREDENTIALS
+
+        async def main():
+            async with aiokit.SessionPool(
+                endpoint_url={moto_endpoint!r}, region="us-east-1", credentials=TEST_CREDENTIALS
+            ) as pool:
+                sqs = await pool.client("sqs")
+                print("status", (await sqs.list_queues())["ResponseMetadata"]["HTTPStatusCode"])
+
+        anyio.run(main)
+        try:
+            aiokit.otel.instrument()
+        except aiokit.MissingDependencyError as exc:
+            assert isinstance(exc, aiokit.ConfigurationError)
+            print("ERROR", exc)
+        assert not aiokit.otel.instrumented()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "status 200" in done.stdout
+    assert "ERROR aiokit.otel needs opentelemetry-api, which is not installed" in done.stdout
+    assert "pip install 'aiokit[otel]'" in done.stdout
