@@ -103,8 +103,12 @@ class Tracing(Protocol):
     ) -> Any:
         """Make the call ``send(operation, api_params)`` inside a span."""
 
-    def run(self, label: str, targets: int | None) -> Any:
-        """A fan-out or crawl started: its span (ended by ``run_finished``)."""
+    def run(self, label: str, targets: int | None, parent: dict[str, str] | None) -> Any:
+        """A fan-out or crawl started: its span (ended by ``run_finished``); its parent is
+        the current context, or ``parent`` (W3C trace context headers) when given."""
+
+    def carrier(self, span: Any) -> dict[str, str]:
+        """``span``'s context as W3C trace context headers (to send to another process)."""
 
     def run_finished(self, span: Any, statistics: Any, error: BaseException | None) -> None:
         """A fan-out or crawl ended, with its ``FanOutStatistics``."""

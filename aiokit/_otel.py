@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from opentelemetry import context, metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import __version__, _observe
 from ._observe import CallTrace, call_trace
@@ -43,6 +44,9 @@ __all__ = ["Instrumentation"]
 # instrumentation built on opentelemetry-instrumentation: AiobotocoreInstrumentor included.
 SUPPRESS = "suppress_instrumentation"
 _NAME = "aiokit"
+# A worker process's run span is parented by the driver's through the job (W3C headers,
+# whatever propagator the application set for its own requests).
+_W3C = TraceContextTextMapPropagator()
 
 
 def _scope_attributes(key: Any) -> dict[str, str]:
@@ -242,12 +246,20 @@ class Instrumentation:
 
     # --- fan-outs, crawls and their targets ----------------------------------------------
 
-    def run(self, label: str, targets: int | None) -> Any:
-        """The INTERNAL span of a fan-out or crawl (its parent: the caller's context)."""
+    def run(self, label: str, targets: int | None, parent: dict[str, str] | None) -> Any:
+        """The INTERNAL span of a fan-out or crawl; its parent: the caller's context, or
+        the one ``parent`` carries (a driver's, for a worker process's run)."""
         attributes: dict[str, Any] = {"aiokit.run": label}
         if targets is not None:
             attributes["aiokit.targets"] = targets
-        return self._tracer.start_span(f"aiokit {label}", attributes=attributes)
+        ctx = _W3C.extract(parent) if parent else None
+        return self._tracer.start_span(f"aiokit {label}", context=ctx, attributes=attributes)
+
+    def carrier(self, span: Any) -> dict[str, str]:
+        """``span``'s context as W3C trace context headers (``traceparent``)."""
+        headers: dict[str, str] = {}
+        _W3C.inject(headers, context=trace.set_span_in_context(span))
+        return headers
 
     def run_finished(self, span: Any, statistics: Any, error: BaseException | None) -> None:
         """End the run's span with its counts."""

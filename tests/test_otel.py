@@ -376,3 +376,49 @@ def test_without_opentelemetry_aiokit_works_and_instrument_names_the_extra(
     assert "status 200" in done.stdout
     assert "ERROR aiokit.otel needs opentelemetry-api, which is not installed" in done.stdout
     assert "pip install 'aiokit[otel]'" in done.stdout
+
+
+async def test_a_crawl_in_worker_processes_has_the_drivers_span(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    targets = [aiokit.Target.assume(a, "us-east-1", ROLE) for a in fake_organization.account_ids]
+    async with org_pool() as pool:
+        crawl = pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2))
+        _, report = await crawl.collect()
+    assert report.counts == {"ok": 6}
+    # The workers are not instrumented here (spawned processes): only the driver's span.
+    (run,) = otel.finished("aiokit crawl sqs list_queues")
+    assert run.attributes is not None
+    assert run.attributes["aiokit.ok"] == 6 and run.attributes["aiokit.targets"] == 6
+    assert otel.finished("aiokit target") == []
+
+
+async def test_a_workers_run_is_parented_by_the_context_its_job_carries(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from aiokit._fleet.limits import FanOutLimits
+    from aiokit._fleet.runners import CrawlJob
+    from aiokit._workers import shard_messages
+
+    driver = otel.tracer_provider.get_tracer("test").start_span("driver crawl")
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier, trace.set_span_in_context(driver))
+    driver.end()
+    targets = tuple(
+        aiokit.Target.assume(a, "us-east-1", ROLE) for a in fake_organization.account_ids[:2]
+    )
+    job = CrawlJob(
+        None, "sqs", "list_queues", {}, None, FanOutLimits(), targets, trace_context=carrier
+    )
+    async with org_pool() as pool:  # what a worker process runs, on its own pool
+        messages = [m async for m in shard_messages(job, pool)]
+    assert [m[0] for m in messages] == ["outcome", "outcome", "done"]
+    (run,) = otel.finished("aiokit crawl sqs list_queues")
+    assert run.parent is not None
+    assert run.parent.span_id == driver.get_span_context().span_id
+    assert run.context.trace_id == driver.get_span_context().trace_id
+    targets_spans = otel.finished("aiokit target")
+    assert len(targets_spans) == 2
+    assert all(s.parent and s.parent.span_id == run.context.span_id for s in targets_spans)

@@ -302,6 +302,10 @@ class Crawl:
         targets = self._targets
         if isinstance(targets, AsyncIterable):
             targets = [t async for t in targets]
+        given = tuple(dict.fromkeys(checked_target(t) for t in targets))
+        fan_out = self._fan_out
+        fan_out._trace_start(len(given))  # the driver's span of the crawl (aiokit.otel)
+        error: BaseException | None = None
         job = CrawlJob(
             sharded.spec,
             self._service,
@@ -309,19 +313,26 @@ class Crawl:
             self._params,
             self._key,
             self._limits,
-            tuple(dict.fromkeys(checked_target(t) for t in targets)),
+            given,
+            trace_context=fan_out.trace_context(),
         )
         # The fan-out (which raises the collector's threshold, if asked) runs in the
         # workers; the driver, unpickling every item, raises it here as it would.
-        with self._fan_out._collector:
-            async with self._send, sharded.runner.run(sharded, job) as run:
-                while (finished := await run.next()) is not None:
-                    target, records, outcome = finished
-                    for record in records:
-                        await self._send_item(Item(target, record))
-                    self._outcome(outcome)
-                    await send_soon(self._send, outcome)
-                self._fan_out._record_summaries(run.summaries)
+        try:
+            with fan_out._collector:
+                async with self._send, sharded.runner.run(sharded, job) as run:
+                    while (finished := await run.next()) is not None:
+                        target, records, outcome = finished
+                        for record in records:
+                            await self._send_item(Item(target, record))
+                        self._outcome(outcome)
+                        await send_soon(self._send, outcome)
+                    fan_out._record_summaries(run.summaries)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            fan_out._trace_end(error)
 
     def _outcome(self, outcome: Outcome[int]) -> None:
         """Count a worker's outcome in the statistics (and progress), then in the report."""

@@ -215,6 +215,9 @@ class FanOut(Generic[T]):
         self._tracing: _observe.Tracing | None = None
         self._span: Any = None
         self.span_items: Callable[[T], int] = count_items
+        #: The run span's parent, carried from another process (W3C trace context headers:
+        #: a worker process's run of a driver's job); ``None``: the current context.
+        self.trace_parent: dict[str, str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -223,9 +226,7 @@ class FanOut(Generic[T]):
             raise UsageError("a FanOut runs once; make a new one")
         self._entered = True
         known = len(self._targets) if isinstance(self._targets, Sized) else None
-        self._tracing = _observe.tracing
-        if self._tracing is not None:
-            self._span = self._tracing.run(self.label, known)
+        self._trace_start(known)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s started: %s targets",
@@ -243,8 +244,7 @@ class FanOut(Generic[T]):
             return await self._running.__aexit__(*exc_info)
         finally:
             self._collector.__exit__(None, None, None)
-            if self._tracing is not None:
-                self._tracing.run_finished(self._span, self.statistics(), exc_info[1])
+            self._trace_end(exc_info[1])
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "%s finished: %d ok, %d skipped, %d failed, %d items%s",
@@ -262,6 +262,22 @@ class FanOut(Generic[T]):
                         "items": self._items,
                     },
                 )
+
+    def _trace_start(self, targets: int | None) -> None:
+        """The run's span, when aiokit.otel is on (ended by ``_trace_end``)."""
+        self._tracing = _observe.tracing
+        if self._tracing is not None:
+            self._span = self._tracing.run(self.label, targets, self.trace_parent)
+
+    def _trace_end(self, error: BaseException | None) -> None:
+        if self._tracing is not None:
+            self._tracing.run_finished(self._span, self.statistics(), error)
+
+    def trace_context(self) -> dict[str, str] | None:
+        """The run span's context as W3C headers, for a job sent to a worker process."""
+        if self._tracing is None:
+            return None
+        return self._tracing.carrier(self._span)
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
         if self._receive is None:

@@ -214,6 +214,9 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
     log_level: int = logging.WARNING  # a worker process sends the driver its records from
+    # aiokit.otel: the driver's run span (W3C trace context headers), the parent of the
+    # worker's run span when OpenTelemetry is set up in the worker too; None: off.
+    trace_context: dict[str, str] | None = None
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
@@ -446,6 +449,7 @@ class ShardedFanOut(FanOut[T]):
             targets = [t async for t in targets]
         given = tuple(dict.fromkeys(checked_target(t) for t in targets))
         job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
+        job = replace(job, trace_context=self.trace_context())
         async with send, self._sharded.runner.run(self._sharded, job) as run:
             while (finished := await run.next()) is not None:
                 self._record_elsewhere(finished[2])
