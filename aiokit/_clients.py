@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 from botocore.exceptions import ClientError
 
+from . import _observe
 from ._botocore.client import ApiCallInterceptor, copy_client, set_signing_identity, use_emitter
 from ._botocore.config import own_config
 from ._botocore.credentials import role_arn_of
@@ -45,7 +46,6 @@ from ._exceptions import (
     translate,
     translated,
 )
-from . import _observe
 from ._observe import call_stats, log_call
 from ._ratelimit import held_slots
 from ._where import Scope

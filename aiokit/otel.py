@@ -16,9 +16,8 @@ given. Off (the default) it costs one module-global check per call; with only
 
 from __future__ import annotations
 
-from typing import Any
-
 import importlib
+from typing import Any
 
 from . import _observe
 from ._exceptions import ConfigurationError, MissingDependencyError

@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mode':6} {'cpu us/request (median)':>24} {'min':>8} {'max':>8}")
     for mode in MODES:
         values = [v * 1e6 for v in cpu[mode]]
-        print(
-            f"{mode:6} {statistics.median(values):24.1f} {min(values):8.1f} {max(values):8.1f}"
-        )
+        print(f"{mode:6} {statistics.median(values):24.1f} {min(values):8.1f} {max(values):8.1f}")
     for mode in ("api", "sdk"):
         ratios = [a / b for a, b in zip(cpu[mode], cpu["off"], strict=True)]
         print(

@@ -127,9 +127,7 @@ async def test_one_span_per_call_as_three_identities(
     # the first call made as that member (the pool fetches credentials on first use).
     assume = otel.finished("STS.AssumeRole")
     assert len(assume) == 3
-    assert {s.parent.span_id for s in assume if s.parent} == {
-        c.context.span_id for c in calls[:3]
-    }
+    assert {s.parent.span_id for s in assume if s.parent} == {c.context.span_id for c in calls[:3]}
 
 
 async def test_crawl_and_target_spans_have_the_right_parents(
@@ -238,9 +236,7 @@ async def test_metrics_equal_the_pool_statistics(
     assert otel.points("aiokit.scope.in_flight") == []
 
 
-async def test_throttles_and_waits_are_on_the_call_span(
-    otel: Otel, aws_faults: FaultProxy
-) -> None:
+async def test_throttles_and_waits_are_on_the_call_span(otel: Otel, aws_faults: FaultProxy) -> None:
     aws_faults.configure(throttle={"sqs": (2.0, 1.0)})
     async with aiokit.SessionPool(
         endpoint_url=aws_faults.endpoint_url, region="us-east-1", credentials=TEST_CREDENTIALS

@@ -48,11 +48,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .. import _validate
+from .. import _observe, _validate
 from .._botocore import use_lean_client_context
 from .._exceptions import ConfigurationError, UsageError
 from .._gc import raised_gc_threshold
-from .. import _observe
 from .._observe import CallStats, call_stats
 from .._protocols import Requester
 from .discovery.cache import caller_account
