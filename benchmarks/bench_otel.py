@@ -1,19 +1,23 @@
 """CPU per request with aiokit.otel off, on with the API only, and on with the SDK.
 
-Each mode runs in its own process (OpenTelemetry's global providers are set once per
-process), against one fake AWS endpoint (its own process, its CPU not counted): a pool
-client makes ``--requests`` small DynamoDB ``ListTables`` calls one after another, after a
-warm-up, and the figure is the client's CPU (``time.process_time``) per request. Rounds
-alternate the modes (rotating their order); the ratios are the medians of each round's
-paired ratios to ``off``, with their range.
+Against one fake AWS endpoint (its own process, its CPU not counted), a pool client makes
+small DynamoDB ``ListTables`` calls one after another; the figure is the client's CPU
+(``time.process_time``) per request. Two processes, each alternating short bursts of calls
+many times (``--pairs``; the order swapped every pair), so that a shared machine whose speed
+drifts over seconds moves both sides of a pair alike; each figure is the median of the
+paired ratios, with their quartiles:
 
-- ``off``: ``aiokit.otel`` never instrumented (one module-global check per call);
-- ``api``: ``aiokit.otel.instrument()`` with opentelemetry-api alone: the SDK is blocked
-  from import, so the global providers are the API's no-op proxies;
-- ``sdk``: the SDK's ``TracerProvider`` (no span processor, so no exporter) and
-  ``MeterProvider`` (an in-memory reader, never collected) as the global providers.
+- process 1, ``api`` against ``off``: the SDK is blocked from import (opentelemetry-api
+  alone), ``aiokit.otel.instrument()`` turned on and off between bursts; the global
+  providers are the API's no-op proxies;
+- process 2, ``sdk`` against ``off``: ``instrument()`` with the SDK's ``TracerProvider`` (no
+  span processor, so no exporter) and ``MeterProvider`` (an in-memory reader, never
+  collected).
 
-    python -m benchmarks.bench_otel [--rounds 7] [--requests 2000]
+It also prints the hook's own CPU per call with the request itself stubbed out (``send``
+returns at once), which a busy machine does not blur.
+
+    python -m benchmarks.bench_otel [--pairs 30] [--burst 200]
 
 Target (issue 19): ``api / off`` <= 1.02.
 """
@@ -28,92 +32,144 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 import aiokit
 from benchmarks.fake_aws import FakeAWS, FakeConfig
 
-MODES = ("off", "api", "sdk")
+MODES = ("api", "sdk")
 KEYS = aiokit.StaticKeys("AKIAFAKEMANAGEMENT00", "fake-secret")
 
 
-def _setup(mode: str) -> None:
-    if mode == "off":
-        return
+def _providers(mode: str) -> dict[str, Any]:
+    """``instrument()``'s keywords for ``mode`` (``api``: the global no-op proxies)."""
     if mode == "api":
-        sys.modules["opentelemetry.sdk"] = None  # type: ignore[assignment]  # API only
-    else:
-        from opentelemetry import metrics, trace
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-        from opentelemetry.sdk.trace import TracerProvider
+        return {}
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
 
-        trace.set_tracer_provider(TracerProvider())
-        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    return {
+        "tracer_provider": TracerProvider(),
+        "meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()]),
+    }
+
+
+async def _burst(client: Any, n: int) -> float:
+    start = time.process_time()
+    for _ in range(n):
+        await client.list_tables(Limit=5)
+    return (time.process_time() - start) / n
+
+
+async def _pairs(endpoint: str, mode: str, pairs: int, burst: int) -> list[tuple[float, float]]:
     import aiokit.otel
 
-    aiokit.otel.instrument()
-
-
-async def _requests(endpoint: str, n: int) -> float:
+    providers = _providers(mode)
     async with aiokit.SessionPool(
         endpoint_url=endpoint, region="us-east-1", credentials=KEYS
     ) as pool:
         client = await pool.client("dynamodb")
-        for _ in range(max(50, n // 10)):  # warm: connection, models, caches
-            await client.list_tables(Limit=5)
-        start = time.process_time()
-        for _ in range(n):
-            await client.list_tables(Limit=5)
-        return (time.process_time() - start) / n
+        for on in (False, True):  # warm both paths: connection, models, caches
+            if on:
+                aiokit.otel.instrument(**providers)
+            await _burst(client, burst)
+            aiokit.otel.uninstrument()
+        results = []
+        for i in range(pairs):
+            cpu = {}
+            for on in (i % 2 == 0, i % 2 != 0):
+                if on:
+                    aiokit.otel.instrument(**providers)
+                cpu[on] = await _burst(client, burst)
+                aiokit.otel.uninstrument()
+            results.append((cpu[True], cpu[False]))
+        return results
 
 
-def child(mode: str, endpoint: str, n: int) -> None:
-    """One mode's run, in this process: prints its CPU seconds per request as JSON."""
-    _setup(mode)
-    print(json.dumps({"mode": mode, "cpu": asyncio.run(_requests(endpoint, n))}))
+async def _hook_cost(mode: str, n: int = 50_000) -> float:
+    """CPU per call of the instrumented path alone, the request stubbed out (seconds)."""
+    import aiokit.otel
+    from aiokit import _observe
+    from aiokit._where import Scope
+
+    class Client:  # what the hook reads of a pool client
+        class meta:
+            endpoint_url = "https://dynamodb.us-east-1.amazonaws.com"
+
+            class service_model:
+                service_id = "DynamoDB"
+
+    scope = Scope("123456789012", "us-east-1", "dynamodb")
+    answer = {"ResponseMetadata": {"RequestId": "r", "HTTPStatusCode": 200}}
+
+    async def send(operation: str, params: dict[str, Any]) -> Any:
+        return answer
+
+    aiokit.otel.instrument(**_providers(mode))
+    tracing = _observe.tracing
+    assert tracing is not None
+    start = time.process_time()
+    for _ in range(n):
+        await send("ListTables", {})
+    bare = time.process_time() - start
+    start = time.process_time()
+    for _ in range(n):
+        await tracing.call(Client, scope, "ListTables", {}, send)
+    hooked = time.process_time() - start
+    aiokit.otel.uninstrument()
+    return (hooked - bare) / n
 
 
-def _run(mode: str, endpoint: str, n: int) -> float:
+def child(mode: str, endpoint: str, pairs: int, burst: int) -> None:
+    """One process's pairs: prints them and the hook's cost as JSON."""
+    if mode == "api":
+        sys.modules["opentelemetry.sdk"] = None  # type: ignore[assignment]  # API only
+    results = asyncio.run(_pairs(endpoint, mode, pairs, burst))
+    hook = asyncio.run(_hook_cost(mode))
+    print(json.dumps({"mode": mode, "pairs": results, "hook": hook}))
+
+
+def _run(mode: str, endpoint: str, pairs: int, burst: int) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_otel", "--child", mode, endpoint, str(n)],
+        [sys.executable, "-m", "benchmarks.bench_otel", "--child", mode, endpoint]
+        + [str(pairs), str(burst)],
         capture_output=True,
         text=True,
         check=True,
-        timeout=600,
+        timeout=1800,
     )
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["cpu"])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_otel")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=30)
+    parser.add_argument("--burst", type=int, default=200, help="calls per side of a pair")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        mode, endpoint, n = args.child
-        child(mode, endpoint, int(n))
+        mode, endpoint, pairs, burst = args.child
+        child(mode, endpoint, int(pairs), int(burst))
         return 0
-    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
     config = FakeConfig(accounts=1, items={"tables": 20})
     with FakeAWS(config) as fake:
-        for r in range(args.rounds):
-            order = MODES[r % 3 :] + MODES[: r % 3]
-            for mode in order:
-                cpu[mode].append(_run(mode, fake.endpoint_url, args.requests))
+        runs = {mode: _run(mode, fake.endpoint_url, args.pairs, args.burst) for mode in MODES}
     print(
         f"bench_otel: python {platform.python_version()}, {platform.machine()}, "
-        f"{args.requests} dynamodb ListTables calls per run, {args.rounds} rounds"
+        f"{args.pairs} pairs of {args.burst} dynamodb ListTables calls per mode"
     )
-    print(f"{'mode':6} {'cpu us/request (median)':>24} {'min':>8} {'max':>8}")
-    for mode in MODES:
-        values = [v * 1e6 for v in cpu[mode]]
-        print(f"{mode:6} {statistics.median(values):24.1f} {min(values):8.1f} {max(values):8.1f}")
-    for mode in ("api", "sdk"):
-        ratios = [a / b for a, b in zip(cpu[mode], cpu["off"], strict=True)]
+    print(f"{'mode':4} {'off us/req':>11} {'on us/req':>10} {'on/off':>7} {'quartiles':>12}"
+          f" {'hook us/call':>13}")  # fmt: skip
+    for mode, run in runs.items():
+        on = [p[0] for p in run["pairs"]]
+        off = [p[1] for p in run["pairs"]]
+        ratios = sorted(a / b for a, b in run["pairs"])
+        q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
         print(
-            f"ratio {mode}/off: {statistics.median(ratios):.3f} "
-            f"(range {min(ratios):.3f}-{max(ratios):.3f})"
+            f"{mode:4} {statistics.median(off) * 1e6:11.1f} {statistics.median(on) * 1e6:10.1f}"
+            f" {statistics.median(ratios):7.3f} {q1:6.3f}-{q3:.3f} {run['hook'] * 1e6:13.2f}"
         )
     return 0
 
