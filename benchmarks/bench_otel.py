@@ -131,9 +131,9 @@ def child(mode: str, endpoint: str, pairs: int, burst: int) -> None:
 
 
 def _run(mode: str, endpoint: str, pairs: int, burst: int) -> dict[str, Any]:
+    sizes = (str(pairs), str(burst))
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_otel", "--child", mode, endpoint]
-        + [str(pairs), str(burst)],
+        [sys.executable, "-m", "benchmarks.bench_otel", "--child", mode, endpoint, *sizes],
         capture_output=True,
         text=True,
         check=True,
