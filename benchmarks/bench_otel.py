@@ -127,7 +127,10 @@ def child(mode: str, endpoint: str, pairs: int, burst: int) -> None:
         sys.modules["opentelemetry.sdk"] = None  # type: ignore[assignment]  # API only
     results = asyncio.run(_pairs(endpoint, mode, pairs, burst))
     hook = asyncio.run(_hook_cost(mode))
-    print(json.dumps({"mode": mode, "pairs": results, "hook": hook}))
+    sdk = any(
+        name.startswith("opentelemetry.sdk.") and module for name, module in sys.modules.items()
+    )
+    print(json.dumps({"mode": mode, "pairs": results, "hook": hook, "sdk_imported": sdk}))
 
 
 def _run(mode: str, endpoint: str, pairs: int, burst: int) -> dict[str, Any]:
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mode':4} {'off us/req':>11} {'on us/req':>10} {'on/off':>7} {'quartiles':>12}"
           f" {'hook us/call':>13}")  # fmt: skip
     for mode, run in runs.items():
+        if run["sdk_imported"] != (mode == "sdk"):
+            raise SystemExit(f"bench_otel: the {mode} process imported the SDK: {run}")
         on = [p[0] for p in run["pairs"]]
         off = [p[1] for p in run["pairs"]]
         ratios = sorted(a / b for a, b in run["pairs"])
