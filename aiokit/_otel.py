@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +48,11 @@ _NAME = "aiokit"
 # A worker process's run span is parented by the driver's through the job (W3C headers,
 # whatever propagator the application set for its own requests).
 _W3C = TraceContextTextMapPropagator()
+
+# The account of the target being visited in this task: a call made as the pool's own
+# identity has no account in its scope, but its target says which one it is in (a target
+# is visited as the pool only when the pool is in that account).
+_target_account: ContextVar[str | None] = ContextVar("aiokit_otel_account", default=None)
 
 
 def _scope_attributes(key: Any) -> dict[str, str]:
@@ -182,8 +188,9 @@ class Instrumentation:
             "rpc.method": operation,
             "cloud.region": scope.region or "global",
         }
-        if scope.account is not None:
-            attributes["cloud.account.id"] = scope.account
+        account = scope.account or _target_account.get()
+        if account is not None:
+            attributes["cloud.account.id"] = account
         start = time.perf_counter()
         span = self._tracer.start_span(
             f"{service_id}.{operation}",
@@ -298,11 +305,12 @@ class Instrumentation:
         if listing is not None:
             attributes["aiokit.listing"] = listing
         span = self._tracer.start_span("aiokit target", attributes=attributes)
-        return span, context.attach(trace.set_span_in_context(span))
+        return span, context.attach(trace.set_span_in_context(span)), _target_account.set(account)
 
     def target_finished(self, handle: Any, outcome: Any, items: int) -> None:
         """End a target's span: status, reason, items, calls, retries, throttles."""
-        span, token = handle
+        span, token, account = handle
+        _target_account.reset(account)
         context.detach(token)
         if span.is_recording():
             if outcome is None:  # cancelled (deadline, consumer left) or a bug in fn

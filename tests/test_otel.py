@@ -130,6 +130,36 @@ async def test_one_span_per_call_as_three_identities(
     assert {s.parent.span_id for s in assume if s.parent} == {c.context.span_id for c in calls[:3]}
 
 
+async def test_a_targets_calls_carry_its_account_the_pools_own_included(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    own = fake_organization.management_account
+    member = fake_organization.account_ids[0]
+    # No identity: the pool itself in its own account, its role in the member account.
+    targets = [aiokit.Target(own, "us-east-1"), aiokit.Target(member, "us-east-1")]
+    async with org_pool() as pool:
+        async with pool.crawl("sqs", "list_queues", targets) as crawl:
+            [_ async for _ in crawl]
+    assert crawl.report.counts == {"ok": 2}
+    calls = otel.finished("SQS.ListQueues")
+    assert sorted(s.attributes["cloud.account.id"] for s in calls if s.attributes) == sorted(
+        [own, member]
+    )
+    for span in calls:
+        assert span.attributes is not None
+        account = span.attributes["cloud.account.id"]
+        (target,) = [
+            t
+            for t in otel.finished("aiokit target")
+            if span.parent is not None and t.context.span_id == span.parent.span_id
+        ]
+        assert target.attributes is not None
+        assert target.attributes["cloud.account.id"] == account
+        # The pool's own identity: its throttling scope has no account, the span has it.
+        scope = "self" if account == own else account
+        assert span.attributes["aiokit.scope"] == f"sqs us-east-1 {scope}"
+
+
 async def test_crawl_and_target_spans_have_the_right_parents(
     otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
 ) -> None:
