@@ -9,8 +9,8 @@ request's :class:`~aiokit._where.Scope` as structured fields (``account``, ``reg
 OpenTelemetry hangs off the same points: :data:`tracing` is ``None`` until
 ``aiokit.otel.instrument()`` sets it (one module-global read per call while it is off);
 then each call runs through ``tracing.call`` and each attempt is also counted into the
-call's :class:`CallTrace` (a context variable set only while tracing). :data:`pools` holds
-the open pools, whose statistics the OpenTelemetry metrics observe.
+call's :class:`CallTrace` (a context variable set only while tracing). :data:`scopes` holds
+the open pools' scope limiters, whose statistics the OpenTelemetry metrics observe.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
     "log_attempt",
     "log_call",
     "logger",
-    "pools",
+    "scopes",
     "tracing",
 ]
 
@@ -129,8 +129,9 @@ class Tracing(Protocol):
 #: Set by ``aiokit.otel.instrument()``; ``None`` while OpenTelemetry is off.
 tracing: Tracing | None = None
 
-#: The open pools (their statistics are what the OpenTelemetry metrics observe).
-pools: weakref.WeakSet[Any] = weakref.WeakSet()
+#: The scope limiters (``RateLimiterRegistry``) of the open pools: what the OpenTelemetry
+#: metrics observe, from whatever thread the SDK's metric reader collects in.
+scopes: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def log_call(

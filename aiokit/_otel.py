@@ -17,9 +17,9 @@ which plain ``import aiokit`` never does). :class:`Instrumentation` is what it p
 - ``run`` / ``target``: INTERNAL spans for a fan-out or crawl and for each of its targets,
   current in the tasks that do the work, so every call span hangs under its target's.
 - metrics: the duration histogram (``rpc.client.call.duration``, s) and an error counter
-  per call; observable counters and gauges read from ``pool.statistics()`` of every open
-  pool at each collection (requests, throttles, retries, wait time; rate, tokens, in
-  flight per throttling scope).
+  per call; observable counters and gauges read from the scope statistics of every open
+  pool (``pool.statistics().scopes``) at each collection: requests, throttles, retries,
+  wait time; rate, tokens, in flight per throttling scope.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class Instrumentation:
         if not self.active:
             return []
         totals: dict[Any, float] = {}
-        for pool in list(_observe.pools):
-            for key, stats in pool.statistics().scopes.items():
+        for registry in list(_observe.scopes):
+            for key, stats in registry.statistics().items():
                 value = getattr(stats, field)
                 if value is None:  # a scope with no bucket: no rate to report
                     continue

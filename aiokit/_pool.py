@@ -292,7 +292,8 @@ class SessionPool(PoolFeatures):
                 self._session = self._clients.session = session
                 self._credentials.session = botocore_session(session)
                 self._state = _State.OPEN
-                _observe.pools.add(self)  # what aiokit.otel's metrics observe
+                if self._limits is not None:  # what aiokit.otel's metrics observe
+                    _observe.scopes.add(self._limits)
 
     def _prepare(self) -> Any:
         with translated():
@@ -308,7 +309,8 @@ class SessionPool(PoolFeatures):
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
-        _observe.pools.discard(self)
+        if self._limits is not None:
+            _observe.scopes.discard(self._limits)
         if self._in_another_loop():
             # The connections are the other loop's: closing them here would fail or hang.
             self._clients.forget()

@@ -422,11 +422,15 @@ class ScopeLimiter:
             self.transient_retries += 1
 
     def statistics(self) -> ScopeStatistics:
-        """A frozen snapshot."""
-        self._refill()
+        """A frozen snapshot. It changes nothing (the bucket's refill is computed, not
+        stored), so another thread may take it: an OpenTelemetry metric reader's."""
+        tokens = self._tokens
+        elapsed = self._clock() - self._last_refill
+        if elapsed > 0:
+            tokens = min(self.capacity, tokens + elapsed * self.max_rate)
         return ScopeStatistics(
             rate=self.max_rate if self.enabled else None,
-            tokens=round(self._tokens, 3),
+            tokens=round(tokens, 3),
             in_flight=self._in_flight,
             requests=self.requests,
             throttles=self.throttles,
@@ -502,8 +506,9 @@ class RateLimiterRegistry:
         return limiter
 
     def statistics(self) -> dict[ScopeKey, ScopeStatistics]:
-        """Every scope's counters."""
-        return {key: limiter.statistics() for key, limiter in self._limiters.items()}
+        """Every scope's counters (safe from another thread: the table is copied first, in
+        one step under the GIL, and no limiter is changed)."""
+        return {key: limiter.statistics() for key, limiter in list(self._limiters.items())}
 
     # --- botocore event handlers -----------------------------------------------------------
 

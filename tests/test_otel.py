@@ -51,7 +51,8 @@ class Otel:
 
     def points(self, metric: str) -> list[Any]:
         data = self.metrics.get_metrics_data()
-        assert data is not None
+        if data is None:  # nothing measured yet
+            return []
         return [
             point
             for resource in data.resource_metrics
@@ -448,3 +449,38 @@ async def test_a_workers_run_is_parented_by_the_context_its_job_carries(
     targets_spans = otel.finished("aiokit target")
     assert len(targets_spans) == 2
     assert all(s.parent and s.parent.span_id == run.context.span_id for s in targets_spans)
+
+
+async def test_metrics_collected_from_another_thread_during_a_crawl(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    # The SDK's periodic reader collects in a thread of its own while the pool works.
+    import anyio
+
+    targets = [
+        aiokit.Target.assume(a, r, ROLE)
+        for a in fake_organization.account_ids
+        for r in ("us-east-1", "eu-west-1")
+    ]
+    seen: list[float] = []
+
+    def collect() -> None:
+        seen.append(sum(p.value for p in otel.points("aiokit.requests")))
+
+    done = False
+
+    async def poll() -> None:
+        while not done:
+            await anyio.to_thread.run_sync(collect)
+
+    async with org_pool() as pool:
+        async with anyio.create_task_group() as group:
+            group.start_soon(poll)
+            async with pool.crawl("sqs", "list_queues", targets, concurrency=4) as crawl:
+                async for _ in crawl:
+                    pass
+            done = True
+        collect()
+        total = sum(s.requests for s in pool.statistics().scopes.values())
+    assert crawl.report.counts == {"ok": 12}
+    assert seen == sorted(seen) and seen[-1] == total
