@@ -484,3 +484,30 @@ async def test_metrics_collected_from_another_thread_during_a_crawl(
         total = sum(s.requests for s in pool.statistics().scopes.values())
     assert crawl.report.counts == {"ok": 12}
     assert seen == sorted(seen) and seen[-1] == total
+
+
+def test_off_aiokit_never_imports_opentelemetry(moto_endpoint: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import anyio
+        import aiokit, aiokit.otel
+        from aiokit.testing import TEST_CREDENTIALS
+
+        async def main():
+            async with aiokit.SessionPool(
+                endpoint_url={moto_endpoint!r}, region="us-east-1", credentials=TEST_CREDENTIALS
+            ) as pool:
+                await (await pool.client("sqs")).list_queues()
+                targets = [aiokit.Target(None, "us-east-1")]
+                await pool.crawl("sqs", "list_queues", targets).collect()
+
+        anyio.run(main)
+        print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
