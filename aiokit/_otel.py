@@ -24,6 +24,7 @@ which plain ``import aiokit`` never does). :class:`Instrumentation` is what it p
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
@@ -284,7 +285,9 @@ class Instrumentation:
                     "aiokit.interrupted": statistics.interrupted,
                 }
             )
-            if error is not None:
+            if isinstance(error, asyncio.CancelledError | GeneratorExit):
+                span.set_attribute("aiokit.stopped_early", True)  # not an error: a stop
+            elif error is not None:
                 span.set_attribute("error.type", type(error).__qualname__)
                 span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
         span.end()
@@ -313,9 +316,9 @@ class Instrumentation:
         _target_account.reset(account)
         context.detach(token)
         if span.is_recording():
-            if outcome is None:  # cancelled (deadline, consumer left) or a bug in fn
+            if outcome is None:  # cancelled (deadline, consumer left), or a bug in fn that
+                # stopped the run (the run's span has it as its error)
                 span.set_attribute("aiokit.status", "interrupted")
-                span.set_status(Status(StatusCode.ERROR, "interrupted"))
             else:
                 _set_outcome_attributes(span, outcome, items)
         span.end()

@@ -511,3 +511,22 @@ def test_off_aiokit_never_imports_opentelemetry(moto_endpoint: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_crawl_left_early_is_stopped_not_failed(
+    otel: Otel, org_pool: OrgPool, fake_organization: FakeOrganization
+) -> None:
+    targets = [aiokit.Target.assume(a, "us-east-1", ROLE) for a in fake_organization.account_ids]
+    async with org_pool() as pool:
+        async with pool.crawl("sqs", "list_queues", targets, concurrency=1) as crawl:
+            async for event in crawl.events():
+                if isinstance(event, aiokit.Outcome):
+                    break  # the consumer leaves after the first target
+    (run,) = otel.finished("aiokit crawl sqs list_queues")
+    assert run.attributes is not None
+    assert run.attributes["aiokit.stopped_early"] is True
+    assert run.status.status_code is StatusCode.UNSET
+    statuses = [s.attributes["aiokit.status"] for s in otel.finished("aiokit target")]
+    assert statuses.count("ok") >= 1 and len(statuses) < len(targets)
+    assert set(statuses) <= {"ok", "interrupted"}
+    assert all(s.status.status_code is StatusCode.UNSET for s in otel.finished("aiokit target"))

@@ -448,8 +448,17 @@ class ShardedFanOut(FanOut[T]):
         if not isinstance(targets, Iterable):
             targets = [t async for t in targets]
         given = tuple(dict.fromkeys(checked_target(t) for t in targets))
-        job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
-        job = replace(job, trace_context=self.trace_context())
+        job = CrawlJob(
+            self._sharded.spec,
+            "",
+            "",
+            {},
+            None,
+            self._limits,
+            given,
+            self._fn,
+            trace_context=self.trace_context(),
+        )
         async with send, self._sharded.runner.run(self._sharded, job) as run:
             while (finished := await run.next()) is not None:
                 self._record_elsewhere(finished[2])
