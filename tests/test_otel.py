@@ -530,3 +530,22 @@ async def test_a_crawl_left_early_is_stopped_not_failed(
     assert statuses.count("ok") >= 1 and len(statuses) < len(targets)
     assert set(statuses) <= {"ok", "interrupted"}
     assert all(s.status.status_code is StatusCode.UNSET for s in otel.finished("aiokit target"))
+
+
+def test_a_sync_facade_call_is_a_child_of_the_callers_span(otel: Otel, moto_endpoint: str) -> None:
+    import aiokit.sync
+
+    pool = aiokit.sync.SessionPool(
+        endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+    )
+    try:
+        sqs = pool.client("sqs")
+        with otel.tracer_provider.get_tracer("test").start_as_current_span("script") as script:
+            sqs.list_queues()
+        sqs.list_queues()  # no span current: a root span
+    finally:
+        pool.close()
+    first, second = otel.finished("SQS.ListQueues")
+    assert first.parent is not None
+    assert first.parent.span_id == script.get_span_context().span_id
+    assert second.parent is None
