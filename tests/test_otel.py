@@ -549,3 +549,93 @@ def test_a_sync_facade_call_is_a_child_of_the_callers_span(otel: Otel, moto_endp
     assert first.parent is not None
     assert first.parent.span_id == script.get_span_context().span_id
     assert second.parent is None
+
+
+WORKER_SCRIPT = """
+import json
+import os
+import sys
+
+import anyio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+import aiokit
+import aiokit.otel
+from aiokit.testing import TEST_CREDENTIALS
+
+OUT = os.environ["AIOKIT_TEST_SPANS"]
+
+
+class FileExporter(SpanExporter):
+    def export(self, spans):
+        with open(os.path.join(OUT, f"{os.getpid()}.jsonl"), "a") as f:
+            for s in spans:
+                parent = s.parent.span_id if s.parent else None
+                row = {"name": s.name, "id": s.context.span_id, "parent": parent,
+                       "trace": s.context.trace_id, "pid": os.getpid()}
+                f.write(json.dumps(row) + "\\n")
+        return SpanExportResult.SUCCESS
+
+
+# At import: a spawned worker imports this module again, and so is set up too.
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(FileExporter()))
+aiokit.otel.instrument(tracer_provider=provider)
+
+
+async def main(endpoint, role, accounts):
+    targets = [aiokit.Target.assume(a, "us-east-1", role) for a in accounts]
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS, role=role
+    ) as pool:
+        crawl = pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2))
+        _, report = await crawl.collect()
+    print(report.counts)
+
+
+if __name__ == "__main__":
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3].split(","))
+"""
+
+
+def test_spawned_workers_parent_their_spans_under_the_drivers_crawl(
+    fake_organization: FakeOrganization, tmp_path: Any
+) -> None:
+    import json
+    import os
+    from pathlib import Path
+
+    script = tmp_path / "crawl_script.py"
+    script.write_text(WORKER_SCRIPT)
+    spans_dir = tmp_path / "spans"
+    spans_dir.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "AIOKIT_TEST_SPANS": str(spans_dir), "PYTHONPATH": str(root)}
+    accounts = fake_organization.account_ids[:4]
+    args = (fake_organization.role_name, ",".join(accounts))
+    done = subprocess.run(
+        [sys.executable, str(script), fake_organization.endpoint_url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "{'ok': 4}" in done.stdout
+    rows = [json.loads(line) for f in spans_dir.iterdir() for line in f.read_text().splitlines()]
+    driver_pid = {r["pid"] for r in rows if r["parent"] is None}
+    (driver,) = [r for r in rows if r["name"] == "aiokit crawl sqs list_queues"]
+    assert driver["parent"] is None
+    # A worker's job names the operation as botocore does (the driver checked it).
+    worker_runs = [r for r in rows if r["name"] == "aiokit crawl sqs ListQueues"]
+    assert len(worker_runs) == 2  # one per worker process
+    assert {r["pid"] for r in worker_runs}.isdisjoint(driver_pid)
+    assert all(r["parent"] == driver["id"] and r["trace"] == driver["trace"] for r in worker_runs)
+    run_ids = {r["id"] for r in worker_runs}
+    targets = [r for r in rows if r["name"] == "aiokit target"]
+    assert len(targets) == 4 and all(t["parent"] in run_ids for t in targets)
+    target_ids = {t["id"] for t in targets}
+    calls = [r for r in rows if r["name"] == "SQS.ListQueues"]
+    assert len(calls) == 4 and all(c["parent"] in target_ids for c in calls)
