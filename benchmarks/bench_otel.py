@@ -2,14 +2,14 @@
 
 Against one fake AWS endpoint (its own process, its CPU not counted), a pool client makes
 small DynamoDB ``ListTables`` calls one after another; the figure is the client's CPU
-(``time.process_time``) per request. Two processes, each alternating short bursts of calls
-many times (``--pairs``; the order swapped every pair), so that a shared machine whose speed
-drifts over seconds moves both sides of a pair alike; each figure is the median of the
-paired ratios, with their quartiles:
+(``time.process_time``) per request. Two processes, each measuring ``--pairs`` pairs of
+``--burst`` calls on and ``--burst`` calls off, the two sides interleaved ten calls at a
+time (on, off, on, ...: the state ``instrument()`` and ``uninstrument()`` set, switched
+between steps), so that a shared machine whose speed drifts over seconds moves both sides
+of a pair alike; each figure is the median of the paired ratios, with their quartiles:
 
 - process 1, ``api`` against ``off``: the SDK is blocked from import (opentelemetry-api
-  alone), ``aiokit.otel.instrument()`` turned on and off between bursts; the global
-  providers are the API's no-op proxies;
+  alone); the global providers are the API's no-op proxies;
 - process 2, ``sdk`` against ``off``: ``instrument()`` with the SDK's ``TracerProvider`` (no
   span processor, so no exporter) and ``MeterProvider`` (an in-memory reader, never
   collected).
@@ -55,36 +55,42 @@ def _providers(mode: str) -> dict[str, Any]:
     }
 
 
-async def _burst(client: Any, n: int) -> float:
-    start = time.process_time()
-    for _ in range(n):
-        await client.list_tables(Limit=5)
-    return (time.process_time() - start) / n
+_STEP = 10  # calls per side of a step: on, off, off, on, ... within each pair
+
+
+async def _pair(client: Any, tracing: Any, burst: int, first_on: bool) -> tuple[float, float]:
+    """``burst`` calls on and ``burst`` off, interleaved ``_STEP`` calls at a time (so that a
+    machine's drift moves both alike): (CPU per call on, CPU per call off)."""
+    from aiokit import _observe
+
+    cpu = {True: 0.0, False: 0.0}
+    on = first_on
+    for _ in range(2 * burst // _STEP):
+        _observe.tracing = tracing if on else None  # what instrument() / uninstrument() set
+        start = time.process_time()
+        for _ in range(_STEP):
+            await client.list_tables(Limit=5)
+        cpu[on] += time.process_time() - start
+        on = not on
+    _observe.tracing = None
+    return cpu[True] / burst, cpu[False] / burst
 
 
 async def _pairs(endpoint: str, mode: str, pairs: int, burst: int) -> list[tuple[float, float]]:
     import aiokit.otel
+    from aiokit import _observe
 
-    providers = _providers(mode)
+    aiokit.otel.instrument(**_providers(mode))
+    tracing = _observe.tracing
+    aiokit.otel.uninstrument()
+    assert tracing is not None
+    tracing.active = True  # type: ignore[attr-defined]  # its metrics observe, as when on
     async with aiokit.SessionPool(
         endpoint_url=endpoint, region="us-east-1", credentials=KEYS
     ) as pool:
         client = await pool.client("dynamodb")
-        for on in (False, True):  # warm both paths: connection, models, caches
-            if on:
-                aiokit.otel.instrument(**providers)
-            await _burst(client, burst)
-            aiokit.otel.uninstrument()
-        results = []
-        for i in range(pairs):
-            cpu = {}
-            for on in (i % 2 == 0, i % 2 != 0):
-                if on:
-                    aiokit.otel.instrument(**providers)
-                cpu[on] = await _burst(client, burst)
-                aiokit.otel.uninstrument()
-            results.append((cpu[True], cpu[False]))
-        return results
+        await _pair(client, tracing, burst, True)  # warm both paths: connection, caches
+        return [await _pair(client, tracing, burst, i % 2 == 0) for i in range(pairs)]
 
 
 async def _hook_cost(mode: str, n: int = 50_000) -> float:
