@@ -198,7 +198,9 @@ class Instrumentation:
             kind=SpanKind.CLIENT,
             attributes={**attributes, **self._server(client)},
         )
-        if not span.is_recording():  # no SDK (or sampled out): the call and its metrics
+        if not span.get_span_context().is_valid:  # no SDK: nothing records; the metrics
+            # (a sampled-out span has a valid context: it is made current below, so what
+            # the call makes is sampled out with it and AiobotocoreInstrumentor stays out)
             try:
                 response = await send(operation, api_params)
             except BaseException as exc:

@@ -639,3 +639,30 @@ def test_spawned_workers_parent_their_spans_under_the_drivers_crawl(
     target_ids = {t["id"] for t in targets}
     calls = [r for r in rows if r["name"] == "SQS.ListQueues"]
     assert len(calls) == 4 and all(c["parent"] in target_ids for c in calls)
+
+
+async def test_a_sampled_out_call_is_not_traced_by_the_instrumentor_either(
+    moto_endpoint: str,
+) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    aiokit.otel.instrument(tracer_provider=provider)
+    instrumentor = AiobotocoreInstrumentor()
+    # The instrumentor samples everything: only aiokit's span being current keeps it out.
+    everything = TracerProvider()
+    everything.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor.instrument(tracer_provider=everything)
+    try:
+        async with aiokit.SessionPool(
+            endpoint_url=moto_endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
+        ) as pool:
+            await (await pool.client("sqs")).list_queues()
+    finally:
+        instrumentor.uninstrument()
+        aiokit.otel.uninstrument()
+        provider.shutdown()
+        everything.shutdown()
+    assert exporter.get_finished_spans() == ()
