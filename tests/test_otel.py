@@ -666,3 +666,28 @@ async def test_a_sampled_out_call_is_not_traced_by_the_instrumentor_either(
         provider.shutdown()
         everything.shutdown()
     assert exporter.get_finished_spans() == ()
+
+
+async def test_instrument_again_replaces_the_providers(otel: Otel, org_pool: OrgPool) -> None:
+    second = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(second))
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    aiokit.otel.instrument(tracer_provider=provider, meter_provider=meters)
+    try:
+        async with org_pool() as pool:
+            await (await pool.client("sqs")).list_queues()
+            assert otel.points("aiokit.requests") == []  # the first reader's: off now
+            data = reader.get_metrics_data()
+            assert data is not None
+            names = {
+                m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics
+            }
+            assert {"aiokit.requests", "rpc.client.call.duration"} <= names
+    finally:
+        aiokit.otel.uninstrument()
+        provider.shutdown()
+        meters.shutdown()
+    assert otel.finished() == []
+    assert [s.name for s in second.get_finished_spans()] == ["SQS.ListQueues"]
