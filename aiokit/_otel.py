@@ -50,6 +50,27 @@ _NAME = "aiokit"
 # whatever propagator the application set for its own requests).
 _W3C = TraceContextTextMapPropagator()
 
+try:  # the API's stand-in for a meter provider not set yet
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+except ImportError:  # pragma: no cover - another API version: never judged idle
+    _ProxyMeterProvider = None  # type: ignore[assignment, misc]
+
+#: While neither a tracer nor a meter provider is set (opentelemetry-api alone), a call
+#: skips the hook and every this many calls it looks again (a provider set later).
+RECHECK = 64
+
+
+def _idle(tracer_provider: Any, meter_provider: Any) -> bool:
+    """Whether nothing can record: no SDK tracer provider nor meter provider, given or set."""
+    tracers = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    if not isinstance(tracers, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return False
+    meters = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    if isinstance(meters, metrics.NoOpMeterProvider):
+        return True
+    return _ProxyMeterProvider is not None and isinstance(meters, _ProxyMeterProvider)
+
+
 # The account of the target being visited in this task: a call made as the pool's own
 # identity has no account in its scope, but its target says which one it is in (a target
 # is visited as the pool only when the pool is in that account).
@@ -88,6 +109,9 @@ class Instrumentation:
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._tracer = trace.get_tracer(_NAME, __version__, tracer_provider=tracer_provider)
+        self._providers = (tracer_provider, meter_provider)
+        self._idle = _idle(tracer_provider, meter_provider)
+        self._until_check = RECHECK
         meter = metrics.get_meter(_NAME, __version__, meter_provider=meter_provider)
         self.active = True
         self._service_ids: dict[str, str] = {}
@@ -182,6 +206,14 @@ class Instrumentation:
         send: Callable[[str, dict[str, Any]], Awaitable[Any]],
     ) -> Any:
         """``send(operation, api_params)`` in its CLIENT span; its duration and errors."""
+        if self._idle:  # opentelemetry-api alone: nothing would record (see RECHECK)
+            self._until_check -= 1
+            if self._until_check > 0:
+                return await send(operation, api_params)
+            self._until_check = RECHECK
+            self._idle = _idle(*self._providers)
+            if self._idle:
+                return await send(operation, api_params)
         service_id = self._service_id(client, scope.service)
         attributes: dict[str, Any] = {
             "rpc.system": "aws-api",

@@ -691,3 +691,49 @@ async def test_instrument_again_replaces_the_providers(otel: Otel, org_pool: Org
         meters.shutdown()
     assert otel.finished() == []
     assert [s.name for s in second.get_finished_spans()] == ["SQS.ListQueues"]
+
+
+def test_with_the_api_alone_calls_skip_the_hook_until_a_provider_is_set(
+    moto_endpoint: str,
+) -> None:
+    # In a process of its own: the global providers are set once per process.
+    script = textwrap.dedent(
+        f"""
+        import anyio
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        import aiokit, aiokit.otel
+        from aiokit import _observe, _otel
+        from aiokit.testing import TEST_CREDENTIALS
+
+        aiokit.otel.instrument()  # before any provider is set: nothing can record yet
+        assert _observe.tracing._idle
+
+        async def main():
+            async with aiokit.SessionPool(
+                endpoint_url={moto_endpoint!r}, region="us-east-1", credentials=TEST_CREDENTIALS
+            ) as pool:
+                sqs = await pool.client("sqs")
+                for _ in range(10):
+                    await sqs.list_queues()
+                exporter = InMemorySpanExporter()
+                provider = TracerProvider()
+                provider.add_span_processor(SimpleSpanProcessor(exporter))
+                trace.set_tracer_provider(provider)  # the application sets the SDK up later
+                for _ in range(2 * _otel.RECHECK):
+                    await sqs.list_queues()
+                print("spans", len(exporter.get_finished_spans()), "idle", _observe.tracing._idle)
+
+        anyio.run(main)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    # RECHECK (64) calls between checks: the first 10 and the next 53 skip the hook, the
+    # 64th looks again, finds the SDK, and it and every call after it are traced.
+    assert done.stdout.split() == ["spans", str(2 * 64 - 53), "idle", "False"], done.stdout
