@@ -20,6 +20,10 @@ which plain ``import aiokit`` never does). :class:`Instrumentation` is what it p
   per call; observable counters and gauges read from the scope statistics of every open
   pool (``pool.statistics().scopes``) at each collection: requests, throttles, retries,
   wait time; rate, tokens, in flight per throttling scope.
+
+With opentelemetry-api alone (no tracer provider nor meter provider set or given), nothing
+can record: a call skips all of this and goes straight to ``send``, and every
+:data:`RECHECK` calls looks again for a provider set since (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
