@@ -52,7 +52,7 @@ lint: $(LINT) docs
 docs: $(LINT)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# The main job: crawl an emulated AWS organization (moto on 127.0.0.1) into aiokit-demo.db.
+# The main job: inventory an emulated AWS organization (moto on 127.0.0.1) into aiokit-demo.db, twice, and diff.
 demo: $(CLI)
 	$(BIN)/aiokit demo
 

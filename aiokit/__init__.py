@@ -4,6 +4,8 @@ A :class:`SessionPool` owns sessions, credentials and clients; identities say wh
 is made as; every error aiokit raises derives from :class:`AiokitError`.
 """
 
+from typing import TYPE_CHECKING
+
 from ._exceptions import (
     AccessDeniedError,
     AiokitError,
@@ -38,10 +40,18 @@ from ._fleet.runners import Processes
 from ._fleet.targets import Target
 from ._identity import AssumeRole, DefaultCredentials, Identity, Profile, StaticKeys
 from ._paginate import Paginator
-from ._pool import PoolStatistics, SessionPool
+from ._pool import PoolStatistics
 from ._ratelimit import RetrySettings, ScopeKey, ScopeStatistics
 from ._retry import retry
 from ._waiters import WaitResult
+
+if TYPE_CHECKING:
+    # For type checkers only, the same class with one overload per service name: typed
+    # clients, resources and pages where the types-aiobotocore stubs are installed (the
+    # `types` extra), Any where not. Never imported at run time (aiokit/_typed.pyi).
+    from ._typed import SessionPool
+else:
+    from ._pool import SessionPool
 
 __version__ = "0.1.0.dev0"
 

@@ -30,7 +30,7 @@ from ._fleet.limits import FanOutLimits
 from ._fleet.listings import Listing
 from ._fleet.many import ManyCrawl, is_listings
 from ._fleet.outcomes import Progress
-from ._fleet.runners import Runner, ShardedFanOut, check_runner
+from ._fleet.runners import Processes, Runner, ShardedFanOut, check_runner
 from ._fleet.targets import Target
 from ._identity import Identity
 from ._paginate import Paginator
@@ -83,6 +83,7 @@ class PoolFeatures:
         identity: Identity | None = None,
         page_retries: int = 5,
         retry_budget: float = 60.0,
+        plain: bool = False,
         **params: Any,
     ) -> Paginator:
         """Paginate ``operation``: an async iterable of pages, with ``items()`` and ``search()``.
@@ -100,13 +101,20 @@ class PoolFeatures:
             page_retries: how often one page's request is retried by aiokit once botocore's
                 own attempts are spent on a transient failure (throttling, 5xx, resets).
             retry_budget: seconds of backoff aiokit may spend on one page.
+            plain: for DynamoDB ``query`` and ``scan``: items (and ``LastEvaluatedKey``) as
+                plain Python values, and plain values accepted in
+                ``ExpressionAttributeValues`` / ``ExclusiveStartKey``, as boto3's
+                ``Table.query()`` takes and gives them (``Decimal``, ``set``, ``Binary``);
+                see the guide "Paginators".
             **params: the operation's parameters, and boto3's ``PaginationConfig``
                 (``PageSize``, ``MaxItems``, ``StartingToken``).
 
         Raises:
             UnknownOperationError: no such operation, or it is not paginated (on iteration,
                 before any request).
-            InvalidParameterError: a parameter is unknown or of the wrong type (likewise).
+            InvalidParameterError: a parameter is unknown or of the wrong type (likewise);
+                ``plain=True`` for another operation (at once).
+            ConfigurationError: ``plain`` is not a bool (at once).
         """
         self._check_open()
         _validate.client_args(
@@ -124,6 +132,7 @@ class PoolFeatures:
             scope_of=scope_of_client,
             page_retries=page_retries,
             retry_budget=retry_budget,
+            plain=plain,
         )
 
     async def wait(
@@ -304,6 +313,7 @@ class PoolFeatures:
         progress: Callable[[Progress], None] | None = None,
         runner: Runner | None = None,
         done: Collection[tuple[str | None, str | None, str]] | None = None,
+        plain: bool = False,
         **params: Any,
     ) -> Crawl:
         """Paginate ``operation`` in every target; items tagged with account and region.
@@ -332,24 +342,22 @@ class PoolFeatures:
             concurrency, per_account, per_region, timeout, deadline: the bounds and times:
                 see [`FanOutLimits`][aiokit._fleet.limits.FanOutLimits].
             progress: called after each target with a :class:`Progress`.
-            runner: where the targets run: ``None``, this process; ``aiokit.Processes(n)``,
-                ``n`` local worker processes; ``aiokit.dask.DaskRunner(...)``, a Dask
-                cluster's workers; sharded by account (see the guide "Crawling past one
-                process").
+            runner: where the targets run, as for :meth:`fan_out` ("Crawling past one process").
             per_service: in a crawl of many listings, units of one service at once.
             done: in a crawl of many listings, ``(account, region, listing name)`` units
                 already done, to skip (a resume; region ``None`` for a global listing).
+            plain: DynamoDB ``query`` / ``scan`` items as plain values (see :meth:`paginate`).
             **params: the operation's parameters.
 
         Raises:
             ConfigurationError: a malformed listing, bound, ``done``, or ``key``/params
                 given with a list of listings (each listing has its own).
-            UsageError: ``runner=`` with a list of listings (not yet supported).
+            UsageError: a Dask runner with a list of listings (not yet supported).
         """
         self._check_open()
         limits = FanOutLimits(concurrency, per_account, per_region, timeout, deadline, per_service)
         if is_listings(service):
-            many = (operation, targets, key, params, runner, done)
+            many = (operation, targets, key, params, runner, done, plain)
             return _crawl_many(self, service, *many, limits=limits, progress=progress)
         if done is not None:
             raise ConfigurationError("done= is for a crawl of many listings")
@@ -367,6 +375,7 @@ class PoolFeatures:
             progress=progress,
             gc_threshold=self._gc_threshold,
             sharded=sharded,
+            plain=plain,
         )
 
 
@@ -379,6 +388,7 @@ def _crawl_many(
     params: dict[str, Any],
     runner: Runner | None,
     done: Collection[tuple[str | None, str | None, str]] | None,
+    plain: object,
     *,
     limits: FanOutLimits,
     progress: Callable[[Progress], None] | None,
@@ -392,8 +402,14 @@ def _crawl_many(
             "a crawl of many listings takes its operations, keys and parameters "
             "from its listings: pool.crawl(listings, targets)"
         )
-    if runner is not None:
-        raise UsageError("runner= is not yet supported for a crawl of many listings")
+    runner = check_runner(runner)
+    if runner is not None and not isinstance(runner, Processes):
+        raise UsageError(
+            f"runner={runner!r}: a crawl of many listings runs in this process or over "
+            "aiokit.Processes(n), not yet on Dask"
+        )
+    if plain is not False:
+        raise ConfigurationError("plain= is for a crawl of one DynamoDB query or scan")
     return ManyCrawl(
         pool,
         cast("Sequence[Any]", listings),
@@ -402,4 +418,5 @@ def _crawl_many(
         limits=limits,
         progress=progress,
         gc_threshold=pool._gc_threshold,
+        sharded=sharded_for(pool, runner),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 import anyio
 import jmespath
@@ -35,6 +35,7 @@ from ._botocore.loaders import shared_loader
 from ._botocore.model import ServiceModel
 from ._botocore.paginate import PageIterator, encode_token, page_config, page_iterator
 from ._botocore.validate import validate_parameters
+from ._dynamodb import Plain, check_plain
 from ._exceptions import (
     AiokitError,
     InvalidParameterError,
@@ -47,6 +48,21 @@ from ._retry import backoff, is_transient
 from ._where import Scope, describe, scope_of_client
 
 __all__ = ["Paginator", "check_listing", "operation_names"]
+
+if TYPE_CHECKING:
+    # A page is a plain dict and an item Any unless a typed face (``aiokit/_typed.pyi``,
+    # with the ``types-aiobotocore-<service>`` stubs installed) says which TypedDicts; the
+    # defaults keep a bare ``Paginator`` annotation meaning what it always did. (PEP 696
+    # defaults need typing_extensions on 3.11: imported for type checkers only.)
+    from typing_extensions import TypeVar
+
+    PageT = TypeVar("PageT", covariant=True, default=dict[str, Any])
+    ItemT = TypeVar("ItemT", covariant=True, default=Any)
+else:
+    from typing import TypeVar
+
+    PageT = TypeVar("PageT", covariant=True)
+    ItemT = TypeVar("ItemT", covariant=True)
 
 logger = logging.getLogger("aiokit")
 
@@ -120,13 +136,19 @@ def _check_config(
         )
 
 
-def check_listing(service: str, operation: str, params: Mapping[str, Any], key: str | None) -> str:
+def check_listing(
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    key: str | None,
+    plain: bool = False,
+) -> str:
     """Check a paginated request against the service's models, without a client or request.
 
     What a crawl checks once before it starts, rather than once per target: the service,
     the operation and that it paginates, the parameters (botocore's own validator against
-    the operation's input shape), ``PaginationConfig`` and ``key``. Blocking (it may read
-    model files): run it in a worker thread.
+    the operation's input shape; with ``plain``, once serialised), ``PaginationConfig``
+    and ``key``. Blocking (it may read model files): run it in a worker thread.
 
     Returns:
         The operation's CamelCase name.
@@ -154,8 +176,11 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
     page_config = pagination[camel]
     request = dict(params)
     config = _validate.pagination_config(service, camel, request.pop("PaginationConfig", None))
+    operation_model = model.operation_model(camel)
+    if check_plain(service, camel, plain):
+        request = Plain(operation_model).params(request)
     with translated(where, camel):
-        validate_parameters(_as_built(service, request), model.operation_model(camel).input_shape)
+        validate_parameters(_as_built(service, request), operation_model.input_shape)
     _check_config(service, camel, config, page_config)
     names = _names(page_config.get("result_key", []))
     if key is not None and key not in names:
@@ -167,7 +192,7 @@ def check_listing(service: str, operation: str, params: Mapping[str, Any], key: 
     return camel
 
 
-class Paginator:
+class Paginator(Generic[PageT, ItemT]):
     """An async iterable of an operation's pages; see ``SessionPool.paginate``.
 
     Iterate it for pages, or use :meth:`items` and :meth:`search`. Each iteration starts from
@@ -178,13 +203,17 @@ class Paginator:
     own in-page form, as ``MaxItems`` makes), so stopping mid-page loses and repeats
     nothing; resume with the same ``PageSize``.
 
+    Generic in its page and item types for type checkers: ``dict[str, Any]`` and ``Any`` by
+    default, the operation's TypedDicts where the ``types`` extra's stubs say (see the
+    guide "Pool and credentials", Typed clients).
+
     Args:
         get_client: the pool's client for the request, made at the first iteration.
         service, operation, params: what to paginate.
         scope_of: where that client's requests go, as the pool tells it (account, region,
             partition; by default the scope the pool bound the client with); the
             paginator's errors and logs say so.
-        page_retries, retry_budget: see ``SessionPool.paginate``.
+        page_retries, retry_budget, plain: see ``SessionPool.paginate``.
 
     Attributes:
         resume_token: where to resume after the last page yielded.
@@ -202,9 +231,12 @@ class Paginator:
         scope_of: Callable[[Any], Scope] = scope_of_client,
         page_retries: int = 5,
         retry_budget: float = 60.0,
+        plain: bool = False,
     ) -> None:
         _validate.service(service)
         _validate.text("operation", operation, error=UnknownOperationError)
+        self._plain_pages = check_plain(service, operation, plain)
+        self._plain: Plain | None = None  # made with the operation's model, at the start
         _validate.count("page_retries", page_retries, minimum=0)
         _validate.seconds("retry_budget", retry_budget, zero=True)
         params = dict(params)
@@ -262,8 +294,8 @@ class Paginator:
     def __repr__(self) -> str:
         return f"<aiokit.Paginator {self._service} {self._operation} pages={self.pages}>"
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._pages()
+    def __aiter__(self) -> AsyncIterator[PageT]:
+        return cast("AsyncIterator[PageT]", self._pages())
 
     async def _start(self) -> PageIterator:
         client = await self._get_client()
@@ -277,13 +309,17 @@ class Paginator:
                 operation=camel,
             )
         model = client.meta.service_model.operation_model(camel)
+        params = self._params
+        if self._plain_pages:
+            self._plain = Plain(model)
+            params = self._plain.params(params)
         with translated(self._scope, camel):
-            validate_parameters(_as_built(self._service, self._params), model.input_shape)
+            validate_parameters(_as_built(self._service, params), model.input_shape)
         config = page_config(client, camel)
         scope = self._scope
         _check_config(self._service, camel, self._config, config, scope.region, scope.account)
         method = getattr(client, snake)
-        return page_iterator(method, config, model, self._params, self._config, self._request_page)
+        return page_iterator(method, config, model, params, self._config, self._request_page)
 
     async def _pages(self) -> AsyncIterator[dict[str, Any]]:
         iterator = await self._start()
@@ -318,17 +354,23 @@ class Paginator:
                     with contextlib.suppress(StopAsyncIteration):
                         await pages.__anext__()
                     self._set_token(iterator.resume_token)
-                    yield page
+                    yield self._plain.page(page) if self._plain else page
                     return
                 token = iterator.next_token(page)
                 if all(value is None for value in token.values()):
                     self._set_token(None)
                 else:
                     self._next_token = token
-                yield page
+                # A copy in plain values: botocore's iterator keeps the page as sent.
+                yield self._plain.page(page) if self._plain else page
                 self._page_start = token  # the next page's input token
         finally:
             await pages.aclose()
+
+    @overload
+    def items(self, key: None = None) -> AsyncIterator[ItemT]: ...
+    @overload
+    def items(self, key: str) -> AsyncIterator[Any]: ...
 
     async def items(self, key: str | None = None) -> AsyncIterator[Any]:
         """Yield the records of every page, flattened.

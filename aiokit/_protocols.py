@@ -60,6 +60,7 @@ class Requester(Protocol):
         region: str | None = None,
         *,
         identity: Identity | None = None,
+        plain: bool = False,
         **params: Any,
     ) -> Paginator:
         """A paginator for ``operation``."""

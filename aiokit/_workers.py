@@ -18,10 +18,7 @@ from __future__ import annotations
 import array
 import copy
 import logging
-import multiprocessing
-import os
 import pickle
-import signal
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -39,13 +36,21 @@ except ImportError:  # pragma: no cover - Windows
 from ._exceptions import AiokitError, ConfigurationError
 from ._fleet.crawl import Item
 from ._fleet.outcomes import Outcome
-from ._fleet.runners import CrawlJob, Runner, Sharded, WorkerSummary, refuse_in_a_starting_worker
+from ._fleet.runners import (
+    CrawlJob,
+    Runner,
+    Sharded,
+    WorkerSummary,
+    follow_parent,
+    refuse_in_a_starting_worker,
+)
 
 __all__ = [
     "PoolSpec",
     "WorkerError",
     "crawl_shard",
     "pool_spec",
+    "run_job",
     "shard_messages",
     "sharded_for",
 ]
@@ -98,7 +103,7 @@ def sharded_for(pool: _Spec, runner: Runner | None) -> Sharded | None:
             f"runner={runner!r}: this pool's options cannot be sent to a worker process "
             f"({type(exc).__name__}: {exc})"
         ) from None
-    return Sharded(runner, crawl_shard, spec)
+    return Sharded(runner, crawl_shard, spec, run_job)
 
 
 def crawl_shard(job: CrawlJob, conn: Connection) -> None:
@@ -109,7 +114,7 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
     process group: the driver decides, and terminates its workers) and exits when its
     parent does (a driver killed with SIGKILL must not leave its workers crawling).
     """
-    _follow_parent()
+    follow_parent()
     channel = _Channel(conn)
     _log_to(channel, job.log_level)
     try:
@@ -119,6 +124,31 @@ def crawl_shard(job: CrawlJob, conn: Connection) -> None:
     finally:
         logging.getLogger().handlers.clear()
         conn.close()
+
+
+def run_job(job: CrawlJob, conn: Connection) -> None:
+    """One job of a warm worker process (an entered ``aiokit.Processes``): as
+    :func:`crawl_shard`, on the pipe the worker keeps for the next job.
+
+    The job's crawl has a pool and an event loop of its own, closed when it ends, so
+    nothing of one crawl (no credential, no connection) is left for the next; what stays
+    is what a fresh worker would pay for again: aiokit and botocore imported, their
+    models read.
+    """
+    channel = _channels.get(conn.fileno())
+    if channel is None:
+        channel = _channels[conn.fileno()] = _Channel(conn)
+    _log_to(channel, job.log_level)
+    try:
+        anyio.run(_crawl_shard, job, channel)
+    except Exception as exc:  # the driver raises it; this worker waits for the next job
+        channel.send(("error", _portable(exc)))
+    finally:
+        logging.getLogger().handlers.clear()
+
+
+#: A warm worker's channel to the driver, by its pipe's file descriptor (one per process).
+_channels: dict[int, _Channel] = {}
 
 
 #: Bytes the worker's end of its pipe holds (Linux; 1 MiB is the unprivileged maximum).
@@ -229,22 +259,6 @@ def _sendable(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
-def _follow_parent() -> None:
-    """In a worker process's main thread: ignore SIGINT, and exit when the parent ends."""
-    parent = multiprocessing.parent_process()
-    if parent is None or threading.current_thread() is not threading.main_thread():
-        return  # not a process of its own (e.g. a Dask worker's thread)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # held back since the start (runners._sigint_blocked)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-    def watch() -> None:
-        parent.join()  # waits on the parent's sentinel: ready once the parent has exited
-        os._exit(1)  # an orphan: nobody reads its results
-
-    threading.Thread(target=watch, name="aiokit-parent-watch", daemon=True).start()
-
-
 async def _crawl_shard(job: CrawlJob, channel: _Channel) -> None:
     async with job.spec.build() as pool:
         async for message in shard_messages(job, pool):
@@ -269,17 +283,39 @@ async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, .
             async for outcome in outcomes:
                 yield ("outcome", outcome.target, [], _sent(outcome))
     else:
-        run = pool.crawl(
-            job.service, job.operation, list(job.targets), key=job.key, **bounds, **job.params
-        )
+        if job.listings:  # many listings: a unit's records travel with its outcome
+            run = pool.crawl(
+                list(job.listings),
+                list(job.targets),
+                done=job.done,
+                per_service=limits.per_service,
+                **bounds,
+            )
+        else:
+            run = pool.crawl(
+                job.service,
+                job.operation,
+                list(job.targets),
+                key=job.key,
+                plain=job.plain,
+                **bounds,
+                **job.params,
+            )
+        # the driver's run span, if it is traced (aiokit.otel)
         run._fan_out.trace_parent = job.trace_context
         held: dict[Any, list[Any]] = {}
         async with run:
             async for event in run.events():
                 if isinstance(event, Item):
-                    held.setdefault(event.target, []).append(event.data)
+                    unit = (
+                        event.target
+                        if event.listing is None
+                        else (event.target, event.listing.name)
+                    )
+                    held.setdefault(unit, []).append(event.data)
                     continue
-                yield ("outcome", event.target, held.pop(event.target, []), _sent(event))
+                records = held.pop(job.unit_key(event), [])
+                yield ("outcome", event.target, records, _sent(event))
     stats = run.statistics()
     pool_stats = pool.statistics()
     summary = WorkerSummary(

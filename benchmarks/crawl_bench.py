@@ -1,7 +1,8 @@
 """Crawl benchmark: the same multi-account EC2 crawl by several contenders, side by side.
 
 A crawl = for every (account, region) target: AssumeRole into the account (once per
-account), then every page of DescribeInstances there, collecting instance ids.  It runs
+account), then every page of DescribeInstances there, collecting instance ids (in the
+``*_two`` scenarios DynamoDB ListTables too, side by side: ``Scenario.services``).  It runs
 against the fake AWS endpoint (benchmarks/fake_aws), which injects latency, throttling
 and faults and knows exactly which ids exist, so each contender is scored on speed
 (makespan, CPU, peak RSS) and on correctness (items lost or duplicated).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import statistics
@@ -43,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script (python benchmarks/crawl_bench.py) too
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.crawl_contenders import CONTENDERS, Settings  # noqa: E402
+from benchmarks.crawl_contenders import CONTENDERS, Settings, table_item  # noqa: E402
 from benchmarks.fake_aws import DEFAULT_REGIONS, FakeAWS, FakeConfig, expected_items  # noqa: E402
 from benchmarks.fake_aws.model import best_pattern  # noqa: E402
 
@@ -70,14 +72,20 @@ class Scenario:
     rss_per_account: bool = False
     # botocore's retry mode for every contender's clients ("standard" or "adaptive")
     retry_mode: str = "standard"
+    # What each target lists, side by side ("ec2": DescribeInstances; "dynamodb":
+    # ListTables, ``tables`` of them in pages of ``table_page_size``).
+    services: tuple[str, ...] = ("ec2",)
+    tables: int = 0
+    table_page_size: int = 100
 
     def fake_config(self) -> FakeConfig:
+        tables = self.tables if "dynamodb" in self.services else 0
         return FakeConfig(
             accounts=self.accounts,
             latency_ms=self.latency_ms,
             latency_sigma=self.latency_sigma,
-            items={"instances": self.instances, "tables": 0, "functions": 0, "buckets": 0},
-            page_size={"DescribeInstances": self.page_size},
+            items={"instances": self.instances, "tables": tables, "functions": 0, "buckets": 0},
+            page_size={"DescribeInstances": self.page_size, "ListTables": self.table_page_size},
             throttle=self.throttle,
             buckets=dict(self.buckets),
             **self.faults,  # type: ignore[arg-type]
@@ -85,6 +93,18 @@ class Scenario:
 
     def targets(self, config: FakeConfig) -> tuple[list[str], list[str]]:
         return config.member_accounts(), list(DEFAULT_REGIONS[: self.regions])
+
+    def expected(self, config: FakeConfig) -> set[str]:
+        """Every item a crawl of this scenario must return, from the fake's ground truth."""
+        accounts, regions = self.targets(config)
+        out = set()
+        for a in accounts:
+            for r in regions:
+                if "ec2" in self.services:
+                    out.update(expected_items(config, a, r, "instances"))
+                if "dynamodb" in self.services:
+                    out.update(table_item(a, r, n) for n in expected_items(config, a, r, "tables"))
+        return out
 
 
 def _scenarios(quick: bool) -> dict[str, Scenario]:
@@ -163,6 +183,10 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
         # so the makespan is set by how fast a client learns each bucket's refill rate.
         "throttled_small": _throttled_small("standard", cap),
         "throttled_small_adaptive": _throttled_small("adaptive", cap),
+        # The same with DynamoDB ListTables beside EC2 in every target: two buckets of the
+        # same shape per (account, region), drained side by side.
+        "throttled_small_two": _throttled_small("standard", cap, two_services=True),
+        "throttled_small_two_adaptive": _throttled_small("adaptive", cap, two_services=True),
         # Not part of the default set: the smoke test's tiny crawl.
         "tiny": Scenario(
             "tiny",
@@ -173,17 +197,36 @@ def _scenarios(quick: bool) -> dict[str, Scenario]:
             instances=25,
             time_cap=120.0,
         ),
+        # Not part of the default set: the two-service smoke test.
+        "tiny_two": Scenario(
+            "tiny_two",
+            "3 accounts x 2 regions, EC2 and DynamoDB side by side, for the harness's test",
+            accounts=3,
+            regions=2,
+            latency_ms=5.0,
+            instances=25,
+            time_cap=120.0,
+            services=("ec2", "dynamodb"),
+            tables=12,
+            table_page_size=5,
+        ),
     }
 
 
-def _throttled_small(retry_mode: str, cap: float) -> Scenario:
+def _throttled_small(retry_mode: str, cap: float, two_services: bool = False) -> Scenario:
     """4 accounts x 2 regions, EC2 buckets of burst 20 refill 10/s per (account, region,
     action), 60 one-item pages per bucket, 1 % HTTP 500s; every contender's clients in
-    botocore's ``retry_mode`` (the rate bound: (60 - 20) / 10 = 4 s)."""
-    name = "throttled_small" if retry_mode == "standard" else f"throttled_small_{retry_mode}"
+    botocore's ``retry_mode`` (the rate bound: (60 - 20) / 10 = 4 s).
+
+    ``two_services``: DynamoDB ListTables too, 60 one-table pages per target against a
+    bucket of the same shape per (account, region): twice the requests, the same bound."""
+    name = "throttled_small_two" if two_services else "throttled_small"
+    if retry_mode != "standard":
+        name = f"{name}_{retry_mode}"
+    both = "EC2 and DynamoDB side by side, " if two_services else ""
     return Scenario(
         name,
-        "small token buckets (burst 20, refill 10/s per account, region and action), "
+        f"{both}small token buckets (burst 20, refill 10/s per account, region and action), "
         f"60 pages per bucket, 1 % HTTP 500s; botocore retry mode {retry_mode}",
         accounts=4,
         regions=2,
@@ -191,10 +234,13 @@ def _throttled_small(retry_mode: str, cap: float) -> Scenario:
         instances=60,
         page_size=1,
         throttle=True,
-        buckets={"ec2:Describe*": [20.0, 10.0], "sts:*": [20.0, 10.0]},
+        buckets={"ec2:Describe*": [20.0, 10.0], "dynamodb:*": [20.0, 10.0], "sts:*": [20.0, 10.0]},
         faults={"fault_500": 0.01, "fault_seed": 18},
         time_cap=cap,
         retry_mode=retry_mode,
+        services=("ec2", "dynamodb") if two_services else ("ec2",),
+        tables=60,
+        table_page_size=1,
     )
 
 
@@ -284,6 +330,10 @@ def botocore_cpu_per_request(
         # aiobotocore's parse() is async; botocore's synchronous one (which the XML parsers
         # inherit, with the same steps) parses the same way without an event loop.
         parser = SimpleNamespace(parse=partial(ResponseParser.parse, aio_parser))
+        if inspect.iscoroutinefunction(aio_parser._do_parse):
+            # The JSON parsers (aiobotocore's own) parse asynchronously all the way down:
+            # drive the coroutine, which never waits on anything for a body in memory.
+            parser = SimpleNamespace(parse=lambda r, shape: _drive(aio_parser.parse(r, shape)))
     signer = SigV4Auth(Credentials("ASIA100000000001ABCD", "secret", "token"), service, region)
     status, headers, body = answer
     response = {"status_code": status, "headers": {k.lower(): v for k, v in headers.items()}}
@@ -310,6 +360,16 @@ def botocore_cpu_per_request(
     return elapsed / count
 
 
+def _drive(coroutine: Any) -> Any:
+    """Run a coroutine that never suspends to its end, without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coroutine.close()
+    raise RuntimeError("the coroutine suspended: it needs an event loop")
+
+
 def lower_bound(
     scenario: Scenario,
     config: FakeConfig,
@@ -328,9 +388,13 @@ def lower_bound(
     n = scenario.instances
     size = scenario.page_size
     full_pages, rest = divmod(n, size)
-    pages = config.pages("DescribeInstances", n)
+    with_ec2 = "ec2" in scenario.services
+    pages = config.pages("DescribeInstances", n) if with_ec2 else 0
+    # DynamoDB ListTables beside it: its own pages, its own bucket, its own chain.
+    table_pages = config.pages("ListTables", scenario.tables)
+    table_pages = table_pages if "dynamodb" in scenario.services else 0
     targets = accounts * regions
-    requests = accounts + targets * pages
+    requests = accounts + targets * (pages + table_pages)
 
     assume_params = {"RoleArn": f"arn:aws:iam::{account}:role/R", "RoleSessionName": "crawl"}
     assume_answer = server.render(
@@ -351,9 +415,16 @@ def lower_bound(
                 aiokit_parsers=aiokit_parsers,
             )  # fmt: skip
 
-        cpu_target = full_pages * page_cpu(0) if full_pages else 0.0
-        if rest or not full_pages:
+        cpu_target = full_pages * page_cpu(0) if full_pages and with_ec2 else 0.0
+        if with_ec2 and (rest or not full_pages):
             cpu_target += page_cpu(full_pages * size)
+        if table_pages:
+            # Every page priced as a full middle page (the last one is smaller).
+            answer = server.render("dynamodb", "ListTables", account, region)
+            cpu_target += table_pages * botocore_cpu_per_request(
+                "dynamodb", "ListTables", {"ExclusiveStartTableName": "table-00000"}, answer,
+                region, seconds, aiokit_parsers=aiokit_parsers,
+            )  # fmt: skip
         return accounts * cpu_assume + targets * cpu_target
 
     cpu_floor = floor(aiokit_parsers=False)
@@ -364,6 +435,7 @@ def lower_bound(
     if config.throttle:
         for key, count in (
             ("ec2:DescribeInstances", pages),  # one bucket per (account, region)
+            ("dynamodb:ListTables", table_pages),
             ("sts:AssumeRole", accounts),  # the management account's, in one region
         ):
             pattern = best_pattern(config.buckets, key)
@@ -373,9 +445,10 @@ def lower_bound(
     return Bound(
         requests=requests,
         assume_roles=accounts,
-        pages_per_target=pages,
+        pages_per_target=pages + table_pages,
         latency_total=requests * latency / concurrency,
-        latency_chain=(1 + pages) * latency,
+        # The services of a target run side by side: the longest listing is the chain.
+        latency_chain=(1 + max(pages, table_pages)) * latency,
         cpu_per_request=cpu_floor / requests,
         cpu_floor=cpu_floor,
         cpu_floor_aiokit=cpu_floor_aiokit,
@@ -469,6 +542,7 @@ def run_contender(
         read_timeout=scenario.read_timeout,
         max_pool_connections=concurrency,
         retries={"mode": scenario.retry_mode, "total_max_attempts": 10},
+        services=list(scenario.services),
     )
     root = ROOT
     if contender == BASELINE_CONTENDER:
@@ -590,9 +664,7 @@ def run_scenario(
 ) -> ScenarioReport:
     config = scenario.fake_config()
     accounts, regions = scenario.targets(config)
-    expected = {
-        i for a in accounts for r in regions for i in expected_items(config, a, r, "instances")
-    }
+    expected = scenario.expected(config)
     bounds: list[Bound] = []
     runs: dict[str, list[RunResult]] = {c: [] for c in contenders}
     with FakeAWS(config) as fake:
@@ -649,7 +721,8 @@ def format_report(report: ScenarioReport) -> str:
         f"{s.page_size}, concurrency {report.concurrency}, {report.repeats} repeat(s)",
         f"   {s.description}",
         f"expected requests: {b.requests} ({b.assume_roles} AssumeRole + "
-        f"{s.accounts * s.regions} targets x {b.pages_per_target} pages)",
+        f"{s.accounts * s.regions} targets x {b.pages_per_target} pages"
+        f"{' of ' + ' and '.join(s.services) if len(s.services) > 1 else ''})",
         b.describe(),
     ]
     if len(report.bounds) > 1:
@@ -728,7 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--contenders",
         default=",".join(c for c in CONTENDERS if c not in EXTRA_CONTENDERS),
-        help=f"comma-separated, of: {', '.join(CONTENDERS)}",
+        help=f"comma-separated, of: {', '.join(CONTENDERS)}; or all",
     )
     parser.add_argument("--repeats", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--concurrency", type=int, default=64)
@@ -755,6 +828,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.scenario or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in scenarios]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    if contenders == ["all"]:
+        contenders = list(CONTENDERS)
     if args.baseline is not None:
         set_baseline(args.baseline)
         if BASELINE_CONTENDER not in contenders:

@@ -6,6 +6,9 @@ once, with ``--workers 0`` (in this process) or ``Processes(N)``. The workers' C
 ``RUSAGE_CHILDREN`` read once they are joined (the fake server, also a child, is still
 running then, so it is not in it).
 
+The peak RSS figures are the driver's own and the largest of its reaped children (the
+workers; the fake server is still running, so not among them).
+
 Usage:
     python -m benchmarks.runner_cost --workers 0|1|2 [--accounts 500]
 """
@@ -62,7 +65,9 @@ async def measure(workers: int, accounts: int) -> str:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (
         f"workers={workers} items={items} wall={wall:.2f} driver_cpu={cpu:.2f} "
-        f"workers_cpu={children.ru_utime + children.ru_stime:.2f}"
+        f"workers_cpu={children.ru_utime + children.ru_stime:.2f} "
+        f"driver_peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} "
+        f"largest_worker_peak_rss_mb={children.ru_maxrss / 1024:.0f}"
     )
 
 

@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 import aiokit
+import aiokit.inventory
 from aiokit.testing import TEST_CREDENTIALS
 
 if TYPE_CHECKING:
@@ -203,14 +204,36 @@ def test_paginate_and_wait_one_offs(moto_endpoint: str) -> None:
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    result = aiokit_cli("demo", "--out", str(tmp_path / "demo.db"), "--accounts", "3")
+    """Two inventories of the emulated organization and the diff of the changes between."""
+    db = tmp_path / "demo.db"
+    result = aiokit_cli("demo", "--out", str(db), "--accounts", "3")
     assert result.returncode == 0, result.stderr
-    with sqlite3.connect(tmp_path / "demo.db") as conn:
-        by_service = dict(conn.execute("SELECT service, count(*) FROM items GROUP BY 1"))
+    with sqlite3.connect(db) as conn:
+        seen = dict(
+            ((run, name), n)
+            for run, name, n in conn.execute(
+                "SELECT run_id, resource_type, count(*) FROM seen GROUP BY 1, 2"
+            )
+        )
         statuses = dict(conn.execute("SELECT status, count(*) FROM outcomes GROUP BY 1"))
-    # 3 accounts x 4 regions: (i + j) % 3 + 1 instances, one table, j % 2 + 1 queues.
-    assert by_service == {"ec2": 24, "dynamodb": 12, "sqs": 18, "s3": 3}
-    assert statuses == {"ok": 3 * 4 * 3 + 3}
+        finished = conn.execute("SELECT count(*) FROM runs WHERE finished IS NOT NULL")
+        assert finished.fetchone() == (2,)
+    # 3 accounts x 4 regions: (i + j) % 3 + 1 instances, one table, j % 2 + 1 queues; one
+    # bucket per account. Then one queue made, one table deleted, one instance tagged.
+    first = {"ec2.instances": 24, "dynamodb.tables": 12, "sqs.queues": 18, "s3.buckets": 3}
+    second = {**first, "dynamodb.tables": 11, "sqs.queues": 19}
+    assert seen == {(1, n): c for n, c in first.items()} | {(2, n): c for n, c in second.items()}
+    assert statuses == {"ok": 2 * (3 * 4 * 3 + 3)}
+    diff = aiokit.inventory.diff(db)
+    assert [(c.resource_type, c.key.rsplit("/", 1)[-1]) for c in diff.added] == [
+        ("sqs.queues", "jobs-new")
+    ]
+    assert [(c.resource_type, c.key) for c in diff.removed] == [("dynamodb.tables", "orders-1")]
+    assert [(c.resource_type, [f.name for f in c.fields]) for c in diff.changed] == [
+        ("ec2.instances", ["Tags"])
+    ]
+    assert diff.unknown == []
+    assert "1 added, 1 removed, 1 changed, 0 unknown" in result.stderr
     assert "inventory written" in result.stderr
 
 

@@ -150,22 +150,24 @@ def test_workers_give_the_same_rows_as_in_process(
     assert rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1") == [("ok", 18)]
 
 
-@pytest.mark.slow
-def test_demo_with_workers_writes_the_same_inventory(tmp_path: Path) -> None:
+def test_demo_with_workers_writes_the_same_inventories(tmp_path: Path) -> None:
+    """--workers 2: both inventories on the same warm worker processes; the same rows and
+    the same diff as without (tests/test_cli.py::test_demo_runs_end_to_end)."""
     db = tmp_path / "demo.db"
     result = aiokit_cli("demo", "--out", str(db), "--accounts", "3", "--workers", "2")
     assert result.returncode == 0, result.stderr
-    by_service = dict(rows(db, "SELECT service, count(*) FROM items GROUP BY 1"))
-    statuses = dict(rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1"))
-    # As tests/test_cli.py::test_demo_runs_end_to_end finds without workers.
-    assert by_service == {"ec2": 24, "dynamodb": 12, "sqs": 18, "s3": 3}
-    assert statuses == {"ok": 3 * 4 * 3 + 3}
-    duplicates = rows(
-        db,
-        "SELECT service, account, region, resource_id FROM items "
-        "GROUP BY 1, 2, 3, 4 HAVING count(*) > 1",
+    seen = dict(
+        ((run, name), n)
+        for run, name, n in rows(
+            db, "SELECT run_id, resource_type, count(*) FROM seen GROUP BY 1, 2"
+        )
     )
-    assert duplicates == []
+    first = {"ec2.instances": 24, "dynamodb.tables": 12, "sqs.queues": 18, "s3.buckets": 3}
+    second = {**first, "dynamodb.tables": 11, "sqs.queues": 19}
+    assert seen == {(1, n): c for n, c in first.items()} | {(2, n): c for n, c in second.items()}
+    statuses = dict(rows(db, "SELECT status, count(*) FROM outcomes GROUP BY 1"))
+    assert statuses == {"ok": 2 * (3 * 4 * 3 + 3)}
+    assert "1 added, 1 removed, 1 changed, 0 unknown" in result.stderr
     assert "inventory written" in result.stderr and "Traceback" not in result.stderr
 
 

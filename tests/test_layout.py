@@ -37,6 +37,7 @@ PUBLIC_MODULES = frozenset(
         "aioboto3.session",
         "boto3",
         "boto3.session",
+        "boto3.dynamodb.types",  # TypeSerializer / TypeDeserializer: plain DynamoDB values
     }
 )
 # ``from <package> import <name>``: names of a package's top level that are public API

@@ -1,4 +1,5 @@
-"""aiokit's XML parsers (``aiokit/_botocore/parsers.py``) give exactly botocore's results.
+"""aiokit's XML parsers (``aiokit/_botocore/parsers.py``) give exactly botocore's results
+(the JSON ones: ``tests/test_parsers_json.py``).
 
 Responses are captured as botocore receives them (the ``before-parse`` event of a plain
 aiobotocore client, not aiokit's) from a varied moto session and from the fake AWS

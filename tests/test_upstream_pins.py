@@ -301,6 +301,18 @@ UPSTREAM_DIGESTS: dict[str, set[str]] = {
     "botocore.utils.is_valid_endpoint_url": {"ef8800434dc473ee11c565ce3b7324e709d4c489"},
     "botocore.utils.is_valid_ipv6_endpoint_url": {"efc70a880187401317de2d5bfb97d8e9d26412b9"},
     "botocore.parsers.ResponseParserError": {"921ca683f5fe948963b39c5eeb0eea62e37175f9"},
+    # _botocore/parsers.py: the compiled JSON walk mirrors these (re-read _JSONCompiler)
+    "botocore.parsers.BaseJSONParser._handle_structure": {
+        "8c1bf423874b13c55ea6439d919626e9aee4a33c"
+    },
+    "botocore.parsers.BaseJSONParser._handle_map": {"fcdf3d4fdb825d0bb7e3d4ec919eaa8e2fec7ebc"},
+    "botocore.parsers.BaseJSONParser._handle_blob": {"e96c77a407d6cd91f307c1fadc46f5604f7b7e68"},
+    "botocore.parsers.BaseJSONParser._handle_timestamp": {
+        "a912b1c86e315c916f061d1ec80b054986bdde9c"
+    },
+    "botocore.parsers.ResponseParser._default_handle": {"c6939413325f4eea7efd7175cf5b2e813cdd6a08"},
+    "botocore.parsers.JSONParser._handle_json_body": {"5db584de787c39e7b83298ec9e9c73c13bc0a83d"},
+    "botocore.parsers.BaseRestParser._parse_payload": {"629c28fddfeeeb6cffea6cc3c6650688887c7341"},
 }
 
 

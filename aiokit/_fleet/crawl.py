@@ -25,6 +25,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .. import _validate
+from .._dynamodb import check_plain
 from .._exceptions import InvalidParameterError, UnknownOperationError, UsageError
 from .._optional import import_extra
 from .._paginate import check_listing
@@ -179,6 +180,8 @@ class Crawl:
         gc_threshold: as for :class:`FanOut`.
         sharded: run the targets in worker processes (``runner=``; see
             :mod:`aiokit._fleet.runners`); ``None``: in this process.
+        plain: DynamoDB ``query`` / ``scan`` items as plain Python values (see
+            ``SessionPool.paginate``).
     """
 
     def __init__(
@@ -195,6 +198,7 @@ class Crawl:
         on_outcome: Callable[[Outcome[int]], None] | None = None,
         gc_threshold: int | None = None,
         sharded: Sharded | None = None,
+        plain: bool = False,
     ) -> None:
         # The cheap checks now, at the call; the ones that need the service's models when
         # the crawl starts (``check_listing``), once for all targets and before any request.
@@ -205,6 +209,7 @@ class Crawl:
         if not isinstance(params, dict):
             raise InvalidParameterError(f"{service} {operation}: parameters must be a dict")
         _validate.pagination_config(service, operation, params.get("PaginationConfig"))
+        self._plain = check_plain(service, operation, plain)
         self._service = service
         self._operation = operation
         self._params = params
@@ -237,7 +242,7 @@ class Crawl:
 
     async def _work(self, ctx: Context) -> int:
         assert self._send is not None
-        pager = ctx.paginate(self._service, self._operation, **self._params)
+        pager = ctx.paginate(self._service, self._operation, plain=self._plain, **self._params)
         n = 0
         async for record in pager.items(self._key):
             await self._send_item(Item(ctx.target, record))
@@ -314,6 +319,7 @@ class Crawl:
             self._key,
             self._limits,
             given,
+            plain=self._plain,
             trace_context=fan_out.trace_context(),
         )
         # The fan-out (which raises the collector's threshold, if asked) runs in the
@@ -347,7 +353,7 @@ class Crawl:
         # A bad operation, parameter or key is the same mistake for every target: say so
         # once, here, rather than let each target fail with it.
         self._operation = await anyio.to_thread.run_sync(
-            check_listing, self._service, self._operation, self._params, self._key
+            check_listing, self._service, self._operation, self._params, self._key, self._plain
         )
         self._running = running(self._drive, self._buffer)
         self._receive = await self._running.__aenter__()

@@ -124,13 +124,16 @@ class Context:
         """The pool's client for ``service`` as this target's identity, in its region."""
         return await self.pool.client(service, self.target.region, identity=await self._acting())
 
-    def paginate(self, service: str, operation: str, **params: Any) -> Paginator:
+    def paginate(
+        self, service: str, operation: str, *, plain: bool = False, **params: Any
+    ) -> Paginator:
         """``SessionPool.paginate`` for this target."""
         pager = self.pool.paginate(
             service,
             operation,
             self.target.region,
             identity=self._identity,
+            plain=plain,
             **params,
         )
         if self._unresolved:  # the identity is known at the first request, not now

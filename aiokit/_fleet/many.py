@@ -32,6 +32,8 @@ from .fanout import Context, FanOut, Unit, checked_target
 from .limits import DEFAULT_LIMITS, FanOutLimits
 from .listings import Listing
 from .outcomes import Outcome, Progress
+from .runners import CrawlJob, Sharded
+from .streams import send_soon
 from .targets import Target
 
 __all__ = ["Done", "ManyCrawl", "interleaved_units", "is_listings"]
@@ -130,7 +132,8 @@ class ManyCrawl(Crawl):
         targets: targets, or an async iterator of them.
         done: ``(account, region, listing name)`` units to skip (a resume; region
             ``None`` for a global listing): they get no request and no outcome.
-        limits, progress, on_outcome, gc_threshold: as for :class:`Crawl`.
+        limits, progress, on_outcome, gc_threshold, sharded: as for :class:`Crawl`
+            (``sharded``: local worker processes, each running its accounts' units).
 
     Raises:
         ConfigurationError: an entry that is not a listing, two different entries of one
@@ -148,6 +151,7 @@ class ManyCrawl(Crawl):
         progress: Callable[[Progress], None] | None = None,
         on_outcome: Callable[[Outcome[int]], None] | None = None,
         gc_threshold: int | None = None,
+        sharded: Sharded | None = None,
     ) -> None:
         from ..inventory._catalogue import ResourceType
 
@@ -174,12 +178,13 @@ class ManyCrawl(Crawl):
                     "name= of its own"
                 )
         self._listings = [listing for listing, _ in by_name.values()]
+        self._entries = tuple(dict.fromkeys(listings))  # what a worker process is sent
         self._records = {listing: records for listing, records in by_name.values()}
         self._done = _checked_done(done)
         self._on_outcome = on_outcome
         if on_outcome is not None and not callable(on_outcome):
             raise ConfigurationError("on_outcome must be callable or None")
-        self._sharded = None
+        self._sharded = sharded
         self._limits = limits
         self._targets = targets
         self.report = Report()
@@ -224,6 +229,46 @@ class ManyCrawl(Crawl):
             await self._send_item(Item(unit.target, record, listing))
             n += 1
         return n
+
+    async def _relay_sharded(self, sharded: Sharded) -> None:
+        """Each worker's finished units: their items, then their outcome, as in-process."""
+        assert self._send is not None
+        targets = self._given_targets or list(dict.fromkeys(u.via for u in self._units.units))
+        fan_out = self._fan_out
+        fan_out._trace_start(len(self._units.units))  # the driver's span (aiokit.otel)
+        error: BaseException | None = None
+        job = CrawlJob(
+            sharded.spec,
+            "",
+            "",
+            {},
+            None,
+            self._limits,
+            tuple(targets),
+            listings=self._entries,
+            done=self._done,
+            units=tuple((u.target, u.listing.name) for u in self._units.units),
+            trace_context=fan_out.trace_context(),
+        )
+        by_name = {listing.name: listing for listing in self._listings}
+        try:
+            with fan_out._collector:
+                async with self._send, sharded.runner.run(sharded, job) as run:
+                    while (finished := await run.next()) is not None:
+                        target, records, outcome = finished
+                        assert outcome.listing is not None
+                        listing = by_name[outcome.listing.name]  # this crawl's own object
+                        outcome = dataclasses.replace(outcome, listing=listing)
+                        for record in records:
+                            await self._send_item(Item(target, record, listing))
+                        self._outcome(outcome)
+                        await send_soon(self._send, outcome)
+                    fan_out._record_summaries(run.summaries)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            fan_out._trace_end(error)
 
     def _plan(self, targets: list[Target]) -> list[Unit]:
         """Check every listing (blocking: botocore's models), then order the units."""

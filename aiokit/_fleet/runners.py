@@ -60,8 +60,10 @@ import abc
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -73,7 +75,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, UsageError
 from .._protocols import Requester
 from .fanout import Context, FanOut, checked_target
 from .limits import FanOutLimits
@@ -93,8 +95,11 @@ __all__ = [
     "Runner",
     "Sharded",
     "ShardedFanOut",
+    "WarmWorkers",
     "WorkerSummary",
     "check_importable",
+    "follow_parent",
+    "serve",
     "check_runner",
     "refuse_in_a_starting_worker",
     "shard_of",
@@ -151,14 +156,24 @@ class Runner(abc.ABC):
 class Processes(Runner):
     """Run a crawl's targets in ``n`` local worker processes, sharded by account.
 
+    Used as it is (``runner=aiokit.Processes(2)``), each crawl starts its ``n`` workers and
+    stops them when it is left. Entered (``async with aiokit.Processes(2) as processes``),
+    the workers start once, wait, and run every crawl given ``runner=processes`` until the
+    block is left: a crawl then pays no process start (Python, aiokit and botocore
+    imported again: about a second of CPU per worker). A warm worker that dies, or that a
+    crawl left before it finished (``break``, an error, a cancel), is stopped and started
+    again for the next crawl. Two crawls at once: the second runs on fresh workers of its own.
+
     Args:
         n: worker processes (an int >= 1).
 
     Raises:
         ConfigurationError: ``n`` is not an int >= 1.
+        UsageError: entered again while it is entered.
     """
 
     n: int
+    _warm: WarmWorkers | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if type(self.n) is not int or self.n < 1:
@@ -175,8 +190,29 @@ class Processes(Runner):
         return self.n
 
     def run(self, sharded: Sharded, job: CrawlJob) -> ProcessRun:
-        """Run ``job`` over ``n`` local worker processes."""
-        return ProcessRun(sharded, job)
+        """Run ``job`` over ``n`` local worker processes (the warm ones, if entered and idle)."""
+        return ProcessRun(sharded, job, self._warm)
+
+    async def __aenter__(self) -> Processes:
+        """Start the ``n`` workers now and keep them until the block is left."""
+        refuse_in_a_starting_worker(self)
+        if self._warm is not None:
+            raise UsageError(f"{self!r} is already entered: leave it before entering it again")
+        warm = WarmWorkers(self)
+        object.__setattr__(self, "_warm", warm)
+        try:
+            await warm.start()
+        except BaseException:
+            object.__setattr__(self, "_warm", None)
+            await warm.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        warm, self_warm = self._warm, None
+        object.__setattr__(self, "_warm", self_warm)
+        if warm is not None:
+            await warm.stop()
 
 
 def check_runner(runner: object) -> Runner | None:
@@ -214,9 +250,24 @@ class CrawlJob:
     targets: tuple[Target, ...]
     fn: Any = None  # a fan-out's function (importable); ``None``: a crawl
     log_level: int = logging.WARNING  # a worker process sends the driver its records from
+    plain: bool = False  # a DynamoDB query / scan's items as plain values
+    #: A crawl of many listings: its entries (``Listing`` or ``ResourceType``), run over
+    #: ``targets`` with ``done`` skipped; ``service`` and ``operation`` are then unused.
+    listings: tuple[Any, ...] = ()
+    done: frozenset[tuple[str | None, str | None, str]] = frozenset()
+    #: The driver's side only (never sent): a many-listing crawl's units, as
+    #: ``(target, listing name)`` (region ``None`` for a global listing's).
+    units: tuple[tuple[Target, str], ...] | None = field(default=None, repr=False)
     # aiokit.otel: the driver's run span (W3C trace context headers), the parent of the
     # worker's run span when OpenTelemetry is set up in the worker too; None: off.
     trace_context: dict[str, str] | None = None
+
+    def unit_key(self, outcome: Outcome[Any]) -> Any:
+        """What ``outcome`` finishes: its target, or (many listings) its unit."""
+        if not self.listings:
+            return outcome.target
+        assert outcome.listing is not None
+        return (outcome.target, outcome.listing.name)
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
@@ -239,6 +290,17 @@ class Sharded:
     runner: Runner
     entry: Callable[[CrawlJob, Connection], None]
     spec: Any = field(repr=False)
+    #: One job on a warm worker's pipe (kept open after it): warm workers need it.
+    job_entry: Callable[[CrawlJob, Connection], None] | None = None
+
+
+@dataclass(slots=True)
+class _Warm:
+    """A warm worker process: jobs go out on ``jobs``, its messages come in on ``results``."""
+
+    process: Any
+    jobs: Connection
+    results: Connection
 
 
 @dataclass(slots=True)
@@ -248,6 +310,115 @@ class _Worker:
     conn: Connection
     done: bool = False
     heard: bool = False  # it sent something: it started
+    warm: _Warm | None = None  # one of an entered Processes' workers: kept after its job
+
+
+#: Seconds a warm worker gets to say it is ready (it imports aiokit and botocore).
+_READY_TIMEOUT = 120.0
+
+
+class WarmWorkers:
+    """The worker processes an entered :class:`Processes` keeps between crawls.
+
+    One per shard, each a spawn process running ``aiokit._workers.serve_jobs``: it imports
+    aiokit, says it is ready, then runs the jobs it is sent one after the other (each on a
+    pool built from the job's spec, as a worker of its own would). One run at a time has
+    them (:meth:`claim`); a worker the run could not give back finished (it died, or the
+    run was left before its job ended) is stopped, and started again by the next claim.
+    """
+
+    def __init__(self, runner: Processes) -> None:
+        self._runner = runner
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: dict[int, _Warm] = {}
+        self._claimed = False
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Start the missing workers and wait until each is ready (cancellable: a cancel
+        stops the ones it started)."""
+        started: dict[int, _Warm] = {}
+        try:
+            for shard in range(self._runner.n):
+                if shard not in self._idle:
+                    started[shard] = await anyio.to_thread.run_sync(self._spawn, shard, serve)
+            waiting, give_up = dict(started), time.monotonic() + _READY_TIMEOUT
+            while waiting:  # in short waits: a cancel is seen at once
+                await anyio.to_thread.run_sync(self._wait_ready, waiting, give_up)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_stop_warm, started.values())
+            raise
+        self._idle.update(started)
+
+    def claim(self) -> WarmWorkers | None:
+        """These workers for one run (``None``: another run has them, or they are stopped)."""
+        if self._claimed or self._stopped:
+            return None
+        self._claimed = True
+        return self
+
+    def release(self) -> None:
+        """The run that claimed them is over."""
+        self._claimed = False
+
+    def take(self, shard: int) -> _Warm | None:
+        """The idle worker of ``shard``, if there is one."""
+        return self._idle.pop(shard, None)
+
+    def give_back(self, shard: int, warm: _Warm) -> None:
+        """``warm`` finished its job: idle again (or stopped, if these workers are)."""
+        if self._stopped:
+            _stop_warm([warm])
+        else:
+            self._idle[shard] = warm
+
+    async def stop(self) -> None:
+        """Stop every idle worker (a run's busy ones are stopped by the run)."""
+        self._stopped = True
+        idle, self._idle = list(self._idle.values()), {}
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_stop_warm, idle)
+
+    def _spawn(self, shard: int, main: Callable[[Connection, Connection], None]) -> _Warm:
+        jobs_in, jobs_out = self._context.Pipe(duplex=False)
+        results_in, results_out = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=main, args=(jobs_in, results_out), name=f"aiokit-worker-{shard}", daemon=True
+        )
+        try:
+            with _sigint_blocked():
+                process.start()
+        finally:
+            jobs_in.close()
+            results_out.close()
+        return _Warm(process, jobs_out, results_in)
+
+    def _wait_ready(self, waiting: dict[int, _Warm], give_up: float) -> None:
+        """Wait a moment for the ``waiting`` workers; drop from it the ones now ready."""
+        ends: dict[Any, int] = {w.results: shard for shard, w in waiting.items()}
+        ends.update({w.process.sentinel: shard for shard, w in waiting.items()})
+        for end in wait(list(ends), timeout=0.1):
+            shard = ends[end]
+            if shard not in waiting:
+                continue
+            warm = waiting[shard]
+            if end is warm.results:
+                with contextlib.suppress(Exception):
+                    if warm.results.recv() == ("ready",):
+                        del waiting[shard]
+                        continue
+            warm.process.join(0.5)
+            self._not_started(shard, warm.process.exitcode)
+        if waiting and time.monotonic() > give_up:
+            self._not_started(min(waiting), None)
+
+    def _not_started(self, shard: int, code: int | None) -> None:
+        raise ConfigurationError(
+            f"{self._runner!r}: worker process {shard} did not start "
+            + (f"within {_READY_TIMEOUT:.0f} s" if code is None else f"(exit code {code})")
+            + f"; if its error above says the crawl was started again: {_MAIN_GUARD}"
+        )
 
 
 #: Why a worker may end before it started: it is the user's script being imported again.
@@ -269,24 +440,39 @@ class ProcessRun:
     replaced for the targets they left without an outcome.
     """
 
-    def __init__(self, sharded: Sharded, job: CrawlJob) -> None:
+    def __init__(self, sharded: Sharded, job: CrawlJob, warm: WarmWorkers | None = None) -> None:
         self._sharded = sharded
+        self._warm = None if warm is None else warm.claim()
         # The hub's STS budget, split between the workers (the spec is the driver pool's).
-        self._job = replace(job, spec=job.spec.split_sts(sharded.runner.workers))
+        spec = job.spec.split_sts(sharded.runner.workers)
+        self._job = replace(job, spec=spec, units=None)
         deadline = job.limits.deadline
         self._deadline_at = None if deadline is None else time.time() + deadline
         self.summaries: list[WorkerSummary] = []
         self._context = multiprocessing.get_context("spawn")
-        shards: dict[int, dict[Target, None]] = {}
-        for target in job.targets:
-            shards.setdefault(sharded.runner.shard(target), {})[target] = None
-        self._pending = shards  # per shard: targets with no outcome yet
+        shard = sharded.runner.shard
+        shards: dict[int, dict[Any, None]] = {}
+        # Many listings: a shard's job is its targets, less the units done (given, or
+        # finished before its worker died); one listing: its targets with no outcome yet.
+        self._targets: dict[int, list[Target]] = {}
+        if job.units is None:
+            for target in job.targets:
+                shards.setdefault(shard(target), {})[target] = None
+        else:
+            for unit in job.units:
+                shards.setdefault(shard(unit[0]), {})[unit] = None
+            for target in job.targets:
+                self._targets.setdefault(shard(target), []).append(target)
+        self._all = {s: tuple(keys) for s, keys in shards.items()}
+        self._pending = shards  # per shard: what has no outcome yet
         self._restarts = dict.fromkeys(shards, 0)
         self._workers: dict[Connection, _Worker] = {}
         self._ready: list[Finished] = []
 
     async def __aenter__(self) -> ProcessRun:
         try:
+            if self._warm is not None:
+                await self._warm.start()  # replaces the ones a run before could not give back
             for shard in list(self._pending):
                 await anyio.to_thread.run_sync(self._start, shard)
         except BaseException:
@@ -297,16 +483,35 @@ class ProcessRun:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._stop()
 
+    def _shard_job(self, shard: int) -> CrawlJob:
+        """The job of ``shard``'s worker: what of it has no outcome yet."""
+        pending = self._pending[shard]
+        level = logging.getLogger().getEffectiveLevel()  # what the driver's logging wants
+        if not self._job.listings:
+            return replace(self._job, targets=tuple(pending), log_level=level)
+        finished = [
+            (t.account, t.region, name) for t, name in self._all[shard] if (t, name) not in pending
+        ]
+        return replace(
+            self._job,
+            targets=tuple(self._targets.get(shard, ())),
+            done=self._job.done | frozenset(finished),
+            log_level=level,
+        )
+
     def _start(self, shard: int) -> None:
-        targets = tuple(self._pending[shard])
-        if not targets:
+        if not self._pending[shard]:
             return
         if self._deadline_at is not None and time.time() >= self._deadline_at:
             self.summaries.append(WorkerSummary(deadline_reached=True))
             return  # its targets stay without an outcome: never visited
-        level = logging.getLogger().getEffectiveLevel()  # what the driver's logging wants
-        job = replace(self._job, targets=targets, log_level=level)
-        job = job.deadline_from(self._deadline_at)
+        job = self._shard_job(shard).deadline_from(self._deadline_at)
+        warm = None
+        if self._warm is not None and self._sharded.job_entry is not None:
+            warm = self._warm.take(shard)
+        if warm is not None:
+            self._send_job(shard, warm, job)
+            return
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=self._sharded.entry,
@@ -326,6 +531,23 @@ class ProcessRun:
         finally:
             send.close()  # the worker's end: the driver sees EOF when the worker ends
         self._workers[receive] = _Worker(shard, process, receive)
+
+    def _send_job(self, shard: int, warm: _Warm, job: CrawlJob) -> None:
+        assert self._warm is not None
+        try:
+            data = pickle.dumps((self._sharded.job_entry, job), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            self._warm.give_back(shard, warm)
+            raise ConfigurationError(
+                f"runner={self._sharded.runner!r}: a target or parameter cannot be sent to "
+                f"a worker process ({type(exc).__name__}: {exc})"
+            ) from None
+        worker = _Worker(shard, warm.process, warm.results, heard=True, warm=warm)
+        self._workers[warm.results] = worker
+        try:
+            warm.jobs.send_bytes(data)
+        except OSError:
+            pass  # it died: its pipe's end says so, and its targets run again
 
     async def next(self) -> Finished | None:
         """The next finished target, or ``None`` once every shard is done."""
@@ -364,7 +586,12 @@ class ProcessRun:
         if isinstance(message, tuple) and message[0] == "done":
             worker.done = True
             self.summaries.append(message[1])
+            if worker.warm is not None:  # idle again, its pipes open for the next run
+                self._give_back(conn, worker)
+                return
         elif isinstance(message, tuple) and message[0] == "error":
+            if worker.warm is not None:
+                self._give_back(conn, worker)
             raise message[1]  # a bug or a configuration error: the same in every worker
         elif isinstance(message, tuple) and message[0] == "log":
             logger = logging.getLogger(message[1].name)  # the driver's handlers write it
@@ -373,11 +600,13 @@ class ProcessRun:
             return
         elif message is not None:
             _, target, records, outcome = message
-            if self._pending[worker.shard].pop(target, False) is None:
+            if self._pending[worker.shard].pop(self._job.unit_key(outcome), False) is None:
                 self._ready.append((target, records, outcome))
             return
         self._workers.pop(conn)
         conn.close()
+        if worker.warm is not None:
+            worker.warm.jobs.close()
         worker.process.join()
         code = worker.process.exitcode
         worker.process.close()
@@ -397,13 +626,30 @@ class ProcessRun:
         if self._restarts[shard] <= MAX_RESTARTS:
             self._start(shard)
             return
-        for target in self._pending.pop(shard):
-            self._ready.append((target, [], Outcome(target, Status.FAILED, reason="worker died")))
+        for key in self._pending.pop(shard):
+            target, listing = (key[0], self._listing(key[1])) if self._job.listings else (key, None)
+            died: Outcome[Any] = Outcome(target, Status.FAILED, reason="worker died")
+            self._ready.append((target, [], replace(died, listing=listing)))
+
+    def _listing(self, name: str) -> Any:
+        for entry in self._job.listings:
+            listing = getattr(entry, "listing", entry)  # a ResourceType's, or the Listing
+            if listing.name == name:
+                return listing
+        raise AssertionError(name)  # pragma: no cover - units are of the job's listings
+
+    def _give_back(self, conn: Connection, worker: _Worker) -> None:
+        assert self._warm is not None and worker.warm is not None
+        self._workers.pop(conn)
+        self._warm.give_back(worker.shard, worker.warm)
 
     async def _stop(self) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_stop_all, list(self._workers.values()))
         self._workers.clear()
+        if self._warm is not None:
+            self._warm.release()
+            self._warm = None
 
 
 def check_importable(fn: Callable[..., Any]) -> None:
@@ -492,6 +738,42 @@ def _sigint_blocked() -> Iterator[None]:
         mask(signal.SIG_SETMASK, before)
 
 
+def follow_parent() -> None:
+    """In a worker process's main thread: ignore SIGINT, and exit when the parent ends."""
+    parent = multiprocessing.parent_process()
+    if parent is None or threading.current_thread() is not threading.main_thread():
+        return  # not a process of its own (e.g. a Dask worker's thread)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held back since the start (runners._sigint_blocked)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def watch() -> None:
+        parent.join()  # waits on the parent's sentinel: ready once the parent has exited
+        os._exit(1)  # an orphan: nobody reads its results
+
+    threading.Thread(target=watch, name="aiokit-parent-watch", daemon=True).start()
+
+
+def serve(jobs: Connection, conn: Connection) -> None:
+    """A warm worker process's main: say it is ready, then run each ``(entry, job)`` it is
+    sent (``entry(job, conn)``, the pool's side: ``Sharded.job_entry``) until its jobs pipe
+    ends. It holds aiokit imported between jobs: what a fresh worker pays for again."""
+    follow_parent()
+    try:
+        conn.send(("ready",))
+        while True:
+            try:
+                entry, job = jobs.recv()
+            except (EOFError, OSError):
+                return  # the driver is done with it
+            entry(job, conn)
+    except (BrokenPipeError, EOFError):
+        return  # the driver left without reading: nobody to tell
+    finally:
+        conn.close()
+        jobs.close()
+
+
 def _stop_all(workers: Iterable[_Worker]) -> None:
     """Terminate every worker, kill the ones that linger, join them, close their pipes."""
     workers = list(workers)
@@ -504,7 +786,25 @@ def _stop_all(workers: Iterable[_Worker]) -> None:
         worker.process.join()
     for worker in workers:
         worker.conn.close()
+        if worker.warm is not None:
+            worker.warm.jobs.close()
         worker.process.close()
+
+
+def _stop_warm(warm: Iterable[_Warm]) -> None:
+    """Stop idle warm workers: the end of their jobs pipe first (they exit on it), then
+    as :func:`_stop_all` does for the ones that do not."""
+    warm = list(warm)
+    for w in warm:
+        w.jobs.close()
+    for w in warm:
+        w.process.join(_GRACE)
+    for w in warm:
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join()
+        w.results.close()
+        w.process.close()
 
 
 def _alive(workers: Iterable[_Worker]) -> Iterator[_Worker]:

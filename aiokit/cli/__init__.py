@@ -60,7 +60,7 @@ from ._crawl import (  # noqa: E402
     run_crawl,
     summarise,
 )
-from ._inventory import inventory_group  # noqa: E402
+from ._inventory import Helpers, inventory_group  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
@@ -640,11 +640,12 @@ async def targets(
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Crawl in N local worker processes, sharded by account (at most one per account).",
+    help="Inventory in N local worker processes, sharded by account (at most one per "
+    "account), kept for both inventories.",
 )
 @_run
 async def demo(out_path: str, keep_running: bool, n_accounts: int, workers: int | None) -> None:
-    """Crawl an emulated AWS organization (moto on 127.0.0.1) into an SQLite inventory."""
+    """Inventory an emulated AWS organization (moto on 127.0.0.1) twice, and diff the runs."""
     from ._demo import run_demo
 
     await run_demo(
@@ -678,4 +679,4 @@ def main(args: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-cli.add_command(inventory_group(_run))
+cli.add_command(inventory_group(_run, Helpers(_common, _accounts, _regions, _pool, check_region)))

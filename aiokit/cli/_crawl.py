@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.lowlevel
 import click
 import jmespath
 from rich.markup import escape
@@ -51,13 +52,13 @@ __all__ = [
 CRAWL_GC_THRESHOLD = DEFAULT_GC_THRESHOLD
 
 
-def _progress_bar(enabled: bool) -> Progress | None:
+def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
     if not enabled:
         return None
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} targets"),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
         TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
         TextColumn("{task.fields[items]} items"),
         TimeElapsedColumn(),
@@ -184,6 +185,10 @@ async def run_crawl(
             return state.settle()  # nothing left to visit: no request, nothing stored
         async with crawl:
             await _drain(crawl, compiled, sink, print_items, state, bar)
+        # A Ctrl-C may cancel the crawl's producer, whose stream then simply ends (what it
+        # had sent is drained without a checkpoint): the cancellation is raised here, not
+        # taken for a --deadline that left targets unvisited (exit 3).
+        await anyio.lowlevel.checkpoint()
         report = state.settle()
         if sink is not None and hasattr(sink, "finish") and not report.never_visited:
             await sink.finish()
@@ -195,8 +200,8 @@ async def run_crawl(
 class _Bar:
     """The crawl's progress bar on stderr, or nothing."""
 
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self.bar = _progress_bar(enabled)
+    def __init__(self, enabled: bool, description: str, total: int, unit: str = "targets") -> None:
+        self.bar = _progress_bar(enabled, unit)
         self.task_id: TaskID | None = None
         if self.bar is not None:
             self.bar.start()

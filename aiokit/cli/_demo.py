@@ -1,8 +1,10 @@
-"""``aiokit demo``: a real multi-account crawl against an embedded AWS emulator.
+"""``aiokit demo``: a real multi-account inventory against an embedded AWS emulator.
 
 Starts moto on 127.0.0.1 (a free port), seeds an organization (accounts x regions holding
-EC2 instances, DynamoDB tables, SQS queues and S3 buckets), and crawls it through the same
-code as ``aiokit crawl`` into an SQLite inventory.
+EC2 instances, DynamoDB tables, SQS queues and S3 buckets), and inventories it through the
+same code as ``aiokit inventory`` into an inventory database. Then it changes a few
+resources (creates a queue, deletes a table, tags an instance), runs a second inventory and
+prints the diff of the two runs, as ``aiokit inventory diff`` does.
 """
 
 from __future__ import annotations
@@ -16,20 +18,17 @@ import anyio
 
 import aiokit
 
-from .._sinks import SqliteSink, _kind, output_format
-from ._console import err
-from ._crawl import CRAWL_GC_THRESHOLD, outcome_table, run_crawl
+from .. import inventory as inv
+from .._sinks import _kind, output_format
+from ._console import EXIT_FAILED, Failure, err
+from ._crawl import CRAWL_GC_THRESHOLD
+from ._inventory import print_diff
+from ._inventory_run import InventoryState, open_store, run_inventory, summarise_inventory
 from ._runners import RunnerChoice
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"]
-# (service, operation, regions, JMESPath per item): EC2's items are reservations; the
-# inventory wants the instances in them.
-CRAWLS = [
-    ("ec2", "describe_instances", REGIONS, "Instances[]"),
-    ("dynamodb", "list_tables", REGIONS, None),
-    ("sqs", "list_queues", REGIONS, None),
-    ("s3", "list_buckets", ["us-east-1"], None),  # buckets are listed account-wide
-]
+# What the demo inventories: S3 buckets are global (listed once per account).
+TYPES = ("ec2.instances", "dynamodb.tables", "sqs.queues", "s3.buckets")
 CREDENTIALS = aiokit.StaticKeys("demo", "demo-secret")
 
 
@@ -82,13 +81,13 @@ def _check_out(out_path: Path) -> None:
         raise aiokit.ConfigurationError(
             f"--out {str(out_path)!r}: the demo writes an SQLite inventory; name it .db"
         ) from None
-    # The demo starts its inventory over, deleting the file: only an earlier demo's (or
-    # another aiokit inventory) may go, never a file that is something else.
+    # The demo starts its inventory over, deleting the file: only an earlier demo's (an
+    # inventory, or the crawl database earlier demos wrote) may go, never something else.
     if out_path.exists() and out_path.stat().st_size > 0:
         try:
             uri = f"{out_path.resolve().as_uri()}?mode=ro"
             with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-                kind = _kind(db)
+                kind = "aiokit" if _is_inventory(db) else _kind(db)
         except sqlite3.DatabaseError:
             kind = "foreign"
         if kind != "aiokit":
@@ -98,14 +97,115 @@ def _check_out(out_path: Path) -> None:
             )
 
 
+def _is_inventory(db: sqlite3.Connection) -> bool:
+    """Whether ``db`` is an aiokit inventory (raises ``DatabaseError`` if not SQLite)."""
+    listed = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'aiokit_inventory'"
+    ).fetchall()
+    if not listed:
+        return False
+    found = db.execute("SELECT value FROM aiokit_inventory WHERE name = 'format'").fetchall()
+    return found == [("aiokit-inventory",)]
+
+
+async def _change(pool: aiokit.SessionPool, org: aiokit.testing.FakeOrganization) -> list[str]:
+    """Between the two inventories: create a queue, delete a table, tag an instance."""
+    first, second = org.account_ids[0], org.account_ids[-1]
+    sqs = await pool.client("sqs", "us-east-1", account=first)
+    await sqs.create_queue(QueueName="jobs-new")
+    ddb = await pool.client("dynamodb", REGIONS[1], account=second)
+    await ddb.delete_table(TableName="orders-1")  # the table seeded in the second region
+    ec2 = await pool.client("ec2", "us-east-1", account=first)
+    reservations = (await ec2.describe_instances())["Reservations"]
+    instance = reservations[0]["Instances"][0]["InstanceId"]
+    await ec2.create_tags(Resources=[instance], Tags=[{"Key": "owner", "Value": "demo"}])
+    return [
+        f"created SQS queue jobs-new in {first} us-east-1",
+        f"deleted DynamoDB table orders-1 in {second} {REGIONS[1]}",
+        f"tagged EC2 instance {instance} in {first} us-east-1 (owner=demo)",
+    ]
+
+
+async def _inventory(
+    pool: aiokit.SessionPool,
+    targets: list[aiokit.Target],
+    out_path: Path,
+    runner: aiokit.Processes | None = None,
+) -> aiokit.Report:
+    """One inventory run into ``out_path``, summed up as ``aiokit inventory`` does."""
+    types = [inv.CATALOGUE[name] for name in TYPES]
+    store = await open_store(str(out_path), inv.CATALOGUE, resume=False)
+    state = InventoryState()
+    try:
+        report = await run_inventory(
+            pool, types, targets, store, show_progress=err.is_terminal, state=state, runner=runner
+        )
+    finally:
+        with anyio.CancelScope(shield=True):  # also when SIGTERM cancelled the crawl
+            await store.aclose()
+    summarise_inventory(report, state, types, str(out_path))
+    return report
+
+
+async def _two_inventories(
+    pool: aiokit.SessionPool,
+    org: aiokit.testing.FakeOrganization,
+    out_path: Path,
+    workers: int | None = None,
+) -> bool:
+    """Inventory, change, inventory again, print the diff; whether a unit failed. With
+    ``workers``, both inventories run on the same warm worker processes."""
+    services = sorted({inv.CATALOGUE[name].listing.service for name in TYPES})
+    targets = await pool.targets(aiokit.Organization(role=org.role_name), REGIONS, services)
+    runner = RunnerChoice(workers=workers).runner(targets)
+    if isinstance(runner, aiokit.Processes):
+        async with runner:
+            return await _inventory_twice(pool, org, targets, out_path, runner)
+    return await _inventory_twice(pool, org, targets, out_path, None)
+
+
+async def _inventory_twice(
+    pool: aiokit.SessionPool,
+    org: aiokit.testing.FakeOrganization,
+    targets: list[aiokit.Target],
+    out_path: Path,
+    runner: aiokit.Processes | None,
+) -> bool:
+    await anyio.to_thread.run_sync(lambda: out_path.unlink(missing_ok=True))
+    err.print("\n[bold]inventory 1[/]")
+    failed = bool((await _inventory(pool, targets, out_path, runner)).failed)
+    err.print("\n[bold]changes[/]")
+    for line in await _change(pool, org):
+        err.print(f"  {line}", highlight=False)
+    err.print("\n[bold]inventory 2[/]")
+    failed |= bool((await _inventory(pool, targets, out_path, runner)).failed)
+    err.print("\n[bold]diff[/] (aiokit inventory diff)")
+    result = await anyio.to_thread.run_sync(inv.diff, out_path)
+    print_diff(result, "table", console=err)
+    return failed
+
+
+def _try(out_path: Path, seconds: float) -> str:
+    return (
+        f"\ninventory written to {out_path} in {seconds:.1f} s. Try:\n"
+        f"  aiokit inventory diff --db {out_path}\n"
+        f'  sqlite3 {out_path} "SELECT account, region, count(*) FROM ec2_instances '
+        'WHERE last_seen = 2 GROUP BY 1, 2"\n'
+        f'  sqlite3 {out_path} "SELECT run_id, resource_type, status, count(*) FROM outcomes '
+        'GROUP BY 1, 2, 3"'
+    )
+
+
 async def run_demo(
     out_path: Path, *, keep_running: bool, n_accounts: int, runner: RunnerChoice | None = None
 ) -> None:
-    """Start the emulator, seed it, crawl it into ``out_path``; see the module docstring.
+    """Start the emulator, seed it, inventory it twice into ``out_path`` with changes in
+    between, and print the diff; see the module docstring.
 
-    ``runner`` (``--workers N``) runs each crawl's targets in worker processes.
-    SIGINT and SIGTERM cancel it through the command line's signal handling (exit 130 /
-    143); the sink and the emulator are still closed, shielded."""
+    ``runner`` (``--workers N``): both inventories run on the same warm worker processes
+    (``async with aiokit.Processes(n)``), sharded by account. SIGINT and SIGTERM cancel
+    it through the command line's signal handling (exit 130 / 143); the inventory and the
+    emulator are still closed, shielded."""
     from aiokit.testing import MotoServer, make_fake_organization
 
     started = time.perf_counter()
@@ -129,44 +229,20 @@ async def run_demo(
                 f"emulator at {endpoint}: organization of {len(org.account_ids)} member "
                 f"accounts x {len(REGIONS)} regions, {made} resources"
             )
-            await anyio.to_thread.run_sync(lambda: out_path.unlink(missing_ok=True))
-            sink = SqliteSink(out_path)
-            try:
-                await sink.open()
-                for service, operation, regions, query in CRAWLS:
-                    targets = await pool.targets(
-                        aiokit.Organization(role=org.role_name), regions, [service]
-                    )
-                    report = await run_crawl(
-                        pool,
-                        service,
-                        operation,
-                        {},
-                        targets,
-                        sink=sink,
-                        query=query,
-                        show_progress=err.is_terminal,
-                        runner=runner,
-                    )
-                    err.print(outcome_table(report, f"{service} {operation}"))
-            finally:
-                with anyio.CancelScope(shield=True):  # also when SIGTERM cancelled the crawl
-                    await sink.aclose()
-        err.print(
-            f"\ninventory written to {out_path} in {time.perf_counter() - started:.1f} s. "
-            "Try:\n"
-            f'  sqlite3 {out_path} "SELECT service, account, region, count(*) FROM items '
-            'GROUP BY 1, 2, 3"\n'
-            f'  sqlite3 {out_path} "SELECT status, count(*) FROM outcomes GROUP BY 1"'
-        )
+            workers = None if runner is None else runner.workers
+            failed = await _two_inventories(pool, org, out_path, workers)
+        err.print(_try(out_path, time.perf_counter() - started))
         if keep_running:
             err.print(
                 f"\nthe emulator keeps running at {endpoint} (Ctrl-C stops it). Try:\n"
-                f"  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=x aiokit crawl sqs list_queues "
+                f"  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=x aiokit inventory "
                 f"--accounts org --role {org.role_name} --regions {','.join(REGIONS)} "
-                f"--endpoint-url {endpoint} --region us-east-1"
+                f"--resources sqs.queues,s3.buckets --endpoint-url {endpoint} "
+                f"--region us-east-1 --out more.db"
             )
             await anyio.sleep_forever()
+        if failed:
+            raise Failure(EXIT_FAILED)
     finally:
         # Shielded: on Ctrl-C or SIGTERM the command is cancelled, and the emulator must
         # still be stopped, not left listening.

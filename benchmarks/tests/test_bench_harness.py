@@ -29,6 +29,7 @@ HAND_WRITTEN = [
     "aioboto3_naive",
     "aioboto3_tuned",
     "aioboto3_best",
+    "aioboto3_expert",
     "best_with_parts",
 ]
 
@@ -190,3 +191,116 @@ def test_throttled_small_is_rate_bound_at_four_seconds(name: str) -> None:
     # (60 pages - a burst of 20) / 10 per second, per (account, region) bucket
     assert bound.rate == pytest.approx(4.0)
     assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
+
+
+def test_two_services_side_by_side_are_exact_for_the_expert_the_best_and_aiokit() -> None:
+    """EC2 and DynamoDB in every target (tiny_two): the strengthened hand-written crawl,
+    the old best one and aiokit's many-listing crawl each return exactly the fake's
+    instances and tables, with exactly a perfect crawl's requests."""
+    scenario = crawl_bench._scenarios(quick=True)["tiny_two"]
+    config = scenario.fake_config()
+    expected = scenario.expected(config)
+    # 6 targets x (25 instances + 12 tables); table names repeat, the items say where.
+    assert len(expected) == 6 * (25 + 12)
+    assert "100000000001/us-east-1/table-00011" in expected
+    assert "100000000003/us-east-2/table-00000" in expected
+    names = ["aioboto3_expert", "aioboto3_best", "aiokit"]
+    report = run_scenario(
+        scenario, names, repeats=1, concurrency=8, log=lambda _: None, floor_seconds=0.02
+    )
+    # 3 AssumeRole + 6 targets x (3 pages of 10 instances + 3 pages of 5 tables)
+    assert report.bound.requests == 3 + 6 * (3 + 3)
+    assert report.bound.pages_per_target == 6
+    for name in names:
+        (run,) = report.runs[name]
+        assert run.skipped is None, f"{name}: {run.skipped}"
+        assert run.errors == 0, run.error_sample
+        assert (run.lost, run.dup, run.extra) == (0, 0, 0), name
+        assert run.requests == report.bound.requests, name
+    assert "6 targets x 6 pages of ec2 and dynamodb" in format_report(report)
+
+
+@pytest.mark.parametrize("name", ["throttled_small_two", "throttled_small_two_adaptive"])
+def test_throttled_small_two_services_has_the_same_rate_bound(name: str) -> None:
+    scenario = crawl_bench._scenarios(quick=False)[name]
+    assert scenario.services == ("ec2", "dynamodb")
+    config = scenario.fake_config()
+    assert config.pages("DescribeInstances", scenario.instances) == 60
+    assert config.pages("ListTables", scenario.tables) == 60
+    assert config.buckets["dynamodb:*"] == config.buckets["ec2:Describe*"] == [20.0, 10.0]
+    bound = lower_bound(scenario, config, concurrency=64, accounts=4, regions=2, seconds=0.02)
+    assert bound.requests == 4 + 8 * (60 + 60)
+    # Two buckets per (account, region), drained side by side: (60 - 20) / 10 each.
+    assert bound.rate == pytest.approx(4.0)
+    assert bound.latency_chain == pytest.approx(61 * 0.020)
+    # The JSON pages are priced by both parser sets (aiokit's JSON parser is async).
+    assert bound.cpu_floor > 0 and bound.cpu_floor_aiokit > 0
+    assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
+
+
+def test_the_expert_is_in_the_default_set_and_all_means_every_contender(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[list[str]] = []
+
+    def fake_run(scenario: object, contenders: list[str], *args: object, **kw: object) -> None:
+        seen.append(list(contenders))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(crawl_bench, "run_scenario", fake_run)
+    for argv, want in (
+        ([], [c for c in crawl_contenders.CONTENDERS if c not in crawl_bench.EXTRA_CONTENDERS]),
+        (["--contenders", "all"], list(crawl_contenders.CONTENDERS)),
+    ):
+        with pytest.raises(SystemExit):
+            crawl_bench.main(["--scenario", "tiny", *argv])
+        assert seen.pop() == want
+        assert "aioboto3_expert" in want
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-02T14:05:36.000Z",
+        "2026-12-02T14:05:36Z",
+        "2026-12-02T14:05:36+02:00",
+        "2026-12-02T14:05:36.123456Z",
+        "Wed, 02 Dec 2026 14:05:36 GMT",  # rfc822: botocore's own parser
+        1764684336,  # epoch seconds: botocore's own parser
+        "2026-12-02T14:05:36",  # no zone: botocore's own parser (which assumes UTC)
+    ],
+)
+def test_the_experts_timestamp_parser_agrees_with_botocores(value: object) -> None:
+    from botocore.utils import parse_timestamp
+
+    ours = crawl_contenders._fast_timestamp(value)
+    theirs = parse_timestamp(value)
+    assert ours == theirs
+    assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_the_experts_clients_share_one_ssl_context() -> None:
+    """One context per CA bundle, whatever the number of clients (aiobotocore's own session
+    builds one per client and loads the bundle into each)."""
+    import asyncio
+
+    from botocore.httpsession import get_cert_path
+
+    session_cls = crawl_contenders._expert_http_session_cls()
+    bundle = get_cert_path(True)  # a real CA bundle, named explicitly
+
+    async def contexts(verify: object) -> list[object]:
+        out = []
+        for _ in range(3):
+            connector = session_cls(verify=verify)._create_connector(None)
+            out.append(connector._ssl)
+            await connector.close()
+        return out
+
+    default = asyncio.run(contexts(True))
+    named = asyncio.run(contexts(bundle))
+    assert all(c is default[0] for c in default) and all(c is named[0] for c in named)
+    assert default[0] is not named[0]
+    assert default[0].__class__.__name__ == "SSLContext"
+    # No verification: no context at all, as aiobotocore does.
+    assert asyncio.run(contexts(False)) == [False, False, False]
