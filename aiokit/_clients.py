@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 from botocore.exceptions import ClientError
 
+from . import _observe
 from ._botocore.client import ApiCallInterceptor, copy_client, set_signing_identity, use_emitter
 from ._botocore.config import own_config
 from ._botocore.credentials import role_arn_of
@@ -113,7 +114,12 @@ class BoundClientMixin(ApiCallInterceptor):
         try:
             with translated(scope, operation_name):
                 try:
-                    response = await send(operation_name, api_params)
+                    if _observe.tracing is None:
+                        response = await send(operation_name, api_params)
+                    else:  # aiokit.otel is on: the call's span (and its metrics)
+                        response = await _observe.tracing.call(
+                            self, scope, operation_name, api_params, send
+                        )
                 except Exception as exc:
                     log_call(scope, operation_name, start, error=exc)
                     if isinstance(exc, ClientError) and exc.operation_name != operation_name:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import anyio
 from aiobotocore.config import AioConfig
 
-from . import _validate
+from . import _observe, _validate
 from ._botocore.config import merge_config
 from ._botocore.http11 import LeanHTTPSession
 from ._botocore.httpsession import load_default_ssl_context
@@ -292,6 +292,8 @@ class SessionPool(PoolFeatures):
                 self._session = self._clients.session = session
                 self._credentials.session = botocore_session(session)
                 self._state = _State.OPEN
+                if self._limits is not None:  # what aiokit.otel's metrics observe
+                    _observe.scopes.add(self._limits)
 
     def _prepare(self) -> Any:
         with translated():
@@ -307,6 +309,8 @@ class SessionPool(PoolFeatures):
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
+        if self._limits is not None:
+            _observe.scopes.discard(self._limits)
         if self._in_another_loop():
             # The connections are the other loop's: closing them here would fail or hang.
             self._clients.forget()

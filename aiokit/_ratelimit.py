@@ -59,6 +59,7 @@ from ._botocore.retries import (
 from ._checks import count, seconds
 from ._endpoints import endpoint_prefix, is_global_service, load_endpoints
 from ._exceptions import is_throttling
+from ._observe import call_trace
 from ._retry import backoff
 from ._where import Scope
 
@@ -421,11 +422,15 @@ class ScopeLimiter:
             self.transient_retries += 1
 
     def statistics(self) -> ScopeStatistics:
-        """A frozen snapshot."""
-        self._refill()
+        """A frozen snapshot. It changes nothing (the bucket's refill is computed, not
+        stored), so another thread may take it: an OpenTelemetry metric reader's."""
+        tokens = self._tokens
+        elapsed = self._clock() - self._last_refill
+        if elapsed > 0:
+            tokens = min(self.capacity, tokens + elapsed * self.max_rate)
         return ScopeStatistics(
             rate=self.max_rate if self.enabled else None,
-            tokens=round(self._tokens, 3),
+            tokens=round(tokens, 3),
             in_flight=self._in_flight,
             requests=self.requests,
             throttles=self.throttles,
@@ -501,8 +506,9 @@ class RateLimiterRegistry:
         return limiter
 
     def statistics(self) -> dict[ScopeKey, ScopeStatistics]:
-        """Every scope's counters."""
-        return {key: limiter.statistics() for key, limiter in self._limiters.items()}
+        """Every scope's counters (safe from another thread: the table is copied first, in
+        one step under the GIL, and no limiter is changed)."""
+        return {key: limiter.statistics() for key, limiter in list(self._limiters.items())}
 
     # --- botocore event handlers -----------------------------------------------------------
 
@@ -515,8 +521,16 @@ class RateLimiterRegistry:
         if scope.service not in _prefixes:
             # Once per service and process: the model and endpoint data are file reads.
             await anyio.to_thread.run_sync(_endpoint_prefix, scope.service)
-        limiter = self.limiter(self.key(scope, operation_name))
-        await limiter.acquire()
+        key = self.key(scope, operation_name)
+        limiter = self.limiter(key)
+        trace = call_trace.get()
+        if trace is None:
+            await limiter.acquire()
+        else:  # OpenTelemetry is on: the span says how long this call waited, and where
+            start = self._clock()
+            await limiter.acquire()
+            trace.waited += self._clock() - start
+            trace.scope = key
         # Counted when the attempt is really sent again (not when decided: a caller
         # cancelled during the backoff sends nothing more).
         cause = context.pop("aiokit_retry_cause", None)

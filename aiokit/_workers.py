@@ -278,6 +278,7 @@ async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, .
     }
     if job.fn is not None:
         run: Any = pool.fan_out(job.fn, list(job.targets), **bounds)
+        run.trace_parent = job.trace_context  # the driver's run span, if it is traced
         async with run as outcomes:
             async for outcome in outcomes:
                 yield ("outcome", outcome.target, [], _sent(outcome))
@@ -300,6 +301,8 @@ async def shard_messages(job: CrawlJob, pool: Any) -> AsyncIterator[tuple[Any, .
                 **bounds,
                 **job.params,
             )
+        # the driver's run span, if it is traced (aiokit.otel)
+        run._fan_out.trace_parent = job.trace_context
         held: dict[Any, list[Any]] = {}
         async with run:
             async for event in run.events():

@@ -229,6 +229,7 @@ class Crawl:
             count_items=_no_items,  # counted item by item as they are sent (``_send_item``)
         )
         self._fan_out.label = f"crawl {service} {operation}"
+        self._fan_out.span_items = _target_items  # a target's value is its item count
         self._send: MemoryObjectSendStream[Item | Outcome[int]] | None = None
         self._receive: MemoryObjectReceiveStream[Item | Outcome[int]] | None = None
         self._running: AbstractAsyncContextManager[Any] | None = None
@@ -306,6 +307,10 @@ class Crawl:
         targets = self._targets
         if isinstance(targets, AsyncIterable):
             targets = [t async for t in targets]
+        given = tuple(dict.fromkeys(checked_target(t) for t in targets))
+        fan_out = self._fan_out
+        fan_out._trace_start(len(given))  # the driver's span of the crawl (aiokit.otel)
+        error: BaseException | None = None
         job = CrawlJob(
             sharded.spec,
             self._service,
@@ -313,20 +318,27 @@ class Crawl:
             self._params,
             self._key,
             self._limits,
-            tuple(dict.fromkeys(checked_target(t) for t in targets)),
+            given,
             plain=self._plain,
+            trace_context=fan_out.trace_context(),
         )
         # The fan-out (which raises the collector's threshold, if asked) runs in the
         # workers; the driver, unpickling every item, raises it here as it would.
-        with self._fan_out._collector:
-            async with self._send, sharded.runner.run(sharded, job) as run:
-                while (finished := await run.next()) is not None:
-                    target, records, outcome = finished
-                    for record in records:
-                        await self._send_item(Item(target, record))
-                    self._outcome(outcome)
-                    await send_soon(self._send, outcome)
-                self._fan_out._record_summaries(run.summaries)
+        try:
+            with fan_out._collector:
+                async with self._send, sharded.runner.run(sharded, job) as run:
+                    while (finished := await run.next()) is not None:
+                        target, records, outcome = finished
+                        for record in records:
+                            await self._send_item(Item(target, record))
+                        self._outcome(outcome)
+                        await send_soon(self._send, outcome)
+                    fan_out._record_summaries(run.summaries)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            fan_out._trace_end(error)
 
     def _outcome(self, outcome: Outcome[int]) -> None:
         """Count a worker's outcome in the statistics (and progress), then in the report."""
@@ -395,6 +407,10 @@ class Crawl:
         items, _ = await self.collect()
         rows = [{"account": i.account, "region": i.region, **_as_row(i.data)} for i in items]
         return pd.DataFrame(rows)
+
+
+def _target_items(n: int) -> int:
+    return n
 
 
 def _no_items(_: int) -> int:

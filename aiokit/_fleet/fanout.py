@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .. import _validate
+from .. import _observe, _validate
 from .._botocore import use_lean_client_context
 from .._exceptions import ConfigurationError, UsageError
 from .._gc import raised_gc_threshold
@@ -213,6 +213,13 @@ class FanOut(Generic[T]):
         self.label = f"fan-out {getattr(fn, '__qualname__', None) or type(fn).__name__}"
         self._entered = False
         self._collector = raised_gc_threshold(gc_threshold)
+        # aiokit.otel: the tracing on when the run started, its span, a target's items.
+        self._tracing: _observe.Tracing | None = None
+        self._span: Any = None
+        self.span_items: Callable[[T], int] = count_items
+        #: The run span's parent, carried from another process (W3C trace context headers:
+        #: a worker process's run of a driver's job); ``None``: the current context.
+        self.trace_parent: dict[str, str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -220,8 +227,9 @@ class FanOut(Generic[T]):
         if self._entered:
             raise UsageError("a FanOut runs once; make a new one")
         self._entered = True
+        known = len(self._targets) if isinstance(self._targets, Sized) else None
+        self._trace_start(known)
         if logger.isEnabledFor(logging.INFO):
-            known = len(self._targets) if isinstance(self._targets, Sized) else None
             logger.info(
                 "%s started: %s targets",
                 self.label,
@@ -238,6 +246,7 @@ class FanOut(Generic[T]):
             return await self._running.__aexit__(*exc_info)
         finally:
             self._collector.__exit__(None, None, None)
+            self._trace_end(exc_info[1])
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "%s finished: %d ok, %d skipped, %d failed, %d items%s",
@@ -255,6 +264,22 @@ class FanOut(Generic[T]):
                         "items": self._items,
                     },
                 )
+
+    def _trace_start(self, targets: int | None) -> None:
+        """The run's span, when aiokit.otel is on (ended by ``_trace_end``)."""
+        self._tracing = _observe.tracing
+        if self._tracing is not None:
+            self._span = self._tracing.run(self.label, targets, self.trace_parent)
+
+    def _trace_end(self, error: BaseException | None) -> None:
+        if self._tracing is not None:
+            self._tracing.run_finished(self._span, self.statistics(), error)
+
+    def trace_context(self) -> dict[str, str] | None:
+        """The run span's context as W3C headers, for a job sent to a worker process."""
+        if self._tracing is None:
+            return None
+        return self._tracing.carrier(self._span)
 
     def __aiter__(self) -> AsyncIterator[Outcome[T]]:
         if self._receive is None:
@@ -279,6 +304,9 @@ class FanOut(Generic[T]):
         source = _Targets(self._targets)
         if self._limits.deadline is not None:
             self._deadline_at = anyio.current_time() + self._limits.deadline
+        # The run's span is current in this task, so in the workers it starts (their
+        # context is a copy of this one's), and so in each target's.
+        entered = self._tracing.enter(self._span) if self._tracing is not None else None
         try:
             async with send, anyio.create_task_group() as group:
                 # A worker per target taken, up to the bound: targets of unknown number (a
@@ -292,6 +320,8 @@ class FanOut(Generic[T]):
         finally:
             with anyio.CancelScope(shield=True):
                 await source.aclose()
+            if self._tracing is not None:
+                self._tracing.leave(entered)
 
     async def _work(
         self, source: _Targets, send: MemoryObjectSendStream[Outcome[T]], first: Target | Unit
@@ -362,6 +392,23 @@ class FanOut(Generic[T]):
                 account.release()
 
     async def _call(self, work: Target | Unit) -> Outcome[T]:
+        tracing = self._tracing
+        if tracing is None:
+            return await self._visit(work)
+        target = work.target if isinstance(work, Unit) else work
+        listing = work.listing.name if isinstance(work, Unit) else None
+        handle = tracing.target(target.account, target.region, listing)
+        outcome: Outcome[T] | None = None
+        try:
+            outcome = await self._visit(work)
+            return outcome
+        finally:
+            items = 0
+            if outcome is not None and outcome.value is not None:
+                items = self.span_items(outcome.value)
+            tracing.target_finished(handle, outcome, items)
+
+    async def _visit(self, work: Target | Unit) -> Outcome[T]:
         stats = CallStats()
         token = call_stats.set(stats)
         start = time.perf_counter()

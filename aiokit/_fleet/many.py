@@ -234,6 +234,9 @@ class ManyCrawl(Crawl):
         """Each worker's finished units: their items, then their outcome, as in-process."""
         assert self._send is not None
         targets = self._given_targets or list(dict.fromkeys(u.via for u in self._units.units))
+        fan_out = self._fan_out
+        fan_out._trace_start(len(self._units.units))  # the driver's span (aiokit.otel)
+        error: BaseException | None = None
         job = CrawlJob(
             sharded.spec,
             "",
@@ -245,20 +248,27 @@ class ManyCrawl(Crawl):
             listings=self._entries,
             done=self._done,
             units=tuple((u.target, u.listing.name) for u in self._units.units),
+            trace_context=fan_out.trace_context(),
         )
         by_name = {listing.name: listing for listing in self._listings}
-        with self._fan_out._collector:
-            async with self._send, sharded.runner.run(sharded, job) as run:
-                while (finished := await run.next()) is not None:
-                    target, records, outcome = finished
-                    assert outcome.listing is not None
-                    listing = by_name[outcome.listing.name]  # this crawl's own object
-                    outcome = dataclasses.replace(outcome, listing=listing)
-                    for record in records:
-                        await self._send_item(Item(target, record, listing))
-                    self._outcome(outcome)
-                    await send_soon(self._send, outcome)
-                self._fan_out._record_summaries(run.summaries)
+        try:
+            with fan_out._collector:
+                async with self._send, sharded.runner.run(sharded, job) as run:
+                    while (finished := await run.next()) is not None:
+                        target, records, outcome = finished
+                        assert outcome.listing is not None
+                        listing = by_name[outcome.listing.name]  # this crawl's own object
+                        outcome = dataclasses.replace(outcome, listing=listing)
+                        for record in records:
+                            await self._send_item(Item(target, record, listing))
+                        self._outcome(outcome)
+                        await send_soon(self._send, outcome)
+                    fan_out._record_summaries(run.summaries)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            fan_out._trace_end(error)
 
     def _plan(self, targets: list[Target]) -> list[Unit]:
         """Check every listing (blocking: botocore's models), then order the units."""

@@ -258,6 +258,9 @@ class CrawlJob:
     #: The driver's side only (never sent): a many-listing crawl's units, as
     #: ``(target, listing name)`` (region ``None`` for a global listing's).
     units: tuple[tuple[Target, str], ...] | None = field(default=None, repr=False)
+    # aiokit.otel: the driver's run span (W3C trace context headers), the parent of the
+    # worker's run span when OpenTelemetry is set up in the worker too; None: off.
+    trace_context: dict[str, str] | None = None
 
     def unit_key(self, outcome: Outcome[Any]) -> Any:
         """What ``outcome`` finishes: its target, or (many listings) its unit."""
@@ -696,7 +699,17 @@ class ShardedFanOut(FanOut[T]):
         if not isinstance(targets, Iterable):
             targets = [t async for t in targets]
         given = tuple(dict.fromkeys(checked_target(t) for t in targets))
-        job = CrawlJob(self._sharded.spec, "", "", {}, None, self._limits, given, self._fn)
+        job = CrawlJob(
+            self._sharded.spec,
+            "",
+            "",
+            {},
+            None,
+            self._limits,
+            given,
+            self._fn,
+            trace_context=self.trace_context(),
+        )
         async with send, self._sharded.runner.run(self._sharded, job) as run:
             while (finished := await run.next()) is not None:
                 self._record_elsewhere(finished[2])
