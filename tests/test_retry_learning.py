@@ -59,8 +59,10 @@ async def test_a_drained_small_bucket_is_learnt_within_a_few_throttles() -> None
         # A few throttles: the first one, and those of the probe that measures the refill.
         assert 1 <= scope.throttles <= 15, scope
         assert scope.rate is not None
-        # Held just under the refill rate, within 20 %.
-        assert 8.0 <= scope.rate <= 10.0, scope
+        # Held near the refill rate (0.9x the rate measured), within 20 % below and 5 %
+        # above: on a loaded machine the client may stall while the bucket refills, and the
+        # accepted rate it then measures reads a little high (10.017 seen, under load 5-8).
+        assert 8.0 <= scope.rate <= 10.5, scope
     assert sum(s.throttles for s in scopes) == stats["throttled"]
 
 
