@@ -62,6 +62,7 @@ from ._crawl import (  # noqa: E402
 )
 from ._inventory import Helpers, inventory_group  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
+from ._names import operation_name, waiter_name  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
 __all__ = ["main"]
@@ -71,7 +72,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HINTS: dict[type[BaseException], str] = {
     aiokit.UnknownServiceError: "service names are botocore's: s3, ec2, dynamodb, sqs ...",
-    aiokit.UnknownOperationError: "operations are snake_case or CamelCase: list_objects_v2",
+    aiokit.UnknownOperationError: "operations are kebab-case, snake_case or CamelCase: "
+    "list-objects-v2",
     aiokit.InvalidParameterError: "pass parameters as --param Name=value or --params JSON",
     aiokit.InvalidRegionError: "regions look like eu-west-1; or use --regions all|enabled",
     aiokit.ProfileNotFoundError: "see `aws configure list-profiles`",
@@ -93,7 +95,7 @@ def hint_for(exc: BaseException) -> str | None:
         if "has no waiters" in text:
             return "this service has no waiters; poll with `aiokit paginate` instead"
         if "waiter" in text:
-            return "waiter names are the service's, as listed above: table_exists or TableExists"
+            return "waiter names are the service's, as listed above: table-exists or TableExists"
         if "not paginated" in text:
             return "`aiokit paginate` and `crawl` need an operation that has a paginator"
     if isinstance(exc, aiokit.InvalidParameterError):
@@ -381,7 +383,7 @@ def _common(fn: F) -> F:
     return fn
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(aiokit.__version__, prog_name="aiokit")
 def cli() -> None:
     """aiokit: crawl, paginate and wait on AWS, concurrently, from async Python."""
@@ -473,6 +475,7 @@ async def crawl(
     listed = _regions(regions)
     for name in listed if isinstance(listed, list) else ():
         check_region(name, option="--regions")
+    operation = await anyio.to_thread.run_sync(operation_name, service, operation)
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink, printer = open_output(out_path, chosen, append, replace)
     state = CrawlState()
@@ -542,6 +545,7 @@ async def paginate(
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
     check_stdout()
+    operation = await anyio.to_thread.run_sync(operation_name, service, operation)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
@@ -587,8 +591,9 @@ async def wait(
 ) -> None:
     """Wait for SERVICE's WAITER (e.g. dynamodb table_exists --param TableName=t)."""
     params = _params(param, params_json)
+    name = await anyio.to_thread.run_sync(waiter_name, service, waiter)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
-        await pool.wait(service, waiter, timeout=timeout, delay=delay, **params)
+        await pool.wait(service, name, timeout=timeout, delay=delay, **params)
     err.print(f"{service} {waiter}: done")
 
 

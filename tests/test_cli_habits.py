@@ -1,0 +1,124 @@
+"""The command line with the AWS CLI's habits (issue 20), as a subprocess against moto.
+
+``-h``, kebab-case operation and waiter names, a quiet exit 0 on a closed pipe (``| head``),
+ISO-8601 timestamps on every command, and ``aiokit call``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).parents[1]
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
+
+
+def aiokit_cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "aiokit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        **kw,
+    )
+
+
+def _s3(endpoint: str, keys: int = 5, bucket: str = "habits") -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    for n in range(keys):
+        s3.put_object(Bucket=bucket, Key=f"k{n:03}", Body=b"x")
+
+
+def _where(endpoint: str) -> list[str]:
+    return ["--endpoint-url", endpoint, "--region", "us-east-1"]
+
+
+# --- -h and kebab-case names ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["paginate"], ["crawl"], ["wait"], ["targets"], ["demo"], ["inventory"]],
+    ids=["aiokit", "paginate", "crawl", "wait", "targets", "demo", "inventory"],
+)
+def test_dash_h_is_help_everywhere(args: list[str]) -> None:
+    short, long = aiokit_cli(*args, "-h"), aiokit_cli(*args, "--help")
+    assert short.returncode == 0, short.stderr
+    assert short.stdout == long.stdout
+    assert short.stdout.startswith("Usage: aiokit")
+
+
+def test_paginate_takes_kebab_case(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=3)
+    result = aiokit_cli(
+        "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits",
+        "--query", "Contents[].Key", *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == ["k000", "k001", "k002"]
+
+
+def test_crawl_takes_kebab_case(moto_endpoint: str) -> None:
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    for n in range(3):
+        sqs.create_queue(QueueName=f"kebab-{n}")
+    result = aiokit_cli(
+        "crawl", "sqs", "list-queues", "--format", "jsonl", "--regions", "us-east-1",
+        *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(r["item"].rsplit("/", 1)[1] for r in rows) == ["kebab-0", "kebab-1", "kebab-2"]
+    assert {r["operation"] for r in rows} == {"list_queues"}
+
+
+def test_wait_takes_kebab_case(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=0)
+    result = aiokit_cli(
+        "wait", "s3", "bucket-exists", "--param", "Bucket=habits", *_where(moto_endpoint)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "done" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["paginate", "s3", "list-objects-v3", "--param", "Bucket=b"],
+            "s3 has no operation 'list-objects-v3'; did you mean list-objects-v2",
+        ),
+        (["crawl", "ec2", "describe-instancs"], "did you mean describe-instances"),
+        (["wait", "ec2", "instance-runing"], "did you mean instance-running"),
+        (["wait", "sts", "caller-ready"], "sts has no waiters"),
+        (["paginate", "no-such-service", "list-things"], "unknown service 'no-such-service'"),
+        (["wait", "no-such-service", "thing-ready"], "unknown service 'no-such-service'"),
+        (["paginate", "s3", "-"], "s3 has no operation '-'"),
+        (["paginate", "s3", "list--objects"], "s3 has no operation 'list--objects'"),
+        (["paginate", "s3", "list-objects-v2-" * 200], "s3 has no operation"),
+    ],
+    ids=[
+        "paginate", "crawl", "waiter", "no-waiters", "service", "waiter-service", "dash",
+        "double-dash", "huge",
+    ],
+)  # fmt: skip
+def test_unknown_kebab_names_are_one_line_and_exit_2(
+    moto_endpoint: str, args: list[str], message: str
+) -> None:
+    result = aiokit_cli(*args, *_where(moto_endpoint))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and result.stderr.count("error:") == 1
