@@ -122,3 +122,40 @@ def test_unknown_kebab_names_are_one_line_and_exit_2(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error:") and result.stderr.count("error:") == 1
+
+
+# --- a closed pipe --------------------------------------------------------------------------
+
+
+def _head_1(args: list[str]) -> tuple[str, int, str, bool]:
+    """``aiokit ARGS | head -1``: the first line, the exit code, stderr, and whether the
+    command was still running when its reader went away (else the test proves nothing)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiokit.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline().decode()
+    running = process.poll() is None
+    process.stdout.close()  # head -1 has its line and exits
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    return first, process.wait(timeout=120), stderr, running
+
+
+def test_paginate_into_head_1_exits_0_quietly(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=60)
+    first, code, stderr, running = _head_1(
+        [
+            "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits",
+            "--param", "MaxKeys=1", "--query", "Contents[].Key", *_where(moto_endpoint),
+        ]
+    )  # fmt: skip
+    assert json.loads(first) == "k000"
+    assert running, "the listing ended before its reader went away: make it longer"
+    assert code == 0, stderr
+    assert stderr == ""  # no traceback, no "Exception ignored ... BrokenPipeError"

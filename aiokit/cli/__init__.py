@@ -6,7 +6,8 @@ traceback only under ``--debug``; warnings are logged one line each, never with 
 
 Exit codes (see docs/guides/cli.md): 0 every target visited and none failed; 1 one or more
 targets failed; 2 usage, bad input or an unusable output file; 3 stopped by ``--deadline``
-with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM.
+with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM. A stdout closed by its
+reader (``| head``) ends quietly with 0.
 """
 
 from __future__ import annotations
