@@ -159,3 +159,30 @@ def test_paginate_into_head_1_exits_0_quietly(moto_endpoint: str) -> None:
     assert running, "the listing ended before its reader went away: make it longer"
     assert code == 0, stderr
     assert stderr == ""  # no traceback, no "Exception ignored ... BrokenPipeError"
+
+
+# --- ISO-8601 timestamps everywhere ---------------------------------------------------------
+
+
+def _timestamps(line: str) -> list[str]:
+    return re.findall(r"LastModified[\"=: ]+([0-9][^\"\s,}]*)", line)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["paginate", "s3", "list-objects-v2"],
+        ["paginate", "s3", "list-objects-v2", "--output", "table"],
+        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--format", "jsonl"],
+        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--format", "table"],
+    ],
+    ids=["paginate-json", "paginate-table", "crawl-jsonl", "crawl-table"],
+)
+def test_timestamps_are_iso_8601(moto_endpoint: str, args: list[str]) -> None:
+    _s3(moto_endpoint, keys=2)
+    result = aiokit_cli(*args, "--param", "Bucket=habits", *_where(moto_endpoint))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    stamps = [s for line in lines for s in _timestamps(line)]
+    assert len(lines) == 2 and len(stamps) == 2, result.stdout
+    assert all(ISO.match(s) for s in stamps), stamps

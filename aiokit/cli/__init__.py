@@ -62,6 +62,7 @@ from ._crawl import (  # noqa: E402
     summarise,
 )
 from ._inventory import Helpers, inventory_group  # noqa: E402
+from ._json import dumps, text  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
 from ._names import operation_name, waiter_name  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
@@ -557,13 +558,13 @@ async def paginate(
 def _print_value(value: Any, output: str) -> None:
     if output == "table" and isinstance(value, dict):
         out.print(
-            "\t".join(f"{k}={v}" for k, v in value.items()),
+            "\t".join(f"{k}={text(v)}" for k, v in value.items()),
             highlight=False,
             soft_wrap=True,
             markup=False,
         )
     else:
-        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True, markup=False)
+        out.print(dumps(value), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.command()

@@ -3,7 +3,6 @@ table and the exit code the outcomes call for."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from .._gc import DEFAULT_GC_THRESHOLD
 from .._sinks import Run, Sink, open_sink, output_format
 from .._workers import WorkerError
 from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
+from ._json import dumps
 from ._runners import RunnerChoice, describe
 
 __all__ = [
@@ -292,7 +292,7 @@ def plan_output(
 
 def table_printer() -> Callable[[Any], None]:
     def show(item: Item) -> None:
-        data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
+        data = item.data if isinstance(item.data, str) else dumps(item.data)
         # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
         out.print(
             f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
