@@ -186,3 +186,159 @@ def test_timestamps_are_iso_8601(moto_endpoint: str, args: list[str]) -> None:
     stamps = [s for line in lines for s in _timestamps(line)]
     assert len(lines) == 2 and len(stamps) == 2, result.stdout
     assert all(ISO.match(s) for s in stamps), stamps
+
+
+# --- aiokit call ----------------------------------------------------------------------------
+
+ROLE = "OrganizationAccountAccessRole"
+ETAG = '"9dd4e461268c8034f5c8564e155c67a6"'  # md5 of b"x"
+
+
+def test_call_prints_the_response_as_the_aws_cli(moto_endpoint: str) -> None:
+    result = aiokit_cli("call", "sts", "get-caller-identity", *_where(moto_endpoint))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "UserId": "AKIAIOSFODNN7EXAMPLE",
+        "Account": "123456789012",
+        "Arn": "arn:aws:sts::123456789012:user/moto",
+    }  # ResponseMetadata dropped
+    assert result.stdout.startswith('{\n    "UserId"')  # indented by 4, as `aws` prints it
+
+
+def test_call_takes_snake_and_camel_case_and_a_query(moto_endpoint: str) -> None:
+    for name in ("get_caller_identity", "GetCallerIdentity"):
+        result = aiokit_cli(
+            "call", "sts", name, "--query", "Account", "--output", "text", *_where(moto_endpoint)
+        )
+        assert (result.returncode, result.stdout) == (0, "123456789012\n"), result.stderr
+
+
+def test_call_output_text_is_the_aws_clis(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=2)
+    result = aiokit_cli(
+        "call", "s3", "list-objects-v2", "--param", "Bucket=habits", "--output", "text",
+        *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    # What `aws s3api list-objects-v2 --output text` prints: the response's scalars on one
+    # line (keys sorted: EncodingType, which botocore asks for, IsTruncated KeyCount MaxKeys
+    # Name Prefix), then a CONTENTS line per object (ETag Key LastModified Size StorageClass)
+    # followed by its CHECKSUMALGORITHM list.
+    assert rows[0] == ["url", "False", "2", "1000", "habits", ""]
+    assert [r[0] for r in rows[1:]] == ["CONTENTS", "CHECKSUMALGORITHM"] * 2
+    assert [r[1:3] for r in rows[1::2]] == [[ETAG, "k000"], [ETAG, "k001"]]
+    assert all(ISO.match(r[3]) for r in rows[1::2]) and {r[4] for r in rows[1::2]} == {"1"}
+    assert rows[2] == ["CHECKSUMALGORITHM", "CRC32"]
+
+
+def test_call_output_table_and_iso_timestamps(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=2)
+    where = ["--param", "Bucket=habits", *_where(moto_endpoint)]
+    table = aiokit_cli(
+        "call", "s3", "list-objects-v2", *where, "--query", "Contents[].{key: Key, size: Size}",
+        "--output", "table",
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"key\s*┃\s*size", table.stdout)
+    assert re.search(r"k000\s*│\s*1\s*│", table.stdout) and "k001" in table.stdout
+    listed = aiokit_cli("call", "s3", "list-objects-v2", *where)
+    assert listed.returncode == 0, listed.stderr
+    stamps = [o["LastModified"] for o in json.loads(listed.stdout)["Contents"]]
+    assert len(stamps) == 2 and all(ISO.match(s) for s in stamps), stamps
+
+
+def test_call_across_regions_is_a_fan_out_and_exits_1_on_a_failed_target(
+    moto_endpoint: str,
+) -> None:
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    url = sqs.create_queue(QueueName="only-here")["QueueUrl"]
+    result = aiokit_cli(
+        "call", "sqs", "get-queue-url", "--param", "QueueName=only-here",
+        "--regions", "us-east-1,eu-west-1", *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    records = {r["region"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert records["us-east-1"] == {
+        "account": "123456789012",
+        "region": "us-east-1",
+        "status": "ok",
+        "result": {"QueueUrl": url},
+    }
+    failed = records["eu-west-1"]
+    assert (failed["status"], failed["reason"]) == (
+        "failed",
+        "error: AWS.SimpleQueueService.NonExistentQueue",
+    )
+    assert "2 targets: 1 ok, 0 skipped, 1 failed" in result.stderr
+
+
+def test_call_across_the_organization(fake_organization: Any, moto_endpoint: str) -> None:
+    result = aiokit_cli(
+        "call", "sts", "get-caller-identity", "--query", "Account", "--accounts", "org",
+        "--role", ROLE, "--regions", "us-east-1", "--output", "text", *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert len(rows) == 6
+    # Each target's call ran as that account: the account it answers is the target's own.
+    assert all(r[1:3] == ["us-east-1", "ok"] and r[3] == r[0] for r in rows), rows
+    assert len({r[0] for r in rows}) == 6
+    assert "6 targets: 6 ok, 0 skipped, 0 failed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sts", "get-caller-identiti"], "did you mean get-caller-identity"),
+        (["sts", "get_caller_identiti"], "sts has no operation 'get_caller_identiti'"),
+        (["no-such", "get-thing"], "unknown service 'no-such'"),
+        (["sqs", "get-queue-url"], 'Missing required parameter in input: "QueueName"'),
+        (["sqs", "get-queue-url", "--param", "QueueNam=q"], 'Unknown parameter in input: "Que'),
+        (["s3", "list-objects-v2", "--param", "Bucket=b", "--param", "MaxKeys=many"], "MaxKeys"),
+        (["sts", "get-caller-identity", "--param", "A=1"], 'Unknown parameter in input: "A"'),
+        (
+            ["sqs", "get-queue-url", "--param", "QueueName=a", "--params", '{"QueueName": "b"}'],
+            "QueueName is given both by --param and in --params",
+        ),
+        (
+            ["sqs", "get-queue-url", "--param", "QueueName=a", "--param", "QueueName=b"],
+            "--param QueueName is given twice",
+        ),
+        (["sqs", "get-queue-url", "--params", "{QueueName"], "--params is not JSON"),
+        (["sqs", "get-queue-url", "--params", "[1]"], "--params must be a JSON object"),
+        (["sqs", "get-queue-url", "--param", "QueueName"], "expected Name=value"),
+        (["sts", "get-caller-identity", "--query", "Account["], "invalid JMESPath"),
+        (["sts", "get-caller-identity", "--output", "yaml"], "'yaml' is not one of"),
+        (["sts", "get-caller-identity", "--regions", "us-east-1", "--concurrency", "0"], "0"),
+        (["sts", "get-caller-identity", "--concurrency", "-1"], "--concurrency"),
+        (["sts", "get-caller-identity", "--concurrency", "9" * 30], "--concurrency"),
+        (["sts", "get-caller-identity", "--role", ROLE], "--role and --external-id need"),
+        (["sts", "get-caller-identity", "--regions", "mars-1"], "unknown region 'mars-1'"),
+        (["sts", "get-caller-identity", "--accounts", ""], "names no account"),
+        (["sts", "x" * 5000], "sts has no operation"),
+    ],
+    ids=[
+        "kebab-typo", "snake-typo", "service", "missing-param", "unknown-param", "wrong-type",
+        "no-params", "param-and-params", "param-twice", "params-not-json", "params-list",
+        "param-no-equals", "query", "output", "concurrency-0", "concurrency-negative",
+        "concurrency-huge", "role-alone", "regions", "accounts-empty", "huge-name",
+    ],
+)  # fmt: skip
+def test_call_refuses_bad_input_in_one_line_exit_2(
+    moto_endpoint: str, args: list[str], message: str
+) -> None:
+    result = aiokit_cli("call", *args, *_where(moto_endpoint))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and result.stderr.count("error:") == 1
+
+
+def test_paginate_refuses_a_key_in_both_param_and_params(moto_endpoint: str) -> None:
+    result = aiokit_cli(
+        "paginate", "s3", "list-objects-v2", "--param", "Bucket=a",
+        "--params", '{"Bucket": "b"}', *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Bucket is given both by --param and in --params" in result.stderr

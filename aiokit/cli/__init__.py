@@ -1,4 +1,4 @@
-"""The ``aiokit`` command line: crawl, paginate, wait, targets, demo.
+"""The ``aiokit`` command line: call, crawl, paginate, wait, targets, demo.
 
 Needs the ``cli`` extra (click, rich; moto for the demo). The CLI is the one place besides
 the sync facade that starts an event loop. Errors print one line and a hint, with the
@@ -42,6 +42,7 @@ import aiokit  # noqa: E402
 
 from .._paginate import check_listing  # noqa: E402
 from .._validate import did_you_mean  # noqa: E402
+from ._call import OUTPUTS, check_call, fan_out_call, one_call  # noqa: E402
 from ._console import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -299,8 +300,10 @@ def check_region(region: str | None, option: str = "--region") -> None:
 
 
 def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
+    """``--params JSON`` and ``--param Name=value ...`` as one dict. A key given twice (in
+    both, or twice as ``--param``) is a usage error: neither is to win silently."""
     result: dict[str, Any] = {}
-    if params_json:
+    if params_json is not None:
         try:
             loaded = json.loads(params_json)
         except json.JSONDecodeError as exc:
@@ -308,10 +311,16 @@ def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise click.BadParameter("--params must be a JSON object")
         result.update(loaded)
+    given: set[str] = set()
     for pair in param:
         if "=" not in pair:
             raise click.BadParameter(f"--param {pair!r}: expected Name=value")
         key, value = pair.split("=", 1)
+        if key in given:
+            raise click.UsageError(f"--param {key} is given twice: give it once")
+        if key in result:
+            raise click.UsageError(f"{key} is given both by --param and in --params: give it once")
+        given.add(key)
         try:
             result[key] = json.loads(value)  # numbers, booleans, lists, objects
         except json.JSONDecodeError:
@@ -553,6 +562,67 @@ async def paginate(
         stream = pager.search(query) if query else pager.items()
         async for value in stream:
             _print_value(value, output)
+
+
+@cli.command()
+@click.argument("service")
+@click.argument("operation")
+@click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
+@click.option("--params", "params_json", help="Operation parameters as a JSON object.")
+@click.option("--query", help="JMESPath over the response (as the AWS CLI's --query).")
+@click.option("--output", type=click.Choice(OUTPUTS), default="json", show_default=True)
+@click.option("--accounts", help="Call in these accounts: org, self, or ID,ID,...")
+@click.option("--profiles", help="Call as these profiles (comma-separated).")
+@click.option("--role", help="Role to assume in each account (with --accounts).")
+@click.option("--external-id", help="External id for the role.")
+@click.option("--regions", help="Call in these regions: enabled, all, or a comma-separated list.")
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 4096))
+@_common
+@_run
+async def call(
+    service: str,
+    operation: str,
+    param: tuple[str, ...],
+    params_json: str | None,
+    query: str | None,
+    output: str,
+    accounts: str | None,
+    profiles: str | None,
+    role: str | None,
+    external_id: str | None,
+    regions: str | None,
+    concurrency: int,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+) -> None:
+    """Call SERVICE OPERATION once (e.g. sts get-caller-identity), or in every target.
+
+    With --accounts, --profiles or --regions, the same call runs in every (account, region)
+    target: one outcome a target (account, region, status, result), exit 1 if one failed.
+    """
+    params = _params(param, params_json)
+    fan_out = accounts is not None or profiles is not None or regions is not None
+    if not fan_out and (role or external_id):
+        raise click.UsageError("--role and --external-id need --accounts")
+    check_stdout()
+    checked = await anyio.to_thread.run_sync(check_call, service, operation, params, query)
+    if not fan_out:
+        async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
+            await one_call(pool, checked, output)
+        return
+    spec = _accounts(accounts, profiles, role, external_id)
+    listed = _regions(regions)
+    for name in listed if isinstance(listed, list) else ():
+        check_region(name, option="--regions")
+    async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
+        found = await pool.targets(
+            spec,
+            listed,
+            [service],
+            role=role if accounts not in (None, "org", "self") else None,
+        )
+        await fan_out_call(pool, checked, found, output, concurrency)
 
 
 def _print_value(value: Any, output: str) -> None:
