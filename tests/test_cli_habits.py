@@ -342,3 +342,85 @@ def test_paginate_refuses_a_key_in_both_param_and_params(moto_endpoint: str) -> 
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "Bucket is given both by --param and in --params" in result.stderr
+
+
+# --- paginate --max-items / --page-size / --starting-token ---------------------------------
+
+
+def _next_token(stderr: str) -> str | None:
+    found = re.findall(r"^NextToken: (\S+)$", stderr, re.MULTILINE)
+    assert len(found) <= 1, stderr
+    return found[0] if found else None
+
+
+def test_max_items_and_starting_token_walk_the_listing_as_the_aws_cli(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=7)
+    base = [
+        "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits",
+        "--query", "Contents[].Key", "--page-size", "2", *_where(moto_endpoint),
+    ]  # fmt: skip
+    # The AWS CLI's semantics: --max-items N prints N items and, as the listing goes on, the
+    # NextToken; --starting-token continues right after the last item printed (mid-page
+    # too: pages of 2, cut at 3), so the runs together print every key once, in order.
+    keys: list[str] = []
+    token: str | None = None
+    for _ in range(3):
+        extra = ["--starting-token", token] if token else []
+        result = aiokit_cli(*base, "--max-items", "3", *extra)
+        assert result.returncode == 0, result.stderr
+        keys += [json.loads(line) for line in result.stdout.splitlines()]
+        token = _next_token(result.stderr)
+        if token is None:
+            break
+    assert keys == [f"k{n:03}" for n in range(7)]
+    assert token is None  # the third run reached the end: no NextToken
+
+
+def test_no_next_token_without_max_items(moto_endpoint: str) -> None:
+    _s3(moto_endpoint, keys=3)
+    result = aiokit_cli(
+        "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits", "--page-size", "1",
+        "--query", "Contents[].Key", *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3 and "NextToken" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-items", "0"], "--max-items"),
+        (["--max-items", "-1"], "--max-items"),
+        (["--max-items", "many"], "--max-items"),
+        (["--max-items", "9" * 30], "--max-items"),
+        (["--page-size", "0"], "--page-size"),
+        (["--page-size", "9" * 30], "--page-size"),
+        (["--starting-token", "garbage"], "StartingToken is not a resume token"),
+        (["--starting-token", ""], "StartingToken must be a resume token"),
+        (
+            ["--max-items", "2", "--params", '{"PaginationConfig": {"MaxItems": 3}}'],
+            "--max-items and PaginationConfig MaxItems in --params",
+        ),
+    ],
+    ids=[
+        "max-items-0", "max-items-negative", "max-items-text", "max-items-huge", "page-size-0",
+        "page-size-huge", "token-garbage", "token-empty", "max-items-twice",
+    ],
+)  # fmt: skip
+def test_pagination_options_refuse_bad_values(
+    moto_endpoint: str, args: list[str], message: str
+) -> None:
+    result = aiokit_cli(
+        "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits", *args,
+        *_where(moto_endpoint),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and result.stderr.count("error:") == 1
+
+
+def test_page_size_where_aws_sets_the_page_size_is_refused(moto_endpoint: str) -> None:
+    result = aiokit_cli("paginate", "sns", "list-subscriptions", "--page-size", "5",
+                        *_where(moto_endpoint))  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "PageSize is not supported by this operation" in result.stderr

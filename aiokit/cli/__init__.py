@@ -102,6 +102,8 @@ def hint_for(exc: BaseException) -> str | None:
         if "not paginated" in text:
             return "`aiokit paginate` and `crawl` need an operation that has a paginator"
     if isinstance(exc, aiokit.InvalidParameterError):
+        if "StartingToken" in text:
+            return "pass --starting-token exactly as a NextToken that --max-items printed"
         if "JMESPath" in text:
             return "--query takes a JMESPath expression, e.g. 'Contents[].Key'"
         if "result keys" in text:
@@ -328,6 +330,8 @@ def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
     return result
 
 
+MAX_INT32 = 2**31 - 1  # AWS's integer parameters (MaxKeys, MaxResults...) are 32-bit
+
 # One-off commands (paginate, wait, targets) fail about as fast as the AWS CLI on an
 # unreachable endpoint: 4 attempts, at most 1 + 2 + 4 s of backoff, no page-level retries
 # on top. A crawl keeps the pool's defaults: it has many targets to get through.
@@ -540,6 +544,13 @@ async def crawl(
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
 @click.option("--query", help="JMESPath over each page (like the AWS CLI's --query).")
 @click.option("--output", type=click.Choice(["json", "table"]), default="json")
+@click.option(
+    "--max-items",
+    type=click.IntRange(1, MAX_INT32),
+    help="Stop after this many items; prints the NextToken to continue from on stderr.",
+)
+@click.option("--page-size", type=click.IntRange(1, MAX_INT32), help="Items asked for per request.")
+@click.option("--starting-token", help="Continue from a NextToken printed by --max-items.")
 @_common
 @_run
 async def paginate(
@@ -549,12 +560,16 @@ async def paginate(
     params_json: str | None,
     query: str | None,
     output: str,
+    max_items: int | None,
+    page_size: int | None,
+    starting_token: str | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
+    _pagination_config(params, max_items, page_size, starting_token)
     check_stdout()
     operation = await anyio.to_thread.run_sync(operation_name, service, operation)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
@@ -562,6 +577,30 @@ async def paginate(
         stream = pager.search(query) if query else pager.items()
         async for value in stream:
             _print_value(value, output)
+        token = pager.resume_token if max_items is not None else None
+    if token is not None:  # truncated by --max-items, as the AWS CLI says it
+        err.print(f"NextToken: {token}", highlight=False, soft_wrap=True, markup=False)
+        err.print("[dim]hint: pass --starting-token TOKEN to continue[/]", highlight=False)
+
+
+def _pagination_config(
+    params: dict[str, Any], max_items: int | None, page_size: int | None, token: str | None
+) -> None:
+    """``--max-items/--page-size/--starting-token`` into ``PaginationConfig``; the same key
+    also in ``--params``'s ``PaginationConfig`` is a usage error, as for ``--param``."""
+    given = {"MaxItems": max_items, "PageSize": page_size, "StartingToken": token}
+    options = {k: v for k, v in given.items() if v is not None}
+    if not options:
+        return
+    config = params.get("PaginationConfig", {})
+    if not isinstance(config, dict):
+        return  # the library says what is wrong with it
+    for key in options.keys() & config.keys():
+        option = "--" + {"MaxItems": "max-items", "PageSize": "page-size"}.get(
+            key, "starting-token"
+        )
+        raise click.UsageError(f"{option} and PaginationConfig {key} in --params: give one")
+    params["PaginationConfig"] = {**config, **options}
 
 
 @cli.command()
