@@ -424,3 +424,33 @@ def test_page_size_where_aws_sets_the_page_size_is_refused(moto_endpoint: str) -
                         *_where(moto_endpoint))  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "PageSize is not supported by this operation" in result.stderr
+
+
+# --- targets: singular, and plain text when piped ------------------------------------------
+
+
+def test_targets_piped_is_tab_separated_text_and_says_1_target(moto_endpoint: str) -> None:
+    result = aiokit_cli("targets", "--regions", "us-east-1", *_where(moto_endpoint))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "123456789012\t\tus-east-1\t\n"  # no box drawing when piped
+    assert result.stderr.strip() == "1 target"
+
+
+def test_targets_of_the_organization_as_json_and_table(
+    fake_organization: Any, moto_endpoint: str
+) -> None:
+    args = ["targets", "--accounts", "org", "--role", ROLE, "--regions", "us-east-1"]
+    result = aiokit_cli(*args, "--output", "json", *_where(moto_endpoint))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 6 and {r["region"] for r in records} == {"us-east-1"}
+    assert all(r["ou"].startswith("Root/") and r["name"] for r in records), records
+    assert result.stderr.strip() == "6 targets"
+    table = aiokit_cli(*args, "--output", "table", *_where(moto_endpoint))
+    assert table.returncode == 0, table.stderr
+    assert "┃ account" in table.stdout and table.stdout.count("us-east-1") == 6
+
+
+def test_targets_refuses_an_unknown_output(moto_endpoint: str) -> None:
+    result = aiokit_cli("targets", "--output", "yaml", *_where(moto_endpoint))
+    assert result.returncode == 2 and "'yaml' is not one of" in result.stderr

@@ -42,7 +42,7 @@ import aiokit  # noqa: E402
 
 from .._paginate import check_listing  # noqa: E402
 from .._validate import did_you_mean  # noqa: E402
-from ._call import OUTPUTS, check_call, fan_out_call, one_call  # noqa: E402
+from ._call import OUTPUTS, check_call, fan_out_call, one_call, write_line  # noqa: E402
 from ._console import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -715,6 +715,12 @@ async def wait(
 @click.option("--external-id", help="External id for the role.")
 @click.option("--regions", help="enabled, all, or a comma-separated list.")
 @click.option("--services", help="Keep regions offering these services (comma-separated).")
+@click.option(
+    "--output",
+    type=click.Choice(OUTPUTS),
+    help="table (the default on a terminal), text (tab-separated: the default when piped) "
+    "or json (one object a line).",
+)
 @_common
 @_run
 async def targets(
@@ -724,6 +730,7 @@ async def targets(
     external_id: str | None,
     regions: str | None,
     services: str | None,
+    output: str | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
@@ -740,12 +747,25 @@ async def targets(
             services.split(",") if services else None,
             role=role if accounts not in (None, "org", "self") else None,
         )
-    table = Table("account", "name", "region", "ou")
-    for t in found:
-        # Text, not markup: account names and OU paths are the organization's own words.
-        table.add_row(*(Text(v or "") for v in (t.account or "self", t.name, t.region, t.ou_path)))
-    out.print(table)
-    err.print(f"{len(found)} targets")
+    _print_targets(found, output or ("table" if out.is_terminal else "text"))
+    err.print(f"{len(found)} target{'' if len(found) == 1 else 's'}")
+
+
+def _print_targets(found: list[aiokit.Target], output: str) -> None:
+    rows = [(t.account or "self", t.name or "", t.region or "", t.ou_path or "") for t in found]
+    if output == "json":
+        for t in found:
+            record = {"account": t.account, "name": t.name, "region": t.region, "ou": t.ou_path}
+            write_line(dumps(record))
+    elif output == "text":  # tab-separated, as the AWS CLI's text; names kept on one line
+        for row in rows:
+            write_line("\t".join(" ".join(v.split()) for v in row))
+    else:
+        table = Table("account", "name", "region", "ou")
+        for row in rows:
+            # Text, not markup: account names and OU paths are the organization's own words.
+            table.add_row(*(Text(v) for v in row))
+        out.print(table)
 
 
 @cli.command()

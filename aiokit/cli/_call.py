@@ -44,6 +44,7 @@ __all__ = [
     "one_call",
     "outcome_record",
     "text_lines",
+    "write_line",
 ]
 
 OUTPUTS = ("json", "text", "table")
@@ -101,7 +102,8 @@ def check_call(service: str, operation: str, params: dict[str, Any], query: str 
 # --- printing ---------------------------------------------------------------------------------
 
 
-def _write(line: str) -> None:
+def write_line(line: str) -> None:
+    """One line on stdout, as it is."""
     # Not through rich: it would turn the text output's tabs into spaces.
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -184,10 +186,10 @@ def print_result(value: Any, output: str, title: str) -> None:
     if value == {}:
         return
     if output == "json":
-        _write(dumps(value, indent=4))
+        write_line(dumps(value, indent=4))
     elif output == "text":
         for line in text_lines(value):
-            _write(line)
+            write_line(line)
     else:
         out.print(_table(value, title))
 
@@ -220,9 +222,9 @@ def outcome_record(outcome: aiokit.Outcome[Any]) -> dict[str, Any]:
 
 def _print_record(record: dict[str, Any], output: str) -> None:
     if output == "json":
-        _write(dumps(record))
+        write_line(dumps(record))
     else:  # text: tab-separated, the result as compact JSON
-        _write("\t".join(_cells(record)))
+        write_line("\t".join(_cells(record)))
 
 
 async def fan_out_call(
