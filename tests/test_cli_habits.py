@@ -454,3 +454,13 @@ def test_targets_of_the_organization_as_json_and_table(
 def test_targets_refuses_an_unknown_output(moto_endpoint: str) -> None:
     result = aiokit_cli("targets", "--output", "yaml", *_where(moto_endpoint))
     assert result.returncode == 2 and "'yaml' is not one of" in result.stderr
+
+
+def test_call_with_an_empty_response_prints_nothing(moto_endpoint: str) -> None:
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    url = sqs.create_queue(QueueName="to-delete")["QueueUrl"]
+    result = aiokit_cli(
+        "call", "sqs", "delete-queue", "--param", f"QueueUrl={url}", *_where(moto_endpoint)
+    )
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert sqs.list_queues().get("QueueUrls", []) == []  # the call was made
