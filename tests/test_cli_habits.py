@@ -317,12 +317,13 @@ def test_call_across_the_organization(fake_organization: Any, moto_endpoint: str
         (["sts", "get-caller-identity", "--regions", "mars-1"], "unknown region 'mars-1'"),
         (["sts", "get-caller-identity", "--accounts", ""], "names no account"),
         (["sts", "x" * 5000], "sts has no operation"),
+        (["s3", "get-object", "--param", "Bucket=b", "--param", "Key=k"], "a stream of bytes"),
     ],
     ids=[
         "kebab-typo", "snake-typo", "service", "missing-param", "unknown-param", "wrong-type",
         "no-params", "param-and-params", "param-twice", "params-not-json", "params-list",
         "param-no-equals", "query", "output", "concurrency-0", "concurrency-negative",
-        "concurrency-huge", "role-alone", "regions", "accounts-empty", "huge-name",
+        "concurrency-huge", "role-alone", "regions", "accounts-empty", "huge-name", "streaming",
     ],
 )  # fmt: skip
 def test_call_refuses_bad_input_in_one_line_exit_2(

@@ -88,7 +88,15 @@ def check_call(service: str, operation: str, params: dict[str, Any], query: str 
             service=service,
             operation=operation,
         )
-    shape = model.operation_model(camel).input_shape
+    operation_model = model.operation_model(camel)
+    if operation_model.has_streaming_output:
+        raise aiokit.InvalidParameterError(
+            f"{service} {camel} answers with a stream of bytes, which `aiokit call` does not "
+            "print; use the AWS CLI or the library for it",
+            service=service,
+            operation=camel,
+        )
+    shape = operation_model.input_shape
     if shape is None and params:
         raise aiokit.InvalidParameterError(
             f"{service} {camel} takes no parameters", service=service, operation=camel
