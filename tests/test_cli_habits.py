@@ -465,3 +465,53 @@ def test_call_with_an_empty_response_prints_nothing(moto_endpoint: str) -> None:
     )
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert sqs.list_queues().get("QueueUrls", []) == []  # the call was made
+
+
+# --- on a terminal: the progress bar and the table; piped: none of it ----------------------
+
+
+def _on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """``aiokit ARGS`` with stdout and stderr on a pseudo-terminal: its exit code and all it
+    wrote there."""
+    import pty
+
+    env = dict(os.environ, COLUMNS="160", TERM="xterm")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiokit.cli", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the process closed its side
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return process.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+def test_a_fan_out_call_shows_a_progress_bar_on_a_terminal_only(moto_endpoint: str) -> None:
+    args = ["call", "sts", "get-caller-identity", "--regions", "us-east-1,eu-west-1"]
+    code, shown = _on_a_terminal([*args, *_where(moto_endpoint)])
+    assert code == 0, shown
+    assert "━" in shown and "2/2 targets" in shown and "0 failed" in shown
+    assert "2 targets: 2 ok, 0 skipped, 0 failed" in shown
+    piped = aiokit_cli(*args, *_where(moto_endpoint))
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == "2 targets: 2 ok, 0 skipped, 0 failed\n"  # no bar, no colour
+    assert len(piped.stdout.splitlines()) == 2
+
+
+def test_targets_is_a_table_on_a_terminal(moto_endpoint: str) -> None:
+    code, shown = _on_a_terminal(["targets", "--regions", "us-east-1", *_where(moto_endpoint)])
+    assert code == 0, shown
+    assert "┏" in shown and "┃" in shown and "│ 123456789012 │" in shown

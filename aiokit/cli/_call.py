@@ -251,7 +251,7 @@ async def fan_out_call(
     title = f"{call.service} {call.method}"
     report = aiokit.Report()
     records: list[dict[str, Any]] = []
-    bar = _Bar(err.is_terminal, title, len(targets))
+    bar = _Bar(err.is_terminal, title, len(targets), items=False)
     try:
         async with pool.fan_out(
             one, targets, concurrency=concurrency, progress=bar.progress

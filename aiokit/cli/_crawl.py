@@ -52,7 +52,7 @@ __all__ = [
 CRAWL_GC_THRESHOLD = DEFAULT_GC_THRESHOLD
 
 
-def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
+def _progress_bar(enabled: bool, unit: str = "targets", items: bool = True) -> Progress | None:
     if not enabled:
         return None
     return Progress(
@@ -60,7 +60,7 @@ def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
         BarColumn(),
         TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
         TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
-        TextColumn("{task.fields[items]} items"),
+        *([TextColumn("{task.fields[items]} items")] if items else []),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -200,8 +200,15 @@ async def run_crawl(
 class _Bar:
     """The crawl's progress bar on stderr, or nothing."""
 
-    def __init__(self, enabled: bool, description: str, total: int, unit: str = "targets") -> None:
-        self.bar = _progress_bar(enabled, unit)
+    def __init__(
+        self,
+        enabled: bool,
+        description: str,
+        total: int,
+        unit: str = "targets",
+        items: bool = True,
+    ) -> None:
+        self.bar = _progress_bar(enabled, unit, items)
         self.task_id: TaskID | None = None
         if self.bar is not None:
             self.bar.start()
