@@ -72,7 +72,7 @@ def resource_id(item: Any) -> str | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=_default, separators=(",", ":"), sort_keys=True)
+    return json.dumps(value, default=json_default, separators=(",", ":"), sort_keys=True)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -84,7 +84,10 @@ def _text(value: object) -> str:
     return _SURROGATES.sub("\ufffd", str(value))
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What JSON cannot hold, as aiokit writes it everywhere (the sinks, every command's
+    output): datetimes in ISO 8601 (``2026-12-01T18:11:32+00:00``, as the AWS CLI prints
+    them), bytes as UTF-8 text, anything else as its ``str``."""
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     if isinstance(value, bytes):

@@ -1,4 +1,4 @@
-"""The ``aiokit`` command line: crawl, paginate, wait, targets, demo.
+"""The ``aiokit`` command line: call, crawl, paginate, wait, targets, demo.
 
 Needs the ``cli`` extra (click, rich; moto for the demo). The CLI is the one place besides
 the sync facade that starts an event loop. Errors print one line and a hint, with the
@@ -6,7 +6,8 @@ traceback only under ``--debug``; warnings are logged one line each, never with 
 
 Exit codes (see docs/guides/cli.md): 0 every target visited and none failed; 1 one or more
 targets failed; 2 usage, bad input or an unusable output file; 3 stopped by ``--deadline``
-with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM.
+with targets never visited; 130 / 143 interrupted by SIGINT / SIGTERM. A stdout closed by its
+reader (``| head``) ends quietly with 0.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import aiokit  # noqa: E402
 
 from .._paginate import check_listing  # noqa: E402
 from .._validate import did_you_mean  # noqa: E402
+from ._call import OUTPUTS, check_call, fan_out_call, one_call, write_line  # noqa: E402
 from ._console import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -61,7 +63,9 @@ from ._crawl import (  # noqa: E402
     summarise,
 )
 from ._inventory import Helpers, inventory_group  # noqa: E402
+from ._json import dumps, text  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
+from ._names import operation_name, waiter_name  # noqa: E402
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
 __all__ = ["main"]
@@ -71,7 +75,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HINTS: dict[type[BaseException], str] = {
     aiokit.UnknownServiceError: "service names are botocore's: s3, ec2, dynamodb, sqs ...",
-    aiokit.UnknownOperationError: "operations are snake_case or CamelCase: list_objects_v2",
+    aiokit.UnknownOperationError: "operations are kebab-case, snake_case or CamelCase: "
+    "list-objects-v2",
     aiokit.InvalidParameterError: "pass parameters as --param Name=value or --params JSON",
     aiokit.InvalidRegionError: "regions look like eu-west-1; or use --regions all|enabled",
     aiokit.ProfileNotFoundError: "see `aws configure list-profiles`",
@@ -93,10 +98,12 @@ def hint_for(exc: BaseException) -> str | None:
         if "has no waiters" in text:
             return "this service has no waiters; poll with `aiokit paginate` instead"
         if "waiter" in text:
-            return "waiter names are the service's, as listed above: table_exists or TableExists"
+            return "waiter names are the service's, as listed above: table-exists or TableExists"
         if "not paginated" in text:
             return "`aiokit paginate` and `crawl` need an operation that has a paginator"
     if isinstance(exc, aiokit.InvalidParameterError):
+        if "StartingToken" in text:
+            return "pass --starting-token exactly as a NextToken that --max-items printed"
         if "JMESPath" in text:
             return "--query takes a JMESPath expression, e.g. 'Contents[].Key'"
         if "result keys" in text:
@@ -295,8 +302,10 @@ def check_region(region: str | None, option: str = "--region") -> None:
 
 
 def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
+    """``--params JSON`` and ``--param Name=value ...`` as one dict. A key given twice (in
+    both, or twice as ``--param``) is a usage error: neither is to win silently."""
     result: dict[str, Any] = {}
-    if params_json:
+    if params_json is not None:
         try:
             loaded = json.loads(params_json)
         except json.JSONDecodeError as exc:
@@ -304,16 +313,24 @@ def _params(param: Sequence[str], params_json: str | None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise click.BadParameter("--params must be a JSON object")
         result.update(loaded)
+    given: set[str] = set()
     for pair in param:
         if "=" not in pair:
             raise click.BadParameter(f"--param {pair!r}: expected Name=value")
         key, value = pair.split("=", 1)
+        if key in given:
+            raise click.UsageError(f"--param {key} is given twice: give it once")
+        if key in result:
+            raise click.UsageError(f"{key} is given both by --param and in --params: give it once")
+        given.add(key)
         try:
             result[key] = json.loads(value)  # numbers, booleans, lists, objects
         except json.JSONDecodeError:
             result[key] = value
     return result
 
+
+MAX_INT32 = 2**31 - 1  # AWS's integer parameters (MaxKeys, MaxResults...) are 32-bit
 
 # One-off commands (paginate, wait, targets) fail about as fast as the AWS CLI on an
 # unreachable endpoint: 4 attempts, at most 1 + 2 + 4 s of backoff, no page-level retries
@@ -381,7 +398,7 @@ def _common(fn: F) -> F:
     return fn
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(aiokit.__version__, prog_name="aiokit")
 def cli() -> None:
     """aiokit: crawl, paginate and wait on AWS, concurrently, from async Python."""
@@ -473,6 +490,7 @@ async def crawl(
     listed = _regions(regions)
     for name in listed if isinstance(listed, list) else ():
         check_region(name, option="--regions")
+    operation = await anyio.to_thread.run_sync(operation_name, service, operation)
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink, printer = open_output(out_path, chosen, append, replace)
     state = CrawlState()
@@ -526,6 +544,13 @@ async def crawl(
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
 @click.option("--query", help="JMESPath over each page (like the AWS CLI's --query).")
 @click.option("--output", type=click.Choice(["json", "table"]), default="json")
+@click.option(
+    "--max-items",
+    type=click.IntRange(1, MAX_INT32),
+    help="Stop after this many items; prints the NextToken to continue from on stderr.",
+)
+@click.option("--page-size", type=click.IntRange(1, MAX_INT32), help="Items asked for per request.")
+@click.option("--starting-token", help="Continue from a NextToken printed by --max-items.")
 @_common
 @_run
 async def paginate(
@@ -535,30 +560,120 @@ async def paginate(
     params_json: str | None,
     query: str | None,
     output: str,
+    max_items: int | None,
+    page_size: int | None,
+    starting_token: str | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
 ) -> None:
     """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
     params = _params(param, params_json)
+    _pagination_config(params, max_items, page_size, starting_token)
     check_stdout()
+    operation = await anyio.to_thread.run_sync(operation_name, service, operation)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         stream = pager.search(query) if query else pager.items()
         async for value in stream:
             _print_value(value, output)
+        token = pager.resume_token if max_items is not None else None
+    if token is not None:  # truncated by --max-items, as the AWS CLI says it
+        err.print(f"NextToken: {token}", highlight=False, soft_wrap=True, markup=False)
+        err.print("[dim]hint: pass --starting-token TOKEN to continue[/]", highlight=False)
+
+
+def _pagination_config(
+    params: dict[str, Any], max_items: int | None, page_size: int | None, token: str | None
+) -> None:
+    """``--max-items/--page-size/--starting-token`` into ``PaginationConfig``; the same key
+    also in ``--params``'s ``PaginationConfig`` is a usage error, as for ``--param``."""
+    given = {"MaxItems": max_items, "PageSize": page_size, "StartingToken": token}
+    options = {k: v for k, v in given.items() if v is not None}
+    if not options:
+        return
+    config = params.get("PaginationConfig", {})
+    if not isinstance(config, dict):
+        return  # the library says what is wrong with it
+    for key in options.keys() & config.keys():
+        option = "--" + {"MaxItems": "max-items", "PageSize": "page-size"}.get(
+            key, "starting-token"
+        )
+        raise click.UsageError(f"{option} and PaginationConfig {key} in --params: give one")
+    params["PaginationConfig"] = {**config, **options}
+
+
+@cli.command()
+@click.argument("service")
+@click.argument("operation")
+@click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
+@click.option("--params", "params_json", help="Operation parameters as a JSON object.")
+@click.option("--query", help="JMESPath over the response (as the AWS CLI's --query).")
+@click.option("--output", type=click.Choice(OUTPUTS), default="json", show_default=True)
+@click.option("--accounts", help="Call in these accounts: org, self, or ID,ID,...")
+@click.option("--profiles", help="Call as these profiles (comma-separated).")
+@click.option("--role", help="Role to assume in each account (with --accounts).")
+@click.option("--external-id", help="External id for the role.")
+@click.option("--regions", help="Call in these regions: enabled, all, or a comma-separated list.")
+@click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 4096))
+@_common
+@_run
+async def call(
+    service: str,
+    operation: str,
+    param: tuple[str, ...],
+    params_json: str | None,
+    query: str | None,
+    output: str,
+    accounts: str | None,
+    profiles: str | None,
+    role: str | None,
+    external_id: str | None,
+    regions: str | None,
+    concurrency: int,
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+) -> None:
+    """Call SERVICE OPERATION once (e.g. sts get-caller-identity), or in every target.
+
+    With --accounts, --profiles or --regions, the same call runs in every (account, region)
+    target: one outcome a target (account, region, status, result), exit 1 if one failed.
+    """
+    params = _params(param, params_json)
+    fan_out = accounts is not None or profiles is not None or regions is not None
+    if not fan_out and (role or external_id):
+        raise click.UsageError("--role and --external-id need --accounts")
+    check_stdout()
+    checked = await anyio.to_thread.run_sync(check_call, service, operation, params, query)
+    if not fan_out:
+        async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
+            await one_call(pool, checked, output)
+        return
+    spec = _accounts(accounts, profiles, role, external_id)
+    listed = _regions(regions)
+    for name in listed if isinstance(listed, list) else ():
+        check_region(name, option="--regions")
+    async with _pool(profile, region, endpoint_url, concurrency, role) as pool:
+        found = await pool.targets(
+            spec,
+            listed,
+            [service],
+            role=role if accounts not in (None, "org", "self") else None,
+        )
+        await fan_out_call(pool, checked, found, output, concurrency)
 
 
 def _print_value(value: Any, output: str) -> None:
     if output == "table" and isinstance(value, dict):
         out.print(
-            "\t".join(f"{k}={v}" for k, v in value.items()),
+            "\t".join(f"{k}={text(v)}" for k, v in value.items()),
             highlight=False,
             soft_wrap=True,
             markup=False,
         )
     else:
-        out.print(json.dumps(value, default=str), highlight=False, soft_wrap=True, markup=False)
+        out.print(dumps(value), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.command()
@@ -587,8 +702,9 @@ async def wait(
 ) -> None:
     """Wait for SERVICE's WAITER (e.g. dynamodb table_exists --param TableName=t)."""
     params = _params(param, params_json)
+    name = await anyio.to_thread.run_sync(waiter_name, service, waiter)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
-        await pool.wait(service, waiter, timeout=timeout, delay=delay, **params)
+        await pool.wait(service, name, timeout=timeout, delay=delay, **params)
     err.print(f"{service} {waiter}: done")
 
 
@@ -599,6 +715,12 @@ async def wait(
 @click.option("--external-id", help="External id for the role.")
 @click.option("--regions", help="enabled, all, or a comma-separated list.")
 @click.option("--services", help="Keep regions offering these services (comma-separated).")
+@click.option(
+    "--output",
+    type=click.Choice(OUTPUTS),
+    help="table (the default on a terminal), text (tab-separated: the default when piped) "
+    "or json (one object a line).",
+)
 @_common
 @_run
 async def targets(
@@ -608,6 +730,7 @@ async def targets(
     external_id: str | None,
     regions: str | None,
     services: str | None,
+    output: str | None,
     profile: str | None,
     region: str | None,
     endpoint_url: str | None,
@@ -624,12 +747,25 @@ async def targets(
             services.split(",") if services else None,
             role=role if accounts not in (None, "org", "self") else None,
         )
-    table = Table("account", "name", "region", "ou")
-    for t in found:
-        # Text, not markup: account names and OU paths are the organization's own words.
-        table.add_row(*(Text(v or "") for v in (t.account or "self", t.name, t.region, t.ou_path)))
-    out.print(table)
-    err.print(f"{len(found)} targets")
+    _print_targets(found, output or ("table" if out.is_terminal else "text"))
+    err.print(f"{len(found)} target{'' if len(found) == 1 else 's'}")
+
+
+def _print_targets(found: list[aiokit.Target], output: str) -> None:
+    rows = [(t.account or "self", t.name or "", t.region or "", t.ou_path or "") for t in found]
+    if output == "json":
+        for t in found:
+            record = {"account": t.account, "name": t.name, "region": t.region, "ou": t.ou_path}
+            write_line(dumps(record))
+    elif output == "text":  # tab-separated, as the AWS CLI's text; names kept on one line
+        for row in rows:
+            write_line("\t".join(" ".join(v.split()) for v in row))
+    else:
+        table = Table("account", "name", "region", "ou")
+        for row in rows:
+            # Text, not markup: account names and OU paths are the organization's own words.
+            table.add_row(*(Text(v) for v in row))
+        out.print(table)
 
 
 @cli.command()

@@ -3,7 +3,6 @@ table and the exit code the outcomes call for."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from .._gc import DEFAULT_GC_THRESHOLD
 from .._sinks import Run, Sink, open_sink, output_format
 from .._workers import WorkerError
 from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
+from ._json import dumps
 from ._runners import RunnerChoice, describe
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
 CRAWL_GC_THRESHOLD = DEFAULT_GC_THRESHOLD
 
 
-def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
+def _progress_bar(enabled: bool, unit: str = "targets", items: bool = True) -> Progress | None:
     if not enabled:
         return None
     return Progress(
@@ -60,7 +60,7 @@ def _progress_bar(enabled: bool, unit: str = "targets") -> Progress | None:
         BarColumn(),
         TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
         TextColumn("{task.fields[in_flight]} in flight, {task.fields[failed]} failed"),
-        TextColumn("{task.fields[items]} items"),
+        *([TextColumn("{task.fields[items]} items")] if items else []),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -200,8 +200,15 @@ async def run_crawl(
 class _Bar:
     """The crawl's progress bar on stderr, or nothing."""
 
-    def __init__(self, enabled: bool, description: str, total: int, unit: str = "targets") -> None:
-        self.bar = _progress_bar(enabled, unit)
+    def __init__(
+        self,
+        enabled: bool,
+        description: str,
+        total: int,
+        unit: str = "targets",
+        items: bool = True,
+    ) -> None:
+        self.bar = _progress_bar(enabled, unit, items)
         self.task_id: TaskID | None = None
         if self.bar is not None:
             self.bar.start()
@@ -292,7 +299,7 @@ def plan_output(
 
 def table_printer() -> Callable[[Any], None]:
     def show(item: Item) -> None:
-        data = item.data if isinstance(item.data, str) else json.dumps(item.data, default=str)
+        data = item.data if isinstance(item.data, str) else dumps(item.data)
         # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
         out.print(
             f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False

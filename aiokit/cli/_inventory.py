@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ._inventory_run import (
     run_inventory,
     summarise_inventory,
 )
+from ._json import dumps
 from ._runners import RunnerChoice
 
 __all__ = ["Helpers", "inventory_group", "print_diff"]
@@ -42,7 +42,7 @@ def _format(output: str | None) -> str:
 
 
 def _json(data: Any) -> None:
-    click.echo(json.dumps(data, default=str, indent=2))
+    click.echo(dumps(data, indent=2))
 
 
 _HELP = """Inventory: resource types across accounts and regions into a database.
