@@ -281,7 +281,7 @@ class CrawlJob:
             listing = getattr(entry, "listing", entry)  # a ResourceType's, or the Listing
             if listing.name == name:
                 return listing
-        raise KeyError(name)
+        raise AssertionError(f"no listing {name!r} in the job")  # pragma: no cover
 
     def deadline_from(self, deadline_at: float | None) -> CrawlJob:
         """This job with the time left until ``deadline_at`` (wall clock) as its deadline."""
