@@ -334,18 +334,26 @@ class ScopeLimiter:
             return
         now = self._clock()
         learning.accepted += 1
+        if learning.accepted == 1:
+            learning.first = now
         elapsed = now - learning.start
         if learning.accepted < self._LEARN_ACCEPTED and not (
             elapsed >= self._LEARN_SECONDS and learning.accepted >= 2
         ):
             return
-        # What the bucket granted since it was empty is its refill rate (a slight
-        # underestimate: the first grant comes a refill interval and a latency late).
-        refill = learning.accepted / max(elapsed, 1e-3)
+        # The refill rate is the rate of the grants since the bucket was found empty,
+        # counted between the first and the last: from the start it is off by about one
+        # grant in eight (what the bucket had refilled before the first probe, or the
+        # refill interval before the first grant), and a rate learnt 10 % high is a
+        # throttle every second.
+        refill = (learning.accepted - 1) / max(now - learning.first, 1e-3)
         if learning.throttles == 0:
-            if learning.probe < learning.ceiling:
-                # Nothing refused: the probe was under the refill. Probe faster (at most
-                # the rate that emptied the bucket) and count again.
+            # Nothing refused. Granted about as fast as the probe sent: the refill may be
+            # higher, so probe faster; granted slower, the calls themselves were slower
+            # than the probe (one page after another): what they got is kept.
+            if learning.probe < learning.ceiling and refill >= 0.8 * learning.probe:
+                # The probe was under the refill: probe faster (at most the rate that
+                # emptied the bucket) and count again.
                 learning.probe = min(learning.ceiling, learning.probe * 2)
                 learning.start, learning.accepted = now, 0
                 self._set_rate(learning.probe, capacity=1.0)
@@ -453,6 +461,7 @@ class _Learning:
     accepted_before: int
     accepted: int = 0
     throttles: int = 0
+    first: float = 0.0  # when the first grant came
 
 
 # Limiters holding a slot for the call under way in this task; released by the bound
