@@ -452,6 +452,46 @@ def test_targets_of_the_organization_as_json_and_table(
     assert "┃ account" in table.stdout and table.stdout.count("us-east-1") == 6
 
 
+def test_include_management_account_adds_it_to_the_organization(
+    fake_organization: Any, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """--include-management-account: the organization's members and its management account
+    (here the pool's own, visited as itself); refused without --accounts org. On crawl
+    too: the management account's queue is crawled."""
+    args = ["targets", "--accounts", "org", "--role", ROLE, "--regions", "us-east-1"]
+    members = aiokit_cli(*args, "--output", "json", *_where(moto_endpoint))
+    both = aiokit_cli(
+        *args, "--include-management-account", "--output", "json", *_where(moto_endpoint)
+    )
+    assert members.returncode == both.returncode == 0, both.stderr
+    ids = {json.loads(line)["account"] for line in members.stdout.splitlines()}
+    with_it = {json.loads(line)["account"] for line in both.stdout.splitlines()}
+    management = fake_organization.management_account
+    assert management not in ids and with_it == ids | {management}
+    assert both.stderr.strip() == f"{len(ids) + 1} targets"
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="us-east-1")
+    sqs.create_queue(QueueName="in-the-management-account")
+    out = tmp_path / "queues.jsonl"
+    crawled = aiokit_cli(
+        "crawl", "sqs", "list-queues", "--accounts", "org", "--role", ROLE,
+        "--include-management-account", "--regions", "us-east-1", "--out", str(out),
+        *_where(moto_endpoint),
+    )  # fmt: skip
+    assert crawled.returncode == 0, crawled.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert any(r["account"] == management for r in rows), rows
+    for command in (
+        ["targets"],
+        ["crawl", "sqs", "list-queues"],
+        ["call", "sts", "get-caller-identity"],
+    ):
+        refused = aiokit_cli(
+            *command, "--accounts", "self", "--include-management-account", *_where(moto_endpoint)
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "--include-management-account is for --accounts org" in refused.stderr
+
+
 def test_targets_refuses_an_unknown_output(moto_endpoint: str) -> None:
     result = aiokit_cli("targets", "--output", "yaml", *_where(moto_endpoint))
     assert result.returncode == 2 and "'yaml' is not one of" in result.stderr

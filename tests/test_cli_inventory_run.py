@@ -376,6 +376,7 @@ HOSTILE: list[tuple[str, list[str], Callable[[Path], None] | None, str]] = [
     ("concurrency-abc", ["--concurrency", "abc"], None, "'abc' is not a valid integer"),
     ("concurrency-huge", ["--concurrency", "10000000"], None, "is not in the range"),
     ("workers-zero", ["--workers", "0"], None, "'--workers': 0 is not in the range x>=1"),
+    ("management-without-org", ["--include-management-account"], None, "is for --accounts org"),
     ("workers-abc", ["--workers", "abc"], None, "'--workers': 'abc' is not a valid integer"),
     ("deadline-zero", ["--deadline", "0"], None, "'--deadline'"),
     ("spec-missing", ["--spec", "{tmp}/none.toml"], None, "does not exist"),

@@ -359,14 +359,23 @@ def _pool(
 
 
 def _accounts(
-    accounts: str | None, profiles: str | None, role: str | None, external_id: str | None
+    accounts: str | None,
+    profiles: str | None,
+    role: str | None,
+    external_id: str | None,
+    include_management: bool = False,
 ) -> Any:
+    if include_management and accounts != "org":
+        raise click.UsageError(
+            "--include-management-account is for --accounts org (the organization's member "
+            "accounts, and with it its management account)"
+        )
     if profiles:
         return aiokit.Profiles([p for p in profiles.split(",") if p])
     if accounts in (None, "self"):
         return "self"
     if accounts == "org":
-        kw: dict[str, Any] = {"external_id": external_id}
+        kw: dict[str, Any] = {"external_id": external_id, "include_management": include_management}
         if role:
             kw["role"] = role
         return aiokit.Organization(**kw)
@@ -413,6 +422,12 @@ def cli() -> None:
 @click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
 @click.option("--accounts", default="self", show_default=True, help="org, self, or ID,ID,...")
+@click.option(
+    "--include-management-account",
+    "include_management",
+    is_flag=True,
+    help="With --accounts org: visit the management account too.",
+)
 @click.option("--profiles", help="Crawl as these profiles (comma-separated).")
 @click.option("--role", help="Role to assume in each account.")
 @click.option("--external-id", help="External id for the role.")
@@ -460,6 +475,7 @@ async def crawl(
     param: tuple[str, ...],
     params_json: str | None,
     accounts: str,
+    include_management: bool,
     profiles: str | None,
     role: str | None,
     external_id: str | None,
@@ -483,7 +499,8 @@ async def crawl(
     chosen = plan_output(out_path, fmt, resume, append, replace)
     compile_query(query)
     runner = await choose_runner(workers, dask_at)
-    spec = _accounts(accounts, profiles, role, external_id)  # before the output is opened
+    # before the output is opened
+    spec = _accounts(accounts, profiles, role, external_id, include_management)
     # What can be checked without a request is checked before the output is opened too: a
     # typo must not empty an earlier --out file, nor leave an inventory that then refuses
     # the corrected command as "already holds an aiokit inventory".
@@ -611,6 +628,12 @@ def _pagination_config(
 @click.option("--query", help="JMESPath over the response (as the AWS CLI's --query).")
 @click.option("--output", type=click.Choice(OUTPUTS), default="json", show_default=True)
 @click.option("--accounts", help="Call in these accounts: org, self, or ID,ID,...")
+@click.option(
+    "--include-management-account",
+    "include_management",
+    is_flag=True,
+    help="With --accounts org: visit the management account too.",
+)
 @click.option("--profiles", help="Call as these profiles (comma-separated).")
 @click.option("--role", help="Role to assume in each account (with --accounts).")
 @click.option("--external-id", help="External id for the role.")
@@ -626,6 +649,7 @@ async def call(
     query: str | None,
     output: str,
     accounts: str | None,
+    include_management: bool,
     profiles: str | None,
     role: str | None,
     external_id: str | None,
@@ -642,6 +666,8 @@ async def call(
     """
     params = _params(param, params_json)
     fan_out = accounts is not None or profiles is not None or regions is not None
+    if include_management and accounts != "org":
+        _accounts(accounts, profiles, role, external_id, include_management)  # says why
     if not fan_out and (role or external_id):
         raise click.UsageError("--role and --external-id need --accounts")
     check_stdout()
@@ -650,7 +676,7 @@ async def call(
         async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
             await one_call(pool, checked, output)
         return
-    spec = _accounts(accounts, profiles, role, external_id)
+    spec = _accounts(accounts, profiles, role, external_id, include_management)
     listed = _regions(regions)
     for name in listed if isinstance(listed, list) else ():
         check_region(name, option="--regions")
@@ -710,6 +736,12 @@ async def wait(
 
 @cli.command()
 @click.option("--accounts", default="self", show_default=True, help="org, self, or ID,ID,...")
+@click.option(
+    "--include-management-account",
+    "include_management",
+    is_flag=True,
+    help="With --accounts org: visit the management account too.",
+)
 @click.option("--profiles", help="Profiles (comma-separated).")
 @click.option("--role", help="Role to assume in each account.")
 @click.option("--external-id", help="External id for the role.")
@@ -725,6 +757,7 @@ async def wait(
 @_run
 async def targets(
     accounts: str,
+    include_management: bool,
     profiles: str | None,
     role: str | None,
     external_id: str | None,
@@ -737,7 +770,7 @@ async def targets(
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
     check_stdout()
-    spec = _accounts(accounts, profiles, role, external_id)
+    spec = _accounts(accounts, profiles, role, external_id, include_management)
     if isinstance(spec, aiokit.Organization):
         spec = dataclasses.replace(spec, with_ou_paths=True)  # the table's "ou" column
     async with _pool(profile, region, endpoint_url, role=role) as pool:

@@ -60,6 +60,12 @@ unit ok or skipped; 1 a unit failed; 2 usage or an unusable --out; 3 stopped by 
 
 _RUN_OPTIONS = [
     click.option("--accounts", default="self", show_default=True, help="org, self, or ID,ID,..."),
+    click.option(
+        "--include-management-account",
+        "include_management",
+        is_flag=True,
+        help="With --accounts org: inventory the management account too.",
+    ),
     click.option("--profiles", help="Inventory as these profiles (comma-separated)."),
     click.option("--role", help="Role to assume in each account."),
     click.option("--external-id", help="External id for the role."),
@@ -130,6 +136,7 @@ class Helpers:
 async def _inventory(
     helpers: Helpers,
     accounts: str,
+    include_management: bool,
     profiles: str | None,
     role: str | None,
     external_id: str | None,
@@ -151,7 +158,7 @@ async def _inventory(
     )
     types = _selected(resources, catalogue)
     # Checked before --out is opened, and before any request.
-    who = helpers.accounts(accounts, profiles, role, external_id)
+    who = helpers.accounts(accounts, profiles, role, external_id, include_management)
     where = helpers.regions(regions)
     for name in where if isinstance(where, list) else ():
         helpers.check_region(name, option="--regions")
