@@ -439,8 +439,10 @@ async def test_a_deadline_leaves_the_run_unfinished_and_resume_finishes_it(
     db = tmp_path / "inventory.db"
     async with org_pool() as pool:
         await seed_light(pool, accounts)
+    # A deadline far shorter than the run: 42 units one at a time take ~0.3 s on an idle
+    # machine against moto (0.3 s was seen to finish them all).
     cut = await cli(*inventory_args(moto_endpoint, db, "--concurrency", "1", "--deadline",
-                                    "0.3", names=LIGHT))  # fmt: skip
+                                    "0.02", names=LIGHT))  # fmt: skip
     assert cut.returncode == 3, cut.stderr
     assert "units never visited (--resume runs them)" in cut.stderr
     assert rows(db, "SELECT finished FROM runs") == [(None,)]
