@@ -310,7 +310,6 @@ class Crawl:
         given = tuple(dict.fromkeys(checked_target(t) for t in targets))
         fan_out = self._fan_out
         fan_out._trace_start(len(given))  # the driver's span of the crawl (aiokit.otel)
-        error: BaseException | None = None
         job = CrawlJob(
             sharded.spec,
             self._service,
@@ -322,6 +321,14 @@ class Crawl:
             plain=self._plain,
             trace_context=fan_out.trace_context(),
         )
+        await self._relay_job(sharded, job)
+
+    async def _relay_job(self, sharded: Sharded, job: CrawlJob) -> None:
+        """Run ``job`` with ``sharded``'s runner: each finished target's (or unit's) items,
+        then its outcome, as in-process; the driver's span ended however it ends."""
+        assert self._send is not None
+        fan_out = self._fan_out
+        error: BaseException | None = None
         # The fan-out (which raises the collector's threshold, if asked) runs in the
         # workers; the driver, unpickling every item, raises it here as it would.
         try:
@@ -329,8 +336,9 @@ class Crawl:
                 async with self._send, sharded.runner.run(sharded, job) as run:
                     while (finished := await run.next()) is not None:
                         target, records, outcome = finished
+                        outcome = self._received_outcome(outcome)
                         for record in records:
-                            await self._send_item(Item(target, record))
+                            await self._send_item(Item(target, record, outcome.listing))
                         self._outcome(outcome)
                         await send_soon(self._send, outcome)
                     fan_out._record_summaries(run.summaries)
@@ -339,6 +347,11 @@ class Crawl:
             raise
         finally:
             fan_out._trace_end(error)
+
+    def _received_outcome(self, outcome: Outcome[int]) -> Outcome[int]:
+        """A worker's outcome as this crawl yields it (a crawl of many listings puts its
+        own listing object back)."""
+        return outcome
 
     def _outcome(self, outcome: Outcome[int]) -> None:
         """Count a worker's outcome in the statistics (and progress), then in the report."""

@@ -33,7 +33,6 @@ from .limits import DEFAULT_LIMITS, FanOutLimits
 from .listings import Listing
 from .outcomes import Outcome, Progress
 from .runners import CrawlJob, Sharded
-from .streams import send_soon
 from .targets import Target
 
 __all__ = ["Done", "ManyCrawl", "interleaved_units", "is_listings"]
@@ -179,6 +178,7 @@ class ManyCrawl(Crawl):
                 )
         self._listings = [listing for listing, _ in by_name.values()]
         self._entries = tuple(dict.fromkeys(listings))  # what a worker process is sent
+        self._by_name = {listing.name: listing for listing in self._listings}
         self._records = {listing: records for listing, records in by_name.values()}
         self._done = _checked_done(done)
         self._on_outcome = on_outcome
@@ -236,7 +236,6 @@ class ManyCrawl(Crawl):
         targets = self._given_targets or list(dict.fromkeys(u.via for u in self._units.units))
         fan_out = self._fan_out
         fan_out._trace_start(len(self._units.units))  # the driver's span (aiokit.otel)
-        error: BaseException | None = None
         job = CrawlJob(
             sharded.spec,
             "",
@@ -250,25 +249,12 @@ class ManyCrawl(Crawl):
             units=tuple((u.target, u.listing.name) for u in self._units.units),
             trace_context=fan_out.trace_context(),
         )
-        by_name = {listing.name: listing for listing in self._listings}
-        try:
-            with fan_out._collector:
-                async with self._send, sharded.runner.run(sharded, job) as run:
-                    while (finished := await run.next()) is not None:
-                        target, records, outcome = finished
-                        assert outcome.listing is not None
-                        listing = by_name[outcome.listing.name]  # this crawl's own object
-                        outcome = dataclasses.replace(outcome, listing=listing)
-                        for record in records:
-                            await self._send_item(Item(target, record, listing))
-                        self._outcome(outcome)
-                        await send_soon(self._send, outcome)
-                    fan_out._record_summaries(run.summaries)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            fan_out._trace_end(error)
+        await self._relay_job(sharded, job)
+
+    def _received_outcome(self, outcome: Outcome[int]) -> Outcome[int]:
+        """A worker's outcome, with this crawl's own listing object (the item's too)."""
+        assert outcome.listing is not None
+        return dataclasses.replace(outcome, listing=self._by_name[outcome.listing.name])
 
     def _plan(self, targets: list[Target]) -> list[Unit]:
         """Check every listing (blocking: botocore's models), then order the units."""

@@ -209,8 +209,8 @@ class Processes(Runner):
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        warm, self_warm = self._warm, None
-        object.__setattr__(self, "_warm", self_warm)
+        warm = self._warm
+        object.__setattr__(self, "_warm", None)
         if warm is not None:
             await warm.stop()
 
