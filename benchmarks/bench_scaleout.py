@@ -72,6 +72,7 @@ CONTENDERS = ("in_process", "processes", "processes_warm", "dask")
 ROLE_NAME = "OrganizationAccountAccessRole"
 MANAGEMENT_KEY = ("AKIAFAKEMANAGEMENT00", "fake-management-secret")
 SAMPLE_SECONDS = 0.05
+PSS_EVERY = 10  # PSS is read every 10th sample (0.5 s)
 
 # Regime thresholds (shares of one core): see the module docstring.
 SERVER_BOUND = 0.80
@@ -143,13 +144,24 @@ class TreeSampler:
         self.parent: dict[tuple[int, float], int] = {}
         self.peak_rss = 0  # summed over the tree
         self.peak_process_rss = 0  # the largest single process
+        # PSS (proportional set size: a page shared by k processes counts 1/k in each),
+        # summed over the tree: what the tree takes of the machine's memory, shared pages
+        # (libraries, a forkserver's preloaded modules) counted once. Read from
+        # /proc/PID/smaps_rollup every PSS_EVERY-th sample (it walks the page tables).
+        self.peak_pss = 0
+        self.pss_at_peak: dict[str, int] = {}  # process -> its PSS when the sum peaked
+        self._samples = 0
         self.processes = 0
         self.start_cpu = dict(self._sample_cpu())
 
     def _sample_cpu(self) -> Iterable[tuple[tuple[int, float], float]]:
         rss = 0
         found = 0
-        for proc in [self._me, *self._me.children(recursive=True)]:
+        procs = [self._me, *self._me.children(recursive=True)]
+        self._samples += 1
+        if self._samples % PSS_EVERY == 1:
+            self._sample_pss(procs)
+        for proc in procs:
             try:
                 with proc.oneshot():
                     one = proc.memory_info().rss
@@ -166,6 +178,28 @@ class TreeSampler:
                 yield key, times.user + times.system
         self.peak_rss = max(self.peak_rss, rss)
         self.processes = max(self.processes, found)
+
+    def _sample_pss(self, procs: Sequence[Any]) -> None:
+        found: dict[str, int] = {}
+        roles: dict[int, str] = {self._me.pid: "driver"}
+        for proc in procs:
+            try:
+                pss = read_pss(proc.pid)
+                name = roles.get(proc.pid) or _role(proc.cmdline())
+                if roles.get(proc.ppid()) == "forkserver":
+                    name = "worker"  # forked by the fork server: its command line
+                roles[proc.pid] = name
+            except (OSError, self._psutil.Error):
+                continue  # it ended while we looked
+            label = name
+            for n in range(2, 100):  # two workers: worker, worker#2
+                if label not in found:
+                    break
+                label = f"{name}#{n}"
+            found[label] = pss
+        total = sum(found.values())
+        if total > self.peak_pss:
+            self.peak_pss, self.pss_at_peak = total, found
 
     def sample(self) -> None:
         self.cpu.update(self._sample_cpu())
@@ -188,12 +222,48 @@ class TreeSampler:
         """CPU of the descendants during the sampling, but the reaped children of this
         process (``RUSAGE_CHILDREN`` counts those exactly)."""
         alive = {key for key, _ in self._sample_cpu()}
+        alive_pids = {pid for pid, _ in alive}
         total = 0.0
         for key, cpu in self.cpu.items():
-            if key not in alive and self.parent.get(key) == self._me.pid:
-                continue  # a reaped child: in RUSAGE_CHILDREN
+            parent = self.parent.get(key)
+            if key not in alive and (parent == self._me.pid or parent not in alive_pids):
+                # Reaped by this process, or by a process since reaped by it (a fork
+                # server's workers): its CPU is in RUSAGE_CHILDREN already.
+                continue
             total += cpu - self.start_cpu.get(key, 0.0)
         return total
+
+
+def read_pss(pid: int) -> int:
+    """The PSS of process ``pid`` in bytes (Linux ``/proc/PID/smaps_rollup``)."""
+    return read_rollup(pid)["Pss"]
+
+
+def read_rollup(pid: int) -> dict[str, int]:
+    """``/proc/PID/smaps_rollup``'s sizes in bytes (``Rss``, ``Pss``, ``Private_Dirty``...)."""
+    sizes: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                sizes[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    if "Pss" not in sizes:
+        raise OSError(f"no Pss line for process {pid}")
+    return sizes
+
+
+def _role(cmdline: Sequence[str]) -> str:
+    """What a process of the tree is, from its command line (for the PSS breakdown)."""
+    text = " ".join(cmdline)
+    for needle, role in (
+        ("resource_tracker", "resource-tracker"),
+        ("forkserver", "forkserver"),
+        ("spawn_main", "worker"),
+        ("distributed", "dask"),
+    ):
+        if needle in text:
+            return role
+    return "other"
 
 
 def _cpu(who: int) -> float:
@@ -301,6 +371,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": sampler.peak_rss / 2**20,
         "baseline_rss_mb": baseline_rss / 2**20,
         "peak_process_rss_mb": sampler.peak_process_rss / 2**20,
+        "peak_pss_mb": sampler.peak_pss / 2**20,
+        "pss_at_peak_mb": {k: round(v / 2**20, 1) for k, v in sampler.pss_at_peak.items()},
         "processes": sampler.processes,
         "failed": len(failed),
         "failed_sample": failed[:3],
@@ -366,6 +438,8 @@ class Run:
     peak_rss_mb: float = 0.0
     baseline_rss_mb: float = 0.0
     peak_process_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
+    pss_at_peak_mb: dict[str, float] = field(default_factory=dict)
     processes: int = 0
     server_cpu: float = 0.0
     requests: int = 0
@@ -485,6 +559,8 @@ def run_contender(fake: Any, spec: dict[str, Any], expected: set[str], time_cap:
         peak_rss_mb=payload["peak_rss_mb"],
         baseline_rss_mb=payload["baseline_rss_mb"],
         peak_process_rss_mb=payload["peak_process_rss_mb"],
+        peak_pss_mb=payload.get("peak_pss_mb", 0.0),
+        pss_at_peak_mb=payload.get("pss_at_peak_mb", {}),
         processes=payload["processes"],
         server_cpu=float(stats["cpu_seconds"]),
         requests=int(stats["requests"]),
@@ -521,6 +597,8 @@ class Report:
             peak_rss_mb=med("peak_rss_mb"),
             baseline_rss_mb=med("baseline_rss_mb"),
             peak_process_rss_mb=med("peak_process_rss_mb"),
+            peak_pss_mb=med("peak_pss_mb"),
+            pss_at_peak_mb=sorted(done, key=lambda r: r.peak_pss_mb)[len(done) // 2].pss_at_peak_mb,
             processes=max(r.processes for r in done),
             server_cpu=med("server_cpu"),
             requests=round(med("requests")),
@@ -639,6 +717,13 @@ def format_report(report: Report) -> str:
                     f"CPU ratio {r.cpu / base.cpu:.2f}; its largest process "
                     f"{r.peak_process_rss_mb / base.peak_rss_mb:.2f}x in_process"
                 )
+                if base.peak_pss_mb:
+                    parts = ", ".join(f"{k} {v:.0f}" for k, v in r.pss_at_peak_mb.items())
+                    lines.append(
+                        f"memory ratio (PSS): {r.peak_pss_mb / base.peak_pss_mb:.2f} ({name} "
+                        f"peak PSS {r.peak_pss_mb:.1f} MB / in_process {base.peak_pss_mb:.1f} "
+                        f"MB; at its peak, MB: {parts})"
+                    )
         for name, r in summaries.items():
             if name != "in_process" and not r.skipped and r.cpu > r.cpu_driver:
                 per_worker = (r.cpu - r.cpu_driver) / report.workers

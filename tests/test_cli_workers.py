@@ -36,6 +36,7 @@ from aiohttp import web
 
 import aiokit
 from aiokit.testing import FakeOrganization, serve_on_loopback
+from tests.test_runners import worker_processes
 
 if TYPE_CHECKING:
     from tests.conftest import OrgPool, SeedQueues
@@ -377,15 +378,9 @@ def _tree(pid: int) -> list[psutil.Process]:
 
 
 def _workers(pid: int) -> list[psutil.Process]:
-    """The worker processes under ``pid`` (not multiprocessing's resource tracker)."""
-    found = []
-    for p in _tree(pid):
-        try:
-            if any("spawn_main" in part for part in p.cmdline()):
-                found.append(p)
-        except psutil.Error:
-            pass  # ended meanwhile
-    return found
+    """The worker processes under ``pid`` (not multiprocessing's resource tracker, nor the
+    fork server they are forked from)."""
+    return worker_processes(_tree(pid))
 
 
 def _running(process: psutil.Process) -> bool:

@@ -420,6 +420,28 @@ def _ignores_sigint(pid: int) -> bool:
     return False
 
 
+def worker_processes(children: list[Any]) -> list[Any]:
+    """The worker processes among a driver's descendants ``children`` (psutil processes):
+    not multiprocessing's resource tracker, nor the fork server its workers are forked from
+    (a worker forked by it has its command line: told apart by its parent)."""
+    import psutil
+
+    found, servers = [], set()
+    for child in children:
+        try:
+            line = " ".join(child.cmdline())
+            if "resource_tracker" in line:
+                continue
+            if "forkserver" in line and child.ppid() not in servers:
+                if not any(c.pid == child.ppid() for c in children):  # the driver's child
+                    servers.add(child.pid)
+                    continue
+            found.append(child)
+        except psutil.Error:
+            pass  # it ended meanwhile
+    return found
+
+
 def _wait_until_the_workers_run(pid: int, shards: int) -> list[Any]:
     """The driver's workers, once each is past its interpreter's start (it ignores SIGINT)."""
     import time
@@ -429,7 +451,7 @@ def _wait_until_the_workers_run(pid: int, shards: int) -> list[Any]:
     deadline = time.monotonic() + 60
     while True:
         children = psutil.Process(pid).children(recursive=True)
-        workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+        workers = worker_processes(children)
         if len(workers) == shards and all(_ignores_sigint(w.pid) for w in workers):
             return children
         assert time.monotonic() < deadline, children
@@ -496,7 +518,7 @@ def test_ctrl_c_while_the_workers_still_import_is_quiet_too(
             deadline = time.monotonic() + 60
             while True:  # each worker, as soon as it exists
                 children = psutil.Process(proc.pid).children(recursive=True)
-                workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+                workers = worker_processes(children)
                 if len(workers) == shards:
                     break
                 assert time.monotonic() < deadline, children
@@ -660,3 +682,52 @@ async def test_the_driver_raises_the_collectors_threshold_as_in_process(
                 seen.append(gc.get_threshold()[0])
     assert seen and set(seen) == {50_000}
     assert gc.get_threshold() == before
+
+
+def _descendants() -> set[int]:
+    """This process's descendants (the moto server among them) but multiprocessing's
+    resource tracker (it lives on)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:
+            pass  # it ended meanwhile
+    return found
+
+
+async def test_the_fork_server_aiokit_starts_is_stopped_with_the_last_run(seeded: Seeded) -> None:
+    from multiprocessing import forkserver
+
+    pool, targets, counts = seeded
+    before = _descendants()
+    items, report = await pool.crawl(
+        "sqs", "list_queues", targets[:6], runner=aiokit.Processes(2)
+    ).collect()
+    assert report.counts == {"ok": 6}
+    assert len(items) == sum(counts[(t.account, t.region)] for t in targets[:6])
+    assert _descendants() == before  # no worker, nor the fork server they were forked from
+    assert forkserver._forkserver._forkserver_pid is None
+
+
+async def test_an_applications_own_fork_server_is_used_and_left_running(seeded: Seeded) -> None:
+    from multiprocessing import forkserver
+
+    pool, targets, _ = seeded
+    server = forkserver._forkserver
+    before = _descendants()
+    server.ensure_running()  # the application's, started before aiokit's first run
+    pid = server._forkserver_pid
+    try:
+        _, report = await pool.crawl(
+            "sqs", "list_queues", targets[:6], runner=aiokit.Processes(2)
+        ).collect()
+        assert report.counts == {"ok": 6}
+        assert server._forkserver_pid == pid
+        assert _descendants() == before | {pid}
+    finally:
+        server._stop()
+    assert _descendants() == before

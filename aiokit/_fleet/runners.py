@@ -63,6 +63,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import zlib
@@ -77,6 +78,7 @@ import anyio
 
 from .._exceptions import ConfigurationError, UsageError
 from .._protocols import Requester
+from . import forkserver
 from .fanout import Context, FanOut, checked_target
 from .limits import FanOutLimits
 from .outcomes import Outcome, Progress, Status, WorkerSummary
@@ -234,7 +236,10 @@ def refuse_in_a_starting_worker(runner: Runner | None) -> None:
     ``ConfigurationError`` saying what to do, and does not start it again.
     """
     if runner is not None and getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise SystemExit(f"aiokit: a worker process started a crawl with runner=: {_MAIN_GUARD}")
+        # Written here: a fork server's worker ends with os._exit, printing no SystemExit.
+        sys.stderr.write(f"aiokit: a worker process started a crawl with runner=: {_MAIN_GUARD}\n")
+        sys.stderr.flush()
+        raise SystemExit(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +348,7 @@ class WarmWorkers:
 
     def __init__(self, runner: Processes) -> None:
         self._runner = runner
-        self._context = multiprocessing.get_context("spawn")
+        self._context: Any = None  # the fork server's (held until stop()), or spawn's
         self._idle: dict[int, _Warm] = {}
         self._claimed = False
         self._stopped = False
@@ -352,6 +357,8 @@ class WarmWorkers:
         """Start the missing workers and wait until each is ready (cancellable: a cancel
         stops the ones it started)."""
         started: dict[int, _Warm] = {}
+        if self._context is None:
+            self._context = await hold_context(())
         try:
             for shard in range(self._runner.n):
                 if shard not in self._idle:
@@ -393,6 +400,9 @@ class WarmWorkers:
         idle, self._idle = list(self._idle.values()), {}
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_stop_warm, idle)
+            if self._context is not None:
+                self._context = None
+                await anyio.to_thread.run_sync(forkserver.release)
 
     def _spawn(self, shard: int, main: Callable[[Connection, Connection], None]) -> _Warm:
         jobs_in, jobs_out = self._context.Pipe(duplex=False)
@@ -437,9 +447,9 @@ class WarmWorkers:
 
 #: Why a worker may end before it started: it is the user's script being imported again.
 _MAIN_GUARD = (
-    "each worker process imports the main module again (multiprocessing's spawn start "
-    "method): a script that runs a crawl with runner= must do so under `if __name__ == "
-    '"__main__":`'
+    "each worker process imports the main module again (as multiprocessing's spawn and "
+    "forkserver start methods do): a script that runs a crawl with runner= must do so "
+    'under `if __name__ == "__main__":`'
 )
 
 
@@ -463,7 +473,7 @@ class ProcessRun:
         deadline = job.limits.deadline
         self._deadline_at = None if deadline is None else time.time() + deadline
         self.summaries: list[WorkerSummary] = []
-        self._context = multiprocessing.get_context("spawn")
+        self._context: Any = None  # held from __aenter__ to _stop()
         shard = sharded.runner.shard
         shards: dict[int, dict[Any, None]] = {}
         # Many listings: a shard's job is its targets, less the units done (given, or
@@ -485,6 +495,8 @@ class ProcessRun:
 
     async def __aenter__(self) -> ProcessRun:
         try:
+            services = {self._job.service, *(_service_of(e) for e in self._job.listings)}
+            self._context = await hold_context(s for s in services if s)
             if self._warm is not None:
                 await self._warm.start()  # replaces the ones a run before could not give back
             for shard in list(self._pending):
@@ -651,6 +663,9 @@ class ProcessRun:
     async def _stop(self) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_stop_all, list(self._workers.values()))
+            if self._context is not None:  # every worker of this run is joined
+                self._context = None
+                await anyio.to_thread.run_sync(forkserver.release)
         self._workers.clear()
         if self._warm is not None:
             self._warm.release()
@@ -715,6 +730,26 @@ class ShardedFanOut(FanOut[T]):
                 self._record_elsewhere(finished[2])
                 await send_soon(send, finished[2])
             self._record_summaries(run.summaries)
+
+
+async def hold_context(services: Iterable[str]) -> Any:
+    """The multiprocessing context to start workers with (the fork server's, loaded with
+    ``services``' models, or spawn's), held until :func:`forkserver.release`: the caller
+    releases it. Not cancellable while it starts the server (a cancel comes after)."""
+    wanted = list(services)
+
+    def acquire() -> Any:
+        with _sigint_blocked():  # the server, and so its workers, start with SIGINT blocked
+            return forkserver.acquire(wanted)
+
+    with anyio.CancelScope(shield=True):
+        context = await anyio.to_thread.run_sync(acquire)
+    return context
+
+
+def _service_of(entry: Any) -> str:
+    """A many-listing job's entry's service (a ``Listing``, or a ``ResourceType``'s)."""
+    return str(getattr(getattr(entry, "listing", entry), "service", "") or "")
 
 
 @contextlib.contextmanager
