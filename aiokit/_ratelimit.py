@@ -198,6 +198,10 @@ class ScopeLimiter:
     _LEARN_ACCEPTED = 8
     _LEARN_SECONDS = 2.0
     _HOLD = 0.9
+    # While learning, once refused and this many grants counted, the probe is brought
+    # down to _STEER_OVER times the refill those grants show.
+    _STEER_AFTER = 4
+    _STEER_OVER = 1.5
     # A learnt rate (not a documented quota) is raised by _REPROBE_STEP after each
     # _REPROBE_SECONDS without a throttle: what was learnt may have been the share left by
     # another consumer of the same quota, gone since. A throttle then learns again.
@@ -337,6 +341,17 @@ class ScopeLimiter:
         if learning.accepted == 1:
             learning.first = now
         elapsed = now - learning.start
+        if learning.throttles and learning.accepted >= self._STEER_AFTER:
+            # Refused while granted: the probe is above the refill, and every request sent
+            # above it is a throttle. The grants so far already say about what the refill
+            # is: probe just over that while counting on (a scope with no documented quota
+            # starts its probe at the rate that emptied its bucket, often several times
+            # the refill).
+            estimate = (learning.accepted - 1) / max(now - learning.first, 1e-3)
+            steer = max(self._MIN_RATE, estimate * self._STEER_OVER)
+            if steer < learning.probe:
+                learning.probe = steer
+                self._set_rate(steer, capacity=1.0)
         if learning.accepted < self._LEARN_ACCEPTED and not (
             elapsed >= self._LEARN_SECONDS and learning.accepted >= 2
         ):
