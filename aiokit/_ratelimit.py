@@ -347,8 +347,7 @@ class ScopeLimiter:
             # is: probe just over that while counting on (a scope with no documented quota
             # starts its probe at the rate that emptied its bucket, often several times
             # the refill).
-            estimate = (learning.accepted - 1) / max(now - learning.first, 1e-3)
-            steer = max(self._MIN_RATE, estimate * self._STEER_OVER)
+            steer = max(self._MIN_RATE, learning.refill(now) * self._STEER_OVER)
             if steer < learning.probe:
                 learning.probe = steer
                 self._set_rate(steer, capacity=1.0)
@@ -356,12 +355,7 @@ class ScopeLimiter:
             elapsed >= self._LEARN_SECONDS and learning.accepted >= 2
         ):
             return
-        # The refill rate is the rate of the grants since the bucket was found empty,
-        # counted between the first and the last: from the start it is off by about one
-        # grant in eight (what the bucket had refilled before the first probe, or the
-        # refill interval before the first grant), and a rate learnt 10 % high is a
-        # throttle every second.
-        refill = (learning.accepted - 1) / max(now - learning.first, 1e-3)
+        refill = learning.refill(now)
         if learning.throttles == 0:
             # Nothing refused. Granted about as fast as the probe sent: the refill may be
             # higher, so probe faster; granted slower, the calls themselves were slower
@@ -395,6 +389,8 @@ class ScopeLimiter:
         learning = self._learning
         if learning is not None:
             learning.throttles += 1
+            learning.last_throttle = self._clock()
+            learning.granted_by_last_throttle = learning.accepted
             if learning.throttles > 2 * learning.accepted + 4:
                 # Refused far more than granted: the probe is far above the refill, and
                 # each request sent above it costs a throttle. Slow the probe down.
@@ -477,6 +473,23 @@ class _Learning:
     accepted: int = 0
     throttles: int = 0
     first: float = 0.0  # when the first grant came
+    last_throttle: float = 0.0  # when the last refusal came (the bucket empty again)
+    granted_by_last_throttle: int = 0  # grants between ``start`` and ``last_throttle``
+
+    # Grants between two refusals that each say the bucket is empty are exactly what it
+    # refilled in between: a measure a stall of the client (a backoff after a 500, a
+    # busy event loop) cannot lower, where grants over time can.
+    _ENVELOPE_GRANTS = 3
+
+    def refill(self, now: float) -> float:
+        """The refill rate the grants and refusals so far show."""
+        if self.granted_by_last_throttle >= self._ENVELOPE_GRANTS:
+            return self.granted_by_last_throttle / max(self.last_throttle - self.start, 1e-3)
+        # Otherwise the grants' rate, counted between the first and the last: from the
+        # start it is off by about one grant in eight (what the bucket had refilled before
+        # the first probe, or the refill interval before the first grant), and a rate
+        # learnt 10 % high is a throttle every second.
+        return (self.accepted - 1) / max(now - self.first, 1e-3)
 
 
 # Limiters holding a slot for the call under way in this task; released by the bound

@@ -246,7 +246,7 @@ def _throttled_small(retry_mode: str, cap: float, two_services: bool = False) ->
 
 DEFAULT_SCENARIOS = ("latency", "throttled", "scale", "faults")
 # Contenders run only when named: comparisons of aiokit's parts, not real-world crawlers.
-EXTRA_CONTENDERS = ("aiokit_standard", "aiokit_adaptive", "best_with_parts")
+EXTRA_CONTENDERS = ("aiokit_standard", "aiokit_adaptive", "best_with_parts", "aiokit_sequential")
 
 # CPU seconds each floor measurement runs for (per request shape and parser set); the
 # floor is measured again before every contender run.

@@ -93,13 +93,39 @@ def test_the_first_throttle_starts_learning_and_the_grants_give_the_refill_rate(
         limiter.on_throttle()
         t.now += 0.05
         limiter.on_success(sent=t.now - 0.01)
-    assert limiter.max_rate == pytest.approx(0.9 * 10.0, rel=0.05)
+    # 7 grants between the first refusal and the last (0.75 s): within one grant of the
+    # 7.5 the bucket refilled meanwhile, then held at 0.9 of that.
+    assert limiter.max_rate == pytest.approx(0.9 * 10.0, rel=0.08)
     assert limiter.throttles == 9
     held = limiter.max_rate
     for _ in range(200):  # held: no probing above what the bucket refills
         t.now += 1 / held
         limiter.on_success()
     assert limiter.max_rate == held
+
+
+def test_a_stall_of_the_client_while_learning_does_not_lower_the_learnt_rate() -> None:
+    """Refused and granted in turn at a 10/s refill, then the client stalls for a second (a
+    backoff after an HTTP 500, a busy loop) and its next grants come as slowly as it sends:
+    the grants between two refusals (the bucket empty at both) give the refill; the grants'
+    rate over the whole time would say 3.7/s."""
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(20):
+        t.now += 0.02
+        limiter.on_success()
+    limiter.on_throttle()
+    for _ in range(4):  # refused, granted: one grant every 0.1 s
+        t.now += 0.05
+        limiter.on_throttle()
+        t.now += 0.05
+        limiter.on_success(sent=t.now - 0.01)
+    t.now += 1.0  # the stall
+    for _ in range(4):  # sent slowly, so granted slowly: no refusal
+        t.now += 0.15
+        limiter.on_success(sent=t.now - 0.01)
+    assert limiter._learning is None  # learnt
+    assert limiter.max_rate >= 0.9 * 10.0 * 0.8  # 3 grants in 0.35 s: 8.6/s, held at 7.7
 
 
 def test_a_documented_quota_is_held_until_aws_says_otherwise() -> None:

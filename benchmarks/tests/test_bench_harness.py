@@ -193,9 +193,10 @@ def test_throttled_small_is_rate_bound_at_four_seconds(name: str) -> None:
     assert scenario.retry_mode == ("adaptive" if name.endswith("adaptive") else "standard")
 
 
-def test_two_services_side_by_side_are_exact_for_the_expert_the_best_and_aiokit() -> None:
+def test_two_services_are_exact_for_expert_best_and_aiokit_in_one_crawl_or_in_turn() -> None:
     """EC2 and DynamoDB in every target (tiny_two): the strengthened hand-written crawl,
-    the old best one and aiokit's many-listing crawl each return exactly the fake's
+    the old best one, aiokit's many-listing crawl and a function draining them in turn
+    each return exactly the fake's
     instances and tables, with exactly a perfect crawl's requests."""
     scenario = crawl_bench._scenarios(quick=True)["tiny_two"]
     config = scenario.fake_config()
@@ -204,7 +205,7 @@ def test_two_services_side_by_side_are_exact_for_the_expert_the_best_and_aiokit(
     assert len(expected) == 6 * (25 + 12)
     assert "100000000001/us-east-1/table-00011" in expected
     assert "100000000003/us-east-2/table-00000" in expected
-    names = ["aioboto3_expert", "aioboto3_best", "aiokit"]
+    names = ["aioboto3_expert", "aioboto3_best", "aiokit", "aiokit_sequential"]
     report = run_scenario(
         scenario, names, repeats=1, concurrency=8, log=lambda _: None, floor_seconds=0.02
     )
