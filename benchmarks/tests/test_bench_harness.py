@@ -196,8 +196,8 @@ def test_throttled_small_is_rate_bound_at_four_seconds(name: str) -> None:
 def test_two_services_are_exact_for_expert_best_and_aiokit_in_one_crawl_or_in_turn() -> None:
     """EC2 and DynamoDB in every target (tiny_two): the strengthened hand-written crawl,
     the old best one, aiokit's many-listing crawl and a function draining them in turn
-    each return exactly the fake's
-    instances and tables, with exactly a perfect crawl's requests."""
+    each return exactly the fake's instances and tables, with exactly a perfect crawl's
+    requests."""
     scenario = crawl_bench._scenarios(quick=True)["tiny_two"]
     config = scenario.fake_config()
     expected = scenario.expected(config)
