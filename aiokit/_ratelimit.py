@@ -207,6 +207,11 @@ class ScopeLimiter:
     # another consumer of the same quota, gone since. A throttle then learns again.
     _REPROBE_SECONDS = 60.0
     _REPROBE_STEP = 1.1
+    # A rate learnt from the grants' rate alone (no two refusals around enough grants) is
+    # raised by _CLIMB_STEP each _CLIMB_SECONDS without a throttle, up to the rate that
+    # emptied the bucket.
+    _CLIMB_SECONDS = 1.0
+    _CLIMB_STEP = 1.25
 
     def __init__(
         self,
@@ -233,6 +238,7 @@ class ScopeLimiter:
         self._burst: float | None = None  # the burst learnt with the first refill rate
         self._accepted = 0  # grants since _started (the start, or the last throttle)
         self._held_since: float | None = None  # a learnt rate held since (or last raised)
+        self._climb_to: float | None = None  # a rate learnt low may be raised up to this
         self._started = now
         self._count = 0
         self._bucket_start = math.floor(now * 2) / 2
@@ -330,7 +336,12 @@ class ScopeLimiter:
         if learning is None:
             if self._held_since is not None:
                 now = self._clock()
-                if now - self._held_since >= self._REPROBE_SECONDS:
+                if self._climb_to is not None and now - self._held_since >= self._CLIMB_SECONDS:
+                    self._held_since = now
+                    rate = min(self.max_rate * self._CLIMB_STEP, self._climb_to)
+                    self._climb_to = None if rate >= self._climb_to else self._climb_to
+                    self._set_rate(rate, capacity=self.capacity)
+                elif now - self._held_since >= self._REPROBE_SECONDS:
                     self._held_since = now
                     self._set_rate(self.max_rate * self._REPROBE_STEP, capacity=self.capacity)
             return
@@ -378,6 +389,10 @@ class ScopeLimiter:
         self._learning = None
         self._seed = hold  # held there, as a documented quota is
         self._held_since = now
+        if learning.throttles and not learning.enveloped and hold < learning.ceiling:
+            # Refused, but learnt from the grants' rate alone, which a stalled client
+            # lowers: climb back towards the rate that emptied the bucket until refused.
+            self._climb_to = learning.ceiling
         self._set_rate(hold, capacity=self._burst)
         self._tokens = min(self._tokens, 1.0)  # the bucket AWS keeps is near empty now
 
@@ -386,6 +401,7 @@ class ScopeLimiter:
         probe rate (at most the rate that emptied it) and count what is granted."""
         self._measure()
         self.throttles += 1
+        self._climb_to = None
         learning = self._learning
         if learning is not None:
             learning.throttles += 1
@@ -481,9 +497,14 @@ class _Learning:
     # busy event loop) cannot lower, where grants over time can.
     _ENVELOPE_GRANTS = 3
 
+    @property
+    def enveloped(self) -> bool:
+        """Enough grants between two refusals to measure the refill by them."""
+        return self.granted_by_last_throttle >= self._ENVELOPE_GRANTS
+
     def refill(self, now: float) -> float:
         """The refill rate the grants and refusals so far show."""
-        if self.granted_by_last_throttle >= self._ENVELOPE_GRANTS:
+        if self.enveloped:
             return self.granted_by_last_throttle / max(self.last_throttle - self.start, 1e-3)
         # Otherwise the grants' rate, counted between the first and the last: from the
         # start it is off by about one grant in eight (what the bucket had refilled before

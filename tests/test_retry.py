@@ -128,6 +128,63 @@ def test_a_stall_of_the_client_while_learning_does_not_lower_the_learnt_rate() -
     assert limiter.max_rate >= 0.9 * 10.0 * 0.8  # 3 grants in 0.35 s: 8.6/s, held at 7.7
 
 
+def test_a_rate_learnt_from_the_grants_rate_alone_climbs_back_until_refused() -> None:
+    """Refused while learning, but then the grants come as slowly as a stalled client
+    sends them: too few grants between two refusals to measure the refill by, so the rate
+    learnt from the grants' rate is only a lower bound. It is raised by a quarter each
+    quiet second, up to the rate that emptied the bucket, and a refusal ends the climb."""
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(40):  # the burst, spent at 40/s
+        t.now += 0.025
+        limiter.on_success()
+    limiter.on_throttle()
+    ceiling = limiter.max_rate
+    for _ in range(2):
+        t.now += 0.05
+        limiter.on_success(sent=t.now - 0.01)
+    t.now += 0.05
+    limiter.on_throttle()  # two grants between refusals: not enough to measure by
+    for _ in range(6):  # a grant every 0.5 s: the client's pace, not the bucket's
+        t.now += 0.5
+        limiter.on_success(sent=t.now - 0.01)
+    assert limiter._learning is None
+    learnt = limiter.max_rate
+    assert learnt < 3.0  # the stalled pace (2/s), not the 40/s nor the bucket's refill
+    rates = []
+    for _ in range(4):
+        t.now += 1.01
+        limiter.on_success()
+        rates.append(limiter.max_rate)
+    assert rates == pytest.approx([learnt * 1.25**k for k in (1, 2, 3, 4)])
+    for _ in range(30):
+        t.now += 1.01
+        limiter.on_success()
+    assert limiter.max_rate == pytest.approx(ceiling)  # no higher than what emptied it
+    limiter.on_throttle()  # learning again: the climb is over
+    assert limiter._climb_to is None
+
+
+def test_a_rate_learnt_between_refusals_does_not_climb() -> None:
+    t = FakeTime()
+    limiter = ScopeLimiter(rate=None, clock=t.clock)
+    for _ in range(40):
+        t.now += 0.025
+        limiter.on_success()
+    limiter.on_throttle()
+    for _ in range(8):  # refused, granted: the bucket's pace, 10/s
+        t.now += 0.05
+        limiter.on_throttle()
+        t.now += 0.05
+        limiter.on_success(sent=t.now - 0.01)
+    assert limiter._learning is None
+    held = limiter.max_rate
+    for _ in range(50):  # 50 quiet seconds: held (a learnt rate is raised after 60)
+        t.now += 1.0
+        limiter.on_success()
+    assert limiter.max_rate == held
+
+
 def test_a_documented_quota_is_held_until_aws_says_otherwise() -> None:
     t = FakeTime()
     limiter = ScopeLimiter(rate=19.0, burst=95, clock=t.clock)
