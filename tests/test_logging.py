@@ -161,3 +161,35 @@ def test_cli_log_level_is_checked(fake_organization: FakeOrganization) -> None:
     result = _cli("paginate", "sqs", "list_queues", "--log-level", "loud")
     assert result.returncode == 2
     assert "--log-level" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_every_attempt_of_a_retried_call_has_its_debug_record(
+    aws_faults: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiokit.testing import TEST_CREDENTIALS
+
+    # A bucket of 1 refilled at 1/s and 40 % HTTP 500s: calls take several attempts.
+    aws_faults.configure(throttle={"sqs": (1.0, 1.0)}, fail_rate=0.4, seed=3)
+    caplog.set_level(logging.DEBUG, logger="aiokit")
+    async with aiokit.SessionPool(
+        endpoint_url=aws_faults.endpoint_url, region="eu-west-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        sqs = await pool.client("sqs")
+        for _ in range(3):
+            await sqs.list_queues()
+        (scope,) = pool.statistics().scopes.values()
+    attempts = [r for r in caplog.records if getattr(r, "attempt", None) is not None]
+    attempts = [r for r in attempts if r.getMessage().startswith("attempt ")]
+    assert len(attempts) == scope.requests == aws_faults.requests > 3  # one per HTTP attempt
+    numbers = [r.attempt for r in attempts]
+    assert max(numbers) > 1 and numbers.count(1) == 3  # each call starts at attempt 1
+    outcomes = {r.getMessage().split(": ", 1)[1] for r in attempts}
+    assert "HTTP 200" in outcomes and any(o.startswith("HTTP 5") for o in outcomes)
+    assert any("Throttl" in o or "RequestThrottled" in o for o in outcomes), outcomes
+    for record in attempts:
+        assert record.getMessage().startswith(f"attempt {record.attempt} of ListQueues: ")
+        assert (record.service, record.region, record.operation) == (
+            "sqs",
+            "eu-west-1",
+            "ListQueues",
+        )

@@ -267,6 +267,33 @@ async def test_metrics_equal_the_pool_statistics(
     assert otel.points("aiokit.scope.in_flight") == []
 
 
+async def test_metrics_of_a_throttled_and_failing_scope_equal_its_statistics(
+    otel: Otel, aws_faults: FaultProxy
+) -> None:
+    # Throttled (a bucket of 2, refilled at 1/s) and 30 % HTTP 500s: every counter moves.
+    aws_faults.configure(throttle={"sqs": (2.0, 1.0)}, fail_rate=0.3, seed=7)
+    async with aiokit.SessionPool(
+        endpoint_url=aws_faults.endpoint_url, region="us-east-1", credentials=TEST_CREDENTIALS
+    ) as pool:
+        sqs = await pool.client("sqs")
+        for _ in range(6):
+            await sqs.list_queues()
+        (key, scope) = next(iter(pool.statistics().scopes.items()))
+        assert scope.throttles > 0 and scope.transient_retries > 0 and scope.rate is not None
+        for metric, value in [
+            ("aiokit.requests", scope.requests),
+            ("aiokit.throttles", scope.throttles),
+            ("aiokit.retries", scope.retries),
+            ("aiokit.throttle_retries", scope.throttle_retries),
+            ("aiokit.transient_retries", scope.transient_retries),
+            ("aiokit.scope.rate", scope.rate),
+        ]:
+            points = {p.attributes["aiokit.scope"]: p.value for p in otel.points(metric)}
+            assert points == {str(key): pytest.approx(value)}, metric
+    assert scope.requests == aws_faults.requests
+    assert scope.throttles == aws_faults.throttles
+
+
 async def test_throttles_and_waits_are_on_the_call_span(otel: Otel, aws_faults: FaultProxy) -> None:
     aws_faults.configure(throttle={"sqs": (2.0, 1.0)})
     async with aiokit.SessionPool(
