@@ -109,7 +109,7 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
     ("param-without-equals", [*CRAWL, "--param", "Bogus"], None, 2, "expected Name=value"),
     ("params-not-json", [*CRAWL, "--params", "{bad"], None, 2, "--params is not JSON"),
     ("params-not-object", [*CRAWL, "--params", "[1, 2]"], None, 2, "JSON object"),
-    ("bad-jmespath", [*CRAWL, "--query", "foo[", "--format", "jsonl"], None, 2,
+    ("bad-jmespath", [*CRAWL, "--query", "foo[", "--output", "jsonl"], None, 2,
      "invalid JMESPath"),
     ("paginate-bad-jmespath", ["paginate", "sqs", "list_queues", "--query", "a[?"], None, 2,
      "JMESPath"),
@@ -150,17 +150,17 @@ CASES: list[tuple[str, list[str], Setup, int, str]] = [
      "a path ending in / names a directory"),
     ("trailing-slash-db", [*CRAWL, "--out", "{tmp}/new.db/"], None, 2,
      "a path ending in / names a directory"),
-    ("disk-full", [*CRAWL, "--out", "/dev/full", "--format", "csv"], None, 2,
+    ("disk-full", [*CRAWL, "--out", "/dev/full", "--output", "csv"], None, 2,
      "No space left on device"),
     # formats
     ("unknown-extension", [*CRAWL, "--out", "{tmp}/out.txt"], None, 2, "cannot tell"),
     ("no-extension", [*CRAWL, "--out", "{tmp}/out"], None, 2, "cannot tell"),
-    ("format-contradicts-extension", [*CRAWL, "--out", "{tmp}/out.csv", "--format", "jsonl"],
+    ("format-contradicts-extension", [*CRAWL, "--out", "{tmp}/out.csv", "--output", "jsonl"],
      None, 2, "contradicts"),
-    ("format-table-with-out", [*CRAWL, "--out", "{tmp}/out.jsonl", "--format", "table"], None,
-     2, "--format table"),
-    ("format-sqlite-without-out", [*CRAWL, "--format", "sqlite"], None, 2, "needs --out"),
-    ("unknown-format", [*CRAWL, "--format", "parquet"], None, 2, "--format"),
+    ("format-table-with-out", [*CRAWL, "--out", "{tmp}/out.jsonl", "--output", "table"], None,
+     2, "--output table prints to stdout"),
+    ("format-sqlite-without-out", [*CRAWL, "--output", "sqlite"], None, 2, "needs --out"),
+    ("unknown-format", [*CRAWL, "--output", "parquet"], None, 2, "--output"),
     ("resume-without-out", [*CRAWL, "--resume"], None, 2, "--resume needs --out"),
     ("resume-into-jsonl", [*CRAWL, "--out", "{tmp}/o.jsonl", "--resume"], None, 2,
      "needs an SQLite inventory"),
@@ -222,7 +222,7 @@ HINT_CASES = [
     ("no-waiters", ["wait", "sqs", "queue_exists"], "has no waiters", "snake_case"),
     ("operation", ["paginate", "sqs", "lisst_queues"], "snake_case", "--param"),
     ("not-paginated", ["paginate", "sqs", "get_queue_url"], "paginator", "snake_case"),
-    ("crawl-jmespath", [*CRAWL, "--query", "foo[", "--format", "jsonl"], "--query", "--param"),
+    ("crawl-jmespath", [*CRAWL, "--query", "foo[", "--output", "jsonl"], "--query", "--param"),
     ("paginate-jmespath", ["paginate", "sqs", "list_queues", "--query", "a[?"], "--query",
      "--param"),
     ("parameter", [*CRAWL, "--param", "Bogus=1"], "--param", "--query"),
@@ -302,8 +302,8 @@ def test_a_closed_stdout_pipe_ends_quietly(moto_endpoint: str) -> None:
     for n in range(50):
         sqs.create_queue(QueueName=f"pipe-{n}")
     for command in (
-        [*CRAWL, "--format", "jsonl", "--regions", "us-east-1"],
-        [*CRAWL, "--format", "csv", "--regions", "us-east-1"],
+        [*CRAWL, "--output", "jsonl", "--regions", "us-east-1"],
+        [*CRAWL, "--output", "csv", "--regions", "us-east-1"],
         ["paginate", "sqs", "list_queues"],
     ):
         process = subprocess.Popen(
@@ -324,9 +324,9 @@ def test_a_closed_stdout_pipe_ends_quietly(moto_endpoint: str) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        [*CRAWL, "--format", "jsonl"],
-        [*CRAWL, "--format", "csv"],
-        [*CRAWL, "--format", "table"],
+        [*CRAWL, "--output", "jsonl"],
+        [*CRAWL, "--output", "csv"],
+        [*CRAWL, "--output", "table"],
         CRAWL,
         ["paginate", "sqs", "list_queues"],
         ["targets"],
