@@ -206,7 +206,7 @@ def test_paginate_and_wait_one_offs(moto_endpoint: str) -> None:
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     """Two inventories of the emulated organization and the diff of the changes between."""
     db = tmp_path / "demo.db"
-    result = aiokit_cli("demo", "--out", str(db), "--accounts", "3")
+    result = aiokit_cli("demo", "--out", str(db), "--member-accounts", "3")
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:
         seen = dict(

@@ -346,3 +346,65 @@ def test_crawl_into_head_1_exits_0_quietly(moto_endpoint: str) -> None:
     assert running, "the crawl ended before its reader went away: make it longer"
     assert code == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+# --- demo --member-accounts (was --accounts N) ------------------------------------------------
+
+
+def test_demo_accounts_is_a_deprecated_alias_of_member_accounts(tmp_path: Path) -> None:
+    """The old name still works, with one line; both names at once is a usage error. (The
+    --out in a missing directory stops the demo before its emulator starts.)"""
+    nowhere = str(tmp_path / "nowhere" / "demo.db")
+    old = aiokit_cli("demo", "--accounts", "2", "--out", nowhere)
+    assert old.returncode == 2, old.stderr
+    assert old.stderr.splitlines()[0] == (
+        "warning: demo --accounts N is deprecated: use --member-accounts N (it takes the same "
+        "values)"
+    )
+    assert "does not exist" in old.stderr and "Traceback" not in old.stderr
+    new = aiokit_cli("demo", "--member-accounts", "2", "--out", nowhere)
+    assert new.returncode == 2 and "deprecated" not in new.stderr
+    both = aiokit_cli("demo", "--accounts", "2", "--member-accounts", "2", "--out", nowhere)
+    assert both.returncode == 2 and "old name of --member-accounts" in both.stderr
+    assert "--member-accounts N" in aiokit_cli("demo", "-h").stdout
+    assert "--accounts" not in aiokit_cli("demo", "-h").stdout  # hidden
+
+
+# --- shell completion (click's), as the guide documents it ------------------------------------
+
+
+def _complete(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, **env)
+    full["PYTHONPATH"] = os.pathsep.join([str(ROOT), full.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "aiokit.cli"], capture_output=True, text=True, env=full, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("shell", "start"),
+    [("bash", "_aiokit_completion() {"), ("zsh", "#compdef aiokit"), ("fish", "function")],
+    ids=["bash", "zsh", "fish"],
+)
+def test_completion_sources_generate(shell: str, start: str) -> None:
+    result = _complete({"_AIOKIT_COMPLETE": f"{shell}_source"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(start) and "_AIOKIT_COMPLETE" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "offered"),
+    [
+        ("aiokit cr", "1", ["crawl"]),
+        ("aiokit inventory d", "2", ["diff"]),
+        ("aiokit paginate s3 x --output ", "5", ["json", "jsonl", "text", "table", "yaml"]),
+    ],
+    ids=["command", "subcommand", "output-values"],
+)
+def test_bash_completion_offers_the_commands(words: str, cword: str, offered: list[str]) -> None:
+    result = _complete(
+        {"_AIOKIT_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+    )
+    assert result.returncode == 0, result.stderr
+    assert [line.split(",", 1)[1] for line in result.stdout.splitlines()] == offered

@@ -408,7 +408,7 @@ def _outcomes(db: Path) -> int:
 @pytest.mark.slow
 async def test_sigterm_of_the_demo_stops_its_emulator(tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "aiokit.cli", "demo", "--accounts", "2", "--keep-running",
+        sys.executable, "-m", "aiokit.cli", "demo", "--member-accounts", "2", "--keep-running",
         "--out", str(tmp_path / "demo.db"),
     ]  # fmt: skip
     log = tmp_path / "stderr.txt"

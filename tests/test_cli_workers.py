@@ -155,7 +155,7 @@ def test_demo_with_workers_writes_the_same_inventories(tmp_path: Path) -> None:
     """--workers 2: both inventories on the same warm worker processes; the same rows and
     the same diff as without (tests/test_cli.py::test_demo_runs_end_to_end)."""
     db = tmp_path / "demo.db"
-    result = aiokit_cli("demo", "--out", str(db), "--accounts", "3", "--workers", "2")
+    result = aiokit_cli("demo", "--out", str(db), "--member-accounts", "3", "--workers", "2")
     assert result.returncode == 0, result.stderr
     seen = dict(
         ((run, name), n)

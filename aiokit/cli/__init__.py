@@ -814,7 +814,14 @@ async def targets(
 @cli.command()
 @click.option("--out", "out_path", default="aiokit-demo.db", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Leave the emulator up afterwards.")
-@click.option("--accounts", "n_accounts", default=8, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--member-accounts",
+    "n_accounts",
+    type=click.IntRange(1, 100),
+    metavar="N",
+    help="Member accounts of the emulated organization (default 8).",
+)
+@click.option("--accounts", "old_accounts", hidden=True, type=click.IntRange(1, 100))
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -823,14 +830,26 @@ async def targets(
     "account), kept for both inventories.",
 )
 @_run
-async def demo(out_path: str, keep_running: bool, n_accounts: int, workers: int | None) -> None:
+async def demo(
+    out_path: str,
+    keep_running: bool,
+    n_accounts: int | None,
+    old_accounts: int | None,
+    workers: int | None,
+) -> None:
     """Inventory an emulated AWS organization (moto on 127.0.0.1) twice, and diff the runs."""
     from ._demo import run_demo
+
+    if old_accounts is not None:  # the name before --member-accounts: --accounts is org/self/ids
+        if n_accounts is not None:
+            raise click.UsageError("--accounts is the old name of --member-accounts: give one")
+        warn_deprecated("demo --accounts N", "--member-accounts N")
+        n_accounts = old_accounts
 
     await run_demo(
         Path(out_path),
         keep_running=keep_running,
-        n_accounts=n_accounts,
+        n_accounts=8 if n_accounts is None else n_accounts,
         runner=RunnerChoice(workers=workers),
     )
 
