@@ -408,3 +408,43 @@ def test_bash_completion_offers_the_commands(words: str, cword: str, offered: li
     )
     assert result.returncode == 0, result.stderr
     assert [line.split(",", 1)[1] for line in result.stdout.splitlines()] == offered
+
+
+# --- kebab-case parameter names (--param queue-name=q) ----------------------------------------
+
+
+def test_kebab_case_parameter_names_map_to_the_api_names(moto_endpoint: str, bucket: str) -> None:
+    made = aiokit_cli("call", "sqs", "create-queue", "--param", "queue-name=kebab",
+                      *_where(moto_endpoint))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    url = aiokit_cli("call", "sqs", "get-queue-url", "--param", "queue-name=kebab",
+                     "--query", "QueueUrl", *_where(moto_endpoint))  # fmt: skip
+    assert url.returncode == 0, url.stderr
+    assert json.loads(url.stdout).endswith("/kebab")
+    listed = aiokit_cli("paginate", "s3", "list-objects-v2", "--param", "bucket=parity",
+                        "--query", "length(Contents)", *_where(moto_endpoint))  # fmt: skip
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, 7), listed.stderr
+    crawled = _crawl(moto_endpoint, "--query", "Key", "--output", "jsonl", "--param", "max-keys=2")
+    assert crawled.returncode == 0, crawled.stderr
+    assert [json.loads(line)["item"] for line in crawled.stdout.splitlines()] == KEYS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["call", "sqs", "get-queue-url", "--param", "queue-nme=q"],
+         "sqs GetQueueUrl has no parameter 'queue-nme'; did you mean queue-name?"),
+        (["call", "sqs", "get-queue-url", "--param", "queue-name=q", "--param", "QueueName=q"],
+         "QueueName is given twice (as queue-name and QueueName): give it once"),
+        (["paginate", "s3", "list-objects-v2", "--param", "bucket-nam=b"],
+         "s3 ListObjectsV2 has no parameter 'bucket-nam'; did you mean bucket?"),
+    ],
+    ids=["unknown", "twice", "paginate-unknown"],
+)  # fmt: skip
+def test_an_unknown_kebab_parameter_is_one_line_with_close_names(
+    moto_endpoint: str, args: list[str], message: str
+) -> None:
+    result = aiokit_cli(*args, *_where(moto_endpoint))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr

@@ -65,7 +65,7 @@ from ._crawl import (  # noqa: E402
 from ._inventory import Helpers, inventory_group  # noqa: E402
 from ._json import dumps  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
-from ._names import operation_name, waiter_name  # noqa: E402
+from ._names import operation_name, parameter_names, waiter_name  # noqa: E402
 from ._output import choose as choose_output  # noqa: E402
 from ._output import (  # noqa: E402
     output_option,
@@ -515,6 +515,7 @@ async def crawl(
     spec = _accounts(accounts, profiles, role, external_id, include_management)
     _check_regions(regions)  # before the output is opened too (see _check_regions)
     operation = await anyio.to_thread.run_sync(operation_name, service, operation)
+    params = await anyio.to_thread.run_sync(parameter_names, service, operation, params)
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
     sink, printer, printed = open_output(
         out_path, chosen, append, replace, Run(service, operation, params)
@@ -623,6 +624,7 @@ async def paginate(
     output = choose_output(output, records=False)
     check_stdout()
     operation = await anyio.to_thread.run_sync(operation_name, service, operation)
+    params = await anyio.to_thread.run_sync(parameter_names, service, operation, params)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
         if output == "jsonl" and compiled is None:

@@ -31,7 +31,7 @@ from .._where import Scope
 from ._console import EXIT_FAILED, Failure, err
 from ._crawl import _Bar, compile_query
 from ._json import text
-from ._names import operation_name
+from ._names import operation_name, parameter_names
 from ._output import Records, print_value
 
 __all__ = ["Call", "check_call", "fan_out_call", "one_call", "outcome_record", "print_result"]
@@ -64,6 +64,7 @@ def check_call(service: str, operation: str, params: dict[str, Any], query: str 
     """
     compiled = compile_query(query)
     snake = operation_name(service, operation)  # kebab-case accepted
+    params = parameter_names(service, snake, params)  # so are kebab-case parameter names
     with translated(Scope(None, None, service)):
         model = ServiceModel(shared_loader().load_service_model(service, "service-2"), service)
     by_snake = {str(xform_name(n)): n for n in model.operation_names}
