@@ -33,7 +33,14 @@ from jmespath.exceptions import JMESPathError
 from . import _validate
 from ._botocore.loaders import shared_loader
 from ._botocore.model import ServiceModel
-from ._botocore.paginate import PageIterator, encode_token, page_config, page_iterator
+from ._botocore.paginate import (
+    PageIterator,
+    encode_token,
+    merge_non_aggregate,
+    merge_page,
+    page_config,
+    page_iterator,
+)
 from ._botocore.validate import validate_parameters
 from ._dynamodb import Plain, check_plain
 from ._exceptions import (
@@ -405,6 +412,22 @@ class Paginator(Generic[PageT, ItemT]):
                 self._taken += 1
                 yield record
             self._in_page = None
+
+    async def full_result(self) -> dict[str, Any]:
+        """Every page merged into one response, as botocore's ``build_full_result`` (and
+        so the AWS CLI) merges them: each result key's lists concatenated across pages
+        (numbers summed, strings joined), the paginator model's non-aggregate keys of the
+        first page, and ``NextToken`` (the :attr:`resume_token`) when ``MaxItems`` cut the
+        listing short. Holds every item in memory: iterate for large listings."""
+        merged: dict[str, Any] = {}
+        async for page in self._pages():
+            merge_page(merged, page, self._iterator.result_keys)
+        if self._iterator is not None:
+            merge_non_aggregate(merged, self._iterator.non_aggregate())
+        token = self.resume_token
+        if token is not None:
+            merged["NextToken"] = token
+        return merged
 
     def search(self, expression: str) -> AsyncIterator[Any]:
         """Yield the JMESPath ``expression``'s matches on each page (lists are flattened).

@@ -67,7 +67,7 @@ def test_paginate_takes_kebab_case(moto_endpoint: str) -> None:
         "--query", "Contents[].Key", *_where(moto_endpoint),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert [json.loads(line) for line in result.stdout.splitlines()] == ["k000", "k001", "k002"]
+    assert json.loads(result.stdout) == ["k000", "k001", "k002"]
 
 
 def test_crawl_takes_kebab_case(moto_endpoint: str) -> None:
@@ -75,7 +75,7 @@ def test_crawl_takes_kebab_case(moto_endpoint: str) -> None:
     for n in range(3):
         sqs.create_queue(QueueName=f"kebab-{n}")
     result = aiokit_cli(
-        "crawl", "sqs", "list-queues", "--format", "jsonl", "--regions", "us-east-1",
+        "crawl", "sqs", "list-queues", "--output", "jsonl", "--regions", "us-east-1",
         *_where(moto_endpoint),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -152,10 +152,10 @@ def test_paginate_into_head_1_exits_0_quietly(moto_endpoint: str) -> None:
     first, code, stderr, running = _head_1(
         [
             "paginate", "s3", "list-objects-v2", "--param", "Bucket=habits",
-            "--param", "MaxKeys=1", "--query", "Contents[].Key", *_where(moto_endpoint),
+            "--param", "MaxKeys=1", "--output", "jsonl", *_where(moto_endpoint),
         ]
     )  # fmt: skip
-    assert json.loads(first) == "k000"
+    assert json.loads(first)["Key"] == "k000"
     assert running, "the listing ended before its reader went away: make it longer"
     assert code == 0, stderr
     assert stderr == ""  # no traceback, no "Exception ignored ... BrokenPipeError"
@@ -165,27 +165,36 @@ def test_paginate_into_head_1_exits_0_quietly(moto_endpoint: str) -> None:
 
 
 def _timestamps(line: str) -> list[str]:
-    return re.findall(r"LastModified[\"=: ]+([0-9][^\"\s,}]*)", line)
+    return re.findall(r"LastModified[\"'=: ]+([0-9][^\"'\s,}]*)", line)
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        ["paginate", "s3", "list-objects-v2"],
-        ["paginate", "s3", "list-objects-v2", "--output", "table"],
-        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--format", "jsonl"],
-        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--format", "table"],
+        ["paginate", "s3", "list-objects-v2", "--output", "jsonl"],
+        ["paginate", "s3", "list-objects-v2", "--output", "json"],
+        ["paginate", "s3", "list-objects-v2", "--output", "yaml"],
+        ["paginate", "s3", "list-objects-v2", "--output", "text"],
+        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--output", "jsonl"],
+        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--output", "json"],
+        ["crawl", "s3", "list-objects-v2", "--regions", "us-east-1", "--output", "text"],
     ],
-    ids=["paginate-json", "paginate-table", "crawl-jsonl", "crawl-table"],
-)
+    ids=[
+        "paginate-jsonl", "paginate-json", "paginate-yaml", "paginate-text", "crawl-jsonl",
+        "crawl-json", "crawl-text",
+    ],
+)  # fmt: skip
 def test_timestamps_are_iso_8601(moto_endpoint: str, args: list[str]) -> None:
     _s3(moto_endpoint, keys=2)
     result = aiokit_cli(*args, "--param", "Bucket=habits", *_where(moto_endpoint))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    stamps = [s for line in lines for s in _timestamps(line)]
-    assert len(lines) == 2 and len(stamps) == 2, result.stdout
-    assert all(ISO.match(s) for s in stamps), stamps
+    if args[0] == "paginate" and args[-1] == "text":  # the AWS CLI text: columns sorted
+        rows = [line.split("\t") for line in result.stdout.splitlines() if "k00" in line]
+        stamps = [next(c for c in row if c[:1].isdigit() and "T" in c) for row in rows]
+    else:
+        stamps = [s for line in result.stdout.splitlines() for s in _timestamps(line)]
+    assert len(stamps) == 2, result.stdout
+    assert all(ISO.match(s.strip("'")) for s in stamps), stamps
 
 
 # --- aiokit call ----------------------------------------------------------------------------
@@ -309,7 +318,7 @@ def test_call_across_the_organization(fake_organization: Any, moto_endpoint: str
         (["sqs", "get-queue-url", "--params", "[1]"], "--params must be a JSON object"),
         (["sqs", "get-queue-url", "--param", "QueueName"], "expected Name=value"),
         (["sts", "get-caller-identity", "--query", "Account["], "invalid JMESPath"),
-        (["sts", "get-caller-identity", "--output", "yaml"], "'yaml' is not one of"),
+        (["sts", "get-caller-identity", "--output", "xml"], "'xml' is not one of"),
         (["sts", "get-caller-identity", "--regions", "us-east-1", "--concurrency", "0"], "0"),
         (["sts", "get-caller-identity", "--concurrency", "-1"], "--concurrency"),
         (["sts", "get-caller-identity", "--concurrency", "9" * 30], "--concurrency"),
@@ -369,7 +378,7 @@ def test_max_items_and_starting_token_walk_the_listing_as_the_aws_cli(moto_endpo
         extra = ["--starting-token", token] if token else []
         result = aiokit_cli(*base, "--max-items", "3", *extra)
         assert result.returncode == 0, result.stderr
-        keys += [json.loads(line) for line in result.stdout.splitlines()]
+        keys += json.loads(result.stdout)
         token = _next_token(result.stderr)
         if token is None:
             break
@@ -384,7 +393,7 @@ def test_no_next_token_without_max_items(moto_endpoint: str) -> None:
         "--query", "Contents[].Key", *_where(moto_endpoint),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 3 and "NextToken" not in result.stderr
+    assert len(json.loads(result.stdout)) == 3 and "NextToken" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -430,11 +439,17 @@ def test_page_size_where_aws_sets_the_page_size_is_refused(moto_endpoint: str) -
 # --- targets: singular, and plain text when piped ------------------------------------------
 
 
-def test_targets_piped_is_tab_separated_text_and_says_1_target(moto_endpoint: str) -> None:
+def test_targets_piped_is_json_and_says_1_target(moto_endpoint: str) -> None:
     result = aiokit_cli("targets", "--regions", "us-east-1", *_where(moto_endpoint))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "123456789012\t\tus-east-1\t\n"  # no box drawing when piped
+    # No box drawing when piped: one JSON document.
+    record = {"account": "123456789012", "name": None, "region": "us-east-1", "ou": None}
+    assert json.loads(result.stdout) == [record]
     assert result.stderr.strip() == "1 target"
+    text = aiokit_cli("targets", "--regions", "us-east-1", "--output", "text",
+                      *_where(moto_endpoint))  # fmt: skip
+    # The AWS CLI's text: the columns sorted by key (account, name, ou, region), None for null.
+    assert text.stdout == "123456789012\tNone\tNone\tus-east-1\n"
 
 
 def test_targets_of_the_organization_as_json_and_table(
@@ -443,7 +458,9 @@ def test_targets_of_the_organization_as_json_and_table(
     args = ["targets", "--accounts", "org", "--role", ROLE, "--regions", "us-east-1"]
     result = aiokit_cli(*args, "--output", "json", *_where(moto_endpoint))
     assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
+    records = json.loads(result.stdout)
+    lines = aiokit_cli(*args, "--output", "jsonl", *_where(moto_endpoint))
+    assert [json.loads(line) for line in lines.stdout.splitlines()] == records
     assert len(records) == 6 and {r["region"] for r in records} == {"us-east-1"}
     assert all(r["ou"].startswith("Root/") and r["name"] for r in records), records
     assert result.stderr.strip() == "6 targets"
@@ -459,9 +476,9 @@ def test_include_management_account_adds_it_to_the_organization(
     (here the pool's own, visited as itself); refused without --accounts org. On crawl
     too: the management account's queue is crawled."""
     args = ["targets", "--accounts", "org", "--role", ROLE, "--regions", "us-east-1"]
-    members = aiokit_cli(*args, "--output", "json", *_where(moto_endpoint))
+    members = aiokit_cli(*args, "--output", "jsonl", *_where(moto_endpoint))
     both = aiokit_cli(
-        *args, "--include-management-account", "--output", "json", *_where(moto_endpoint)
+        *args, "--include-management-account", "--output", "jsonl", *_where(moto_endpoint)
     )
     assert members.returncode == both.returncode == 0, both.stderr
     ids = {json.loads(line)["account"] for line in members.stdout.splitlines()}
@@ -493,8 +510,8 @@ def test_include_management_account_adds_it_to_the_organization(
 
 
 def test_targets_refuses_an_unknown_output(moto_endpoint: str) -> None:
-    result = aiokit_cli("targets", "--output", "yaml", *_where(moto_endpoint))
-    assert result.returncode == 2 and "'yaml' is not one of" in result.stderr
+    result = aiokit_cli("targets", "--output", "nope", *_where(moto_endpoint))
+    assert result.returncode == 2 and "'nope' is not one of" in result.stderr
 
 
 def test_call_with_an_empty_response_prints_nothing(moto_endpoint: str) -> None:

@@ -259,7 +259,7 @@ async def test_the_same_file_output_run_twice_holds_one_run(fake: FakeAWS, tmp_p
 
 
 async def test_format_csv_without_out_prints_csv(fake: FakeAWS) -> None:
-    code, out, err = await aiokit_cli(fake, *crawl_args(None, "--format", "csv"))
+    code, out, err = await aiokit_cli(fake, *crawl_args(None, "--output", "csv"))
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "run_id,account,region,service,operation,resource_id,item"
@@ -408,7 +408,7 @@ def _outcomes(db: Path) -> int:
 @pytest.mark.slow
 async def test_sigterm_of_the_demo_stops_its_emulator(tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "aiokit.cli", "demo", "--accounts", "2", "--keep-running",
+        sys.executable, "-m", "aiokit.cli", "demo", "--member-accounts", "2", "--keep-running",
         "--out", str(tmp_path / "demo.db"),
     ]  # fmt: skip
     log = tmp_path / "stderr.txt"
@@ -485,8 +485,8 @@ async def test_a_second_crawl_into_a_file_being_written_is_refused(
     "args",
     [
         ["paginate", "sqs", "list_queues"],
-        ["crawl", "sqs", "list_queues", "--format", "table"],
-        ["crawl", "sqs", "list_queues", "--format", "jsonl"],
+        ["crawl", "sqs", "list_queues", "--output", "table"],
+        ["crawl", "sqs", "list_queues", "--output", "jsonl"],
     ],
     ids=["paginate", "table", "jsonl"],
 )
@@ -494,7 +494,10 @@ async def test_data_is_printed_as_it_is(fake: FakeAWS, args: list[str]) -> None:
     fake.name, fake.queues = "[bold]q[/bold]", 1  # looks like terminal markup
     code, out, err = await aiokit_cli(fake, *args)
     assert code == 0, err
-    assert "/[bold]q[/bold]0" in out
+    if "table" in args:  # a table may fold the URL: the markup is shown, not applied
+        assert "[bold]q" in out and "[/bold]" in out
+    else:
+        assert "/[bold]q[/bold]0" in out
 
 
 async def test_targets_lists_what_a_crawl_would_visit(fake: FakeAWS) -> None:

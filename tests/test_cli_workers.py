@@ -128,8 +128,8 @@ def test_workers_give_the_same_rows_as_in_process(
     fake_organization: FakeOrganization,
     tmp_path: Path,
 ) -> None:
-    local = aiokit_cli(*_org_args(moto_endpoint, "--format", "jsonl"))
-    sharded = aiokit_cli(*_org_args(moto_endpoint, "--format", "jsonl", "--workers", "2"))
+    local = aiokit_cli(*_org_args(moto_endpoint, "--output", "jsonl"))
+    sharded = aiokit_cli(*_org_args(moto_endpoint, "--output", "jsonl", "--workers", "2"))
     assert local.returncode == 0, local.stderr
     assert sharded.returncode == 0, sharded.stderr
     expected = _jsonl_rows(local.stdout)
@@ -155,7 +155,7 @@ def test_demo_with_workers_writes_the_same_inventories(tmp_path: Path) -> None:
     """--workers 2: both inventories on the same warm worker processes; the same rows and
     the same diff as without (tests/test_cli.py::test_demo_runs_end_to_end)."""
     db = tmp_path / "demo.db"
-    result = aiokit_cli("demo", "--out", str(db), "--accounts", "3", "--workers", "2")
+    result = aiokit_cli("demo", "--out", str(db), "--member-accounts", "3", "--workers", "2")
     assert result.returncode == 0, result.stderr
     seen = dict(
         ((run, name), n)
@@ -421,7 +421,7 @@ async def _interrupted(
     everything: list[psutil.Process] = []
     with log.open("wb") as stderr:
         process = await anyio.open_process(
-            scripted_args(org, out, "--workers", "2", "--format", fmt),
+            scripted_args(org, out, "--workers", "2", "--output", fmt),
             stderr=stderr,
             env=_env(),
             start_new_session=group,
@@ -618,12 +618,12 @@ def test_dask_by_address_and_scheduler_file_gives_the_same_rows(
     scheduler_file = tmp_path / "scheduler.json"
     with distributed.Client(local_cluster, set_as_default=False) as client:
         client.write_scheduler_file(str(scheduler_file))
-    local = aiokit_cli(*_org_args(moto_endpoint, "--format", "jsonl"))
+    local = aiokit_cli(*_org_args(moto_endpoint, "--output", "jsonl"))
     assert local.returncode == 0, local.stderr
     expected = _jsonl_rows(local.stdout)
     assert len(expected) == sum(seeded_org.values())
     for where in (str(local_cluster.scheduler_address), str(scheduler_file)):
-        result = aiokit_cli(*_org_args(moto_endpoint, "--format", "jsonl", "--dask", where))
+        result = aiokit_cli(*_org_args(moto_endpoint, "--output", "jsonl", "--dask", where))
         assert result.returncode == 0, result.stderr
         got = _jsonl_rows(result.stdout)
         assert len(got) == len(set(got)) == len(expected), where
@@ -647,7 +647,7 @@ def test_dask_at_a_closed_port_is_one_line_in_bounded_time(
     address = f"tcp://127.0.0.1:{port}"
     started = time.monotonic()
     result = aiokit_cli(
-        "crawl", "sqs", "list_queues", "--regions", "us-east-1", "--format", "jsonl",
+        "crawl", "sqs", "list_queues", "--regions", "us-east-1", "--output", "jsonl",
         "--endpoint-url", moto_endpoint, "--region", "us-east-1", "--dask", address,
     )  # fmt: skip
     took = time.monotonic() - started

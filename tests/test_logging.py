@@ -143,7 +143,7 @@ def test_cli_log_format_json_and_log_level_info(fake_organization: FakeOrganizat
     result = _cli(
         "crawl", "sqs", "list_queues", "--accounts", "org", "--role", ROLE,
         "--regions", "us-east-1", "--endpoint-url", fake_organization.endpoint_url,
-        "--region", "us-east-1", "--format", "jsonl", "--log-format", "json",
+        "--region", "us-east-1", "--output", "jsonl", "--log-format", "json",
         "--log-level", "info",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

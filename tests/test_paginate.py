@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
+import boto3
 import pytest
 import pytest_asyncio
 from aiobotocore.config import AioConfig
@@ -138,6 +139,41 @@ async def test_max_items_then_resume(filled_pool: aiokit.SessionPool) -> None:
         keys += [o["Key"] async for o in more.items()]
         token = more.resume_token
     assert keys == ALL_KEYS
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"PaginationConfig": {"PageSize": 150}},
+        {"Delimiter": "/", "Prefix": "dir1"},
+        {"PaginationConfig": {"PageSize": 100, "MaxItems": 250}},
+        {"Prefix": "dir2/", "PaginationConfig": {"PageSize": 7, "MaxItems": 12}},
+    ],
+    ids=["pages", "prefixes", "max-items", "max-items-mid-page"],
+)
+async def test_full_result_is_botocores_build_full_result(
+    filled_pool: aiokit.SessionPool, paging_server: MotoServer, params: dict[str, Any]
+) -> None:
+    """Differential: the merged result is what boto3's own paginator builds (and the AWS CLI
+    prints), NextToken included when MaxItems cut it short."""
+
+    def botocore_result() -> dict[str, Any]:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=paging_server.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=TEST_CREDENTIALS.access_key_id,
+            aws_secret_access_key=TEST_CREDENTIALS.secret_access_key,
+        )
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, **params)
+        result: dict[str, Any] = pages.build_full_result()
+        return result
+
+    expected = await anyio.to_thread.run_sync(botocore_result)
+    pager = filled_pool.paginate("s3", "list_objects_v2", Bucket=BUCKET, **params)
+    merged = await pager.full_result()
+    assert merged == expected
+    assert ("NextToken" in merged) == ("MaxItems" in params.get("PaginationConfig", {}))
 
 
 async def test_json_services_paginate_exactly(

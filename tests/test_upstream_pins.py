@@ -246,6 +246,13 @@ UPSTREAM_DIGESTS: dict[str, set[str]] = {
     },
     "botocore.paginate.PageIterator._get_next_token": {"56fe9b7b93dfa3e789b6ed7eb955ea70297b493d"},
     "botocore.paginate.TokenEncoder": {"6aa19c0bcc4d5cee496893d668a6ba44a412a412"},
+    # Paginator.full_result (_botocore/paginate.py merge_page): mirrors build_full_result
+    "aiobotocore.paginate.AioPageIterator.build_full_result": {
+        "e7fe791ffd1c76e43fa0929e6c86fedac84408c5"
+    },
+    "botocore.paginate.PageIterator.non_aggregate_part": {
+        "167c042a53f83a986247db808220402a158f9906"
+    },
     "botocore.paginate.TokenDecoder": {"d7c9a8b292a388c7a4ac1b3f744d331dfad6df7a"},
     "aiobotocore.client.AioBaseClient.get_paginator": {"59284dc592ced521532f77ef08799476c6b5e868"},
     # waiter (retry: _waiters.py reads the client's waiter config and drives WaiterModel)

@@ -49,6 +49,10 @@ The register (module: touch point -> test):
   ``test_lean_client_context_keeps_each_requests_features``.
 - ``regions``: ``EndpointResolver.get_available_endpoints`` for ``aiokit._endpoints`` ->
   ``UPSTREAM_DIGESTS``, ``test_discovery``.
+- ``paginate``: ``merge_page`` / ``merge_non_aggregate`` mirror
+  ``PageIterator.build_full_result`` (``set_value_from_jmespath``, ``merge_dicts``, the
+  iterator's ``non_aggregate_part``) for ``Paginator.full_result`` -> ``UPSTREAM_DIGESTS``,
+  ``test_paginate``: ``test_full_result_is_botocores_build_full_result``.
 
 The modules the other parts of the house add here (``client``, ``resources``, ``errors``,
 ``retries``, ``paginate``, ``waiter`` ...) add their lines to this register.

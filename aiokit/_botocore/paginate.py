@@ -23,8 +23,17 @@ from aiobotocore.context import with_current_context
 from aiobotocore.paginate import AioPageIterator, AioPaginator
 from botocore.paginate import TokenDecoder, TokenEncoder
 from botocore.useragent import register_feature_id
+from botocore.utils import merge_dicts, set_value_from_jmespath
 
-__all__ = ["PageIterator", "decode_token", "encode_token", "page_config", "page_iterator"]
+__all__ = [
+    "PageIterator",
+    "decode_token",
+    "encode_token",
+    "merge_non_aggregate",
+    "merge_page",
+    "page_config",
+    "page_iterator",
+]
 
 RequestPage = Callable[[Callable[..., Any], dict[str, Any]], Awaitable[Any]]
 
@@ -47,6 +56,11 @@ class PageIterator(AioPageIterator):  # type: ignore[misc]
         """``StartingToken`` decoded: the input token, and the records it skips."""
         start, offset = self._parse_starting_token()
         return dict(start), int(offset)
+
+    def non_aggregate(self) -> dict[str, Any]:
+        """The first page's ``non_aggregate_keys`` values (botocore's
+        ``non_aggregate_part``)."""
+        return dict(self.non_aggregate_part)
 
     def input_token_names(self) -> list[str]:
         """The names of the operation's input token parameters."""
@@ -88,3 +102,26 @@ def encode_token(token: Mapping[str, Any]) -> str:
 def decode_token(token: str) -> Any:
     """A resume token decoded, as botocore decodes ``StartingToken``."""
     return TokenDecoder().decode(token)
+
+
+def merge_page(merged: dict[str, Any], page: Mapping[str, Any], result_keys: list[Any]) -> None:
+    """Add ``page``'s result keys to ``merged``, as botocore's
+    ``PageIterator.build_full_result`` does page by page: lists extended, numbers summed and
+    strings concatenated (a mirror of its loop body: pinned in tests/test_upstream_pins.py)."""
+    for expression in result_keys:
+        value = expression.search(page)
+        if value is None:
+            continue
+        existing = expression.search(merged)
+        if existing is None:
+            set_value_from_jmespath(merged, expression.expression, value)
+            continue
+        if isinstance(value, list):
+            existing.extend(value)
+        elif isinstance(value, int | float | str):
+            set_value_from_jmespath(merged, expression.expression, existing + value)
+
+
+def merge_non_aggregate(merged: dict[str, Any], part: Mapping[str, Any]) -> None:
+    """``build_full_result``'s last step: the non-aggregate keys merged in."""
+    merge_dicts(merged, dict(part))

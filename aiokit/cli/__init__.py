@@ -35,14 +35,13 @@ import anyio  # noqa: E402
 import anyio.abc  # noqa: E402
 import click  # noqa: E402
 from rich.markup import escape  # noqa: E402
-from rich.table import Table  # noqa: E402
-from rich.text import Text  # noqa: E402
 
 import aiokit  # noqa: E402
 
 from .._paginate import check_listing  # noqa: E402
+from .._sinks import Run  # noqa: E402
 from .._validate import did_you_mean  # noqa: E402
-from ._call import OUTPUTS, check_call, fan_out_call, one_call, write_line  # noqa: E402
+from ._call import check_call, fan_out_call, one_call  # noqa: E402
 from ._console import (  # noqa: E402
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -50,22 +49,30 @@ from ._console import (  # noqa: E402
     Failure,
     check_stdout,
     err,
-    out,
 )
 from ._crawl import (  # noqa: E402
     CRAWL_GC_THRESHOLD,
+    CRAWL_OUTPUTS,
     CrawlState,
     compile_query,
     finish,
     open_output,
     plan_output,
     run_crawl,
+    search,
     summarise,
 )
 from ._inventory import Helpers, inventory_group  # noqa: E402
-from ._json import dumps, text  # noqa: E402
+from ._json import dumps  # noqa: E402
 from ._logging import LEVELS, configure_logging  # noqa: E402
-from ._names import operation_name, waiter_name  # noqa: E402
+from ._names import operation_name, parameter_names, waiter_name  # noqa: E402
+from ._output import choose as choose_output  # noqa: E402
+from ._output import (  # noqa: E402
+    output_option,
+    print_value,
+    warn_deprecated,
+    write_line,
+)
 from ._runners import RunnerChoice, choose_runner  # noqa: E402
 
 __all__ = ["main"]
@@ -432,15 +439,18 @@ def cli() -> None:
 @click.option("--role", help="Role to assume in each account.")
 @click.option("--external-id", help="External id for the role.")
 @click.option("--regions", help="enabled, all, or a comma-separated list.")
-@click.option("--query", help="JMESPath applied to each item.")
+@click.option(
+    "--query",
+    help="JMESPath applied to each item (a crawl's result is the items of many targets): "
+    "'Key', not 'Contents[].Key'.",
+)
 @click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 4096))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Output file.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["jsonl", "csv", "sqlite", "table"]),
-    help="Output format (default: from --out's extension; table on a terminal).",
+@output_option(
+    "from --out's extension; without --out, table on a terminal, jsonl when piped",
+    CRAWL_OUTPUTS,
 )
+@click.option("--format", "fmt", hidden=True, type=click.Choice(CRAWL_OUTPUTS))
 @click.option(
     "--resume",
     is_flag=True,
@@ -483,6 +493,7 @@ async def crawl(
     query: str | None,
     concurrency: int,
     out_path: str | None,
+    output: str | None,
     fmt: str | None,
     resume: bool,
     append: bool,
@@ -496,20 +507,19 @@ async def crawl(
 ) -> None:
     """Paginate SERVICE OPERATION in every account and region; write every item."""
     params = _params(param, params_json)
-    chosen = plan_output(out_path, fmt, resume, append, replace)
+    output = _deprecated_format(output, fmt)
+    chosen = plan_output(out_path, output, resume, append, replace)
     compile_query(query)
     runner = await choose_runner(workers, dask_at)
     # before the output is opened
     spec = _accounts(accounts, profiles, role, external_id, include_management)
-    # What can be checked without a request is checked before the output is opened too: a
-    # typo must not empty an earlier --out file, nor leave an inventory that then refuses
-    # the corrected command as "already holds an aiokit inventory".
-    listed = _regions(regions)
-    for name in listed if isinstance(listed, list) else ():
-        check_region(name, option="--regions")
+    _check_regions(regions)  # before the output is opened too (see _check_regions)
     operation = await anyio.to_thread.run_sync(operation_name, service, operation)
+    params = await anyio.to_thread.run_sync(parameter_names, service, operation, params)
     await anyio.to_thread.run_sync(check_listing, service, operation, params, None)
-    sink, printer = open_output(out_path, chosen, append, replace)
+    sink, printer, printed = open_output(
+        out_path, chosen, append, replace, Run(service, operation, params)
+    )
     state = CrawlState()
     title = f"{service} {operation}"
     try:
@@ -518,12 +528,8 @@ async def crawl(
         async with _pool(
             profile, region, endpoint_url, concurrency, role, gc_threshold=CRAWL_GC_THRESHOLD
         ) as pool:
-            targets = await pool.targets(
-                spec,
-                _regions(regions),
-                [service],
-                role=role if accounts not in (None, "org", "self") else None,
-            )
+            member_role = role if accounts not in (None, "org", "self") else None
+            targets = await pool.targets(spec, _regions(regions), [service], role=member_role)
             try:
                 report = await run_crawl(
                     pool,
@@ -548,7 +554,29 @@ async def crawl(
         if sink is not None:
             with anyio.CancelScope(shield=True):
                 await sink.aclose()
+    if printed is not None:
+        printed.close()  # json, yaml, table: one document, one table, at the end
     finish(report, title, state)
+
+
+def _check_regions(regions: str | None) -> None:
+    """``--regions``' listed names are regions botocore knows. What can be checked without
+    a request is checked before a crawl's output is opened: a typo must not empty an
+    earlier --out file, nor leave an inventory that then refuses the corrected command as
+    "already holds an aiokit inventory"."""
+    listed = _regions(regions)
+    for name in listed if isinstance(listed, list) else ():
+        check_region(name, option="--regions")
+
+
+def _deprecated_format(output: str | None, fmt: str | None) -> str | None:
+    """``crawl --format`` (the name before ``--output``): still taken, with one line."""
+    if fmt is None:
+        return output
+    if output is not None:
+        raise click.UsageError("--format is the old name of --output: give --output only")
+    warn_deprecated("--format", "--output")
+    return fmt
 
 
 # --- paginate / wait / targets ----------------------------------------------------------------
@@ -559,8 +587,12 @@ async def crawl(
 @click.argument("operation")
 @click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
-@click.option("--query", help="JMESPath over each page (like the AWS CLI's --query).")
-@click.option("--output", type=click.Choice(["json", "table"]), default="json")
+@click.option(
+    "--query",
+    help="JMESPath over the merged result (every page's items under their result keys), "
+    "as the AWS CLI applies it: 'Contents[].Key', 'length(Contents)'.",
+)
+@output_option("json: the merged result, as the AWS CLI prints it; jsonl streams the items")
 @click.option(
     "--max-items",
     type=click.IntRange(1, MAX_INT32),
@@ -576,7 +608,7 @@ async def paginate(
     param: tuple[str, ...],
     params_json: str | None,
     query: str | None,
-    output: str,
+    output: str | None,
     max_items: int | None,
     page_size: int | None,
     starting_token: str | None,
@@ -584,18 +616,27 @@ async def paginate(
     region: str | None,
     endpoint_url: str | None,
 ) -> None:
-    """Every page of SERVICE OPERATION in one account and region, as JSON lines."""
+    """Every page of SERVICE OPERATION in one account and region, merged as the AWS CLI
+    merges them (--output jsonl: one item a line, as the pages come)."""
     params = _params(param, params_json)
     _pagination_config(params, max_items, page_size, starting_token)
+    compiled = compile_query(query)
+    output = choose_output(output, records=False)
     check_stdout()
     operation = await anyio.to_thread.run_sync(operation_name, service, operation)
+    params = await anyio.to_thread.run_sync(parameter_names, service, operation, params)
     async with _pool(profile, region, endpoint_url, retry=ONE_OFF_RETRY) as pool:
         pager = pool.paginate(service, operation, page_retries=0, **params)
-        stream = pager.search(query) if query else pager.items()
-        async for value in stream:
-            _print_value(value, output)
-        token = pager.resume_token if max_items is not None else None
-    if token is not None:  # truncated by --max-items, as the AWS CLI says it
+        if output == "jsonl" and compiled is None:
+            async for item in pager.items():  # streamed: nothing held but the page
+                write_line(dumps(item))
+            token = pager.resume_token if max_items is not None else None
+        else:
+            merged = await pager.full_result()
+            token = merged.get("NextToken") if max_items is not None else None
+            value = merged if compiled is None else search(compiled, merged)
+            print_value(value, output, title=f"{service} {operation}")
+    if token is not None:  # truncated by --max-items: in the result, and said on stderr
         err.print(f"NextToken: {token}", highlight=False, soft_wrap=True, markup=False)
         err.print("[dim]hint: pass --starting-token TOKEN to continue[/]", highlight=False)
 
@@ -626,7 +667,7 @@ def _pagination_config(
 @click.option("--param", multiple=True, help="Operation parameter Name=value (repeatable).")
 @click.option("--params", "params_json", help="Operation parameters as a JSON object.")
 @click.option("--query", help="JMESPath over the response (as the AWS CLI's --query).")
-@click.option("--output", type=click.Choice(OUTPUTS), default="json", show_default=True)
+@output_option("json; for a fan-out, table on a terminal, jsonl when piped")
 @click.option("--accounts", help="Call in these accounts: org, self, or ID,ID,...")
 @click.option(
     "--include-management-account",
@@ -647,7 +688,7 @@ async def call(
     param: tuple[str, ...],
     params_json: str | None,
     query: str | None,
-    output: str,
+    output: str | None,
     accounts: str | None,
     include_management: bool,
     profiles: str | None,
@@ -670,6 +711,7 @@ async def call(
         _accounts(accounts, profiles, role, external_id, include_management)  # says why
     if not fan_out and (role or external_id):
         raise click.UsageError("--role and --external-id need --accounts")
+    output = choose_output(output, records=fan_out, stream=fan_out)
     check_stdout()
     checked = await anyio.to_thread.run_sync(check_call, service, operation, params, query)
     if not fan_out:
@@ -688,18 +730,6 @@ async def call(
             role=role if accounts not in (None, "org", "self") else None,
         )
         await fan_out_call(pool, checked, found, output, concurrency)
-
-
-def _print_value(value: Any, output: str) -> None:
-    if output == "table" and isinstance(value, dict):
-        out.print(
-            "\t".join(f"{k}={text(v)}" for k, v in value.items()),
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
-    else:
-        out.print(dumps(value), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.command()
@@ -747,12 +777,7 @@ async def wait(
 @click.option("--external-id", help="External id for the role.")
 @click.option("--regions", help="enabled, all, or a comma-separated list.")
 @click.option("--services", help="Keep regions offering these services (comma-separated).")
-@click.option(
-    "--output",
-    type=click.Choice(OUTPUTS),
-    help="table (the default on a terminal), text (tab-separated: the default when piped) "
-    "or json (one object a line).",
-)
+@output_option("table on a terminal, json when piped")
 @_common
 @_run
 async def targets(
@@ -769,6 +794,7 @@ async def targets(
     endpoint_url: str | None,
 ) -> None:
     """List the (account, region) targets a crawl would visit."""
+    output = choose_output(output, records=True)
     check_stdout()
     spec = _accounts(accounts, profiles, role, external_id, include_management)
     if isinstance(spec, aiokit.Organization):
@@ -780,31 +806,24 @@ async def targets(
             services.split(",") if services else None,
             role=role if accounts not in (None, "org", "self") else None,
         )
-    _print_targets(found, output or ("table" if out.is_terminal else "text"))
+    records = [
+        {"account": t.account, "name": t.name, "region": t.region, "ou": t.ou_path} for t in found
+    ]
+    print_value(records, output, title="targets")
     err.print(f"{len(found)} target{'' if len(found) == 1 else 's'}")
-
-
-def _print_targets(found: list[aiokit.Target], output: str) -> None:
-    rows = [(t.account or "self", t.name or "", t.region or "", t.ou_path or "") for t in found]
-    if output == "json":
-        for t in found:
-            record = {"account": t.account, "name": t.name, "region": t.region, "ou": t.ou_path}
-            write_line(dumps(record))
-    elif output == "text":  # tab-separated, as the AWS CLI's text; names kept on one line
-        for row in rows:
-            write_line("\t".join(" ".join(v.split()) for v in row))
-    else:
-        table = Table("account", "name", "region", "ou")
-        for row in rows:
-            # Text, not markup: account names and OU paths are the organization's own words.
-            table.add_row(*(Text(v) for v in row))
-        out.print(table)
 
 
 @cli.command()
 @click.option("--out", "out_path", default="aiokit-demo.db", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Leave the emulator up afterwards.")
-@click.option("--accounts", "n_accounts", default=8, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--member-accounts",
+    "n_accounts",
+    type=click.IntRange(1, 100),
+    metavar="N",
+    help="Member accounts of the emulated organization (default 8).",
+)
+@click.option("--accounts", "old_accounts", hidden=True, type=click.IntRange(1, 100))
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -813,14 +832,26 @@ def _print_targets(found: list[aiokit.Target], output: str) -> None:
     "account), kept for both inventories.",
 )
 @_run
-async def demo(out_path: str, keep_running: bool, n_accounts: int, workers: int | None) -> None:
+async def demo(
+    out_path: str,
+    keep_running: bool,
+    n_accounts: int | None,
+    old_accounts: int | None,
+    workers: int | None,
+) -> None:
     """Inventory an emulated AWS organization (moto on 127.0.0.1) twice, and diff the runs."""
     from ._demo import run_demo
+
+    if old_accounts is not None:  # the name before --member-accounts: --accounts is org/self/ids
+        if n_accounts is not None:
+            raise click.UsageError("--accounts is the old name of --member-accounts: give one")
+        warn_deprecated("demo --accounts N", "--member-accounts N")
+        n_accounts = old_accounts
 
     await run_demo(
         Path(out_path),
         keep_running=keep_running,
-        n_accounts=n_accounts,
+        n_accounts=8 if n_accounts is None else n_accounts,
         runner=RunnerChoice(workers=workers),
     )
 

@@ -3,9 +3,10 @@ the same call in every target (``--accounts`` / ``--profiles`` / ``--regions``),
 
 One call prints the response as the AWS CLI does: ``ResponseMetadata`` dropped, ``--query``
 applied to the response, JSON indented by 4 (``--output json``), the AWS CLI's
-tab-separated text (``--output text``) or a table. A fan-out prints one outcome a target
-(``account``, ``region``, ``status``, and the ``result`` or the ``reason`` and ``error``) as
-JSON lines, text lines or a table, a summary line on stderr, and exits 1 if a target failed.
+tab-separated text (``--output text``), a table or YAML (``_output.py``). A fan-out prints
+one outcome a target (``account``, ``region``, ``status``, and the ``result`` or the
+``reason`` and ``error``) as JSON lines, text lines, one JSON or YAML document or a table, a
+summary line on stderr, and exits 1 if a target failed.
 
 The operation and its parameters are checked against the service's model before the first
 request (and before the targets are listed): a typo is one line and exit 2, for one call or
@@ -14,14 +15,10 @@ for a thousand targets alike.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from botocore import xform_name
-from rich.table import Table
-from rich.text import Text
 
 import aiokit
 
@@ -31,23 +28,13 @@ from .._botocore.validate import validate_parameters
 from .._exceptions import translated
 from .._validate import did_you_mean
 from .._where import Scope
-from ._console import EXIT_FAILED, Failure, err, out
+from ._console import EXIT_FAILED, Failure, err
 from ._crawl import _Bar, compile_query
-from ._json import dumps, text
-from ._names import operation_name
+from ._json import text
+from ._names import operation_name, parameter_names
+from ._output import Records, print_value
 
-__all__ = [
-    "OUTPUTS",
-    "Call",
-    "check_call",
-    "fan_out_call",
-    "one_call",
-    "outcome_record",
-    "text_lines",
-    "write_line",
-]
-
-OUTPUTS = ("json", "text", "table")
+__all__ = ["Call", "check_call", "fan_out_call", "one_call", "outcome_record", "print_result"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +64,7 @@ def check_call(service: str, operation: str, params: dict[str, Any], query: str 
     """
     compiled = compile_query(query)
     snake = operation_name(service, operation)  # kebab-case accepted
+    params = parameter_names(service, snake, params)  # so are kebab-case parameter names
     with translated(Scope(None, None, service)):
         model = ServiceModel(shared_loader().load_service_model(service, "service-2"), service)
     by_snake = {str(xform_name(n)): n for n in model.operation_names}
@@ -110,96 +98,12 @@ def check_call(service: str, operation: str, params: dict[str, Any], query: str 
 # --- printing ---------------------------------------------------------------------------------
 
 
-def write_line(line: str) -> None:
-    """One line on stdout, as it is."""
-    # Not through rich: it would turn the text output's tabs into spaces.
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def text_lines(value: Any, identifier: str | None = None) -> Iterator[str]:
-    """``value`` as the AWS CLI's ``--output text`` prints it: a mapping's scalars on one
-    tab-separated line (keys sorted, prefixed by the upper-cased key it came under), its
-    lists and mappings below; a list of mappings one line each, with the same columns."""
-    if isinstance(value, dict):
-        yield from _text_dict(value, identifier, None)
-    elif isinstance(value, list):
-        yield from _text_list(value, identifier)
-    elif value is not None:
-        yield text(value)
-
-
-def _text_list(items: list[Any], identifier: str | None) -> Iterator[str]:
-    if any(isinstance(v, dict) for v in items):
-        columns = sorted(
-            {k for v in items if isinstance(v, dict) for k, x in v.items() if not _nested(x)}
-        )
-        for v in items:
-            if isinstance(v, dict):
-                yield from _text_dict(v, identifier, columns)
-            else:
-                yield from text_lines(v, identifier)
-        return
-    scalars = [v for v in items if not _nested(v)]
-    if scalars:
-        if identifier is None:
-            yield "\t".join(text(v) for v in scalars)
-        else:
-            yield from (f"{identifier.upper()}\t{text(v)}" for v in scalars)
-    for v in items:
-        if _nested(v):
-            yield from text_lines(v, identifier)
-
-
-def _text_dict(
-    item: dict[str, Any], identifier: str | None, columns: list[str] | None
-) -> Iterator[str]:
-    if columns is None:
-        columns = sorted(k for k, v in item.items() if not _nested(v))
-    scalars = [text(item.get(k, "")) for k in columns]
-    if scalars:
-        yield "\t".join([identifier.upper(), *scalars] if identifier else scalars)
-    for key in sorted(set(item) - set(columns)):
-        yield from text_lines(item[key], key)
-
-
-def _nested(value: Any) -> bool:
-    return isinstance(value, dict | list)
-
-
-def _table(value: Any, title: str) -> Table:
-    """A list of mappings as rows and columns; a mapping as key/value rows; else one cell."""
-    table = Table(title=title, title_justify="left")
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        columns = list(dict.fromkeys(k for v in value for k in v))
-        for column in columns:
-            table.add_column(column)
-        for v in value:
-            table.add_row(*(Text(text(v.get(c, ""))) for c in columns))
-    elif isinstance(value, dict):
-        table.add_column("key")
-        table.add_column("value")
-        for k, v in value.items():
-            table.add_row(Text(k), Text(text(v)))
-    else:
-        table.add_column("value")
-        for v in value if isinstance(value, list) else [value]:
-            table.add_row(Text(text(v)))
-    return table
-
-
 def print_result(value: Any, output: str, title: str) -> None:
     """One call's result, as ``--output`` asks; an empty response prints nothing, as the
     AWS CLI's."""
     if value == {}:
         return
-    if output == "json":
-        write_line(dumps(value, indent=4))
-    elif output == "text":
-        for line in text_lines(value):
-            write_line(line)
-    else:
-        out.print(_table(value, title))
+    print_value(value, output, title=title)
 
 
 async def one_call(pool: aiokit.SessionPool, call: Call, output: str) -> None:
@@ -228,13 +132,6 @@ def outcome_record(outcome: aiokit.Outcome[Any]) -> dict[str, Any]:
     return record
 
 
-def _print_record(record: dict[str, Any], output: str) -> None:
-    if output == "json":
-        write_line(dumps(record))
-    else:  # text: tab-separated, the result as compact JSON
-        write_line("\t".join(_cells(record)))
-
-
 async def fan_out_call(
     pool: aiokit.SessionPool,
     call: Call,
@@ -250,7 +147,12 @@ async def fan_out_call(
 
     title = f"{call.service} {call.method}"
     report = aiokit.Report()
-    records: list[dict[str, Any]] = []
+    records = Records(
+        output,
+        title=title,
+        line=lambda r: "\t".join(_cells(r)),
+        sort=lambda r: (r["account"] or "", r["region"] or ""),
+    )
     bar = _Bar(err.is_terminal, title, len(targets), items=False)
     try:
         async with pool.fan_out(
@@ -258,15 +160,10 @@ async def fan_out_call(
         ) as outcomes:
             async for outcome in outcomes:
                 report.add(outcome)
-                record = outcome_record(outcome)
-                if output == "table":
-                    records.append(record)
-                else:
-                    _print_record(record, output)
+                records.add(outcome_record(outcome))
     finally:
         bar.stop()
-    if output == "table":
-        out.print(_outcomes_table(records, title))
+    records.close()
     counts = report.counts
     n = report.targets
     err.print(
@@ -286,10 +183,3 @@ def _cells(record: dict[str, Any]) -> list[str]:
         detail = f"{record['reason']}: {record['error']}"
     where = [record["account"] or "self", record["region"] or "global", record["status"]]
     return [*where, detail]
-
-
-def _outcomes_table(records: list[dict[str, Any]], title: str) -> Table:
-    table = Table("account", "region", "status", "result", title=title, title_justify="left")
-    for r in sorted(records, key=lambda r: (r["account"] or "", r["region"] or "")):
-        table.add_row(*(Text(v) for v in _cells(r)))
-    return table

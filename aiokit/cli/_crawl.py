@@ -27,21 +27,25 @@ import aiokit
 from .._fleet.crawl import Item, Report
 from .._fleet.runners import Runner
 from .._gc import DEFAULT_GC_THRESHOLD
-from .._sinks import Run, Sink, open_sink, output_format
+from .._sinks import Run, Sink, _row, open_sink, output_format
 from .._workers import WorkerError
-from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err, out
-from ._json import dumps
+from ._console import EXIT_FAILED, EXIT_UNFINISHED, Failure, check_stdout, err
+from ._json import text
+from ._output import OUTPUTS, Records, choose
 from ._runners import RunnerChoice, describe
 
 __all__ = [
     "CRAWL_GC_THRESHOLD",
+    "CRAWL_OUTPUTS",
     "CrawlState",
     "compile_query",
     "finish",
+    "item_printer",
     "open_output",
     "outcome_table",
     "plan_output",
     "run_crawl",
+    "search",
     "summarise",
     "summary_line",
 ]
@@ -110,6 +114,8 @@ class CrawlState:
     todo: int = 0
     already_done: int = 0
     written: int = 0
+    seen: int = 0  # items the crawl found, before --query
+    query: str | None = None
     runner: Runner | None = None  # where the targets ran: None, in this process
     shards: int = 0  # how many of the runner's workers had targets
 
@@ -119,6 +125,18 @@ class CrawlState:
         self.report.items = self.written
         self.report.never_visited = max(0, self.todo - self.report.targets)
         return self.report
+
+
+def search(compiled: Any, value: Any) -> Any:
+    """``compiled`` (a ``--query``) applied to ``value``; a query that parses but fails on
+    the data (``abs`` of a string) is an :class:`aiokit.InvalidParameterError`."""
+    try:
+        return compiled.search(value)
+    except jmespath.exceptions.JMESPathError as exc:
+        message = " ".join(str(exc).split())
+        raise aiokit.InvalidParameterError(
+            f"--query: JMESPath expression {compiled.expression!r} fails on the result: {message}"
+        ) from None
 
 
 def compile_query(query: str | None) -> Any:
@@ -158,6 +176,7 @@ async def run_crawl(
     """
     compiled = compile_query(query)
     state = state if state is not None else CrawlState()
+    state.query = query
     done: set[tuple[str | None, str | None]] = set()
     if sink is not None:
         done = await sink.begin(Run(service, operation, params), resume=resume)
@@ -242,10 +261,11 @@ async def _drain(
     async for event in crawl.events():
         if isinstance(event, Item):
             items += 1
+            state.seen = items
             if items % 50 == 0:
                 bar.items(items)
             if compiled is not None:
-                found = compiled.search(event.data)
+                found = search(compiled, event.data)
                 if found is None:
                     continue
                 values = found if isinstance(found, list) else [found]
@@ -267,26 +287,32 @@ async def _emit(sink: Sink | None, print_items: Callable[[Any], None] | None, it
         print_items(item)
 
 
+CRAWL_OUTPUTS = (*OUTPUTS, "csv", "sqlite")
+_STDOUT_ONLY = ("json", "text", "table", "yaml")
+
+
 def plan_output(
-    out_path: str | None, fmt: str | None, resume: bool, append: bool, replace: bool
+    out_path: str | None, output: str | None, resume: bool, append: bool, replace: bool
 ) -> str:
-    """The output format, or a usage error: all checked before anything is opened."""
+    """The output format (``--output``, or the default), or a usage error: all checked
+    before anything is opened."""
     if sum((resume, append, replace)) > 1:
         raise click.UsageError("--resume, --append and --replace exclude each other")
     if out_path is None:
         for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
             if given:
                 raise click.UsageError(f"{flag} needs --out PATH.db")
-        if fmt == "sqlite":
-            raise click.UsageError("--format sqlite needs --out PATH.db")
-        if fmt is None:
-            return "table" if out.is_terminal else "jsonl"
-        return fmt
-    if fmt == "table":
+        if output == "sqlite":
+            raise click.UsageError("--output sqlite needs --out PATH.db")
+        return choose(output, records=True, stream=True)
+    if output in _STDOUT_ONLY:
         raise click.UsageError(
-            "--format table prints to the terminal: drop --out, or use jsonl, csv or sqlite"
+            f"--output {output} prints to stdout: drop --out, or use jsonl, csv or sqlite"
         )
-    chosen = output_format(out_path, fmt)
+    try:
+        chosen = output_format(out_path, output)
+    except aiokit.ConfigurationError as exc:  # the library's words for the command's
+        raise aiokit.ConfigurationError(str(exc).replace("--format", "--output")) from None
     if chosen != "sqlite":
         for flag, given in (("--resume", resume), ("--append", append), ("--replace", replace)):
             if given:
@@ -297,15 +323,29 @@ def plan_output(
     return chosen
 
 
-def table_printer() -> Callable[[Any], None]:
-    def show(item: Item) -> None:
-        data = item.data if isinstance(item.data, str) else dumps(item.data)
-        # markup off: AWS data may hold "[bold]" and the like, to be shown as it is.
-        out.print(
-            f"{item.account}\t{item.region}\t{data}", highlight=False, soft_wrap=True, markup=False
-        )
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """An item's table row: where, then the item's own fields as columns (or ``item``)."""
+    where = {"account": row["account"], "region": row["region"]}
+    item = row["item"]
+    return {**where, **item} if isinstance(item, dict) else {**where, "item": item}
 
-    return show
+
+def _line(row: dict[str, Any]) -> str:
+    """An item's text line: account, region and the item (compact JSON unless a string)."""
+    return "\t".join([row["account"] or "", row["region"] or "", text(row["item"])])
+
+
+def item_printer(output: str, run: Run) -> tuple[Callable[[Item], None], Records]:
+    """The crawl's items on stdout in ``output`` (json, text, table, yaml), as rows of the
+    shape JSON Lines has (account, region, service, operation, resource_id, item)."""
+    records = Records(output, title=f"{run.service} {run.operation}", line=_line, row=_flat)
+
+    def show(item: Item) -> None:
+        row = _row(run, item)
+        del row["run_id"]
+        records.add(row)
+
+    return show, records
 
 
 def summarise(report: Report, title: str, state: CrawlState) -> None:
@@ -320,6 +360,16 @@ def summarise(report: Report, title: str, state: CrawlState) -> None:
 
 def finish(report: Report, title: str, state: CrawlState) -> None:
     summarise(report, title, state)
+    if state.query and state.seen and not state.written:
+        # Not an error (the crawl itself went fine: exit 0), but never silent: a query
+        # written for a whole response ('Contents[].Key') matches nothing on an item.
+        err.print(
+            f"[yellow]warning:[/] --query {escape(repr(state.query))} matched nothing in "
+            f"{state.seen} items: crawl applies it to each item (e.g. 'Key', not "
+            "'Contents[].Key')",
+            highlight=False,
+            soft_wrap=True,
+        )
     for o in report.failed:
         err.print(
             f"[red]failed[/] {o.target.account} {o.target.region}: "
@@ -347,13 +397,15 @@ def _error_text(outcome: aiokit.Outcome[Any]) -> str:
 
 
 def open_output(
-    out_path: str | None, chosen: str, append: bool, replace: bool
-) -> tuple[Sink | None, Callable[[Any], None] | None]:
-    """The crawl's sink (a file, or stdout when piped), or the table printer for a terminal."""
+    out_path: str | None, chosen: str, append: bool, replace: bool, run: Run
+) -> tuple[Sink | None, Callable[[Any], None] | None, Records | None]:
+    """The crawl's sink (a file, or stdout for jsonl and csv), or the printer of its items
+    (and what to close at the end) for the other formats."""
     if out_path:
         existing = "append" if append else "replace" if replace else "refuse"
-        return open_sink(out_path, chosen, existing=existing), None  # type: ignore[arg-type]
+        return open_sink(out_path, chosen, existing=existing), None, None  # type: ignore[arg-type]
     check_stdout()
     if chosen in ("jsonl", "csv"):
-        return open_sink(sys.stdout, chosen), None  # piped: machine-readable
-    return None, table_printer()
+        return open_sink(sys.stdout, chosen), None, None  # streamed, machine-readable
+    show, records = item_printer(chosen, run)
+    return None, show, records

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +12,6 @@ import anyio
 import click
 from click.core import ParameterSource
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 import aiokit
 
@@ -28,21 +25,10 @@ from ._inventory_run import (
     run_inventory,
     summarise_inventory,
 )
-from ._json import dumps
+from ._output import choose, output_option, print_value
 from ._runners import RunnerChoice
 
 __all__ = ["Helpers", "inventory_group", "print_diff"]
-
-_OUTPUT = click.Choice(["table", "json"])
-
-
-def _format(output: str | None) -> str:
-    """Table on a terminal, JSON otherwise (a pipe, a file), unless ``--output`` says."""
-    return output or ("table" if sys.stdout is not None and sys.stdout.isatty() else "json")
-
-
-def _json(data: Any) -> None:
-    click.echo(dumps(data, indent=2))
 
 
 _HELP = """Inventory: resource types across accounts and regions into a database.
@@ -230,10 +216,11 @@ def inventory_group(_run: Callable[[Any], Any], helpers: Helpers) -> click.Group
     @click.option(
         "--spec", "spec", type=click.Path(dir_okay=False), help="A TOML spec file to add."
     )
-    @click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
+    @output_option("table on a terminal, json when piped")
     @_run
     async def list_(spec: str | None, output: str | None) -> None:
         """Print the catalogue of resource types (with those of --spec)."""
+        output = choose(output, records=True)
         check_stdout()
         catalogue = (
             inv.CATALOGUE if spec is None else await anyio.to_thread.run_sync(inv.load_spec, spec)
@@ -248,51 +235,49 @@ def inventory_group(_run: Callable[[Any], Any], helpers: Helpers) -> click.Group
             }
             for rt in catalogue.values()
         ]
-        if _format(output) == "json":
-            _json(rows)
-        else:
-            table = Table("name", "service", "operation", "global", "description")
-            for r in rows:
-                table.add_row(
-                    *(Text(str(r[c])) for c in ("name", "service", "operation")),
-                    "yes" if r["global"] else "",
-                    Text(str(r["description"])),
-                )
-            out.print(table)
+        print_value(rows, output, title="resource types")
         err.print(f"{len(rows)} resource types")
 
     @inventory.command()
     @click.argument("run_a", required=False)
     @click.argument("run_b", required=False)
     @click.option("--db", "db", default="inventory.db", show_default=True, help="The inventory.")
-    @click.option("--output", type=_OUTPUT, help="table (on a terminal) or json.")
+    @output_option("table on a terminal, json when piped")
     @_run
     async def diff(run_a: str | None, run_b: str | None, db: str, output: str | None) -> None:
         """What changed between RUN_A and RUN_B (default: the last two finished runs)."""
+        output = choose(output, records=True)
         check_stdout()
         result = await anyio.to_thread.run_sync(inv.diff, db, run_a, run_b)
-        print_diff(result, _format(output))
+        print_diff(result, output)
 
     return inventory
 
 
+def diff_records(result: inv.Diff) -> list[dict[str, Any]]:
+    """A diff's changes as records: one a changed resource (its changed fields named)."""
+    return [
+        {
+            "change": kind,
+            "resource_type": c.resource_type,
+            "account": c.account,
+            "region": c.region,
+            "key": c.key,
+            "fields": ", ".join(f.name for f in c.fields),
+        }
+        for kind in ("added", "removed", "changed", "unknown")
+        for c in getattr(result, kind)
+    ]
+
+
 def print_diff(result: inv.Diff, fmt: str, console: Console = out) -> None:
-    """A diff as JSON or as a table on ``console`` (stdout), and its one-line count on
+    """A diff in ``fmt`` (json and yaml: the whole diff, ``Diff.to_dict()``; jsonl, text
+    and table: one record a change; a table on ``console``), and its one-line count on
     stderr."""
-    if fmt == "json":
-        _json(result.to_dict())
+    if fmt in ("json", "yaml"):
+        print_value(result.to_dict(), fmt)
     else:
-        table = Table()
-        for column in ("change", "resource type", "account", "region", "key", "fields"):
-            table.add_column(column, overflow="fold")  # keys (URLs, ARNs) whole, not cut
-        for kind in ("added", "removed", "changed", "unknown"):
-            for c in getattr(result, kind):
-                fields = ", ".join(f.name for f in c.fields)
-                table.add_row(
-                    kind,
-                    *(Text(v) for v in (c.resource_type, c.account, c.region, c.key, fields)),
-                )
-        console.print(table)
+        print_value(diff_records(result), fmt, title="changes", console=console)
     err.print(
         f"run {result.run_a} -> {result.run_b}: {len(result.added)} added, "
         f"{len(result.removed)} removed, {len(result.changed)} changed, "
