@@ -744,8 +744,10 @@ def test_cli_targets_of_an_organization_show_each_accounts_ou(
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if "member-" in line]
+    import json
+
+    rows = json.loads(done.stdout)  # piped: one JSON document, a record a target
     assert len(rows) == len(fake_organization.accounts)
     for account in fake_organization.accounts:
-        (row,) = [r for r in rows if account.id in r]
-        assert f"Root/{account.ou}" in row
+        (row,) = [r for r in rows if r["account"] == account.id]
+        assert row["ou"] == f"Root/{account.ou}"
