@@ -4,39 +4,22 @@ the same commands piped show none of it. Subprocesses against moto."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 
 from tests.test_cli_habits import _on_a_terminal as _raw_terminal
+from tests.test_cli_habits import _where
+from tests.test_cli_habits import aiokit_cli as _piped
 
 ROOT = Path(__file__).parents[1]
-
-
-def _where(endpoint: str) -> list[str]:
-    return ["--endpoint-url", endpoint, "--region", "us-east-1"]
 
 
 def _on_a_terminal(args: list[str]) -> tuple[int, str]:
     """What the command showed on a terminal, its colours and cursor moves taken out."""
     code, shown = _raw_terminal(args)
     return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
-
-
-def _piped(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "aiokit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def _queues(endpoint: str, n: int = 3) -> None:

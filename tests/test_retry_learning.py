@@ -10,10 +10,24 @@ from aiokit.testing import TEST_CREDENTIALS
 pytestmark = pytest.mark.asyncio
 
 
-async def _drain(endpoint: str, accounts: list[str], regions: list[str]) -> tuple[dict, list]:
+async def _drain(
+    endpoint: str,
+    accounts: list[str],
+    regions: list[str],
+    listing: tuple[str, str, str, str] = (
+        "ec2",
+        "describe_instances",
+        "Reservations[].Instances[]",
+        "InstanceId",
+    ),
+) -> tuple[dict, list]:
+    """Each target's items of ``listing`` (service, operation, search, item key or ""),
+    and the statistics of the service's scopes."""
+    service, operation, path, field = listing
+
     async def instances(ctx: aiokit.Context) -> list[str]:
-        pager = ctx.paginate("ec2", "describe_instances")
-        return [i["InstanceId"] async for i in pager.search("Reservations[].Instances[]")]
+        pager = ctx.paginate(service, operation)
+        return [i[field] if field else i async for i in pager.search(path)]
 
     targets = [
         aiokit.Target.assume(a, r, "OrganizationAccountAccessRole")
@@ -28,7 +42,7 @@ async def _drain(endpoint: str, accounts: list[str], regions: list[str]) -> tupl
             async for outcome in outcomes:
                 assert outcome.ok, outcome
                 found[(outcome.target.account, outcome.target.region)] = outcome.value
-        scopes = [s for k, s in pool.statistics().scopes.items() if k.service == "ec2"]
+        scopes = [s for k, s in pool.statistics().scopes.items() if k.service == service]
     return found, scopes
 
 
@@ -85,26 +99,6 @@ async def test_a_documented_quota_is_never_throttled() -> None:
     assert len(next(iter(found.values()))) == 150
 
 
-async def _drain_tables(endpoint: str, accounts: list[str]) -> tuple[dict, list]:
-    async def tables(ctx: aiokit.Context) -> list[str]:
-        pager = ctx.paginate("dynamodb", "list_tables")
-        return [name async for name in pager.search("TableNames[]")]
-
-    targets = [
-        aiokit.Target.assume(a, "us-east-1", "OrganizationAccountAccessRole") for a in accounts
-    ]
-    found = {}
-    async with aiokit.SessionPool(
-        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS
-    ) as pool:
-        async with pool.fan_out(tables, targets, concurrency=8) as outcomes:
-            async for outcome in outcomes:
-                assert outcome.ok, outcome
-                found[outcome.target.account] = outcome.value
-        scopes = [s for k, s in pool.statistics().scopes.items() if k.service == "dynamodb"]
-    return found, scopes
-
-
 @pytest.mark.parametrize("latency_ms", [5, 20])
 async def test_a_scope_without_a_documented_quota_learns_its_bucket_within_a_few_throttles(
     latency_ms: int,
@@ -123,10 +117,17 @@ async def test_a_scope_without_a_documented_quota_learns_its_bucket_within_a_few
     )
     accounts = config.member_accounts()
     async with FakeAWS(config) as fake:
-        found, scopes = await _drain_tables(fake.endpoint_url, accounts)
+        found, scopes = await _drain(
+            fake.endpoint_url,
+            accounts,
+            ["us-east-1"],
+            ("dynamodb", "list_tables", "TableNames[]", ""),
+        )
         stats = fake.stats()
     for account in accounts:
-        assert found[account] == expected_items(config, account, "us-east-1", "tables")
+        assert found[(account, "us-east-1")] == expected_items(
+            config, account, "us-east-1", "tables"
+        )
     assert len(scopes) == 2
     for scope in scopes:
         # The first one, and the probe's until its grants show the refill (13-20 each, seen,

@@ -133,9 +133,9 @@ def search(compiled: Any, value: Any) -> Any:
     try:
         return compiled.search(value)
     except jmespath.exceptions.JMESPathError as exc:
-        message = " ".join(str(exc).split())
         raise aiokit.InvalidParameterError(
-            f"--query: JMESPath expression {compiled.expression!r} fails on the result: {message}"
+            f"--query: JMESPath expression {compiled.expression!r} fails on the result: "
+            f"{_one_line(exc)}"
         ) from None
 
 
@@ -145,10 +145,14 @@ def compile_query(query: str | None) -> Any:
     try:
         return jmespath.compile(query)
     except jmespath.exceptions.JMESPathError as exc:
-        message = " ".join(str(exc).split())
         raise aiokit.InvalidParameterError(
-            f"--query: invalid JMESPath expression {query!r}: {message}"
+            f"--query: invalid JMESPath expression {query!r}: {_one_line(exc)}"
         ) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """A JMESPath error's message on one line (it draws a caret on a line of its own)."""
+    return " ".join(str(exc).split())
 
 
 async def run_crawl(
