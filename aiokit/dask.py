@@ -64,9 +64,11 @@ that cannot be pickled arrives as ``aiokit._workers.WorkerError``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import hashlib
 import json
+import logging
 import os
 import pickle
 import threading
@@ -471,8 +473,37 @@ async def _watch(index: int, future: Any, send: Any) -> None:
 
 
 async def _close_shielded(client: Any) -> None:
+    _closed_on_purpose(client)
     with anyio.CancelScope(shield=True), anyio.move_on_after(CONNECT_TIMEOUT):
         await client.close()
+
+
+class _ClosedOnPurpose(logging.Filter):
+    """Drops distributed's "Batched Comm Closed" record (INFO, with a traceback) for the
+    comm of a client a run opened and closes: a message still being sent as the run closes
+    it (Ctrl-C, a cancel) is not news, and its traceback on stderr looked like a crash."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.comms: collections.deque[int] = collections.deque(maxlen=64)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != "Batched Comm Closed %r" or not isinstance(record.args, tuple):
+            return True
+        return not (record.args and id(record.args[0]) in self.comms)
+
+
+_quiet = _ClosedOnPurpose()
+
+
+def _closed_on_purpose(client: Any) -> None:
+    comm = getattr(getattr(client, "scheduler_comm", None), "comm", None)
+    if comm is None:
+        return
+    logger = logging.getLogger("distributed.batched")
+    if _quiet not in logger.filters:
+        logger.addFilter(_quiet)
+    _quiet.comms.append(id(comm))
 
 
 # -- the worker's side --------------------------------------------------------------------

@@ -16,12 +16,14 @@ Suites:
 - botocore's SigV4 tests (``tests/unit/auth/test_sigv4.py`` on the aws4 test suite, and
   ``tests/unit/test_auth_sigv4.py``) with aiokit's signer.
 
-Usage: ``python compat/run.py [--suite NAME ...] [--keep]``.
+Usage: ``python compat/run.py [--suite NAME ...] [--jobs N]`` (the runs go side by side,
+one per core by default).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib.metadata
 import os
 import shutil
@@ -203,6 +205,9 @@ def run(suite: Suite, tree: Path, mode: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="append", choices=[s.name for s in SUITES])
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (default: cores)"
+    )
     args = parser.parse_args(argv)
     chosen = [s for s in SUITES if not args.suite or s.name in args.suite]
     departures: list[str] = []
@@ -211,31 +216,42 @@ def main(argv: list[str] | None = None) -> int:
     for suite in chosen:
         if suite.package not in trees:
             trees[suite.package] = unpack(suite.package, suite.setup)
-        tree = trees[suite.package]
-        print(f"{suite.name} ({suite.package} {importlib.metadata.version(suite.package)}):")
-        baseline_mode, *modes = suite.modes
-        baseline = run(suite, tree, baseline_mode)
-        passing = {t for t, s in baseline.items() if s == "passed"}
-        not_here = sorted((t, s) for t, s in baseline.items() if s != "passed")
-        for mode in modes:
-            through = run(suite, tree, mode)
-            lost = sorted(t for t in passing if through.get(t) != "passed")
-            meant = [t for t in lost if t in INTENTIONAL]
-            lost = [t for t in lost if t not in INTENTIONAL]
-            stale = [t for t in INTENTIONAL if t in passing and through.get(t) == "passed"]
-            departures += [f"{suite.name} [{mode}] {t}: {through.get(t, 'missing')}" for t in lost]
-            departures += [
-                f"{suite.name} [{mode}] {t}: passes now; drop it from INTENTIONAL" for t in stale
-            ]
-            for t in meant:
-                print(f"    intentional departure: {t}: {INTENTIONAL[t]}")
-            kept = len(passing) - len(lost) - len(meant)
-            summary.append(
-                f"{suite.name:20} {baseline_mode:11} {len(passing):4d} passed | {mode:8} "
-                f"{kept:4d} of them passed, {len(meant)} intentional, {len(lost)} departed"
-            )
-        for test, status in not_here:
-            print(f"    not passing plain here ({status}): {test}")
+    # Every (suite, mode) run is its own pytest process on its own tree's reports (and the
+    # mock servers listen on free ports): they run side by side, one per core.
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as runs:
+        reports = {
+            (suite.name, mode): runs.submit(run, suite, trees[suite.package], mode)
+            for suite in chosen
+            for mode in suite.modes
+        }
+        for suite in chosen:
+            print(f"{suite.name} ({suite.package} {importlib.metadata.version(suite.package)}):")
+            baseline_mode, *modes = suite.modes
+            baseline = reports[suite.name, baseline_mode].result()
+            passing = {t for t, s in baseline.items() if s == "passed"}
+            not_here = sorted((t, s) for t, s in baseline.items() if s != "passed")
+            for mode in modes:
+                through = reports[suite.name, mode].result()
+                lost = sorted(t for t in passing if through.get(t) != "passed")
+                meant = [t for t in lost if t in INTENTIONAL]
+                lost = [t for t in lost if t not in INTENTIONAL]
+                stale = [t for t in INTENTIONAL if t in passing and through.get(t) == "passed"]
+                departures += [
+                    f"{suite.name} [{mode}] {t}: {through.get(t, 'missing')}" for t in lost
+                ]
+                departures += [
+                    f"{suite.name} [{mode}] {t}: passes now; drop it from INTENTIONAL"
+                    for t in stale
+                ]
+                for t in meant:
+                    print(f"    intentional departure: {t}: {INTENTIONAL[t]}")
+                kept = len(passing) - len(lost) - len(meant)
+                summary.append(
+                    f"{suite.name:20} {baseline_mode:11} {len(passing):4d} passed | {mode:8} "
+                    f"{kept:4d} of them passed, {len(meant)} intentional, {len(lost)} departed"
+                )
+            for test, status in not_here:
+                print(f"    not passing plain here ({status}): {test}")
     print("\nsummary:")
     for line in summary:
         print("  " + line)

@@ -366,6 +366,9 @@ async def main(endpoint, role, accounts):
         endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS, role=role
     ) as pool:
         targets = [aiokit.Target.assume(a, "us-east-1", role) for a in accounts]
+        # (a large job: more than a pipe holds, so sending it blocks until the worker reads)
+        extra = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+        targets += [aiokit.Target.assume(f"{n:012d}", "us-east-1", role) for n in range(extra)]
         fan_out = pool.fan_out(nap, targets, concurrency=1, runner=aiokit.Processes(2))
         async with fan_out as outcomes:
             print("item", flush=True)
@@ -384,7 +387,9 @@ def run():
 """
 
 
-def _script(tmp_path: Any, fake_organization: FakeOrganization, guarded: bool) -> list[str]:
+def _script(
+    tmp_path: Any, fake_organization: FakeOrganization, guarded: bool, extra_targets: int = 0
+) -> list[str]:
     import sys
 
     script = tmp_path / "crawl_script.py"
@@ -396,6 +401,7 @@ def _script(tmp_path: Any, fake_organization: FakeOrganization, guarded: bool) -
         fake_organization.endpoint_url,
         fake_organization.role_name,
         ",".join(fake_organization.account_ids),
+        str(extra_targets),
     ]
 
 
@@ -541,13 +547,17 @@ def test_ctrl_c_while_the_workers_still_import_is_quiet_too(
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("extra_targets", [0, 5000], ids=["small-job", "job-over-a-pipe"])
 def test_a_script_without_the_main_guard_gets_one_clear_error_and_no_restarts(
-    fake_organization: FakeOrganization, tmp_path: Any
+    fake_organization: FakeOrganization, tmp_path: Any, extra_targets: int
 ) -> None:
     """Spawn imports the main module in every worker: an unguarded script would start its
     crawl again in each (and their workers in turn). Each worker says so in one line and
-    exits; the driver raises a ConfigurationError and starts none of them again."""
-    with _popen(_script(tmp_path, fake_organization, guarded=False)) as proc:
+    exits; the driver raises a ConfigurationError and starts none of them again. With a job
+    larger than a pipe holds, the driver is still writing it when the worker ends: the same
+    one error, not a BrokenPipeError traceback."""
+    args = _script(tmp_path, fake_organization, guarded=False, extra_targets=extra_targets)
+    with _popen(args) as proc:
         try:
             _, err = proc.communicate(timeout=120)
         finally:

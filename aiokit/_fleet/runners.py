@@ -475,16 +475,18 @@ class ProcessRun:
         self.summaries: list[WorkerSummary] = []
         self._context: Any = None  # held from __aenter__ to _stop()
         shard = sharded.runner.shard
-        shards: dict[int, dict[Any, None]] = {}
+        # per shard: what has no outcome yet, each key mapped to itself (the driver's own
+        # objects: an outcome received is given them, not its unpickled copies to keep)
+        shards: dict[int, dict[Any, Any]] = {}
         # Many listings: a shard's job is its targets, less the units done (given, or
         # finished before its worker died); one listing: its targets with no outcome yet.
         self._targets: dict[int, list[Target]] = {}
         if job.units is None:
             for target in job.targets:
-                shards.setdefault(shard(target), {})[target] = None
+                shards.setdefault(shard(target), {})[target] = target
         else:
             for unit in job.units:
-                shards.setdefault(shard(unit[0]), {})[unit] = None
+                shards.setdefault(shard(unit[0]), {})[unit] = unit
             for target in job.targets:
                 self._targets.setdefault(shard(target), []).append(target)
         self._all = {s: tuple(keys) for s, keys in shards.items()}
@@ -553,6 +555,13 @@ class ProcessRun:
             raise ConfigurationError(
                 f"runner={self._sharded.runner!r}: a target or parameter cannot be sent to "
                 f"a worker process ({type(exc).__name__}: {exc})"
+            ) from None
+        except (BrokenPipeError, ConnectionResetError) as exc:  # it ended before it read it
+            receive.close()
+            raise ConfigurationError(
+                f"runner={self._sharded.runner!r}: worker process {shard} ended before it "
+                f"received its job ({type(exc).__name__}; its error is above). If it says "
+                f"the crawl was started again: {_MAIN_GUARD}"
             ) from None
         finally:
             send.close()  # the worker's end: the driver sees EOF when the worker ends
@@ -625,8 +634,17 @@ class ProcessRun:
                 logger.handle(message[1])
             return
         elif message is not None:
-            _, target, records, outcome = message
-            if self._pending[worker.shard].pop(self._job.unit_key(outcome), False) is None:
+            _, _, records, outcome = message
+            key = self._pending[worker.shard].pop(self._job.unit_key(outcome), None)
+            if key is not None:  # (else a second outcome of a unit already finished)
+                # The driver's own target (and listing), not the unpickled copies: a
+                # crawl's report keeps every outcome, and 16,000 copies are megabytes.
+                if self._job.listings:
+                    target = key[0]
+                    outcome = replace(outcome, target=target, listing=self._job.listing(key[1]))
+                else:
+                    target = key
+                    outcome = replace(outcome, target=target)
                 self._ready.append((target, records, outcome))
             return
         self._workers.pop(conn)
