@@ -34,12 +34,20 @@ dev: $(DEV)
 # module's fixtures, its moto server and fake organization, are built once). Two per core,
 # not one: a test spends part of its time waiting (on a CLI subprocess, a server, a
 # deadline), and the other worker's tests fill it (on 2 cores: 571 s, against 670 s with
-# one per core). `make test PYTEST_ARGS=-n0` runs it in one process.
+# one per core). Tests marked `timing` (rates and throttles against real clocks, which a
+# starved event loop skews) run after the rest, one worker per core and nothing beside.
+# `make test PYTEST_ARGS=-n0` runs each part in one process.
 WORKERS     ?= $(shell expr 2 \* $$(nproc 2>/dev/null || echo 1))
 PYTEST_ARGS ?= -n $(WORKERS) --dist loadfile
+TIMING_ARGS ?= -n auto --dist loadfile
 test: $(TEST)
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	@for part in "not timing|$(PYTEST_ARGS)" "timing|$(TIMING_ARGS)"; do \
+	    marks="$${part%%|*}"; args="$${part#*|}"; \
+	    echo "--- pytest -m '$$marks' $$args"; \
+	    $(BIN)/python -m pytest -m "$$marks" $$args; rc=$$?; \
+	    if [ $$rc -eq 5 ]; then echo "pytest collected no tests ($$marks)" >&2; exit 1; fi; \
+	    if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	done
 
 # Upstream's own suites as the oracle: aiobotocore's and botocore's tests, from the sdists of
 # the pinned versions, run plain and through aiokit; fails on any departure (compat/run.py).

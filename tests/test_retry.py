@@ -16,7 +16,7 @@ from aiokit._ratelimit import RateLimiterRegistry, RetrySettings, ScopeKey, Scop
 from aiokit._where import Scope as Where
 from aiokit.testing import TEST_CREDENTIALS, serve_on_loopback
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.timing]  # rates and throttles, real clocks
 
 
 class FakeTime:

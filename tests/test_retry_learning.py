@@ -7,7 +7,9 @@ import pytest
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS
 
-pytestmark = pytest.mark.asyncio
+# timing: rates learnt against real clocks; `make test` runs these after the rest, with no
+# other tests beside them (on a loaded machine a stalled client learns a bucket low).
+pytestmark = [pytest.mark.asyncio, pytest.mark.timing]
 
 
 async def _drain(

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ConnectionEr
 import aiokit
 from aiokit.testing import TEST_CREDENTIALS, FakeOrganization, FaultProxy, aws_faults
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120), pytest.mark.timing]
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
