@@ -36,7 +36,9 @@ dev: $(DEV)
 # deadline), and the other worker's tests fill it (on 2 cores: 571 s, against 670 s with
 # one per core). Tests marked `timing` (rates and throttles against real clocks, which a
 # starved event loop skews) run after the rest, one worker per core and nothing beside.
-# `make test PYTEST_ARGS=-n0` runs each part in one process.
+# `make test PYTEST_ARGS=-n0 TIMING_ARGS=-n0` runs each part in one process; for one file,
+# run pytest itself (`.venv/bin/python -m pytest tests/test_x.py`): `make test` with a
+# file of one kind only would leave the other part with nothing to collect, an error.
 WORKERS     ?= $(shell expr 2 \* $$(nproc 2>/dev/null || echo 1))
 PYTEST_ARGS ?= -n $(WORKERS) --dist loadfile
 TIMING_ARGS ?= -n auto --dist loadfile

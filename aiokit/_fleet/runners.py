@@ -475,18 +475,16 @@ class ProcessRun:
         self.summaries: list[WorkerSummary] = []
         self._context: Any = None  # held from __aenter__ to _stop()
         shard = sharded.runner.shard
-        # per shard: what has no outcome yet, each key mapped to itself (the driver's own
-        # objects: an outcome received is given them, not its unpickled copies to keep)
-        shards: dict[int, dict[Any, Any]] = {}
+        shards: dict[int, dict[Any, None]] = {}
         # Many listings: a shard's job is its targets, less the units done (given, or
         # finished before its worker died); one listing: its targets with no outcome yet.
         self._targets: dict[int, list[Target]] = {}
         if job.units is None:
             for target in job.targets:
-                shards.setdefault(shard(target), {})[target] = target
+                shards.setdefault(shard(target), {})[target] = None
         else:
             for unit in job.units:
-                shards.setdefault(shard(unit[0]), {})[unit] = unit
+                shards.setdefault(shard(unit[0]), {})[unit] = None
             for target in job.targets:
                 self._targets.setdefault(shard(target), []).append(target)
         self._all = {s: tuple(keys) for s, keys in shards.items()}
@@ -558,10 +556,8 @@ class ProcessRun:
             ) from None
         except (BrokenPipeError, ConnectionResetError) as exc:  # it ended before it read it
             receive.close()
-            raise ConfigurationError(
-                f"runner={self._sharded.runner!r}: worker process {shard} ended before it "
-                f"received its job ({type(exc).__name__}; its error is above). If it says "
-                f"the crawl was started again: {_MAIN_GUARD}"
+            raise self._did_not_start(
+                shard, f"ended before it received its job ({type(exc).__name__})"
             ) from None
         finally:
             send.close()  # the worker's end: the driver sees EOF when the worker ends
@@ -634,17 +630,8 @@ class ProcessRun:
                 logger.handle(message[1])
             return
         elif message is not None:
-            _, _, records, outcome = message
-            key = self._pending[worker.shard].pop(self._job.unit_key(outcome), None)
-            if key is not None:  # (else a second outcome of a unit already finished)
-                # The driver's own target (and listing), not the unpickled copies: a
-                # crawl's report keeps every outcome, and 16,000 copies are megabytes.
-                if self._job.listings:
-                    target = key[0]
-                    outcome = replace(outcome, target=target, listing=self._job.listing(key[1]))
-                else:
-                    target = key
-                    outcome = replace(outcome, target=target)
+            _, target, records, outcome = message
+            if self._pending[worker.shard].pop(self._job.unit_key(outcome), False) is None:
                 self._ready.append((target, records, outcome))
             return
         self._workers.pop(conn)
@@ -657,13 +644,17 @@ class ProcessRun:
         if not worker.heard and code is not None and code > 0:
             # It failed before its first message (not killed by a signal): starting it
             # again fails again. Its own error went to its stderr.
-            raise ConfigurationError(
-                f"runner={self._sharded.runner!r}: worker process {worker.shard} failed to "
-                f"start (exit code {code}; its error is above). If it says the crawl was "
-                f"started again: {_MAIN_GUARD}"
-            )
+            raise self._did_not_start(worker.shard, f"failed to start (exit code {code})")
         if not worker.done and self._pending[worker.shard]:
             self._restart(worker.shard)
+
+    def _did_not_start(self, shard: int, how: str) -> ConfigurationError:
+        """A worker that ended before its work began: its own error went to its stderr,
+        and the likeliest cause is a script without the main guard."""
+        return ConfigurationError(
+            f"runner={self._sharded.runner!r}: worker process {shard} {how}; its error is "
+            f"above. If it says the crawl was started again: {_MAIN_GUARD}"
+        )
 
     def _restart(self, shard: int) -> None:
         self._restarts[shard] += 1
