@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from ._botocore.loaders import shared_loader
+from ._botocore.loaders import model_loader, shared_loader
 from ._botocore.regions import EndpointResolver
 from ._exceptions import DEFAULT_ENABLED_REGIONS
 
@@ -98,7 +98,7 @@ async def endpoints() -> Endpoints:
 
 def endpoint_prefix(service: str) -> str:
     """The key of a service in the endpoint data (``accessanalyzer`` -> ``access-analyzer``)."""
-    model = shared_loader().load_service_model(service, "service-2")
+    model = model_loader().load_service_model(service, "service-2")
     return str(model["metadata"].get("endpointPrefix", service))
 
 

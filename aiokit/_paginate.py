@@ -31,7 +31,7 @@ from botocore.exceptions import PaginationError as BotocorePaginationError
 from jmespath.exceptions import JMESPathError
 
 from . import _validate
-from ._botocore.loaders import shared_loader
+from ._botocore.loaders import model_loader
 from ._botocore.model import ServiceModel
 from ._botocore.paginate import (
     PageIterator,
@@ -164,7 +164,7 @@ def check_listing(
         UnknownServiceError, UnknownOperationError, InvalidParameterError: as the paginator
             would raise them for every target.
     """
-    loader = shared_loader()
+    loader = model_loader()
     where = Scope(None, None, service)
     with translated(where):
         model = ServiceModel(loader.load_service_model(service, "service-2"), service)

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 import pytest_asyncio
@@ -102,6 +103,45 @@ async def test_concurrent_first_use_creates_one_client(moto_endpoint: str) -> No
                 tg.start_soon(take)
         assert len({id(c) for c in got}) == 1
         assert pool.statistics().clients_created == 1
+
+
+async def test_the_clients_of_one_service_share_their_methods_and_keep_their_regions(
+    moto_endpoint: str,
+) -> None:
+    # A client class per (region, service) as botocore makes them, but with one set of API
+    # methods per service (aiokit._botocore.client.SharedMethods): ~1 MB less per client.
+    async with _pool(moto_endpoint) as pool:
+        east = await pool.client("sqs", "us-east-1")
+        west = await pool.client("sqs", "eu-west-1")
+        assert type(east) is not type(west)
+        assert type(east).create_queue is type(west).create_queue
+        await east.create_queue(QueueName="in-the-east")
+        await west.create_queue(QueueName="in-the-west")
+        # One method, each client's own region (moto keeps queues per region).
+        assert [u.rsplit("/", 1)[1] for u in (await east.list_queues())["QueueUrls"]] == [
+            "in-the-east"
+        ]
+        assert [u.rsplit("/", 1)[1] for u in (await west.list_queues())["QueueUrls"]] == [
+            "in-the-west"
+        ]
+        # Another service's class is its own; S3's extra methods (boto3's transfers,
+        # presigning) are on every S3 client, and work for each.
+        ddb = await pool.client("dynamodb", "eu-west-1")
+        assert not hasattr(ddb, "create_queue")
+        s3_east = await pool.client("s3", "us-east-1")
+        s3_west = await pool.client("s3", "eu-west-1")
+        assert type(s3_east).upload_fileobj is type(s3_west).upload_fileobj
+        await s3_west.create_bucket(
+            Bucket="west", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        await s3_west.upload_fileobj(io.BytesIO(b"x" * 10), "west", "k")
+        assert (await s3_west.head_object(Bucket="west", Key="k"))["ContentLength"] == 10
+        url = await s3_west.generate_presigned_url(
+            "get_object", Params={"Bucket": "west", "Key": "k"}
+        )
+        async with aiohttp.ClientSession() as http, http.get(url) as got:
+            assert (got.status, await got.read()) == (200, b"x" * 10)
+        assert pool.statistics().clients_created == 5
 
 
 async def test_no_lock_outlives_the_first_use_it_guarded(

@@ -160,6 +160,78 @@ async def test_a_bad_parameter_is_refused_in_the_driver_before_any_worker_starts
     assert not multiprocessing.active_children()
 
 
+_LET_GO_SCRIPT = """
+import sys, anyio, aiokit
+from aiokit._botocore.loaders import shared_loader
+from aiokit.testing import TEST_CREDENTIALS
+
+async def main(endpoint, role, accounts):
+    async with aiokit.SessionPool(
+        endpoint_url=endpoint, region="us-east-1", credentials=TEST_CREDENTIALS, role=role
+    ) as pool:
+        targets = [aiokit.Target.assume(a, "us-east-1", role) for a in accounts]
+        if sys.argv[4] == "one":
+            crawl = pool.crawl("sqs", "list_queues", targets, runner=aiokit.Processes(2))
+        else:  # many listings: each checked in the driver
+            listings = [aiokit.Listing("sqs", "list_queues"), aiokit.Listing("sns", "list_topics")]
+            crawl = pool.crawl(listings, targets, runner=aiokit.Processes(2))
+        async with crawl as c:
+            async for _ in c:
+                pass
+        print("targets", c.report.targets, "problems", len(c.report.problems))
+    # botocore's Loader caches what it parsed per instance (instance_cache: ``_cache``).
+    cache = shared_loader()._cache
+    models = [k for k in cache if k[0] == "load_service_model" and k[2] == "service-2"]
+    print("kept", sorted(k[1] for k in models))
+
+if __name__ == "__main__":
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3].split(","))
+"""
+
+
+@pytest.mark.parametrize("listings", ["one", "many"])
+def test_the_models_a_driver_checks_with_are_let_go(
+    tmp_path: Any, fake_organization: FakeOrganization, listings: str
+) -> None:
+    # A sharded crawl's driver checks the listing against the service's model, then only
+    # relays items: that model (EC2's is 12 MB parsed) must not stay for the whole crawl.
+    import subprocess
+    import sys
+    import weakref
+
+    from aiokit._botocore.loaders import model_loader, models_let_go, shared_loader
+
+    with models_let_go():
+        own = model_loader()
+        assert own is not shared_loader()
+        assert own.load_service_model("sqs", "service-2") is not shared_loader().load_service_model(
+            "sqs", "service-2"
+        )
+        gone = weakref.ref(own)
+    assert model_loader() is shared_loader()
+    del own
+    assert gone() is None
+
+    script = tmp_path / "let_go.py"
+    script.write_text(_LET_GO_SCRIPT)
+    args = [fake_organization.endpoint_url, fake_organization.role_name]
+    args += [",".join(fake_organization.account_ids), listings]
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert done.returncode == 0, done.stderr
+    units = len(fake_organization.account_ids) * (1 if listings == "one" else 2)
+    assert f"targets {units} problems 0" in done.stdout, done.stdout
+    # STS's model (the driver's pool may assume roles) may stay; SQS's, read to check
+    # the listing, did not.
+    kept = done.stdout.rsplit("kept ", 1)[1]
+    assert "'sqs'" not in kept and "'sns'" not in kept, kept
+
+
 @pytest.mark.parametrize("n", [0, -1, "2", 2.0, True, None])
 def test_processes_needs_an_int_of_at_least_one(n: Any) -> None:
     with pytest.raises(aiokit.ConfigurationError, match=r"Processes\(n\): n must be an int"):

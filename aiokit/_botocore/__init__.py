@@ -12,7 +12,13 @@ The register (module: touch point -> test):
 
 - ``loaders``: one botocore ``Loader`` per process (``create_loader``'s instance cache), so
   service models are parsed once -> ``tp``:
-  ``test_no_model_or_ca_file_is_read_on_the_event_loop``.
+  ``test_no_model_or_ca_file_is_read_on_the_event_loop``; ``models_let_go`` (a sharded
+  crawl's driver checks its listings on a loader of its own) -> ``test_runners``:
+  ``test_the_models_a_driver_checks_with_are_let_go``.
+- ``client``: ``SharedMethods``, a ``creating-client-class`` handler: the client classes
+  of one service share the first one's methods (``_create_methods``, ``_create_api_method``
+  in ``UPSTREAM_DIGESTS``) -> ``test_pool``:
+  ``test_the_clients_of_one_service_share_their_methods_and_keep_their_regions``.
 - ``httpsession``: ``SharedSSLHTTPSession._create_connector`` reads aiobotocore's
   ``_cert_file``, ``_verify``, ``_max_pool_connections``, ``_connector_args``; one SSL
   context per CA bundle -> ``tp``: ``test_shared_session_reuses_one_ssl_context``,

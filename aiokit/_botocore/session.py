@@ -9,6 +9,7 @@ from typing import Any
 import aioboto3
 from aiobotocore.session import AioSession
 
+from .client import SharedMethods
 from .loaders import shared_loader
 from .parsers import ParserFactory
 
@@ -60,6 +61,8 @@ def pool_session(profile: str | None, endpoint_for: Callable[[str], str | None])
     core.register_component("response_parser_factory", ParserFactory())
     core.get_scoped_config()
     session = aioboto3.Session(botocore_session=core)
+    # Last: after botocore's and boto3's handlers that add class attributes.
+    core.get_component("event_emitter").register_last("creating-client-class", SharedMethods())
     # boto3 adds its own data path on every session; keep the shared loader's list short.
     loader = shared_loader()
     paths = loader.search_paths

@@ -16,6 +16,7 @@ ones, so it stays small however many targets there are.
 from __future__ import annotations
 
 import collections
+import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .. import _validate
+from .._botocore.loaders import models_let_go
 from .._dynamodb import check_plain
 from .._exceptions import InvalidParameterError, UnknownOperationError, UsageError
 from .._optional import import_extra
@@ -360,14 +362,21 @@ class Crawl:
         if self._on_outcome is not None:
             _validate.hook_result("on_outcome", self._on_outcome(outcome))
 
+    def _checked(self) -> str:
+        """``check_listing`` (blocking); with workers, the model read for it is let go:
+        this process then only relays their items (issue 16, memory)."""
+        reading = models_let_go() if self._sharded is not None else contextlib.nullcontext()
+        with reading:
+            return check_listing(
+                self._service, self._operation, self._params, self._key, self._plain
+            )
+
     async def __aenter__(self) -> Crawl:
         if self._running is not None:
             raise UsageError("a crawl runs once; make a new one with pool.crawl(...)")
         # A bad operation, parameter or key is the same mistake for every target: say so
         # once, here, rather than let each target fail with it.
-        self._operation = await anyio.to_thread.run_sync(
-            check_listing, self._service, self._operation, self._params, self._key, self._plain
-        )
+        self._operation = await anyio.to_thread.run_sync(self._checked)
         self._running = running(self._drive, self._buffer)
         self._receive = await self._running.__aenter__()
         return self

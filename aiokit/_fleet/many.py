@@ -18,12 +18,14 @@ partition, which the global endpoint answers from), its items and outcome are ta
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterable, Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import anyio
 
+from .._botocore.loaders import models_let_go
 from .._exceptions import AiokitError, ConfigurationError, UsageError
 from .._optional import import_extra
 from .._protocols import Requester
@@ -258,6 +260,18 @@ class ManyCrawl(Crawl):
 
     def _plan(self, targets: list[Target]) -> list[Unit]:
         """Check every listing (blocking: botocore's models), then order the units."""
+        # With workers, the models read for the check are let go (Crawl._checked).
+        reading = models_let_go() if self._sharded is not None else contextlib.nullcontext()
+        with reading:
+            self._check_listings()
+            units = interleaved_units(self._listings, targets, lambda x: x.is_global)
+        return [
+            u
+            for u in units
+            if (u.target.account, u.target.region, u.listing.name) not in self._done
+        ]
+
+    def _check_listings(self) -> None:
         for listing in self._listings:
             try:
                 listing.checked()
@@ -266,12 +280,6 @@ class ManyCrawl(Crawl):
                 first = exc.args[0] if exc.args else ""
                 exc.args = (f"listing {listing.name!r}: {first}", *exc.args[1:])
                 raise
-        units = interleaved_units(self._listings, targets, lambda listing: listing.is_global)
-        return [
-            u
-            for u in units
-            if (u.target.account, u.target.region, u.listing.name) not in self._done
-        ]
 
     async def __aenter__(self) -> ManyCrawl:
         if self._running is not None:
