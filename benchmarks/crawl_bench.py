@@ -476,6 +476,8 @@ class RunResult:
     error_sample: list[str] = field(default_factory=list)
     fake_cpu: float = 0.0
     fake_max_in_flight: int = 0
+    fake_connections: int = 0  # connections the fake served (distinct peer addresses)
+    fake_header_bytes: int = 0  # request header bytes it parsed
     skipped: str | None = None
     # The lower bound measured just before this run: the machine's speed drifts over
     # minutes, so each run is compared with the floor of its own moment.
@@ -598,6 +600,8 @@ def run_contender(
         error_sample=payload["error_sample"],
         fake_cpu=stats["cpu_seconds"],
         fake_max_in_flight=stats["max_in_flight"],
+        fake_connections=stats.get("connections", 0),
+        fake_header_bytes=stats.get("header_bytes", 0),
         bound=bound,
     )
 
@@ -650,6 +654,8 @@ class ScenarioReport:
             error_sample=next((r.error_sample for r in done if r.error_sample), []),
             fake_cpu=med("fake_cpu"),
             fake_max_in_flight=max(r.fake_max_in_flight for r in done),
+            fake_connections=round(med("fake_connections")),
+            fake_header_bytes=round(med("fake_header_bytes")),
             skipped=None if len(done) == len(runs) else f"{len(runs) - len(done)} run(s) skipped",
         )
 
@@ -749,9 +755,12 @@ def format_report(report: ScenarioReport) -> str:
             notes.append(f"{name}: {r.errors} target(s) failed, e.g. {r.error_sample[:1]}")
         if r.extra:
             notes.append(f"{name}: {r.extra} ids that the fake never served")
+        per_request = r.fake_header_bytes / r.requests if r.requests else 0.0
         notes.append(
-            f"{name}: fake server CPU {r.fake_cpu:.2f} s, max requests in flight "
-            f"{r.fake_max_in_flight}"
+            f"{name}: fake server CPU {r.fake_cpu:.2f} s "
+            f"({r.fake_cpu / r.requests * 1e6 if r.requests else 0:.0f} us/request), max "
+            f"requests in flight {r.fake_max_in_flight}, {r.fake_connections} connections, "
+            f"{per_request:.0f} header bytes/request"
         )
     if s.rss_per_account:
         for name, r in summaries.items():

@@ -109,6 +109,10 @@ class Stats:
         self.by_target: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        # What the clients' HTTP makes the server do: connections opened (distinct peer
+        # addresses), and the request heads it parsed (header bytes).
+        self.peers: set[Any] = set()
+        self.header_bytes = 0
         self.started = time.monotonic()
         self.cpu_started = time.process_time()
 
@@ -125,6 +129,8 @@ class Stats:
             "faults": dict(self.faults),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "connections": len(self.peers),
+            "header_bytes": self.header_bytes,
             "seconds": round(time.monotonic() - self.started, 6),
             # the server's own CPU since start/reset: tells whether the fake kept up
             "cpu_seconds": round(time.process_time() - self.cpu_started, 6),
@@ -377,6 +383,10 @@ class FakeAWSServer:
         stats.in_flight += 1
         if stats.in_flight > stats.max_in_flight:
             stats.max_in_flight = stats.in_flight
+        transport = request.transport
+        if transport is not None:
+            stats.peers.add(transport.get_extra_info("peername"))
+        stats.header_bytes += sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
         try:
             answer = await self.aws(request)
         finally:

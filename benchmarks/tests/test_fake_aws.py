@@ -601,3 +601,19 @@ def test_cli_prints_one_listening_line() -> None:
         proc.stdin.close()  # asks the server to stop
         assert proc.stdout.read() == b""  # nothing else is printed
         assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.asyncio
+async def test_stats_count_connections_and_header_bytes(session: AioSession, fake: FakeAWS) -> None:
+    # What a client's HTTP makes the fake do (benchmarks/server_cost.py reads these).
+    fake.reset()
+    async with client(session, fake, "sts", "us-east-1") as sts:
+        for _ in range(3):  # one keep-alive connection
+            await sts.get_caller_identity()
+    async with client(session, fake, "sts", "us-east-1") as sts:  # a second connection
+        await sts.get_caller_identity()
+    stats = fake.stats()
+    assert stats["requests"] == 4
+    assert stats["connections"] == 2
+    # Every request carries at least its Authorization and User-Agent headers.
+    assert stats["header_bytes"] > 4 * 200
