@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.regions = 4
+    from botocore.session import get_session
+
+    if args.service not in get_session().get_available_services():
+        parser.error(f"--service {args.service!r}: not a botocore service name")
     regions = REGIONS[1 : 1 + max(1, min(args.regions, len(REGIONS) - 1))]
     n = len(regions)
     rows = {}
