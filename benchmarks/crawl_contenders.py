@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import gc
 import inspect
 import json
+import os
 import resource
 import sys
 import threading
@@ -537,14 +539,37 @@ async def _crawl_many(pool: Any, targets: Any, concurrency: int) -> list[str]:
     chosen = [LISTINGS[s] for s in SETTINGS.services]
     listings = {aiokit.Listing(x.service, x.operation): x for x in chosen}
     found: list[str] = []
+    ends: list[dict[str, Any]] = []  # each unit's end, for CRAWL_BENCH_SCOPES
+    start = time.perf_counter()
     async with pool.crawl(list(listings), targets, concurrency=concurrency) as crawl:
-        async for item in crawl:
-            x = listings[item.listing]
-            found.extend(x.item_ids(item.data, item.account, item.region))
+        async for event in crawl.events():
+            if isinstance(event, aiokit.Item):
+                x = listings[event.listing]
+                found.extend(x.item_ids(event.data, event.account, event.region))
+            else:
+                t, name = event.target, event.listing.name if event.listing else ""
+                at = time.perf_counter() - start
+                ends.append({"unit": f"{t.account}/{t.region}/{name}", "end": round(at, 3)})
+    _dump_scopes(pool, ends)
     for outcome in crawl.report.problems:
         t = outcome.target
         record_error(f"{t.account}/{t.region}", outcome.error or Exception(outcome.reason))
     return found
+
+
+def _dump_scopes(pool: Any, ends: list[dict[str, Any]]) -> None:
+    """With ``CRAWL_BENCH_SCOPES=PATH``: each unit's end (seconds from the crawl's start)
+    and each throttling scope's counters, as JSON, to tell a late scope's cause (its
+    learning, its throttles, its transient retries) in a slow run."""
+    path = os.environ.get("CRAWL_BENCH_SCOPES")
+    if not path:
+        return
+    scopes = {
+        f"{k.account}/{k.region}/{k.service}/{k.group}": dataclasses.asdict(v)
+        for k, v in pool.statistics().scopes.items()
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"ends": ends, "scopes": scopes}, f, indent=1, default=str)
 
 
 # -- 6. aioboto3, expert: what a careful engineer writes by hand (issue 18)

@@ -14,10 +14,10 @@ placeholder keys that spare botocore a credential lookup, and then:
   each attempt (``request-created``, first) and judges its outcome (``needs-retry``).
 
 Every client class botocore makes for a service has one ``_api_call`` function per
-operation with its lazy docstring: ~1.1 KB per operation, 0.76 MB for EC2's 705. A pool makes a client class
-for each (region, service); ``SharedMethods`` gives the classes of one service in one
-session the methods of the first (``creating-client-class``, botocore's hook for class
-attributes), so the rest are freed as made.
+operation with its lazy docstring: ~1.1 KB per operation, 0.76 MB for EC2's 705. A pool
+makes a client class for each (region, service); ``SharedMethods`` gives the classes of
+one service in one session the methods of the first (``creating-client-class``,
+botocore's hook for class attributes), so the rest are freed as made.
 
 A bound client (``_clients``) is a shallow copy of a shared one (``copy_client``) with its
 own ``meta`` (config, events) and its own request signer carrying its identity
