@@ -539,31 +539,29 @@ async def _crawl_many(pool: Any, targets: Any, concurrency: int) -> list[str]:
     chosen = [LISTINGS[s] for s in SETTINGS.services]
     listings = {aiokit.Listing(x.service, x.operation): x for x in chosen}
     found: list[str] = []
-    ends: list[dict[str, Any]] = []  # each unit's end, for CRAWL_BENCH_SCOPES
+    ends: list[dict[str, Any]] | None = [] if os.environ.get("CRAWL_BENCH_SCOPES") else None
     start = time.perf_counter()
     async with pool.crawl(list(listings), targets, concurrency=concurrency) as crawl:
         async for event in crawl.events():
             if isinstance(event, aiokit.Item):
                 x = listings[event.listing]
                 found.extend(x.item_ids(event.data, event.account, event.region))
-            else:
+            elif ends is not None:  # each unit's end, for CRAWL_BENCH_SCOPES
                 t, name = event.target, event.listing.name if event.listing else ""
                 at = time.perf_counter() - start
                 ends.append({"unit": f"{t.account}/{t.region}/{name}", "end": round(at, 3)})
-    _dump_scopes(pool, ends)
+    if ends is not None:
+        _dump_scopes(pool, ends, os.environ["CRAWL_BENCH_SCOPES"])
     for outcome in crawl.report.problems:
         t = outcome.target
         record_error(f"{t.account}/{t.region}", outcome.error or Exception(outcome.reason))
     return found
 
 
-def _dump_scopes(pool: Any, ends: list[dict[str, Any]]) -> None:
-    """With ``CRAWL_BENCH_SCOPES=PATH``: each unit's end (seconds from the crawl's start)
+def _dump_scopes(pool: Any, ends: list[dict[str, Any]], path: str) -> None:
+    """For ``CRAWL_BENCH_SCOPES=PATH``: each unit's end (seconds from the crawl's start)
     and each throttling scope's counters, as JSON, to tell a late scope's cause (its
     learning, its throttles, its transient retries) in a slow run."""
-    path = os.environ.get("CRAWL_BENCH_SCOPES")
-    if not path:
-        return
     scopes = {
         f"{k.account}/{k.region}/{k.service}/{k.group}": dataclasses.asdict(v)
         for k, v in pool.statistics().scopes.items()

@@ -45,7 +45,7 @@ async def _drive(call: Callable[[], Awaitable[Any]], requests: int, concurrency:
     await asyncio.gather(*(one() for _ in range(requests)))
 
 
-def _server_pid(fake: Any) -> int | None:
+def _server_pid() -> int | None:
     import psutil
 
     for child in psutil.Process().children(recursive=True):
@@ -65,12 +65,12 @@ def _strace_counts(path: str) -> dict[str, int]:
 
 
 async def _phase(fake: Any, call: Callable[[], Awaitable[Any]], args: Any) -> dict[str, Any]:
-    pid = _server_pid(fake)
-    trace = None
-    out = tempfile.NamedTemporaryFile(suffix=".strace", delete=False)
-    out.close()
+    pid = _server_pid()
+    trace = out = None
     if pid is not None and shutil.which("strace"):
-        command = ["strace", "-c", "-f", "-p", str(pid), "-o", out.name]
+        with tempfile.NamedTemporaryFile(suffix=".strace", delete=False) as f:
+            out = f.name
+        command = ["strace", "-c", "-f", "-p", str(pid), "-o", out]
         trace = await asyncio.create_subprocess_exec(*command, stderr=subprocess.DEVNULL)
         await asyncio.sleep(0.5)  # attached before the first request
     fake.reset()
@@ -79,11 +79,11 @@ async def _phase(fake: Any, call: Callable[[], Awaitable[Any]], args: Any) -> di
     wall = time.perf_counter() - start
     stats = fake.stats()
     counts: dict[str, int] = {}
-    if trace is not None:
+    if trace is not None and out is not None:
         trace.send_signal(signal.SIGINT)
         await trace.wait()
-        counts = _strace_counts(out.name)
-    os.unlink(out.name)
+        counts = _strace_counts(out)
+        os.unlink(out)
     n = stats["requests"]
     return {
         "wall": wall,

@@ -362,11 +362,15 @@ class Crawl:
         if self._on_outcome is not None:
             _validate.hook_result("on_outcome", self._on_outcome(outcome))
 
+    def _reading_models(self) -> contextlib.AbstractContextManager[None]:
+        """Where this crawl's checks read the services' models: with workers, a loader let
+        go after the check (this process then only relays their items: issue 16, memory);
+        else the process's shared one, which its own requests read again."""
+        return models_let_go() if self._sharded is not None else contextlib.nullcontext()
+
     def _checked(self) -> str:
-        """``check_listing`` (blocking); with workers, the model read for it is let go:
-        this process then only relays their items (issue 16, memory)."""
-        reading = models_let_go() if self._sharded is not None else contextlib.nullcontext()
-        with reading:
+        """``check_listing`` (blocking), on :meth:`_reading_models`."""
+        with self._reading_models():
             return check_listing(
                 self._service, self._operation, self._params, self._key, self._plain
             )

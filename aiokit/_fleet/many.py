@@ -18,14 +18,12 @@ partition, which the global endpoint answers from), its items and outcome are ta
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterable, Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import anyio
 
-from .._botocore.loaders import models_let_go
 from .._exceptions import AiokitError, ConfigurationError, UsageError
 from .._optional import import_extra
 from .._protocols import Requester
@@ -260,9 +258,7 @@ class ManyCrawl(Crawl):
 
     def _plan(self, targets: list[Target]) -> list[Unit]:
         """Check every listing (blocking: botocore's models), then order the units."""
-        # With workers, the models read for the check are let go (Crawl._checked).
-        reading = models_let_go() if self._sharded is not None else contextlib.nullcontext()
-        with reading:
+        with self._reading_models():
             self._check_listings()
             units = interleaved_units(self._listings, targets, lambda x: x.is_global)
         return [

@@ -631,7 +631,10 @@ class ProcessRun:
             return
         elif message is not None:
             _, target, records, outcome = message
-            if self._pending[worker.shard].pop(self._job.unit_key(outcome), False) is None:
+            pending = self._pending[worker.shard]
+            key = self._job.unit_key(outcome)
+            if key in pending:  # (else a second outcome of a unit already finished)
+                del pending[key]
                 self._ready.append((target, records, outcome))
             return
         self._workers.pop(conn)
