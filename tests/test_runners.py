@@ -160,6 +160,26 @@ async def test_a_bad_parameter_is_refused_in_the_driver_before_any_worker_starts
     assert not multiprocessing.active_children()
 
 
+async def test_a_bad_listing_among_many_is_refused_in_the_driver_on_every_try(
+    seeded: Seeded,
+) -> None:
+    # The driver checks the listings on a loader it lets go (models_let_go): a mistake is
+    # still named before any worker starts, and the same call again says it again.
+    pool, targets, counts = seeded
+    listings = [aiokit.Listing("sqs", "list_queues"), aiokit.Listing("sns", "list_nothing")]
+    for _ in range(2):
+        with pytest.raises(aiokit.UnknownOperationError, match="list_nothing") as raised:
+            async with pool.crawl(listings, targets[:2], runner=aiokit.Processes(2)) as crawl:
+                async for _ in crawl:
+                    pass
+        assert raised.value.service == "sns"
+        assert not multiprocessing.active_children()
+    async with pool.crawl(listings[:1], targets[:2], runner=aiokit.Processes(2)) as crawl:
+        items = [item async for item in crawl]
+    assert len(items) == sum(counts[(t.account, t.region)] for t in targets[:2])
+    assert crawl.report.targets == 2 and not crawl.report.problems
+
+
 _LET_GO_SCRIPT = """
 import sys, anyio, aiokit
 from aiokit._botocore.loaders import shared_loader
